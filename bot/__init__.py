@@ -1,0 +1,1 @@
+"""The running bot: config, store, conversation runner, compliance, outbound, CLI."""

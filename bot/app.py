@@ -1,0 +1,41 @@
+"""The app factory: the one place where the bot, its webhooks and its pages meet."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response, jsonify
+
+from bot.runtime import Runtime, current
+
+
+def create_app(runtime: Runtime | None = None) -> Flask:
+    """Create the Parley web app (gunicorn calls this with no arguments)."""
+    runtime = runtime or current()
+    app = Flask("parley")
+    app.config["SECRET_KEY"] = runtime.settings.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no webhook or API call needs more
+    app.extensions["parley"] = runtime
+
+    # Imported here: bot/ is below webhooks/ and inbox/, and this is where they meet.
+    from webhooks import api, twilio
+
+    app.register_blueprint(twilio.blueprint)
+    app.register_blueprint(api.blueprint)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        try:
+            runtime.redis.ping()
+        except redis.exceptions.RedisError as exc:
+            return jsonify({"status": "unavailable", "redis": str(exc)}), 503
+        return jsonify({"status": "ok"}), 200
+
+    @app.errorhandler(redis.exceptions.RedisError)
+    def redis_down(exc: redis.exceptions.RedisError) -> tuple[Response, int]:
+        # Twilio retries a webhook that fails with 5xx, so nothing is lost.
+        logging.getLogger(__name__).error("Redis unavailable: %s", exc)
+        return jsonify({"error": "storage unavailable, try again"}), 503
+
+    return app

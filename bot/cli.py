@@ -1,0 +1,125 @@
+"""The command line: parse, chat, worker, emulator, run, flows check, handback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _parse(args: argparse.Namespace) -> int:
+    import nlu
+
+    texts = args.text if args.text else (line.rstrip("\n") for line in sys.stdin)
+    for text in texts:
+        print(json.dumps(nlu.parse(text).as_dict(), ensure_ascii=False), flush=True)
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from bot.chat import chat
+
+    return chat(args.phone, args.url, to=args.to)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from bot import worker
+    from bot.runtime import Runtime
+
+    worker.run(Runtime.from_env(), burst=args.burst)
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from bot.config import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+    from bot.emulator import serve
+
+    serve(args.host, args.port, SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.devserver import run
+
+    return run(port=args.port)
+
+
+def _flows_check(args: argparse.Namespace) -> int:
+    from flows.loader import BUILTIN_DIR, check
+
+    paths = args.paths or [str(BUILTIN_DIR)] + (
+        [os.environ["FLOWS_DIR"]] if os.environ.get("FLOWS_DIR") else []
+    )
+    errors = check(*paths)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} error(s)", file=sys.stderr)
+        return 1
+    print(f"ok: {', '.join(paths)}")
+    return 0
+
+
+def _handback(args: argparse.Namespace) -> int:
+    from bot import phones
+    from bot.runtime import Runtime
+
+    runtime = Runtime.from_env()
+    phone = phones.normalize(args.phone, runtime.settings.default_region)
+    if runtime.conversations.release_handoff(phone):
+        print(f"{phone}: back with the bot")
+        return 0
+    print(f"{phone}: was not handed off", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for `python -m bot`."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    parse = commands.add_parser("parse", help="print Rasa-style parses of texts (or stdin lines)")
+    parse.add_argument("text", nargs="*")
+    parse.set_defaults(func=_parse)
+
+    chat = commands.add_parser("chat", help="text the running bot from the terminal")
+    chat.add_argument("phone", help="the number you are texting from, e.g. +14155550123")
+    chat.add_argument("--url", default=None, help="Parley's base URL (default PUBLIC_URL)")
+    chat.add_argument("--to", default=None, help="the business number (default TWILIO_FROM_NUMBER)")
+    chat.set_defaults(func=_chat)
+
+    worker = commands.add_parser("worker", help="run the outbound worker and timers")
+    worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker.set_defaults(func=_worker)
+
+    emulator = commands.add_parser("emulator", help="run the local Twilio-compatible sandbox")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8025)
+    emulator.set_defaults(func=_emulator)
+
+    run = commands.add_parser("run", help="run web, worker and sandbox together (make run)")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    run.set_defaults(func=_run)
+
+    flows = commands.add_parser("flows", help="journey files")
+    flow_commands = flows.add_subparsers(dest="flows_command", required=True)
+    check = flow_commands.add_parser("check", help="validate journey files")
+    check.add_argument("paths", nargs="*", help="files or folders (default: all journeys)")
+    check.set_defaults(func=_flows_check)
+
+    handback = commands.add_parser("handback", help="give a handed-off conversation back")
+    handback.add_argument("phone")
+    handback.set_defaults(func=_handback)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line."""
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)

@@ -1,0 +1,87 @@
+"""Opt-out, opt-in and help: decided before anything else, in every state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.messages import Kind
+from bot.turn import Turn
+from flows.engine import Context, RunStatus, interrupt
+from nlu import Parse
+from nlu.intents import AFFIRM, HELP, OPT_IN, OPT_OUT
+
+
+def stop_text(business: Mapping[str, str]) -> str:
+    """Return the one confirmation an opt-out gets."""
+    return (
+        f"You're unsubscribed from {business['name']} and will get no more messages. "
+        "Reply START to resubscribe."
+    )
+
+
+def start_text(business: Mapping[str, str]) -> str:
+    """Return the confirmation a resubscribe gets."""
+    return (
+        f"You're resubscribed to {business['name']} messages. Msg & data rates may apply. "
+        "Reply HELP for help, STOP to opt out."
+    )
+
+
+def help_text(business: Mapping[str, str]) -> str:
+    """Return the HELP answer: who we are, how to reach us, rates, and how to stop."""
+    reach = business.get("contact") or business.get("phone") or "reply here"
+    return (
+        f"{business['name']}: for help, contact {reach}. "
+        "Msg & data rates may apply. Reply STOP to unsubscribe."
+    )
+
+
+def handle(
+    turn: Turn,
+    parse: Parse,
+    business: Mapping[str, str],
+    opt_out_type: str | None = None,
+) -> bool:
+    """Apply any compliance keyword in an inbound message; True if it was one.
+
+    `opt_out_type` is Twilio's OptOutType field: when present, Twilio's Advanced
+    Opt-Out has already answered the person, so Parley records but does not reply.
+    """
+    contact = turn.contact
+    kind = (opt_out_type or "").upper()
+    answered_by_twilio = bool(kind)
+    if kind == "STOP" or (not kind and parse.intent == OPT_OUT):
+        changed = unsubscribe(turn, source=f"sms:{parse.text.strip()[:60]}")
+        if changed and not answered_by_twilio:
+            turn.send(stop_text(business), Kind.COMPLIANCE)
+        return True
+    resubscribing = parse.intent == OPT_IN or (not contact.subscribed and parse.intent == AFFIRM)
+    if kind == "START" or (not kind and resubscribing):
+        if not contact.subscribed:
+            contact.subscribed = True
+            turn.log({"type": "opted_in", "source": f"sms:{parse.text.strip()[:60]}"})
+            turn.count("opt_ins")
+        if not answered_by_twilio:
+            turn.send(start_text(business), Kind.COMPLIANCE)
+        return True
+    if kind == "HELP" or (not kind and parse.intent == HELP):
+        if not answered_by_twilio:
+            turn.send(help_text(business), Kind.COMPLIANCE)
+        return True
+    return False
+
+
+def unsubscribe(turn: Turn, source: str) -> bool:
+    """Opt a contact out of everything and end their open journeys; False if already out."""
+    contact = turn.contact
+    if not contact.subscribed:
+        turn.log({"type": "opt_out_repeated", "source": source})
+        return False
+    contact.subscribed = False
+    turn.log({"type": "opted_out", "source": source})
+    turn.count("opt_outs")
+    ctx = Context(contact=contact.template_view(), business={}, now=turn.now)
+    for run in contact.open_runs():
+        ended, events = interrupt(run, ctx, RunStatus.INTERRUPTED)
+        turn.apply(ended, events)
+    return True

@@ -1,0 +1,112 @@
+"""Settings read from the environment, once, at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The sandbox talks to the local emulator with these fixed credentials.
+SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
+SANDBOX_AUTH_TOKEN = "sandbox-token"
+SANDBOX_API_BASE = "http://127.0.0.1:8025"
+TWILIO_API_BASE = "https://api.twilio.com"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Parley reads from its environment (see README, Configuration)."""
+
+    redis_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: str | None = None
+    public_url: str | None = None
+    api_token: str | None = None
+    secret_key: str = "dev"
+    flows_dir: str | None = None
+    default_timezone: str = "America/New_York"
+    default_region: str = "US"
+    business_name: str = "Parley"
+    business_contact: str = ""
+    var_dir: Path = field(default=PROJECT_ROOT / "var")
+    send_concurrency: int = 8
+    send_timeout: float = 15.0
+
+    @property
+    def sandbox(self) -> bool:
+        """Say whether outbound goes to the local sandbox instead of Twilio."""
+        return not (self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def account_sid(self) -> str:
+        """Return the account SID the Twilio client uses."""
+        return self.twilio_account_sid or SANDBOX_ACCOUNT_SID
+
+    @property
+    def auth_token(self) -> str:
+        """Return the auth token the Twilio client uses."""
+        return self.twilio_auth_token or SANDBOX_AUTH_TOKEN
+
+    @property
+    def api_base(self) -> str:
+        """Return where the Twilio client sends requests: Twilio, or the local sandbox."""
+        if self.twilio_api_base:
+            return self.twilio_api_base
+        return SANDBOX_API_BASE if self.sandbox else TWILIO_API_BASE
+
+    @property
+    def verify_signatures(self) -> bool:
+        """Say whether inbound webhooks must carry a valid X-Twilio-Signature."""
+        return not self.sandbox
+
+    @property
+    def status_callback_url(self) -> str | None:
+        """Return the URL Twilio posts delivery updates to, if Parley has a public URL."""
+        if not self.public_url:
+            return None
+        return self.public_url.rstrip("/") + "/webhooks/twilio/status"
+
+    @property
+    def business(self) -> dict[str, str]:
+        """Return the business profile that templates and compliance replies use."""
+        return {
+            "name": self.business_name,
+            "contact": self.business_contact,
+            "phone": self.twilio_from_number or "",
+        }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables; unset or empty means the default."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        defaults = cls()
+        return cls(
+            redis_url=get("REDIS_URL"),
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_from_number=get("TWILIO_FROM_NUMBER"),
+            twilio_messaging_service_sid=get("TWILIO_MESSAGING_SERVICE_SID"),
+            twilio_api_base=(get("TWILIO_API_BASE") or "").rstrip("/") or None,
+            public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
+            api_token=get("API_TOKEN"),
+            secret_key=get("SECRET_KEY") or defaults.secret_key,
+            flows_dir=get("FLOWS_DIR"),
+            default_timezone=get("DEFAULT_TIMEZONE") or defaults.default_timezone,
+            default_region=get("DEFAULT_REGION") or defaults.default_region,
+            business_name=get("BUSINESS_NAME") or defaults.business_name,
+            business_contact=get("BUSINESS_CONTACT") or defaults.business_contact,
+            var_dir=Path(get("PARLEY_VAR_DIR") or defaults.var_dir),
+            send_concurrency=int(get("SEND_CONCURRENCY") or defaults.send_concurrency),
+            send_timeout=float(get("SEND_TIMEOUT") or defaults.send_timeout),
+        )

@@ -1,0 +1,112 @@
+"""The contact: who someone is, what they agreed to, and where they are in each journey."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from flows.engine import Run
+
+
+class Purpose(StrEnum):
+    """What a consent is for."""
+
+    MARKETING = "marketing"
+
+
+@dataclass
+class Contact:
+    """One person, keyed by E.164 phone number, with their dialogue state."""
+
+    phone: str
+    timezone: str
+    created_at: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    language: str | None = None
+    stage: str | None = None
+    subscribed: bool = True
+    consent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    handoff: bool = False
+    handoff_reason: str | None = None
+    undeliverable: int | None = None
+    runs: list[Run] = field(default_factory=list)
+
+    def has_consent(self, purpose: Purpose) -> bool:
+        """Say whether the contact may receive messages sent for `purpose`."""
+        return self.subscribed and bool(self.consent.get(purpose, {}).get("granted"))
+
+    def grant(self, purpose: Purpose, granted: bool, source: str, at: datetime) -> dict[str, Any]:
+        """Record a consent decision and return the ledger entry describing it."""
+        entry = {
+            "purpose": str(purpose),
+            "granted": granted,
+            "source": source,
+            "at": at.isoformat(),
+        }
+        self.consent[purpose] = {"granted": granted, "source": source, "at": entry["at"]}
+        return entry
+
+    def open_runs(self) -> list[Run]:
+        """Return the runs that are active or waiting, oldest first."""
+        return [run for run in self.runs if run.is_open]
+
+    def waiting_run(self) -> Run | None:
+        """Return the run a reply goes to: the most recently started waiting run."""
+        waiting = [run for run in self.runs if run.status == "waiting"]
+        return waiting[-1] if waiting else None
+
+    def run(self, run_id: str) -> Run | None:
+        """Return the run with this id, if any."""
+        return next((run for run in self.runs if run.id == run_id), None)
+
+    def replace_run(self, new: Run) -> None:
+        """Store `new` in place of the run with the same id, or add it."""
+        for index, run in enumerate(self.runs):
+            if run.id == new.id:
+                self.runs[index] = new
+                return
+        self.runs.append(new)
+
+    def template_view(self) -> dict[str, Any]:
+        """Return what the journey engine sees of this contact."""
+        return {
+            "phone": self.phone,
+            "fields": dict(self.fields),
+            "language": self.language,
+            "timezone": self.timezone,
+            "stage": self.stage,
+        }
+
+    def public(self) -> dict[str, Any]:
+        """Return the contact as the JSON API shows it."""
+        return {
+            "phone": self.phone,
+            "subscribed": self.subscribed,
+            "fields": self.fields,
+            "language": self.language,
+            "timezone": self.timezone,
+            "stage": self.stage,
+            "consent": self.consent,
+            "journeys": [
+                {"journey": run.journey, "step": run.step, "status": str(run.status)}
+                for run in self.runs
+            ],
+            "handoff": self.handoff,
+            "handoff_reason": self.handoff_reason,
+            "undeliverable": self.undeliverable,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict for storage."""
+        data = self.__dict__.copy()
+        data["runs"] = [run.to_dict() for run in self.runs]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Contact:
+        """Rebuild a contact from `to_dict` output."""
+        data = dict(data)
+        data["runs"] = [Run.from_dict(run) for run in data.get("runs", [])]
+        return cls(**data)

@@ -1,0 +1,270 @@
+"""The conversation runner: inbound replies, journey triggers and timers, one contact at a time."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import nlu
+from bot import compliance, phones
+from bot.config import Settings
+from bot.contacts import Contact, Purpose
+from bot.messages import Kind
+from bot.outbox import Outbox
+from bot.store import Store
+from bot.turn import Turn
+from flows.engine import Context, Reply, Timeout, expecting, resume, start
+from flows.model import Journey, JourneyKind
+from nlu.intents import GREET, HUMAN, THANKS
+
+# While staff own a conversation, journey timers wait and look again this much later.
+HANDOFF_RECHECK = timedelta(minutes=15)
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """An SMS from a contact, as the webhook received it."""
+
+    sid: str
+    phone: str
+    body: str
+    opt_out_type: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What handling one inbound message or trigger did."""
+
+    duplicate: bool = False
+    intent: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+class Conversations:
+    """Runs every contact's conversation: compliance first, then journeys, then small talk."""
+
+    def __init__(
+        self,
+        store: Store,
+        outbox: Outbox,
+        journeys: Mapping[str, Journey],
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.journeys = journeys
+        self.settings = settings
+        self.clock = clock
+
+    # contacts
+    def new_contact(self, phone: str) -> Contact:
+        """Return a fresh contact for an E.164 number, its time zone taken from the number."""
+        return Contact(
+            phone=phone,
+            timezone=phones.timezone_for(phone, self.settings.default_timezone),
+            created_at=self.clock().isoformat(),
+        )
+
+    def update_contact(
+        self,
+        phone: str,
+        fields: Mapping[str, Any] | None = None,
+        language: str | None = None,
+        timezone: str | None = None,
+        consent: Mapping[str, Any] | None = None,
+    ) -> Contact:
+        """Create or update a contact from the API; consent changes go to the ledger."""
+        with self.store.lock(phone):
+            contact = self.store.load_contact(phone) or self.new_contact(phone)
+            turn = Turn(contact, self.clock())
+            contact.fields.update(fields or {})
+            if language:
+                contact.language = language
+            if timezone:
+                contact.timezone = timezone
+            if consent is not None and "marketing" in consent:
+                entry = contact.grant(
+                    Purpose.MARKETING,
+                    bool(consent["marketing"]),
+                    str(consent.get("source") or "api"),
+                    turn.now,
+                )
+                turn.log({"type": "consent_changed", **entry})
+            self.store.commit(turn.changes)
+            return contact
+
+    def _context(self, turn: Turn) -> Context:
+        return Context(
+            contact=turn.contact.template_view(), business=self.settings.business, now=turn.now
+        )
+
+    def _commit(self, turn: Turn) -> None:
+        self.store.commit(turn.changes)
+        if turn.changes.outbox:
+            self.outbox.kick()
+
+    # inbound
+    def receive(self, inbound: Inbound) -> Outcome:
+        """Handle one inbound SMS exactly once, however often Twilio delivers it."""
+        if not self.store.claim_inbound(inbound.sid):
+            return Outcome(duplicate=True)
+        try:
+            with self.store.lock(inbound.phone):
+                outcome = self._receive(inbound)
+        except BaseException:
+            self.store.release_inbound(inbound.sid)
+            raise
+        return outcome
+
+    def _receive(self, inbound: Inbound) -> Outcome:
+        contact = self.store.load_contact(inbound.phone) or self.new_contact(inbound.phone)
+        turn = Turn(contact, self.clock())
+        turn.record_inbound(inbound.sid, inbound.body)
+        run = contact.waiting_run()
+        journey = self.journeys.get(run.journey) if run else None
+        wanted = expecting(run, journey) if run and journey else None
+        parse = nlu.parse(inbound.body, expecting=wanted, language=contact.language)
+        turn.log(
+            {
+                "type": "message_received",
+                "text": inbound.body,
+                "intent": parse.intent,
+                "confidence": parse.confidence,
+            }
+        )
+        handled = compliance.handle(turn, parse, self.settings.business, inbound.opt_out_type)
+        if not handled and contact.subscribed and not contact.handoff:
+            handled = self._reply_in_journey(turn, parse, inbound.body)
+            if not handled:
+                self._small_talk(turn, parse.intent)
+        self._commit(turn)
+        return Outcome(intent=parse.intent, events=turn.events, replies=turn.replies)
+
+    def _reply_in_journey(self, turn: Turn, parse: nlu.Parse, text: str) -> bool:
+        run = turn.contact.waiting_run()
+        journey = self.journeys.get(run.journey) if run else None
+        if run is None or journey is None:
+            return False
+        entities = {entity.entity: entity.value for entity in parse.entities}
+        new_run, events = resume(
+            run, journey, self._context(turn), Reply(parse.intent, text, entities)
+        )
+        if not events:
+            return False
+        turn.apply(new_run, events)
+        return True
+
+    def _small_talk(self, turn: Turn, intent: str) -> None:
+        name = self.settings.business_name
+        if intent == HUMAN:
+            turn.handoff("requested")
+            turn.send("OK, someone from our team will text you back shortly.", Kind.CONVERSATION)
+        elif intent == GREET:
+            turn.send(f"Hi! This is {name}. How can we help?", Kind.CONVERSATION)
+        elif intent == THANKS:
+            turn.send("You're welcome!", Kind.CONVERSATION)
+        else:
+            turn.send(
+                f"Thanks for your message. Reply HELP for help from {name}, "
+                "or ask for a person and we'll get back to you.",
+                Kind.CONVERSATION,
+            )
+
+    # triggers
+    def trigger(self, phone: str, event: str, data: Mapping[str, Any] | None = None) -> Outcome:
+        """Start every journey triggered by `event` that the contact may enter."""
+        matching = [j for j in self.journeys.values() if j.trigger_event == event]
+        outcome = Outcome()
+        with self.store.lock(phone):
+            contact = self.store.load_contact(phone) or self.new_contact(phone)
+            turn = Turn(contact, self.clock())
+            for journey in matching:
+                reason = self._entry_refused(contact, journey)
+                if reason:
+                    outcome.skipped.append({"journey": journey.id, "reason": reason})
+                    turn.log({"type": "journey_skipped", "journey": journey.id, "reason": reason})
+                    continue
+                run, events = start(journey, self._context(turn), dict(data or {}), _run_id())
+                turn.log({"type": "journey_started", "journey": journey.id, "run_id": run.id})
+                turn.count(f"journey:{journey.id}:started")
+                turn.apply(run, events)
+                outcome.started.append(journey.id)
+            self._commit(turn)
+        outcome.events, outcome.replies = turn.events, turn.replies
+        return outcome
+
+    def _entry_refused(self, contact: Contact, journey: Journey) -> str | None:
+        if not contact.subscribed:
+            return "unsubscribed"
+        if journey.kind is JourneyKind.MARKETING and not contact.has_consent(Purpose.MARKETING):
+            return "no_marketing_consent"
+        if contact.handoff:
+            return "handoff"
+        if any(run.journey == journey.id for run in contact.open_runs()):
+            return "already_in_journey"
+        return None
+
+    # timers
+    def fire_timeout(self, phone: str, run_id: str, seq: int) -> Outcome:
+        """Resume a waiting run whose timeout came due, unless it has moved on since."""
+        with self.store.lock(phone):
+            contact = self.store.load_contact(phone)
+            run = contact.run(run_id) if contact else None
+            journey = self.journeys.get(run.journey) if run else None
+            if contact is None or run is None or journey is None or run.wait_seq != seq:
+                return Outcome()
+            turn = Turn(contact, self.clock())
+            if contact.handoff and run.is_open:
+                payload = {"type": "timeout", "phone": phone, "run": run_id, "seq": seq}
+                turn.schedule(turn.now + HANDOFF_RECHECK, payload)
+            else:
+                new_run, events = resume(run, journey, self._context(turn), Timeout(seq))
+                turn.apply(new_run, events)
+            self._commit(turn)
+        return Outcome(events=turn.events, replies=turn.replies)
+
+    # signals from the sender and status callbacks
+    def mark_unsubscribed(self, phone: str, source: str) -> None:
+        """Opt a contact out because Twilio or the carrier says they are (e.g. error 21610)."""
+        with self.store.lock(phone):
+            contact = self.store.load_contact(phone) or self.new_contact(phone)
+            turn = Turn(contact, self.clock())
+            compliance.unsubscribe(turn, source)
+            self._commit(turn)
+
+    def mark_undeliverable(self, phone: str, error_code: int) -> None:
+        """Stop messaging a number Twilio says cannot receive SMS."""
+        with self.store.lock(phone):
+            contact = self.store.load_contact(phone) or self.new_contact(phone)
+            turn = Turn(contact, self.clock())
+            contact.undeliverable = error_code
+            turn.log({"type": "undeliverable", "error_code": error_code})
+            self._commit(turn)
+
+    def release_handoff(self, phone: str) -> bool:
+        """Give a conversation back to the bot; False if it was not handed off."""
+        with self.store.lock(phone):
+            contact = self.store.load_contact(phone)
+            if contact is None or not contact.handoff:
+                return False
+            turn = Turn(contact, self.clock())
+            contact.handoff, contact.handoff_reason = False, None
+            turn.log({"type": "handoff_released"})
+            self._commit(turn)
+            return True
+
+
+def _run_id() -> str:
+    return uuid.uuid4().hex[:16]

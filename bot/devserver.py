@@ -1,0 +1,102 @@
+"""`make run`: the Procfile's web and worker, an embedded Redis and the SMS sandbox, together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bot import redis_server
+from bot.config import PROJECT_ROOT, Settings
+
+SANDBOX_PORT = 8025
+
+
+def procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
+    """Return the process types of a Procfile and their commands."""
+    entries = {}
+    for line in path.read_text().splitlines():
+        name, sep, command = line.partition(":")
+        if sep and name.strip() and not name.startswith("#"):
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+def run(port: int = 5000) -> int:
+    """Start everything, print how to talk to it, and stop it all on Ctrl-C."""
+    settings = Settings.from_env()
+    env = dict(os.environ, PORT=str(port), PYTHONUNBUFFERED="1")
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    redis_process = None
+    if not settings.redis_url:
+        var = settings.var_dir
+        socket = var / "redis.sock"
+        redis_process = redis_server.start_server(var, socket=socket, appendonly=True)
+        env["REDIS_URL"] = f"unix://{socket}"
+        _wait_for_redis(env["REDIS_URL"], redis_process)
+        print(f"parley: embedded Redis, data in {var}", flush=True)
+    if settings.sandbox:
+        env.setdefault("TWILIO_API_BASE", f"http://127.0.0.1:{SANDBOX_PORT}")
+        command = [sys.executable, "-m", "bot", "emulator", "--port", str(SANDBOX_PORT)]
+        children.append(("sandbox", subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)))
+        print("parley: no Twilio credentials, so texts go to the local sandbox", flush=True)
+    for name, command in procfile().items():
+        if name in ("web", "worker"):
+            process = subprocess.Popen(["sh", "-c", command], env=env, cwd=PROJECT_ROOT)
+            children.append((name, process))
+    print(
+        f"parley: listening on http://127.0.0.1:{port}\n"
+        f"parley: talk to it with  .venv/bin/python -m bot chat +14155550123\n"
+        "parley: Ctrl-C stops everything",
+        flush=True,
+    )
+    code = _supervise(children)
+    if redis_process is not None:
+        redis_process.terminate()  # SIGTERM: Redis flushes its append-only file and exits
+        redis_process.wait(timeout=10)
+    return code
+
+
+def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    while not stopping:
+        for name, process in children:
+            if process.poll() is not None:
+                print(f"parley: {name} exited with {process.returncode}; stopping", flush=True)
+                code, stopping = process.returncode or 1, True
+        time.sleep(0.2)
+    for _, process in children:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for _, process in children:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return code
+
+
+def _wait_for_redis(url: str, process: subprocess.Popen[bytes] | None) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            redis_server.connect(url).ping()
+            return
+        except Exception:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError("embedded Redis exited at start; see var/redis.log") from None
+            time.sleep(0.05)
+    raise RuntimeError(f"embedded Redis did not answer at {url}")

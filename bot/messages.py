@@ -1,0 +1,131 @@
+"""Message records: direction, kind and the status lifecycle that never moves backwards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Direction(StrEnum):
+    """Which way a message went."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Kind(StrEnum):
+    """Why an outbound message is sent; decides which guardrails apply."""
+
+    COMPLIANCE = "compliance"  # STOP/START/HELP answers: always sent
+    CONVERSATION = "conversation"  # the bot answering a reply outside any journey
+    TRANSACTIONAL = "transactional"  # journey messages about something the person did
+    MARKETING = "marketing"  # journey messages that need marketing consent
+
+
+class Status(StrEnum):
+    """A message's lifecycle: Parley's own states first, then Twilio's."""
+
+    RECEIVED = "received"
+    PENDING = "pending"  # in Parley's outbox
+    SUBMITTING = "submitting"  # a worker is handing it to Twilio
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    READ = "read"
+    SUPPRESSED = "suppressed"  # withheld by a guardrail; never reached Twilio
+    CANCELED = "canceled"
+
+
+# A status may only replace one of lower rank, so a late `sent` cannot undo `delivered`.
+RANK: dict[str, int] = {
+    Status.RECEIVED: 0,
+    Status.PENDING: 0,
+    Status.SUBMITTING: 1,
+    Status.ACCEPTED: 2,
+    Status.SCHEDULED: 2,
+    Status.QUEUED: 2,
+    Status.SENDING: 3,
+    Status.SENT: 4,
+    Status.DELIVERED: 5,
+    Status.UNDELIVERED: 5,
+    Status.FAILED: 5,
+    Status.READ: 6,
+    Status.SUPPRESSED: 9,
+    Status.CANCELED: 9,
+}
+
+
+@dataclass
+class Message:
+    """One SMS, inbound or outbound, as Parley stores it."""
+
+    id: str
+    phone: str
+    direction: Direction
+    body: str
+    status: Status
+    at: str
+    kind: Kind | None = None
+    journey: str | None = None
+    step: str | None = None
+    sid: str | None = None
+    error_code: int | None = None
+    attempts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_hash(self) -> dict[str, str]:
+        """Return the Redis hash fields for this message (empty values left out)."""
+        data = {
+            "id": self.id,
+            "phone": self.phone,
+            "direction": str(self.direction),
+            "body": self.body,
+            "status": str(self.status),
+            "at": self.at,
+            "kind": str(self.kind) if self.kind else "",
+            "journey": self.journey or "",
+            "step": self.step or "",
+            "sid": self.sid or "",
+            "error_code": "" if self.error_code is None else str(self.error_code),
+            "attempts": str(self.attempts),
+        }
+        return {key: value for key, value in data.items() if value != ""}
+
+    @classmethod
+    def from_hash(cls, data: dict[str, str]) -> Message:
+        """Rebuild a message from its Redis hash."""
+        return cls(
+            id=data["id"],
+            phone=data["phone"],
+            direction=Direction(data["direction"]),
+            body=data.get("body", ""),
+            status=Status(data["status"]),
+            at=data["at"],
+            kind=Kind(data["kind"]) if data.get("kind") else None,
+            journey=data.get("journey") or None,
+            step=data.get("step") or None,
+            sid=data.get("sid") or None,
+            error_code=int(data["error_code"]) if data.get("error_code") else None,
+            attempts=int(data.get("attempts", 0)),
+        )
+
+    def public(self) -> dict[str, Any]:
+        """Return the message as the JSON API shows it."""
+        out: dict[str, Any] = {
+            "direction": str(self.direction),
+            "body": self.body,
+            "status": str(self.status),
+            "at": self.at,
+        }
+        if self.direction is Direction.OUTBOUND:
+            out["kind"] = str(self.kind) if self.kind else None
+            out["journey"] = self.journey
+            if self.error_code is not None:
+                out["error_code"] = self.error_code
+        return out

@@ -1,0 +1,65 @@
+"""Phone numbers: E.164 normalisation and the time zone a number implies."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import timezone as number_timezone
+
+_REASONS = {
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "its country code is not valid",
+    phonenumbers.ValidationResult.TOO_SHORT: "it is too short",
+    phonenumbers.ValidationResult.TOO_LONG: "it is too long",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "it has the wrong number of digits",
+}
+
+
+class InvalidPhone(ValueError):
+    """A phone number that cannot be turned into E.164; the message says why."""
+
+
+def region_of(number: str | None, fallback: str = "US") -> str:
+    """Return the region code of a number (e.g. the business number), or the fallback."""
+    if number:
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
+        except phonenumbers.NumberParseException:
+            region = None
+        if region and region != "ZZ":
+            return region
+    return fallback
+
+
+def normalize(raw: object, region: str = "US", *, strict: bool = True) -> str:
+    """Return `raw` in E.164, or raise InvalidPhone saying what is wrong with it.
+
+    `strict` also requires a number that is assigned in its country's plan; webhooks
+    from Twilio pass strict=False, since Twilio has already routed the message.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidPhone("phone is required")
+    text = raw.strip()
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(f"{text!r} is not a phone number: {exc._msg}") from None
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason not in (
+        phonenumbers.ValidationResult.IS_POSSIBLE,
+        phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    ):
+        why = _REASONS.get(reason, "it is not a possible number")
+        raise InvalidPhone(f"{text!r} is not a valid phone number: {why}")
+    if strict and not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"{text!r} is not a valid phone number: no such number is assigned")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def timezone_for(e164: str, default: str) -> str:
+    """Return the IANA time zone of a number when it has exactly one, else `default`."""
+    try:
+        zones = number_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return default
+    if len(zones) == 1 and zones[0] != "Etc/Unknown":
+        return zones[0]
+    return default

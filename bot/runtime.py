@@ -1,0 +1,81 @@
+"""The runtime: settings, Redis, journeys and services wired together, once per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from rq import Queue
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from bot import redis_server
+from bot.config import TWILIO_API_BASE, Settings
+from bot.conversation import Conversations, utcnow
+from bot.outbox import QUEUE_NAME, Outbox
+from bot.store import Store
+from bot.timers import Timers
+from flows.loader import load_journeys
+
+
+class Runtime:
+    """Everything a web or worker process needs, built from one Settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_url: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.redis_url = redis_url
+        self.clock = clock
+        self.redis = redis_server.connect(redis_url)
+        self.queue = Queue(QUEUE_NAME, connection=redis_server.connect(redis_url, decode=False))
+        self.store = Store(self.redis)
+        self.outbox = Outbox(self.store, self.queue)
+        self.timers = Timers(self.store)
+        extra = [settings.flows_dir] if settings.flows_dir else []
+        self.journeys = load_journeys(*extra)
+        self.conversations = Conversations(
+            self.store, self.outbox, self.journeys, settings, clock=clock
+        )
+        self._local = threading.local()
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        """Build a runtime from the environment, starting the embedded Redis if needed."""
+        settings = Settings.from_env()
+        return cls(settings, redis_server.resolve_url(settings.redis_url, settings.var_dir))
+
+    def twilio(self) -> Client:
+        """Return this thread's Twilio client (requests sessions are not thread-safe)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            http = TwilioHttpClient(timeout=self.settings.send_timeout)
+            client = Client(self.settings.account_sid, self.settings.auth_token, http_client=http)
+            if self.settings.api_base != TWILIO_API_BASE:
+                client.api.base_url = self.settings.api_base
+            self._local.client = client
+        return client
+
+
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def current() -> Runtime:
+    """Return this process's runtime, building it from the environment on first use."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = Runtime.from_env()
+        return _current
+
+
+def install(runtime: Runtime | None) -> None:
+    """Make `runtime` this process's runtime (the worker and tests set it explicitly)."""
+    global _current
+    with _current_lock:
+        _current = runtime

@@ -1,0 +1,108 @@
+"""The sender: drains the outbox through Twilio, re-checking every guardrail first."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
+from bot.guardrails import refusal
+from bot.messages import Message, Status
+from bot.runtime import Runtime, current
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+MAX_ATTEMPTS = 6
+# The carrier says the person opted out: Parley must treat them as unsubscribed.
+UNSUBSCRIBED = 21610
+# The number can never receive SMS: stop trying and remember it on the contact.
+UNREACHABLE = frozenset({21211, 21614})
+
+
+def drain(budget: float = 30.0) -> int:
+    """Send queued messages until the outbox is empty or `budget` seconds pass (RQ job)."""
+    return Sender(current()).drain(budget)
+
+
+class Sender:
+    """Hands pending messages to Twilio, concurrently, each at most once."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.outbox = runtime.outbox
+        self.settings = runtime.settings
+
+    def drain(self, budget: float = 30.0) -> int:
+        """Send batches from the outbox; return how many messages were handled."""
+        self.outbox.begin_drain()
+        started, handled = time.monotonic(), 0
+        workers = max(1, self.settings.send_concurrency)
+        with ThreadPoolExecutor(workers, thread_name_prefix="parley-send") as pool:
+            while True:
+                ids = self.outbox.take(BATCH, time.time())
+                if not ids:
+                    break
+                for message_id in pool.map(self.send, ids):
+                    self.outbox.done(message_id)
+                handled += len(ids)
+                if time.monotonic() - started > budget:
+                    if self.outbox.size():
+                        self.outbox.kick()
+                    break
+        return handled
+
+    def send(self, message_id: str) -> str:
+        """Send one pending message unless a guardrail withholds it; return its id."""
+        message = self.store.claim_message(message_id)
+        if message is None:
+            return message_id  # already sent, suppressed or claimed by another worker
+        contact = self.store.load_contact(message.phone)
+        reason = refusal(contact, message.kind)
+        if reason:
+            self.store.update_message(message.id, status=Status.SUPPRESSED)
+            log.info("withheld %s to %s: %s", message.id, message.phone, reason)
+            return message_id
+        try:
+            created = self.runtime.twilio().messages.create(
+                to=message.phone,
+                body=message.body,
+                from_=self.settings.twilio_from_number,
+                messaging_service_sid=self.settings.twilio_messaging_service_sid,
+                status_callback=self.settings.status_callback_url,
+            )
+        except TwilioRestException as exc:
+            self._rejected(message, exc)
+        except (requests.RequestException, TwilioException) as exc:
+            log.warning("send %s failed: %s", message.id, exc)
+            self._retry(message)
+        else:
+            self.store.accept(message.id, created.sid, created.status or Status.QUEUED)
+        return message_id
+
+    def _rejected(self, message: Message, exc: TwilioRestException) -> None:
+        if exc.status == 429 or exc.status >= 500:
+            log.warning("Twilio answered %s for %s; retrying", exc.status, message.id)
+            self._retry(message)
+            return
+        log.warning("Twilio refused %s: %s %s", message.id, exc.code, exc.msg)
+        self.store.update_message(message.id, status=Status.FAILED, error_code=exc.code)
+        if exc.code == UNSUBSCRIBED:
+            self.runtime.conversations.mark_unsubscribed(message.phone, f"twilio:{exc.code}")
+        elif exc.code in UNREACHABLE:
+            self.runtime.conversations.mark_undeliverable(message.phone, exc.code)
+
+    def _retry(self, message: Message) -> None:
+        if message.attempts >= MAX_ATTEMPTS:
+            self.store.update_message(message.id, status=Status.FAILED)
+            return
+        delay = timedelta(seconds=min(2**message.attempts, 300))
+        self.store.update_message(message.id, status=Status.PENDING)
+        self.runtime.timers.schedule(
+            self.runtime.clock() + delay, {"type": "send", "message": message.id}
+        )

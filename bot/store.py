@@ -1,0 +1,212 @@
+"""Redis persistence: contacts, messages, inbound de-duplication and per-contact locks."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from bot.contacts import Contact
+from bot.messages import RANK, Message
+
+PREFIX = "parley:"
+INBOUND_TTL = 7 * 24 * 3600  # Twilio retries a webhook for far less than this
+EVENT_LOG_LENGTH = 500
+_RANK_JSON = json.dumps({str(status): rank for status, rank in RANK.items()})
+
+# Move a message to a status only if it ranks higher than its current one. A callback
+# that arrives before the sender has linked its MessageSid is parked under the sid
+# and applied by _ACCEPT, so an early `delivered` is not lost.
+_ADVANCE = """
+local rank = cjson.decode(ARGV[3])
+local id = redis.call('GET', KEYS[1])
+if not id then
+  local parked = redis.call('HGET', KEYS[2], 'status')
+  if (not parked) or (rank[ARGV[1]] or 0) > (rank[parked] or 0) then
+    redis.call('HSET', KEYS[2], 'status', ARGV[1], 'error_code', ARGV[2])
+    redis.call('EXPIRE', KEYS[2], 3600)
+  end
+  return nil
+end
+local key = ARGV[4] .. id
+local current = redis.call('HGET', key, 'status')
+local phone = redis.call('HGET', key, 'phone')
+if current and (rank[ARGV[1]] or 0) <= (rank[current] or 0) then
+  return {id, phone, current, 0}
+end
+redis.call('HSET', key, 'status', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', key, 'error_code', ARGV[2]) end
+return {id, phone, ARGV[1], 1}
+"""
+
+# Record Twilio's acceptance of a message: its sid, and the best status known for it.
+_ACCEPT = """
+local rank = cjson.decode(ARGV[4])
+redis.call('SET', KEYS[2], ARGV[1], 'EX', 2592000)
+local status = ARGV[3]
+local parked = redis.call('HGETALL', KEYS[3])
+local error_code = ''
+if #parked > 0 then
+  local p = {}
+  for i = 1, #parked, 2 do p[parked[i]] = parked[i + 1] end
+  if (rank[p.status] or 0) > (rank[status] or 0) then
+    status = p.status
+    error_code = p.error_code or ''
+  end
+  redis.call('DEL', KEYS[3])
+end
+redis.call('HSET', KEYS[1], 'sid', ARGV[2], 'status', status)
+if error_code ~= '' then redis.call('HSET', KEYS[1], 'error_code', error_code) end
+return status
+"""
+
+# Hand a pending message to exactly one sender.
+_CLAIM = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return nil end
+redis.call('HSET', KEYS[1], 'status', 'submitting')
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+return redis.call('HGETALL', KEYS[1])
+"""
+
+
+@dataclass
+class Changes:
+    """Everything one state transition writes, committed in a single transaction."""
+
+    contact: Contact
+    messages: list[Message] = field(default_factory=list)
+    outbox: list[str] = field(default_factory=list)
+    timers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    counters: list[str] = field(default_factory=list)
+
+
+class Store:
+    """Reads and writes Parley's state in one Redis database."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._advance = client.register_script(_ADVANCE)
+        self._claim = client.register_script(_CLAIM)
+        self._accept = client.register_script(_ACCEPT)
+
+    # keys
+    @staticmethod
+    def key(*parts: str) -> str:
+        """Return the namespaced key for `parts`."""
+        return PREFIX + ":".join(parts)
+
+    # contacts
+    def load_contact(self, phone: str) -> Contact | None:
+        """Return the stored contact for `phone`, or None."""
+        raw = self.redis.get(self.key("contact", phone))
+        return Contact.from_dict(json.loads(raw)) if raw else None
+
+    @contextmanager
+    def lock(self, phone: str, timeout: float = 30.0) -> Iterator[None]:
+        """Serialise state transitions for one contact across every process."""
+        lock = self.redis.lock(
+            self.key("lock", phone), timeout=timeout, blocking_timeout=timeout, thread_local=False
+        )
+        if not lock.acquire():
+            raise TimeoutError(f"could not lock contact {phone}")
+        try:
+            yield
+        finally:
+            # If it expired while held, the next holder owns it now: nothing to release.
+            with suppress(redis.exceptions.LockNotOwnedError):
+                lock.release()
+
+    def commit(self, changes: Changes) -> None:
+        """Write a transition atomically: contact, messages, outbox, timers, events."""
+        contact = changes.contact
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self.key("contact", contact.phone), json.dumps(contact.to_dict()))
+        pipe.zadd(self.key("contacts"), {contact.phone: time.time()}, gt=True)
+        for message in changes.messages:
+            pipe.hset(self.key("msg", message.id), mapping=message.to_hash())
+            pipe.rpush(self.key("messages", contact.phone), message.id)
+        if changes.outbox:
+            pipe.rpush(self.key("outbox"), *changes.outbox)
+        for due, payload in changes.timers:
+            pipe.zadd(self.key("timers"), {json.dumps(payload, sort_keys=True): due})
+        if changes.events:
+            log = self.key("events", contact.phone)
+            pipe.rpush(log, *(json.dumps(event) for event in changes.events))
+            pipe.ltrim(log, -EVENT_LOG_LENGTH, -1)
+        for counter in changes.counters:
+            pipe.hincrby(self.key("stats"), counter, 1)
+        pipe.execute()
+
+    def events(self, phone: str) -> list[dict[str, Any]]:
+        """Return the recent event log of a contact, oldest first."""
+        return [json.loads(raw) for raw in self.redis.lrange(self.key("events", phone), 0, -1)]
+
+    # inbound de-duplication
+    def claim_inbound(self, message_sid: str) -> bool:
+        """Return True the first time a MessageSid is seen, False for repeats."""
+        return bool(self.redis.set(self.key("inbound", message_sid), 1, nx=True, ex=INBOUND_TTL))
+
+    def release_inbound(self, message_sid: str) -> None:
+        """Forget a MessageSid whose processing failed, so Twilio's retry is processed."""
+        self.redis.delete(self.key("inbound", message_sid))
+
+    # messages
+    def messages(self, phone: str) -> list[Message]:
+        """Return a contact's messages, oldest first."""
+        ids = self.redis.lrange(self.key("messages", phone), 0, -1)
+        pipe = self.redis.pipeline(transaction=False)
+        for message_id in ids:
+            pipe.hgetall(self.key("msg", message_id))
+        return [Message.from_hash(data) for data in pipe.execute() if data]
+
+    def message(self, message_id: str) -> Message | None:
+        """Return one message by id."""
+        data = self.redis.hgetall(self.key("msg", message_id))
+        return Message.from_hash(data) if data else None
+
+    def claim_message(self, message_id: str) -> Message | None:
+        """Move a pending message to `submitting` and return it, or None if not pending."""
+        flat = self._claim(keys=[self.key("msg", message_id)])
+        if not flat:
+            return None
+        return Message.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+
+    def update_message(self, message_id: str, **fields: Any) -> None:
+        """Overwrite fields of a message record."""
+        mapping = {key: "" if value is None else str(value) for key, value in fields.items()}
+        self.redis.hset(self.key("msg", message_id), mapping=mapping)
+
+    def accept(self, message_id: str, sid: str, status: str) -> str:
+        """Record that Twilio accepted a message as `sid`; return its resulting status."""
+        return self._accept(
+            keys=[self.key("msg", message_id), self.key("sid", sid), self.key("parked", sid)],
+            args=[message_id, sid, str(status), _RANK_JSON],
+        )
+
+    def advance_status(
+        self, sid: str, status: str, error_code: int | None = None
+    ) -> tuple[str, str, str, bool] | None:
+        """Apply a Twilio status if it moves forward; return (id, phone, status, changed)."""
+        result = self._advance(
+            keys=[self.key("sid", sid), self.key("parked", sid)],
+            args=[
+                status,
+                "" if error_code is None else str(error_code),
+                _RANK_JSON,
+                self.key("msg", ""),
+            ],
+        )
+        if not result:
+            return None
+        message_id, phone, current, changed = result
+        return message_id, phone, current, bool(changed)
+
+    def stats(self) -> dict[str, int]:
+        """Return the analytics counters."""
+        return {key: int(value) for key, value in self.redis.hgetall(self.key("stats")).items()}

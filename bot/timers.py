@@ -1,0 +1,74 @@
+"""Durable timers in a Redis sorted set: each fires once, however many workers poll."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.store import Store
+
+# Claimed timers sit in an in-flight set until handled; if their worker dies they
+# come back after this many seconds, so a crash delays a timer but never loses it.
+INFLIGHT_TIMEOUT = 60
+
+_CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('ZADD', KEYS[2], ARGV[3], member)
+end
+return due
+"""
+
+_RECOVER = """
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for _, member in ipairs(stale) do
+  redis.call('ZREM', KEYS[2], member)
+  redis.call('ZADD', KEYS[1], ARGV[2], member)
+end
+return #stale
+"""
+
+
+class Timers:
+    """Schedules and claims timers; payloads are small JSON objects."""
+
+    def __init__(self, store: Store) -> None:
+        self.redis = store.redis
+        self.key = store.key("timers")
+        self.inflight_key = store.key("timers", "inflight")
+        self._claim = self.redis.register_script(_CLAIM_DUE)
+        self._recover = self.redis.register_script(_RECOVER)
+
+    def schedule(self, due: datetime, payload: dict[str, Any]) -> None:
+        """Add a timer outside a transition (transitions use Turn.schedule)."""
+        self.redis.zadd(self.key, {encode(payload): due.timestamp()})
+
+    def claim_due(self, now: datetime, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
+        """Claim up to `limit` timers due at `now`, earliest first."""
+        stamp = now.timestamp()
+        members = self._claim(keys=[self.key, self.inflight_key], args=[stamp, limit, stamp])
+        return [(member, json.loads(member)) for member in members]
+
+    def done(self, member: str) -> None:
+        """Forget a claimed timer once it has been handled."""
+        self.redis.zrem(self.inflight_key, member)
+
+    def recover(self, now: datetime) -> int:
+        """Return timers whose worker died to the due set; return how many."""
+        stamp = now.timestamp()
+        return int(
+            self._recover(
+                keys=[self.key, self.inflight_key], args=[stamp - INFLIGHT_TIMEOUT, stamp]
+            )
+        )
+
+    def pending(self) -> int:
+        """Return how many timers are scheduled."""
+        return self.redis.zcard(self.key)
+
+
+def encode(payload: dict[str, Any]) -> str:
+    """Encode a payload the same way every time, so equal timers are one member."""
+    return json.dumps(payload, sort_keys=True)

@@ -1,0 +1,151 @@
+"""One state transition of one contact: the changes it makes and the events it records."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from bot.contacts import Contact
+from bot.guardrails import refusal
+from bot.messages import Direction, Kind, Message, Status
+from bot.store import Changes
+from flows.engine import Run
+from flows.events import (
+    Event,
+    FieldSet,
+    GoalReached,
+    HandoffRequested,
+    JourneyEnded,
+    MessageCreated,
+    StageChanged,
+    WaitStarted,
+    as_dict,
+)
+
+
+class Turn:
+    """Collects what one transition does to a contact, to be committed in one go."""
+
+    def __init__(self, contact: Contact, now: datetime) -> None:
+        self.contact = contact
+        self.now = now
+        self.changes = Changes(contact)
+        self.replies: list[str] = []
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Return the events recorded so far, as data."""
+        return self.changes.events
+
+    def log(self, event: dict[str, Any]) -> None:
+        """Record an event in the contact's event log."""
+        self.changes.events.append({"at": self.now.isoformat(), **event})
+
+    def record_inbound(self, sid: str, body: str) -> Message:
+        """Record a message the contact sent."""
+        message = Message(
+            id=sid,
+            phone=self.contact.phone,
+            direction=Direction.INBOUND,
+            body=body,
+            status=Status.RECEIVED,
+            at=self.now.isoformat(),
+            sid=sid,
+        )
+        self.changes.messages.append(message)
+        return message
+
+    def send(
+        self, text: str, kind: Kind, journey: str | None = None, step: str | None = None
+    ) -> Message:
+        """Queue an outbound message, or record it as suppressed if a guardrail forbids it."""
+        blocked = refusal(self.contact, kind)
+        message = Message(
+            id=uuid.uuid4().hex,
+            phone=self.contact.phone,
+            direction=Direction.OUTBOUND,
+            body=text,
+            status=Status.SUPPRESSED if blocked else Status.PENDING,
+            at=self.now.isoformat(),
+            kind=kind,
+            journey=journey,
+            step=step,
+        )
+        self.changes.messages.append(message)
+        if blocked:
+            self.log({"type": "message_suppressed", "reason": blocked, "text": text})
+        else:
+            self.changes.outbox.append(message.id)
+            self.replies.append(text)
+        return message
+
+    def schedule(self, due: datetime, payload: dict[str, Any]) -> None:
+        """Add a durable timer that fires at `due`."""
+        self.changes.timers.append((due.timestamp(), payload))
+
+    def count(self, counter: str) -> None:
+        """Increment an analytics counter."""
+        self.changes.counters.append(counter)
+
+    def handoff(self, reason: str) -> None:
+        """Hand the conversation to staff; the bot stays quiet until it is released."""
+        if not self.contact.handoff:
+            self.contact.handoff = True
+            self.contact.handoff_reason = reason
+            self.log({"type": "handoff_started", "reason": reason})
+            self.count("handoffs")
+
+    def apply(self, run: Run, events: Iterable[Event]) -> None:
+        """Store the engine's new run state, then act on each of its events."""
+        self.contact.replace_run(run)
+        for event in events:
+            self.log(as_dict(event))
+            _HANDLERS[event.type](self, event)
+
+
+def _message_created(turn: Turn, event: MessageCreated) -> None:
+    turn.send(event.text, Kind(event.kind), journey=event.journey, step=event.step)
+
+
+def _wait_started(turn: Turn, event: WaitStarted) -> None:
+    if event.timeout_at is not None:
+        payload = {
+            "type": "timeout",
+            "phone": turn.contact.phone,
+            "run": event.run_id,
+            "seq": event.seq,
+        }
+        turn.schedule(event.timeout_at, payload)
+
+
+def _field_set(turn: Turn, event: FieldSet) -> None:
+    turn.contact.fields[event.name] = event.value
+
+
+def _stage_changed(turn: Turn, event: StageChanged) -> None:
+    turn.contact.stage = event.stage
+
+
+def _handoff_requested(turn: Turn, event: HandoffRequested) -> None:
+    turn.handoff(event.reason)
+
+
+def _goal_reached(turn: Turn, event: GoalReached) -> None:
+    turn.count(f"goal:{event.journey}:{event.goal}")
+
+
+def _journey_ended(turn: Turn, event: JourneyEnded) -> None:
+    turn.count(f"journey:{event.journey}:{event.status}")
+
+
+_HANDLERS: dict[str, Callable[[Turn, Any], None]] = {
+    MessageCreated.type: _message_created,
+    WaitStarted.type: _wait_started,
+    FieldSet.type: _field_set,
+    StageChanged.type: _stage_changed,
+    HandoffRequested.type: _handoff_requested,
+    GoalReached.type: _goal_reached,
+    JourneyEnded.type: _journey_ended,
+}

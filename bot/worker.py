@@ -1,0 +1,83 @@
+"""The worker process: RQ for the outbound queue, plus the ticker that fires due timers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from rq import Worker
+
+from bot.runtime import Runtime, install
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.5
+
+
+def handle_timer(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """Act on one due timer."""
+    kind = payload.get("type")
+    if kind == "timeout":
+        runtime.conversations.fire_timeout(payload["phone"], payload["run"], int(payload["seq"]))
+    elif kind == "send":
+        runtime.outbox.push(payload["message"])
+    else:
+        log.error("dropping timer of unknown type: %r", payload)
+
+
+def tick(runtime: Runtime, now: datetime | None = None) -> int:
+    """Fire every timer due at `now` (default: the runtime's clock); return how many fired."""
+    now = now or runtime.clock()
+    fired = 0
+    while due := runtime.timers.claim_due(now):
+        for member, payload in due:
+            try:
+                handle_timer(runtime, payload)
+            except Exception:
+                # Left in flight: it comes back after the in-flight timeout and is retried.
+                log.exception("timer failed: %r", payload)
+                continue
+            runtime.timers.done(member)
+            fired += 1
+    return fired
+
+
+class Ticker(threading.Thread):
+    """Fires due timers and recovers work that a dead process left half done."""
+
+    def __init__(self, runtime: Runtime, interval: float = TICK_SECONDS) -> None:
+        super().__init__(name="parley-ticker", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        """Tick until stopped."""
+        while not self.stopped.wait(self.interval):
+            try:
+                now = self.runtime.clock()
+                self.runtime.timers.recover(now)
+                self.runtime.outbox.recover(now.timestamp())
+                tick(self.runtime, now)
+                if self.runtime.outbox.size():
+                    self.runtime.outbox.kick()
+            except Exception:
+                log.exception("ticker failed; trying again")
+
+    def stop(self) -> None:
+        """Ask the ticker to stop after its current tick."""
+        self.stopped.set()
+
+
+def run(runtime: Runtime, *, burst: bool = False) -> None:
+    """Run the RQ worker (with its scheduler) and the ticker until interrupted."""
+    install(runtime)
+    ticker = Ticker(runtime)
+    ticker.start()
+    try:
+        worker = Worker([runtime.queue], connection=runtime.queue.connection)
+        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+    finally:
+        ticker.stop()

@@ -1,0 +1,65 @@
+"""Journeys: the model, the YAML loader and validator, and the pure engine that runs them."""
+
+from flows.engine import (
+    Context,
+    Reply,
+    Run,
+    RunStatus,
+    Timeout,
+    expecting,
+    interrupt,
+    resume,
+    start,
+)
+from flows.events import (
+    Event,
+    FieldSet,
+    GoalReached,
+    HandoffRequested,
+    JourneyEnded,
+    MessageCreated,
+    StageChanged,
+    WaitStarted,
+    as_dict,
+)
+from flows.loader import (
+    BUILTIN_DIR,
+    JourneyError,
+    JourneyLoadError,
+    check,
+    load_journey,
+    load_journeys,
+)
+from flows.model import STAGES, Journey, JourneyKind, Step, Wait
+
+__all__ = [
+    "BUILTIN_DIR",
+    "STAGES",
+    "Context",
+    "Event",
+    "FieldSet",
+    "GoalReached",
+    "HandoffRequested",
+    "Journey",
+    "JourneyEnded",
+    "JourneyError",
+    "JourneyKind",
+    "JourneyLoadError",
+    "MessageCreated",
+    "Reply",
+    "Run",
+    "RunStatus",
+    "StageChanged",
+    "Step",
+    "Timeout",
+    "Wait",
+    "WaitStarted",
+    "as_dict",
+    "check",
+    "expecting",
+    "interrupt",
+    "load_journey",
+    "load_journeys",
+    "resume",
+    "start",
+]

@@ -1,0 +1,324 @@
+"""Normalise SMS text and match it against hand-written intent rules (en, es, fr)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from nlu.intents import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
+
+# Concatenated SMS stop at 1,600 characters; scanning a little more keeps any real
+# message whole while bounding the work done on hostile input.
+SCAN_LIMIT = 2000
+# Phrases are only looked for near the start: intent lives in the first sentences.
+PHRASE_WINDOW = 500
+
+STAR = "⭐"
+THUMBS_UP, THUMBS_DOWN, CHECK, CROSS, OK_HAND, PRAY = "👍", "👎", "✅", "❌", "👌", "🙏"
+# Symbols that carry meaning survive normalisation as tokens of their own.
+_SYMBOLS = {
+    STAR: STAR, "🌟": STAR, "★": STAR, "✪": STAR,
+    THUMBS_UP: THUMBS_UP, THUMBS_DOWN: THUMBS_DOWN, OK_HAND: OK_HAND, PRAY: PRAY,
+    CHECK: CHECK, "✔": CHECK, "☑": CHECK, "✓": CHECK,
+    CROSS: CROSS, "❎": CROSS, "✖": CROSS, "✗": CROSS, "✘": CROSS,
+}  # fmt: skip
+STAR_CHARS = frozenset(c for c, canon in _SYMBOLS.items() if canon == STAR)
+
+
+def _drop_table() -> dict[int, str | None]:
+    # Apostrophes join ("don't" -> "dont"); invisible format characters, variation
+    # selectors and skin tones are dropped so they cannot split or hide a word.
+    table: dict[int, str | None] = {ord(c): None for c in "'`\u2019\u2018\u02bc\u00b4"}
+    for low, high in ((0x200B, 0x200F), (0x2060, 0x2064), (0xFE00, 0xFE0F), (0x1F3FB, 0x1F3FF)):
+        table.update(dict.fromkeys(range(low, high + 1)))
+    table.update({0x00AD: None, 0xFEFF: None, ord("|"): " ", ord("_"): " "})
+    table.update({ord(c): f" {canon} " for c, canon in _SYMBOLS.items()})
+    return table
+
+
+_DROP = _drop_table()
+# Accents come apart under NFKD; the marks are then removed so "arrêt" == "arret".
+_MARKS = dict.fromkeys(
+    (*range(0x0300, 0x0370), *range(0x1AB0, 0x1B00), *range(0x1DC0, 0x1E00), *range(0x20D0, 0x2100))
+)
+# Sentence breaks: a decimal point or a clock colon is not one, nor is the hyphen of "opt-out".
+_BREAK = re.compile(r"[!?;,\n\r¡¿\u2013\u2014…]+|(?<!\d)[.:]|[.:](?!\d)|\s-+|-+\s")
+_JUNK = re.compile(r"[^\w./|⭐👍👎✅❌👌🙏]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A message prepared for matching."""
+
+    raw: str  # the scanned part of the message, surrounding whitespace removed
+    offset: int  # where `raw` starts in the original message
+    norm: str  # casefolded, accent-free tokens joined by single spaces
+    head: str  # the start of `norm` that phrase rules look at
+    segments: tuple[str, ...]  # `norm` split at sentence punctuation
+    question: bool
+
+
+def normalise(text: str) -> Text:
+    """Prepare `text` for matching: casefold, strip accents, emoji and punctuation."""
+    stripped = text.strip()
+    offset = len(text) - len(text.lstrip())
+    raw = stripped[:SCAN_LIMIT]
+    folded = unicodedata.normalize("NFKD", raw.translate(_DROP).casefold()).translate(_MARKS)
+    marked = _JUNK.sub(" ", _BREAK.sub(" | ", folded))
+    segments = tuple(s for s in (" ".join(part.split()) for part in marked.split("|")) if s)
+    norm = " ".join(segments)
+    return Text(raw, offset, norm, norm[:PHRASE_WINDOW], segments, "?" in raw[:PHRASE_WINDOW])
+
+
+def edge_segments(t: Text) -> tuple[str, ...]:
+    """Return the sentences worth checking one by one: the first few and the last few."""
+    segments = t.segments
+    return segments if len(segments) <= 12 else segments[:8] + segments[-4:]
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+def _words(*alternatives: str) -> str:
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(rf"\b(?:{a})\b" for a in alternatives))
+
+
+# A match right after a negation ("don't stop", "I do not want to opt out") is not meant.
+_NEG = "dont|do not|never|not|didnt|doesnt|wont|no need to"
+_GAP = "want|wanna|need|have|plan|mean|ever|please|pls|to|really|just|going|gonna"
+NEGATED = re.compile(rf"\b(?:{_NEG})(?: (?:{_GAP}))* $")
+NEGATED_OR_CANT = re.compile(rf"\b(?:{_NEG}|cant|cannot|can not)(?: (?:{_GAP}))* $")
+
+
+def find(pattern: re.Pattern[str], text: str, negated: re.Pattern[str] = NEGATED) -> bool:
+    """Return True if `pattern` occurs in `text` other than right after a negation."""
+    for match in pattern.finditer(text):
+        start = match.start()
+        if not negated.search(text, max(0, start - 48), start):
+            return True
+    return False
+
+
+# --- opt-out, opt-in, help: the carrier keywords and what people write instead ---
+
+_TWILIO_OUT = frozenset(k.casefold() for k in OPT_OUT_KEYWORDS)
+OPT_OUT_EXACT = _TWILIO_OUT | {
+    "opt out", "stop all", "unsub", "stop it", "stop this", "stop them", "unsubscribe me",
+    "opt me out", "remove me", "i quit", "revoke consent", "arret", "arreter", "parar", "baja",
+    "de baja", "dar de baja", "darme de baja", "desuscribir", "desuscribirme", "desabonner",
+}  # fmt: skip
+# These stay opt-outs when they are one sentence of a longer message ("Who is this? STOP");
+# "cancel" and "end" do not, as "Cancel. I'm sick" is about an appointment.
+OPT_OUT_SENTENCE = OPT_OUT_EXACT - {"cancel", "end"}
+OPT_IN_EXACT = frozenset(k.casefold() for k in OPT_IN_KEYWORDS) | {
+    "subscribe", "resubscribe", "re subscribe", "subscribe me", "opt in", "optin", "opt me in",
+    "opt back in", "start again", "sign me up", "sign me back up", "darme de alta", "alta",
+}  # fmt: skip
+HELP_EXACT = (
+    frozenset(k.casefold() for k in HELP_KEYWORDS)
+    | _set("ayuda aide information")
+    | {"help me", "more info", "i need help", "need help"}
+)
+
+# Words that may surround a keyword without changing it: "STOP PLEASE", "pls stop now".
+_FILLER = _rx(
+    "please|pls|plz|plez|plse|now|right now|immediately|asap|already|again|just|all|sorry",
+    "thanks|thank you|thank u|thx|ty|ok|okay|yes",
+    "(?:texting|txting|messaging|sending|contacting)(?: me)?",
+    "(?:the |these |your |ur |of |my )?(?:texts?|txts?|messages?|msgs?|sms|notifications?"
+    "|alerts?|reminders?)",
+)
+
+
+def bare_keyword(segment: str) -> str:
+    """Return `segment` with filler words and repeats removed: "stop stop pls" -> "stop"."""
+    rest = _FILLER.sub(" ", segment).split()
+    return " ".join(dict.fromkeys(rest)) if rest else segment
+
+
+_TEXTS = "texts?|txts?|messages?|msgs?|sms|reminders?|notifications?|alerts?|spam"
+OPT_OUT_PHRASES = _rx(
+    "stop (?:\\w+ )?(?:texting|txting|messaging|msging|sending|contacting|emailing|spamming"
+    "|bothering|harassing|bugging|calling|pinging)",
+    f"stop (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
+    "(?:take|remove|delete|drop|erase|get|unsubscribe|unenroll|unenrol) me (?:off|from|out of)"
+    f"(?:$| (?:\\w+ ){{0,3}}?(?:list|lists|{_TEXTS}|database|system|contacts?|mailing|this|it"
+    "|here|these|that|there|them|you|everything))",
+    "(?:remove|delete|erase|lose|forget|drop) (?:my|this) (?:phone |cell |mobile |contact )?"
+    "(?:number|info|information|details|contact)",
+    "unsubscribe|unsubscribed|unsubscribing|unsub|optout|opt(?:ed|ing)? (?:me )?out",
+    "(?:dont|do not|never|stop|quit) (?:ever )?(?:text|txt|message|msg|contact|sms|spam|bother"
+    "|email)(?:ing)? (?:me|this number|my number|us)(?! (?:before|after|until|till|til|on|at"
+    "|during|in the|early|late|so|this early|while|when|about|if))",
+    f"no (?:more|longer|further) (?:\\w+ )?(?:{_TEXTS}|contact)",
+    "(?:dont|do not|no longer|never) (?:want|wish|like) (?:to (?:get|receive|be getting) )?"
+    f"(?:\\w+ ){{0,2}}?(?:{_TEXTS})",
+    "(?:want|wanna|like) you to stop|(?:want|wanna|like) to be removed|leave me alone",
+    "(?:end|cancel|quit|stop) (?:my |the |this |your |all )?(?:subscription|membership"
+    "|texting service|text service|sms service)",
+    "(?:darme|darse|dar|dame|denme|deme|doy) de baja|cancelar (?:la |mi )?suscripcion",
+    "no (?:me )?(?:envien|manden|escriban|mande|envie|mandes|envies|escribas|contacten|molesten)"
+    " mas|ya no (?:quiero|deseo) (?:recibir )?(?:\\w+ )?(?:mensajes|textos|sms|recordatorios)",
+    "desuscrib\\w*|desabonn\\w*|desinscri\\w*|ne (?:me )?(?:contactez|ecrivez|envoyez) plus",
+    "je ne veux plus (?:recevoir )?(?:de |vos |ces |les )?(?:messages|sms|textos|rappels)",
+    "arret(?:er|ez)? (?:les |vos |ces )?(?:messages|sms|textos|envois|rappels)",
+)
+# "STOP" written in capitals inside an otherwise lower-case message is meant as the keyword.
+LOUD_STOP = re.compile(r"(?<![A-Za-z])(?:STOP|STOPALL|UNSUBSCRIBE|OPTOUT|OPT-OUT)(?![A-Za-z])")
+# A trailing "stop" ("who is this stop") unless the word before makes it ordinary English.
+NOT_BEFORE_TAIL_STOP = _set(
+    "dont do cant cannot wont never not didnt doesnt shouldnt couldnt wouldnt to bus the a an"
+    " next last first one full will would gonna pit rest truck train tram non my your his her"
+    " our their this that every each no i ill we you they he she it lets should must may might"
+    " could can shall sign before after at of or and gotta need needs want wanna whistle"
+)
+OPT_IN_PHRASES = _rx(
+    "resubscribe|re subscribe|subscribe|opt (?:me )?(?:back )?in|optin|sign me (?:back )?up",
+    "start (?:texting|messaging|sending) me|unstop|add me back|darme de alta|reabonner",
+)
+HELP_PHRASES = _rx(
+    "help|info",
+    "(?:who|what) (?:is|s|are) (?:this|that|these|you|u)|whats this|who dis|how does this work",
+    "what do i do|que es esto|quien es|quien eres|qui est ce|cest quoi|qui etes vous",
+)
+
+# --- conversational intents ---
+
+_DAY = _words(
+    "mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday",
+    "saturday|sunday|tomorrow|tmrw|tmr|tonight|next \\w+|this weekend|the weekend|weekend",
+    "lunes|martes|miercoles|jueves|viernes|sabado|domingo|manana|pasado manana",
+    "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|demain",
+)
+DAY_ONLY = re.compile(rf"(?:on |maybe |how about |what about )?{_DAY}(?: instead)?")
+RESCHEDULE_PHRASES = _rx(
+    "re ?sched\\w*|reprogram\\w*|reagend\\w*|rebook\\w*|report(?:ons|ez)",
+    "reporter (?:le|la|mon|ma)",
+    "(?:change|move|push|switch|shift|bump|postpone|delay|modify) (?:it|this|that|my|the|our"
+    "|appt|appointment|time|date|day|back|forward|to|up)",
+    "(?:different|another|other|new|diff|later|earlier|alternative|alternate) (?:time|day|date"
+    "|slot|week|appointment|appt|hour|times|days|dates)",
+    "(?:can|could|may|shall) (?:we|i|you|u|it) (?:do|make it|come|go|try|book|meet|get|switch to"
+    "|change to|move to|have it|schedule|come in|be) (?:it |this |that )?(?:on |in |at |for )?"
+    f"(?:{_DAY}|another|a different|a later|later|earlier|the \\d+|\\d)",
+    f"(?:how|what) about (?:on )?(?:{_DAY}|the \\d+|\\d+|later|earlier|another)",
+    f"{_DAY} (?:instead|would be better|is better|works better|would work better)",
+    "(?:otro|otra) (?:dia|hora|horario|fecha|momento|vez)|cambiar (?:la |mi |de )?(?:cita|hora"
+    "|fecha|dia)|mas tarde|(?:un )?autre (?:jour|moment|horaire|heure|date|creneau)|plus tard",
+    "changer (?:le |la |l |mon |ma |de )?(?:rendez vous|rdv|heure|date|horaire|jour)",
+)
+LATER = _rx("later|earlier")
+GOODBYE = _rx(
+    "(?:see|talk|speak|catch|chat|text|txt|call|get back)(?: to| with)? (?:you|u|ya|me) later",
+    "ttyl|laters",
+)
+DENY_PHRASES = _rx(
+    "no thanks?|no thank you|not really|i dont think so|not interested|unfortunately (?:not|no)",
+    "(?:cant|cannot|can not|couldnt|wont|will not|unable to|not able to|not going to|not gonna)"
+    " (?:\\w+ )?(?:make|come|attend|go|be there|do it|keep|show|join)",
+    "(?:not|wont be|will not be|am not|im not) (?:coming|attending|available|able to come)",
+    "no puedo|no podre|no voy a poder|no asistire|je ne (?:peux|pourrai|pourrais|viendrai) pas",
+    "pas disponible|je ne viendrai pas",
+)
+CANCEL = _rx("cancel\\w*|cancelar|anular|annuler")
+AFFIRM_PHRASES = _rx(
+    "sounds? (?:good|great|perfect|fine|ok|okay|like a plan)|works (?:for|4) (?:me|us)",
+    "that (?:works|is fine|s fine|is perfect|s perfect|s great|is great|sounds good)",
+    "(?:see|c) (?:you|u|ya|yall) (?:then|there|soon|tomorrow|on \\w+|at \\w+)",
+    "(?:i|we) (?:will|shall) be there|ill be there|well be there|will be there|be there",
+    "(?:i |we )?confirm(?:ed|ing)?|count me in|im in|i am in|im coming|i am coming|ill come",
+    "looking forward|de acuerdo|nos vemos|ahi estare|je serai la|ca marche|entendido",
+)
+HUMAN_PHRASES = _rx(
+    "(?:speak|talk|chat|speaking|talking) (?:to|with) (?:a |an |the |some |your |ur )?(?:real "
+    "|actual |live )?(?:person|human|someone|somebody|agent|representative|rep|operator|staff"
+    "|manager|receptionist|doctor|nurse|office|people|team|man|woman|being)",
+    "(?:real|actual|live) (?:person|human|agent|people)|representative|operator|human being",
+    "agent|human",
+    "(?:is this|are you|am i talking to|r u|are u|is it) (?:a |an )?(?:bot|robot|machine"
+    "|automated|ai|computer|real person|human|real)",
+    "(?:call|phone|ring) me|give me a call|can (?:someone|somebody|you) call",
+    "hablar con (?:alguien|una persona|un agente|un humano)|persona real|llamame|llameme",
+    "parler a (?:quelquun|une personne|un agent|un humain)|appelez moi|appelle moi",
+)
+THANKS_PHRASES = _rx(
+    "thanks|thank you|thank u|thankyou|thx|thnx|thanx|ty|tysm|tyvm|cheers",
+    "appreciate (?:it|you|that)|much appreciated|gracias|merci|danke",
+)
+GREET_START = re.compile(
+    r"^(?:hi|hello|hey|hiya|howdy|yo|heya|hellooo*|good (?:morning|afternoon|evening|day)|gm"
+    r"|hola|bonjour|salut|buenos dias|buenas(?: tardes| noches)?|bonsoir|coucou)\b"
+)
+
+# Whole-message replies that need no phrase rule.
+SHORT: dict[str, tuple[str, float]] = {}
+for _intent, _confidence, _phrases in (
+    ("affirm", 0.95, "yes|y|yeah|yea|ya|yah|yep|yup|ye|yas|yse|yes please|sure|ok|okay|okey|oki"
+     "|k|kk|confirm|confirmed|correct|perfect|great|alright|all right|absolutely|definitely"
+     "|of course|will do|sounds good|that works|works for me|see you then|i confirm|yes confirm"
+     f"|{THUMBS_UP}|{CHECK}|{OK_HAND}|si|oui|claro|ja|vale|daccord|bien sur|por supuesto"),
+    ("affirm", 0.85, "right|fine|cool|awesome|got it|gotcha|no problem|no worries|np|works"
+     "|ok thanks|okay thanks|ok thank you|yes thanks|yes thank you"),
+    ("deny", 0.95, "no|n|nope|nah|naw|nay|negative|never|non|nein|not really|no way|no gracias"
+     f"|non merci|{THUMBS_DOWN}|{CROSS}|no puedo|not interested|decline|no can do"),
+    ("deny", 0.85, "cant|cannot|i cant|i cannot|not today|no sorry|sorry no|no i cant"),
+    ("reschedule", 0.95, "r|reschedule|resched|rescheduling|another time|different time"
+     "|another day|different day|other time|otro dia|otra hora|mas tarde|plus tard|reprogramar"),
+    ("reschedule", 0.85, "later|change|move it|earlier"),
+    ("human", 0.95, "agent|human|representative|rep|operator|real person|live person"
+     "|live agent|a human|a person|person|someone|customer service|call me"),
+    ("thanks", 0.95, "thanks|thank you|ty|thx|thnx|thanx|tysm|tyvm|thank u|thankyou"
+     "|thanks so much|thank you so much|many thanks|cheers|gracias|muchas gracias|merci"
+     f"|merci beaucoup|danke|appreciate it|much appreciated|{PRAY}"),
+    ("greet", 0.95, "hi|hello|hey|hiya|howdy|yo|heya|hey there|hi there|hello there"
+     "|good morning|good afternoon|good evening|gm|hola|bonjour|salut|buenos dias"
+     "|buenas tardes|buenas noches|buenas|bonsoir|coucou"),
+):  # fmt: skip
+    for _phrase in _phrases.split("|"):
+        SHORT.setdefault(_phrase, (_intent, _confidence))
+STRETCHED_YES = re.compile(r"y+e+s+|y+e+a+h*|y+u+p+|y+e+p+|o+k+|o+k+a+y+|s+u+r+e+|k+|y+a+s+")
+STRETCHED_NO = re.compile(r"n+o+|n+o+p+e+|n+a+h+")
+YES_WORDS = _set(
+    f"yes y yeah yea yep yup ya sure ok okay absolutely definitely si oui claro confirmed"
+    f" correct {THUMBS_UP} {CHECK} {OK_HAND}"
+)
+NO_WORDS = _set(f"no n nope nah non {THUMBS_DOWN} {CROSS}")
+NOT_NO = _set("problem prob worries worry doubt")
+NEGATORS = _set("not no dont cant cannot wont never didnt nope nah")
+LEAD_FILLER = _set("hi hello hey oh um uh umm well and so haha lol ah")
+
+# --- ratings ---
+
+NUMBER_WORDS: dict[str, int] = {
+    word: value
+    for words in (
+        "one two three four five six seven eight nine ten",
+        "uno dos tres cuatro cinco seis siete ocho nueve diez",
+        "- deux trois quatre cinq six sept huit neuf dix",
+    )
+    for value, word in enumerate(words.split(), start=1)
+    if word != "-"
+}
+_NUM = _words(r"\d{1,2}", *NUMBER_WORDS)
+_NOT_A_TIME = r"(?! ?(?:am|pm|a m|p m|oclock|o clock|h|hrs?|hours?|mins?|minutes?|days?|weeks?))"
+FRACTION = re.compile(
+    rf"\b({_NUM}) (?:/|out of|of|sur|de) (5|10|five|ten|cinco|diez|cinq|dix)\b(?! ?/)"
+)
+STARS_WORD = re.compile(rf"\b({_NUM}) (?:stars?\b|estrellas?\b|etoiles?\b|{STAR})")
+GIVE = re.compile(
+    rf"\b(?:give|gave|giving|rate|rated|rating|score|scored|id say|i would say|i say)\b"
+    rf"(?: \S+){{0,3}}? ({_NUM})\b{_NOT_A_TIME}"
+)
+
+
+def number(token: str) -> int | None:
+    """Return the integer a token spells ("4", "four", "cuatro"), or None."""
+    if token.isdecimal() and len(token) <= 2:
+        return int(token)
+    return NUMBER_WORDS.get(token)

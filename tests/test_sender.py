@@ -1,0 +1,131 @@
+"""The sender: real twilio SDK to the emulator, guardrails re-checked, retries, permanent errors."""
+
+from __future__ import annotations
+
+from bot.conversation import Inbound
+from bot.messages import Kind, Status
+from bot.sender import MAX_ATTEMPTS, Sender
+from bot.turn import Turn
+from bot.worker import tick
+from tests.conftest import BUSINESS_NUMBER, PUBLIC_URL
+
+PHONE = "+14155550123"
+
+
+def queue(runtime, text: str, kind: Kind = Kind.TRANSACTIONAL, phone: str = PHONE) -> str:
+    """Queue one outbound message for `phone` the way a transition does."""
+    conversations = runtime.conversations
+    contact = runtime.store.load_contact(phone) or conversations.new_contact(phone)
+    turn = Turn(contact, runtime.clock())
+    message = turn.send(text, kind)
+    runtime.store.commit(turn.changes)
+    return message.id
+
+
+def test_a_queued_message_reaches_twilio_with_a_status_callback(runtime, emulator) -> None:
+    message_id = queue(runtime, "Your table is ready")
+    assert Sender(runtime).drain() == 1
+    (sent,) = emulator.messages()
+    assert sent["to"] == PHONE
+    assert sent["from"] == BUSINESS_NUMBER
+    assert sent["body"] == "Your table is ready"
+    assert sent["status_callback"] == f"{PUBLIC_URL}/webhooks/twilio/status"
+    stored = runtime.store.message(message_id)
+    assert stored.sid == sent["sid"]
+    assert stored.status in (Status.QUEUED, Status.SENT, Status.DELIVERED)
+
+
+def test_a_message_is_never_sent_twice(runtime, emulator) -> None:
+    message_id = queue(runtime, "once")
+    Sender(runtime).drain()
+    runtime.outbox.push(message_id)  # a duplicate id in the queue, as after a recovery
+    Sender(runtime).drain()
+    assert len(emulator.messages()) == 1
+
+
+def test_a_queued_journey_message_is_withheld_after_stop(runtime, emulator) -> None:
+    queued = queue(runtime, "Reminder: your appointment is tomorrow")
+    runtime.conversations.receive(Inbound(sid="SMstop1", phone=PHONE, body="STOP"))
+    Sender(runtime).drain()
+    bodies = [m["body"] for m in emulator.messages()]
+    assert len(bodies) == 1 and "unsubscribed" in bodies[0]  # only the confirmation
+    assert runtime.store.message(queued).status == Status.SUPPRESSED
+
+
+def test_marketing_is_withheld_without_consent(runtime, emulator) -> None:
+    queued = queue(runtime, "20% off today", Kind.MARKETING)
+    Sender(runtime).drain()
+    assert emulator.messages() == []
+    assert runtime.store.message(queued).status == Status.SUPPRESSED
+
+
+def test_error_21610_marks_the_contact_unsubscribed(runtime, emulator) -> None:
+    blocked = "+15005550004"
+    queued = queue(runtime, "hello", phone=blocked)
+    Sender(runtime).drain()
+    message = runtime.store.message(queued)
+    assert (message.status, message.error_code) == (Status.FAILED, 21610)
+    assert runtime.store.load_contact(blocked).subscribed is False
+
+
+def test_invalid_numbers_are_marked_and_not_retried(runtime, emulator) -> None:
+    for number, code in (("+15005550001", 21211), ("+15005550009", 21614)):
+        queued = queue(runtime, "hello", phone=number)
+        Sender(runtime).drain()
+        assert runtime.store.message(queued).error_code == code
+        assert runtime.store.load_contact(number).undeliverable == code
+        later = queue(runtime, "again", phone=number)
+        Sender(runtime).drain()
+        assert runtime.store.message(later).status == Status.SUPPRESSED
+    assert runtime.timers.pending() == 0
+
+
+def test_server_errors_and_429_retry_with_backoff(runtime, emulator, clock) -> None:
+    emulator.inject_fault(status=500, count=1)
+    emulator.inject_fault(status=429, count=1)
+    queued = queue(runtime, "eventually")
+    Sender(runtime).drain()
+    assert runtime.store.message(queued).status == Status.PENDING
+    assert emulator.messages() == []
+    for _ in range(2):
+        clock.advance(minutes=5)
+        tick(runtime)
+        Sender(runtime).drain()
+    assert [m["body"] for m in emulator.messages()] == ["eventually"]
+    assert runtime.store.message(queued).attempts == 3
+
+
+def test_timeouts_retry_too(runtime, emulator, clock, settings) -> None:
+    from dataclasses import replace
+
+    runtime.settings = replace(settings, send_timeout=0.3)
+    emulator.inject_fault(delay=1.0, count=1)
+    queued = queue(runtime, "slow")
+    Sender(runtime).drain()
+    assert runtime.store.message(queued).status == Status.PENDING
+    clock.advance(minutes=5)
+    tick(runtime)
+    Sender(runtime).drain()
+    assert runtime.store.message(queued).attempts == 2
+
+
+def test_retries_give_up_after_max_attempts(runtime, emulator, clock) -> None:
+    emulator.inject_fault(status=503, count=MAX_ATTEMPTS + 2)
+    queued = queue(runtime, "never")
+    for _ in range(MAX_ATTEMPTS + 1):
+        Sender(runtime).drain()
+        clock.advance(hours=1)
+        tick(runtime)
+    message = runtime.store.message(queued)
+    assert message.status == Status.FAILED
+    assert message.attempts == MAX_ATTEMPTS
+
+
+def test_messages_lost_by_a_dead_worker_are_recovered(runtime, emulator, clock) -> None:
+    queued = queue(runtime, "survives")
+    runtime.outbox.take(10, clock().timestamp())  # taken by a worker that then died
+    assert runtime.outbox.size() == 0
+    assert runtime.outbox.recover(clock().timestamp() + 3600) == 1
+    Sender(runtime).drain()
+    assert runtime.store.message(queued).sid
+    assert [m["body"] for m in emulator.messages()] == ["survives"]

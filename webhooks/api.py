@@ -1,0 +1,163 @@
+"""The JSON API for business systems: contacts, their messages, and journey events."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bot import phones
+from bot.runtime import Runtime
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+CONTACT_FIELDS = ("phone", "fields", "language", "timezone", "consent")
+EVENT_FIELDS = ("phone", "event", "data")
+CONSENT_FIELDS = ("marketing", "source")
+
+
+class BadRequest(Exception):
+    """A request the API refuses; the message says what is wrong."""
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["parley"]
+
+
+def error(message: str, status: int = 400) -> tuple[Response, int]:
+    """Return the API's error shape."""
+    return jsonify({"error": message}), status
+
+
+@blueprint.errorhandler(BadRequest)
+def bad_request(exc: BadRequest) -> tuple[Response, int]:
+    """Answer a refused request with 400 and the reason."""
+    return error(str(exc))
+
+
+@blueprint.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> tuple[Response, int]:
+    """Answer HTTP errors under /api in JSON too."""
+    return error(exc.description or exc.name, exc.code or 500)
+
+
+@blueprint.before_request
+def authenticate() -> tuple[Response, int] | None:
+    """Require `Authorization: Bearer $API_TOKEN` (open only in the local sandbox)."""
+    settings = _runtime().settings
+    if not settings.api_token:
+        if settings.sandbox:
+            return None
+        return error("API_TOKEN is not configured on this server", 401)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), settings.api_token.encode()
+    ):
+        return error("missing or wrong bearer token", 401)
+    return None
+
+
+def _json_object(allowed: tuple[str, ...]) -> dict[str, Any]:
+    data = request.get_json(silent=True, force=True)
+    if data is None:
+        raise BadRequest("request body must be a JSON object")
+    if not isinstance(data, dict):
+        raise BadRequest(f"request body must be a JSON object, not {type(data).__name__}")
+    _no_unknown(data, allowed, "")
+    return data
+
+
+def _no_unknown(data: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise BadRequest(
+            f"unknown field {where}{unknown[0]!r}; allowed fields are {', '.join(allowed)}"
+        )
+
+
+def _phone(raw: Any) -> str:
+    try:
+        return phones.normalize(raw, _runtime().settings.default_region)
+    except phones.InvalidPhone as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def _optional(data: dict[str, Any], name: str, kind: type, label: str) -> Any:
+    value = data.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise BadRequest(f"{name!r} must be {label}")
+    return value
+
+
+@blueprint.post("/contacts")
+def upsert_contact() -> Response:
+    """Create or update a contact."""
+    data = _json_object(CONTACT_FIELDS)
+    phone = _phone(data.get("phone"))
+    fields = _optional(data, "fields", dict, "an object") or {}
+    for name, value in fields.items():
+        if not isinstance(value, str | int | float | bool) and value is not None:
+            raise BadRequest(f"field {name!r} must be a string, number, boolean or null")
+    language = _optional(data, "language", str, "a language code such as 'en'")
+    timezone = _optional(data, "timezone", str, "an IANA time zone such as 'Europe/Paris'")
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadRequest(f"unknown time zone {timezone!r}") from None
+    consent = _optional(data, "consent", dict, 'an object like {"marketing": true, "source": ...}')
+    if consent is not None:
+        _no_unknown(consent, CONSENT_FIELDS, "consent.")
+        if not isinstance(consent.get("marketing"), bool):
+            raise BadRequest("'consent.marketing' must be true or false")
+        _optional(consent, "source", str, "a string saying where consent was given")
+    contact = _runtime().conversations.update_contact(
+        phone, fields=fields, language=language, timezone=timezone, consent=consent
+    )
+    return jsonify(contact.public())
+
+
+@blueprint.get("/contacts/<raw_phone>")
+def get_contact(raw_phone: str) -> Response | tuple[Response, int]:
+    """Return a contact with their journeys."""
+    phone = _phone(raw_phone)
+    contact = _runtime().store.load_contact(phone)
+    if contact is None:
+        return error(f"no contact with phone {phone}", 404)
+    return jsonify(contact.public())
+
+
+@blueprint.get("/contacts/<raw_phone>/messages")
+def get_messages(raw_phone: str) -> Response | tuple[Response, int]:
+    """Return a contact's messages, oldest first."""
+    phone = _phone(raw_phone)
+    runtime = _runtime()
+    if runtime.store.load_contact(phone) is None:
+        return error(f"no contact with phone {phone}", 404)
+    return jsonify([message.public() for message in runtime.store.messages(phone)])
+
+
+@blueprint.post("/events")
+def post_event() -> tuple[Response, int]:
+    """Start every journey that `event` triggers for the contact."""
+    data = _json_object(EVENT_FIELDS)
+    phone = _phone(data.get("phone"))
+    event = data.get("event")
+    if not isinstance(event, str) or not event.strip():
+        raise BadRequest("'event' must be a non-empty string such as 'appointment_booked'")
+    payload = _optional(data, "data", dict, "an object")
+    outcome = _runtime().conversations.trigger(phone, event.strip(), payload or {})
+    return jsonify({"started": outcome.started, "skipped": outcome.skipped}), 202
+
+
+@blueprint.get("/contacts/<raw_phone>/events")
+def get_events(raw_phone: str) -> Response | tuple[Response, int]:
+    """Return a contact's recent conversation events, oldest first."""
+    phone = _phone(raw_phone)
+    runtime = _runtime()
+    if runtime.store.load_contact(phone) is None:
+        return error(f"no contact with phone {phone}", 404)
+    return jsonify(runtime.store.events(phone))

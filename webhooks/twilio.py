@@ -1,0 +1,79 @@
+"""Twilio's webhooks: inbound SMS and delivery status callbacks."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot import phones
+from bot.conversation import Inbound
+from bot.runtime import Runtime
+from webhooks.signature import is_signed
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
+
+MAX_BODY = 1600  # the longest message Twilio delivers
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNSUBSCRIBED_ERRORS = {"21610"}
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["parley"]
+
+
+def _twiml() -> Response:
+    return Response(str(MessagingResponse()), status=200, mimetype="text/xml")
+
+
+def _bad(reason: str, status: int = 400) -> Response:
+    log.info("rejected webhook: %s", reason)
+    return Response(reason + "\n", status=status, mimetype="text/plain")
+
+
+@blueprint.before_request
+def check_signature() -> None:
+    """Refuse anything Twilio did not sign."""
+    if not is_signed(request, _runtime().settings):
+        abort(403, "invalid or missing X-Twilio-Signature")
+
+
+@blueprint.post("/sms")
+def sms() -> Response:
+    """Take an inbound SMS: de-duplicate it, record it, and let the bot answer."""
+    runtime = _runtime()
+    form = request.form
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    sender = form.get("From")
+    if not sender:
+        return _bad("missing From")
+    if not sid:
+        return _bad("missing MessageSid")
+    try:
+        phone = phones.normalize(sender, runtime.settings.default_region, strict=False)
+    except phones.InvalidPhone as exc:
+        return _bad(str(exc))
+    body = _CONTROL.sub("", form.get("Body", ""))[:MAX_BODY]
+    inbound = Inbound(sid=sid, phone=phone, body=body, opt_out_type=form.get("OptOutType") or None)
+    runtime.conversations.receive(inbound)
+    return _twiml()
+
+
+@blueprint.post("/status")
+def status() -> Response:
+    """Apply a delivery status callback; statuses never move backwards."""
+    runtime = _runtime()
+    sid = request.form.get("MessageSid") or request.form.get("SmsSid")
+    state = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
+    if not sid or not state:
+        return _bad("missing MessageSid or MessageStatus")
+    error = request.form.get("ErrorCode") or None
+    error_code = int(error) if error and error.isdigit() else None
+    result = runtime.store.advance_status(sid, state, error_code)
+    if result and error in _UNSUBSCRIBED_ERRORS:
+        runtime.conversations.mark_unsubscribed(result[1], f"twilio:{error}")
+    return Response("", status=204)
