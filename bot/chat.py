@@ -75,9 +75,7 @@ def chat(phone: str, base_url: str | None = None, to: str | None = None) -> int:
         print(exc)
         return 2
     base = base_url or settings.public_url or "http://127.0.0.1:5000"
-    session = ChatSession(
-        base, phone, to or settings.twilio_from_number or "+15005550006", settings
-    )
+    session = ChatSession(base, phone, to or settings.from_number or "", settings)
     stop = threading.Event()
 
     def watch() -> None:

@@ -29,11 +29,9 @@ def start_text(business: Mapping[str, str]) -> str:
 
 def help_text(business: Mapping[str, str]) -> str:
     """Return the HELP answer: who we are, how to reach us, rates, and how to stop."""
-    reach = business.get("contact") or business.get("phone") or "reply here"
-    return (
-        f"{business['name']}: for help, contact {reach}. "
-        "Msg & data rates may apply. Reply STOP to unsubscribe."
-    )
+    reach = business.get("contact")
+    how = f"for help, contact {reach}." if reach else "for help, reply with your question."
+    return f"{business['name']}: {how} Msg & data rates may apply. Reply STOP to unsubscribe."
 
 
 def handle(

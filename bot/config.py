@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
 SANDBOX_AUTH_TOKEN = "sandbox-token"
 SANDBOX_API_BASE = "http://127.0.0.1:8025"
+SANDBOX_FROM_NUMBER = "+15005550006"
 TWILIO_API_BASE = "https://api.twilio.com"
 
 
@@ -61,6 +62,13 @@ class Settings:
         return SANDBOX_API_BASE if self.sandbox else TWILIO_API_BASE
 
     @property
+    def from_number(self) -> str | None:
+        """Return the sender number, if any (the sandbox has one of its own)."""
+        if self.twilio_from_number or self.twilio_messaging_service_sid:
+            return self.twilio_from_number
+        return SANDBOX_FROM_NUMBER if self.sandbox else None
+
+    @property
     def verify_signatures(self) -> bool:
         """Say whether inbound webhooks must carry a valid X-Twilio-Signature."""
         return not self.sandbox
@@ -78,7 +86,7 @@ class Settings:
         return {
             "name": self.business_name,
             "contact": self.business_contact,
-            "phone": self.twilio_from_number or "",
+            "phone": self.from_number or "",
         }
 
     @classmethod

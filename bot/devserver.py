@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,12 +43,11 @@ def run(port: int = 5000) -> int:
     if settings.sandbox:
         env.setdefault("TWILIO_API_BASE", f"http://127.0.0.1:{SANDBOX_PORT}")
         command = [sys.executable, "-m", "bot", "emulator", "--port", str(SANDBOX_PORT)]
-        children.append(("sandbox", subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)))
+        children.append(("sandbox", _spawn(command, env)))
         print("parley: no Twilio credentials, so texts go to the local sandbox", flush=True)
     for name, command in procfile().items():
         if name in ("web", "worker"):
-            process = subprocess.Popen(["sh", "-c", command], env=env, cwd=PROJECT_ROOT)
-            children.append((name, process))
+            children.append((name, _spawn(["sh", "-c", f"exec {command}"], env)))
     print(
         f"parley: listening on http://127.0.0.1:{port}\n"
         f"parley: talk to it with  .venv/bin/python -m bot chat +14155550123\n"
@@ -78,15 +78,26 @@ def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
                 code, stopping = process.returncode or 1, True
         time.sleep(0.2)
     for _, process in children:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+        _signal_group(process, signal.SIGTERM)
     deadline = time.monotonic() + 10
     for _, process in children:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
     return code
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # Each child leads its own process group, so stopping it stops what it started
+    # (gunicorn's workers, RQ's work horses) and nothing is left behind.
+    return subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, start_new_session=True)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
+            os.killpg(process.pid, sig)
 
 
 def _wait_for_redis(url: str, process: subprocess.Popen[bytes] | None) -> None:

@@ -72,7 +72,7 @@ class Sender:
             created = self.runtime.twilio().messages.create(
                 to=message.phone,
                 body=message.body,
-                from_=self.settings.twilio_from_number,
+                from_=self.settings.from_number,
                 messaging_service_sid=self.settings.twilio_messaging_service_sid,
                 status_callback=self.settings.status_callback_url,
             )

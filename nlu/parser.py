@@ -28,7 +28,7 @@ Hit = tuple[str, float]
 _AMBIGUOUS_KEYWORDS = frozenset({"cancel", "end"})
 _ASSENT = frozenset({"yes", "y", "ok", "okay", "sure", "yeah"})
 _OPT_IN_DOUBT = r._rx("why|who|never|didnt|did not|without|how did")
-_STAR_RE = re.compile("|".join(sorted(r.STAR_CHARS)))
+_STAR_RE = re.compile(f"(?:{'|'.join(sorted(r.STAR_CHARS))})\ufe0f?")
 _TIME_UNITS = r._set("am pm h hr hrs hour hours min mins minute minutes day days")
 
 
@@ -64,13 +64,13 @@ def _compliance(t: r.Text) -> Hit | None:
         return None
     tokens = norm.split()
     bare = r.bare_keyword(norm)
-    if len(tokens) >= 3 and all(len(token) == 1 for token in tokens):
+    if 3 <= len(tokens) <= 12 and all(len(token) == 1 for token in tokens):
         bare = "".join(tokens)  # "S T O P", "s.t.o.p"
     if norm in r.OPT_OUT_EXACT or (
         bare in r.OPT_OUT_EXACT and not (bare in _AMBIGUOUS_KEYWORDS and _ASSENT & set(tokens))
     ):
         return OPT_OUT, 1.0
-    segments = r.edge_segments(t) if len(t.segments) > 1 else ()
+    segments = t.segments if len(t.segments) > 1 else ()
     if any(r.bare_keyword(segment) in r.OPT_OUT_SENTENCE for segment in segments):
         return OPT_OUT, 1.0
     if r.find(r.OPT_OUT_PHRASES, t.head):

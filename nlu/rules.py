@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from nlu.intents import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 
-# Concatenated SMS stop at 1,600 characters; scanning a little more keeps any real
-# message whole while bounding the work done on hostile input.
-SCAN_LIMIT = 2000
+# Work is bounded whatever arrives: a long message is read as its first HEAD_CHARS and
+# last TAIL_CHARS characters, where an intent or a trailing "STOP" would be.
+HEAD_CHARS = 640
+TAIL_CHARS = 160
 # Phrases are only looked for near the start: intent lives in the first sentences.
 PHRASE_WINDOW = 500
 
@@ -24,6 +25,7 @@ _SYMBOLS = {
     CROSS: CROSS, "❎": CROSS, "✖": CROSS, "✗": CROSS, "✘": CROSS,
 }  # fmt: skip
 STAR_CHARS = frozenset(c for c, canon in _SYMBOLS.items() if canon == STAR)
+SYMBOL_TOKENS = frozenset(_SYMBOLS.values())
 
 
 def _drop_table() -> dict[int, str | None]:
@@ -32,7 +34,7 @@ def _drop_table() -> dict[int, str | None]:
     table: dict[int, str | None] = {ord(c): None for c in "'`\u2019\u2018\u02bc\u00b4"}
     for low, high in ((0x200B, 0x200F), (0x2060, 0x2064), (0xFE00, 0xFE0F), (0x1F3FB, 0x1F3FF)):
         table.update(dict.fromkeys(range(low, high + 1)))
-    table.update({0x00AD: None, 0xFEFF: None, ord("|"): " ", ord("_"): " "})
+    table.update({0x00AD: None, 0xFEFF: None, ord("|"): " ", ord("_"): " ", ord("/"): " / "})
     table.update({ord(c): f" {canon} " for c, canon in _SYMBOLS.items()})
     return table
 
@@ -51,30 +53,30 @@ _JUNK = re.compile(r"[^\w./|⭐👍👎✅❌👌🙏]+")
 class Text:
     """A message prepared for matching."""
 
-    raw: str  # the scanned part of the message, surrounding whitespace removed
+    raw: str  # the start of the message, surrounding whitespace removed
     offset: int  # where `raw` starts in the original message
     norm: str  # casefolded, accent-free tokens joined by single spaces
     head: str  # the start of `norm` that phrase rules look at
-    segments: tuple[str, ...]  # `norm` split at sentence punctuation
-    question: bool
+    segments: tuple[str, ...]  # the first and last sentences of `norm`
 
 
 def normalise(text: str) -> Text:
     """Prepare `text` for matching: casefold, strip accents, emoji and punctuation."""
     stripped = text.strip()
     offset = len(text) - len(text.lstrip())
-    raw = stripped[:SCAN_LIMIT]
-    folded = unicodedata.normalize("NFKD", raw.translate(_DROP).casefold()).translate(_MARKS)
+    raw = stripped[:HEAD_CHARS]
+    scanned = stripped
+    if len(stripped) > HEAD_CHARS + TAIL_CHARS:
+        scanned = f"{raw}\n{stripped[-TAIL_CHARS:]}"
+    # Decompose before folding so full-width and mathematical letters fold too.
+    folded = unicodedata.normalize("NFKD", scanned.translate(_DROP)).casefold().translate(_MARKS)
     marked = _JUNK.sub(" ", _BREAK.sub(" | ", folded))
-    segments = tuple(s for s in (" ".join(part.split()) for part in marked.split("|")) if s)
-    norm = " ".join(segments)
-    return Text(raw, offset, norm, norm[:PHRASE_WINDOW], segments, "?" in raw[:PHRASE_WINDOW])
-
-
-def edge_segments(t: Text) -> tuple[str, ...]:
-    """Return the sentences worth checking one by one: the first few and the last few."""
-    segments = t.segments
-    return segments if len(segments) <= 12 else segments[:8] + segments[-4:]
+    parts = marked.split("|")
+    if len(parts) > 16:  # only the first and last sentences are checked one by one
+        parts = parts[:12] + parts[-4:]
+    segments = tuple(s for s in (" ".join(part.split()) for part in parts) if s)
+    norm = " ".join(marked.replace("|", " ").split())
+    return Text(raw, offset, norm, norm[:PHRASE_WINDOW], segments)
 
 
 def _set(words: str) -> frozenset[str]:
@@ -110,8 +112,8 @@ def find(pattern: re.Pattern[str], text: str, negated: re.Pattern[str] = NEGATED
 _TWILIO_OUT = frozenset(k.casefold() for k in OPT_OUT_KEYWORDS)
 OPT_OUT_EXACT = _TWILIO_OUT | {
     "opt out", "stop all", "unsub", "stop it", "stop this", "stop them", "unsubscribe me",
-    "opt me out", "remove me", "i quit", "revoke consent", "arret", "arreter", "parar", "baja",
-    "de baja", "dar de baja", "darme de baja", "desuscribir", "desuscribirme", "desabonner",
+    "opt me out", "remove me", "i quit", "quit it", "revoke consent", "arret", "arreter", "parar",
+    "baja", "de baja", "dar de baja", "darme de baja", "desuscribir", "desuscribirme", "desabonner",
 }  # fmt: skip
 # These stay opt-outs when they are one sentence of a longer message ("Who is this? STOP");
 # "cancel" and "end" do not, as "Cancel. I'm sick" is about an appointment.
@@ -137,9 +139,12 @@ _FILLER = _rx(
 
 
 def bare_keyword(segment: str) -> str:
-    """Return `segment` with filler words and repeats removed: "stop stop pls" -> "stop"."""
-    rest = _FILLER.sub(" ", segment).split()
-    return " ".join(dict.fromkeys(rest)) if rest else segment
+    """Return `segment` without filler words, emoji or repeats: "stop stop pls 🙏" -> "stop"."""
+    words = [w for w in dict.fromkeys(segment.split()) if w not in SYMBOL_TOKENS]
+    if len(words) > 12:  # a keyword with a little filler is a short message
+        return ""
+    rest = _FILLER.sub(" ", " ".join(words)).split()
+    return " ".join(dict.fromkeys(rest)) if rest else " ".join(words)
 
 
 _TEXTS = "texts?|txts?|messages?|msgs?|sms|reminders?|notifications?|alerts?|spam"
@@ -152,7 +157,7 @@ OPT_OUT_PHRASES = _rx(
     "|here|these|that|there|them|you|everything))",
     "(?:remove|delete|erase|lose|forget|drop) (?:my|this) (?:phone |cell |mobile |contact )?"
     "(?:number|info|information|details|contact)",
-    "unsubscribe|unsubscribed|unsubscribing|unsub|optout|opt(?:ed|ing)? (?:me )?out",
+    "unsu(?:b|sc)\\w*|optout|opt(?:ed|ing)? (?:me )?out",
     "(?:dont|do not|never|stop|quit) (?:ever )?(?:text|txt|message|msg|contact|sms|spam|bother"
     "|email)(?:ing)? (?:me|this number|my number|us)(?! (?:before|after|until|till|til|on|at"
     "|during|in the|early|late|so|this early|while|when|about|if))",
@@ -175,7 +180,7 @@ LOUD_STOP = re.compile(r"(?<![A-Za-z])(?:STOP|STOPALL|UNSUBSCRIBE|OPTOUT|OPT-OUT
 NOT_BEFORE_TAIL_STOP = _set(
     "dont do cant cannot wont never not didnt doesnt shouldnt couldnt wouldnt to bus the a an"
     " next last first one full will would gonna pit rest truck train tram non my your his her"
-    " our their this that every each no i ill we you they he she it lets should must may might"
+    " our their that every each no i ill we you they he she it lets should must may might"
     " could can shall sign before after at of or and gotta need needs want wanna whistle"
 )
 OPT_IN_PHRASES = _rx(
@@ -196,6 +201,12 @@ _DAY = _words(
     "lunes|martes|miercoles|jueves|viernes|sabado|domingo|manana|pasado manana",
     "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|demain",
 )
+# A day or a clock time someone might propose instead: "Friday", "3pm", "10 30", "noon".
+_WHEN = _words(
+    _DAY,
+    "\\d{1,2}(?: ?(?:am|pm|a m|p m|h\\d*)|(?: \\d{2})(?: ?(?:am|pm))?)",
+    "noon|midday|(?:the |in the )?(?:morning|afternoon|evening)",
+)
 DAY_ONLY = re.compile(rf"(?:on |maybe |how about |what about )?{_DAY}(?: instead)?")
 RESCHEDULE_PHRASES = _rx(
     "re ?sched\\w*|reprogram\\w*|reagend\\w*|rebook\\w*|report(?:ons|ez)",
@@ -206,9 +217,9 @@ RESCHEDULE_PHRASES = _rx(
     "|slot|week|appointment|appt|hour|times|days|dates)",
     "(?:can|could|may|shall) (?:we|i|you|u|it) (?:do|make it|come|go|try|book|meet|get|switch to"
     "|change to|move to|have it|schedule|come in|be) (?:it |this |that )?(?:on |in |at |for )?"
-    f"(?:{_DAY}|another|a different|a later|later|earlier|the \\d+|\\d)",
-    f"(?:how|what) about (?:on )?(?:{_DAY}|the \\d+|\\d+|later|earlier|another)",
-    f"{_DAY} (?:instead|would be better|is better|works better|would work better)",
+    f"(?:{_WHEN}|another|a different|a later|later|earlier|the \\d+|\\d)",
+    f"(?:how|what) about (?:on |at )?(?:{_WHEN}|the \\d+|\\d+|later|earlier|another)",
+    f"{_WHEN} (?:instead|would be better|is better|works better|would work better)",
     "(?:otro|otra) (?:dia|hora|horario|fecha|momento|vez)|cambiar (?:la |mi |de )?(?:cita|hora"
     "|fecha|dia)|mas tarde|(?:un )?autre (?:jour|moment|horaire|heure|date|creneau)|plus tard",
     "changer (?:le |la |l |mon |ma |de )?(?:rendez vous|rdv|heure|date|horaire|jour)",
@@ -216,7 +227,7 @@ RESCHEDULE_PHRASES = _rx(
 LATER = _rx("later|earlier")
 GOODBYE = _rx(
     "(?:see|talk|speak|catch|chat|text|txt|call|get back)(?: to| with)? (?:you|u|ya|me) later",
-    "ttyl|laters",
+    "(?:talk|speak|chat|catch up) later|ttyl|laters",
 )
 DENY_PHRASES = _rx(
     "no thanks?|no thank you|not really|i dont think so|not interested|unfortunately (?:not|no)",
@@ -225,6 +236,7 @@ DENY_PHRASES = _rx(
     "(?:not|wont be|will not be|am not|im not) (?:coming|attending|available|able to come)",
     "no puedo|no podre|no voy a poder|no asistire|je ne (?:peux|pourrai|pourrais|viendrai) pas",
     "pas disponible|je ne viendrai pas",
+    f"(?:cant|cannot|can not|couldnt) do {_WHEN}",
 )
 CANCEL = _rx("cancel\\w*|cancelar|anular|annuler")
 AFFIRM_PHRASES = _rx(
@@ -233,7 +245,8 @@ AFFIRM_PHRASES = _rx(
     "(?:see|c) (?:you|u|ya|yall) (?:then|there|soon|tomorrow|on \\w+|at \\w+)",
     "(?:i|we) (?:will|shall) be there|ill be there|well be there|will be there|be there",
     "(?:i |we )?confirm(?:ed|ing)?|count me in|im in|i am in|im coming|i am coming|ill come",
-    "looking forward|de acuerdo|nos vemos|ahi estare|je serai la|ca marche|entendido",
+    "cant wait|can not wait|looking forward|parfait|perfecto",
+    "de acuerdo|nos vemos|ahi estare|je serai la|ca marche|entendido",
 )
 HUMAN_PHRASES = _rx(
     "(?:speak|talk|chat|speaking|talking) (?:to|with) (?:a |an |the |some |your |ur )?(?:real "
@@ -289,7 +302,7 @@ YES_WORDS = _set(
     f" correct {THUMBS_UP} {CHECK} {OK_HAND}"
 )
 NO_WORDS = _set(f"no n nope nah non {THUMBS_DOWN} {CROSS}")
-NOT_NO = _set("problem prob worries worry doubt")
+NOT_NO = _set("problem prob worries worry doubt need")
 NEGATORS = _set("not no dont cant cannot wont never didnt nope nah")
 LEAD_FILLER = _set("hi hello hey oh um uh umm well and so haha lol ah")
 
