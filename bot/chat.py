@@ -102,7 +102,10 @@ def chat(phone: str, base_url: str | None = None, to: str | None = None) -> int:
             if response.status_code != 200:
                 print(f"[{response.status_code}] {response.text.strip()}")
             time.sleep(0.05)
-    except (EOFError, KeyboardInterrupt):
+    except EOFError:
+        time.sleep(2.0)  # input was piped: let the last replies arrive before leaving
+        print()
+    except KeyboardInterrupt:
         print()
     finally:
         stop.set()

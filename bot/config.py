@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.phones import region_of
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The sandbox talks to the local emulator with these fixed credentials.
@@ -111,7 +113,8 @@ class Settings:
             secret_key=get("SECRET_KEY") or defaults.secret_key,
             flows_dir=get("FLOWS_DIR"),
             default_timezone=get("DEFAULT_TIMEZONE") or defaults.default_timezone,
-            default_region=get("DEFAULT_REGION") or defaults.default_region,
+            default_region=get("DEFAULT_REGION")
+            or region_of(get("TWILIO_FROM_NUMBER"), defaults.default_region),
             business_name=get("BUSINESS_NAME") or defaults.business_name,
             business_contact=get("BUSINESS_CONTACT") or defaults.business_contact,
             var_dir=Path(get("PARLEY_VAR_DIR") or defaults.var_dir),

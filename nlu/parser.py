@@ -140,13 +140,13 @@ def _reschedule(t: r.Text) -> Hit | None:
 
 def _rating(t: r.Text, wanted: frozenset[str]) -> tuple[int, float, str] | None:
     """Return (value, confidence, the text that gave it) for a score on a 1-5 or 1-10 scale."""
-    head = t.head
-    value = r.number(head)
+    head, norm = t.head, t.norm
+    value = r.number(norm)
     if value is not None and 1 <= value <= 10:
         if RATING in wanted:
-            return value, 0.95, head
+            return value, 0.95, norm
         if value <= 5:  # 1-5 is the usual survey scale; a bare 6-10 is too vague
-            return value, 0.6 if head.isdecimal() else 0.7, head
+            return value, 0.6 if norm.isdecimal() else 0.7, norm
     match = r.FRACTION.search(head)
     if match:
         value, scale = r.number(match[1]), r.number(match[2])

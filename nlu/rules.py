@@ -56,7 +56,7 @@ class Text:
     raw: str  # the start of the message, surrounding whitespace removed
     offset: int  # where `raw` starts in the original message
     norm: str  # casefolded, accent-free tokens joined by single spaces
-    head: str  # the start of `norm` that phrase rules look at
+    head: str  # the start of `norm`, after one space, that phrase rules look at
     segments: tuple[str, ...]  # the first and last sentences of `norm`
 
 
@@ -76,7 +76,7 @@ def normalise(text: str) -> Text:
         parts = parts[:12] + parts[-4:]
     segments = tuple(s for s in (" ".join(part.split()) for part in parts) if s)
     norm = " ".join(marked.replace("|", " ").split())
-    return Text(raw, offset, norm, norm[:PHRASE_WINDOW], segments)
+    return Text(raw, offset, norm, f" {norm[:PHRASE_WINDOW]}", segments)
 
 
 def _set(words: str) -> frozenset[str]:
@@ -88,7 +88,9 @@ def _words(*alternatives: str) -> str:
 
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
-    return re.compile("|".join(rf"\b(?:{a})\b" for a in alternatives))
+    # Starting with a literal space lets the regex engine jump from word to word
+    # instead of trying every alternative at every character.
+    return re.compile(" (?:" + "|".join(alternatives) + r")\b")
 
 
 # A match right after a negation ("don't stop", "I do not want to opt out") is not meant.
@@ -101,7 +103,7 @@ NEGATED_OR_CANT = re.compile(rf"\b(?:{_NEG}|cant|cannot|can not)(?: (?:{_GAP}))*
 def find(pattern: re.Pattern[str], text: str, negated: re.Pattern[str] = NEGATED) -> bool:
     """Return True if `pattern` occurs in `text` other than right after a negation."""
     for match in pattern.finditer(text):
-        start = match.start()
+        start = match.start() + 1  # just after the space that starts every match
         if not negated.search(text, max(0, start - 48), start):
             return True
     return False
@@ -143,7 +145,7 @@ def bare_keyword(segment: str) -> str:
     words = [w for w in dict.fromkeys(segment.split()) if w not in SYMBOL_TOKENS]
     if len(words) > 12:  # a keyword with a little filler is a short message
         return ""
-    rest = _FILLER.sub(" ", " ".join(words)).split()
+    rest = _FILLER.sub(" ", f" {' '.join(words)}").split()
     return " ".join(dict.fromkeys(rest)) if rest else " ".join(words)
 
 
@@ -188,7 +190,9 @@ OPT_IN_PHRASES = _rx(
     "start (?:texting|messaging|sending) me|unstop|add me back|darme de alta|reabonner",
 )
 HELP_PHRASES = _rx(
-    "help|info",
+    "(?:need|want|get|some|with|for) (?:some |more )?(?:help|info|information)",
+    "help me|help (?:please|pls)",
+    "can (?:you|u|someone|somebody|anyone) help|more info(?:rmation)?|how do i (?:use|reply|get)",
     "(?:who|what) (?:is|s|are) (?:this|that|these|you|u)|whats this|who dis|how does this work",
     "what do i do|que es esto|quien es|quien eres|qui est ce|cest quoi|qui etes vous",
 )
@@ -265,7 +269,7 @@ THANKS_PHRASES = _rx(
     "appreciate (?:it|you|that)|much appreciated|gracias|merci|danke",
 )
 GREET_START = re.compile(
-    r"^(?:hi|hello|hey|hiya|howdy|yo|heya|hellooo*|good (?:morning|afternoon|evening|day)|gm"
+    r" (?:hi|hello|hey|hiya|howdy|yo|heya|hellooo*|good (?:morning|afternoon|evening|day)|gm"
     r"|hola|bonjour|salut|buenos dias|buenas(?: tardes| noches)?|bonsoir|coucou)\b"
 )
 
@@ -321,11 +325,11 @@ NUMBER_WORDS: dict[str, int] = {
 _NUM = _words(r"\d{1,2}", *NUMBER_WORDS)
 _NOT_A_TIME = r"(?! ?(?:am|pm|a m|p m|oclock|o clock|h|hrs?|hours?|mins?|minutes?|days?|weeks?))"
 FRACTION = re.compile(
-    rf"\b({_NUM}) (?:/|out of|of|sur|de) (5|10|five|ten|cinco|diez|cinq|dix)\b(?! ?/)"
+    rf" ({_NUM}) (?:/|out of|of|sur|de) (5|10|five|ten|cinco|diez|cinq|dix)\b(?! ?/)"
 )
-STARS_WORD = re.compile(rf"\b({_NUM}) (?:stars?\b|estrellas?\b|etoiles?\b|{STAR})")
+STARS_WORD = re.compile(rf" ({_NUM}) (?:stars?\b|estrellas?\b|etoiles?\b|{STAR})")
 GIVE = re.compile(
-    rf"\b(?:give|gave|giving|rate|rated|rating|score|scored|id say|i would say|i say)\b"
+    rf" (?:give|gave|giving|rate|rated|rating|score|scored|id say|i would say|i say)\b"
     rf"(?: \S+){{0,3}}? ({_NUM})\b{_NOT_A_TIME}"
 )
 

@@ -1,0 +1,161 @@
+"""A closed-loop HTTP load generator: client processes, each with threads on keep-alive sessions."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from bench.harness import percentile
+
+REQUEST_TIMEOUT = 30.0
+RUN_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Call:
+    """One prepared HTTP POST: path, encoded body and headers."""
+
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class LoadResult:
+    """What a measured run of calls did."""
+
+    count: int
+    elapsed: float
+    latencies: list[float]
+    statuses: Counter[int]
+    client_cpu: float
+    server_cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Return completed requests per second."""
+        return self.count / self.elapsed
+
+    @property
+    def failures(self) -> int:
+        """Return requests that failed or got a status outside 2xx (0 means no answer)."""
+        return sum(n for status, n in self.statuses.items() if not 200 <= status < 300)
+
+    def p(self, pct: float) -> float:
+        """Return a latency percentile in milliseconds."""
+        return percentile(self.latencies, pct) * 1000
+
+
+def _send_all(base_url: str, calls: list[Call], sessions: list[requests.Session]) -> list[Any]:
+    """Send every call from one thread per session; return (latency, status) pairs."""
+    pending = deque(calls)
+    results: list[tuple[float, int]] = []
+
+    def sender(session: requests.Session) -> None:
+        while True:
+            try:
+                call = pending.popleft()
+            except IndexError:
+                return
+            started = time.perf_counter()
+            try:
+                response = session.post(
+                    base_url + call.path,
+                    data=call.body,
+                    headers=call.headers,
+                    timeout=REQUEST_TIMEOUT,
+                )
+                status = response.status_code
+            except requests.RequestException:
+                status = 0
+            results.append((time.perf_counter() - started, status))
+
+    threads = [threading.Thread(target=sender, args=(s,), daemon=True) for s in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _client(
+    base_url: str,
+    warmup: list[Call],
+    calls: list[Call],
+    threads: int,
+    ready: Any,
+    go: Any,
+    out: Any,
+) -> None:
+    """Run in a client process: warm up, report ready, wait for go, send, report results."""
+    sessions = [requests.Session() for _ in range(threads)]
+    try:
+        _send_all(base_url, warmup, sessions)
+        ready.put(True)
+        if not go.wait(RUN_TIMEOUT):
+            return
+        cpu = time.process_time()
+        results = _send_all(base_url, calls, sessions)
+        out.put((results, time.monotonic(), time.process_time() - cpu))
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def drive(
+    base_url: str,
+    calls: list[Call],
+    warmup: list[Call] | None = None,
+    senders: int = 8,
+    processes: int = 2,
+) -> LoadResult:
+    """Send `warmup`, then time `calls`, with `senders` concurrent keep-alive connections.
+
+    The senders are split over `processes` client processes so that one GIL does not cap
+    the load; each process keeps its connections from the warm-up into the measured part.
+    """
+    processes = max(1, min(processes, senders))
+    context = multiprocessing.get_context("spawn")
+    ready, out, go = context.Queue(), context.Queue(), context.Event()
+    workers = []
+    for index in range(processes):
+        threads = senders // processes + (1 if index < senders % processes else 0)
+        share = calls[index::processes]
+        warm = (warmup or [])[index::processes]
+        process = context.Process(
+            target=_client,
+            args=(base_url, warm, share, threads, ready, go, out),
+            name=f"bench-client-{index}",
+            daemon=True,
+        )
+        process.start()
+        workers.append(process)
+    try:
+        for _ in workers:
+            ready.get(timeout=RUN_TIMEOUT)
+        started = time.monotonic()
+        go.set()
+        reports = [out.get(timeout=RUN_TIMEOUT) for _ in workers]
+        for process in workers:
+            process.join(timeout=10)
+    finally:
+        for process in workers:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+    latencies = [latency for results, _, _ in reports for latency, _ in results]
+    statuses = Counter(status for results, _, _ in reports for _, status in results)
+    finished = max(end for _, end, _ in reports)
+    return LoadResult(
+        count=len(latencies),
+        elapsed=finished - started,
+        latencies=latencies,
+        statuses=statuses,
+        client_cpu=sum(cpu for _, _, cpu in reports),
+    )
