@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import redis
 
 import nlu
 from bot import compliance, phones
@@ -19,6 +22,8 @@ from bot.turn import Turn
 from flows.engine import Context, Reply, Timeout, expecting, resume, start
 from flows.model import Journey, JourneyKind
 from nlu.intents import GREET, HUMAN, THANKS
+
+log = logging.getLogger(__name__)
 
 # While staff own a conversation, journey timers wait and look again this much later.
 HANDOFF_RECHECK = timedelta(minutes=15)
@@ -113,7 +118,11 @@ class Conversations:
     def _commit(self, turn: Turn) -> None:
         self.store.commit(turn.changes)
         if turn.changes.outbox:
-            self.outbox.kick()
+            try:
+                self.outbox.kick()
+            except redis.exceptions.RedisError:
+                # The transition is saved; the worker's ticker kicks the outbox anyway.
+                log.warning("could not enqueue a drain job for %s", turn.contact.phone)
 
     # inbound
     def receive(self, inbound: Inbound) -> Outcome:

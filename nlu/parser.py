@@ -70,8 +70,8 @@ def _compliance(t: r.Text) -> Hit | None:
         bare in r.OPT_OUT_EXACT and not (bare in _AMBIGUOUS_KEYWORDS and _ASSENT & set(tokens))
     ):
         return OPT_OUT, 1.0
-    segments = t.segments if len(t.segments) > 1 else ()
-    if any(r.bare_keyword(segment) in r.OPT_OUT_SENTENCE for segment in segments):
+    keywords = [r.bare_keyword(s) for s in t.segments] if len(t.segments) > 1 else []
+    if any(keyword in r.OPT_OUT_SENTENCE for keyword in keywords):
         return OPT_OUT, 1.0
     if r.find(r.OPT_OUT_PHRASES, t.head):
         return OPT_OUT, 0.95
@@ -81,8 +81,7 @@ def _compliance(t: r.Text) -> Hit | None:
         return OPT_IN, 1.0
     if bare in r.HELP_EXACT:
         return HELP, 1.0
-    for segment in segments:
-        keyword = r.bare_keyword(segment)
+    for keyword in keywords:
         if keyword in r.OPT_IN_EXACT:
             return OPT_IN, 1.0
         if keyword in r.HELP_EXACT:

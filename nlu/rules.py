@@ -10,8 +10,8 @@ from nlu.intents import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 
 # Work is bounded whatever arrives: a long message is read as its first HEAD_CHARS and
 # last TAIL_CHARS characters, where an intent or a trailing "STOP" would be.
-HEAD_CHARS = 640
-TAIL_CHARS = 160
+HEAD_CHARS = 500
+TAIL_CHARS = 100
 # Phrases are only looked for near the start: intent lives in the first sentences.
 PHRASE_WINDOW = 500
 
@@ -44,9 +44,11 @@ _DROP = _drop_table()
 _MARKS = dict.fromkeys(
     (*range(0x0300, 0x0370), *range(0x1AB0, 0x1B00), *range(0x1DC0, 0x1E00), *range(0x20D0, 0x2100))
 )
-# Sentence breaks: a decimal point or a clock colon is not one, nor is the hyphen of "opt-out".
-_BREAK = re.compile(r"[!?;,\n\r¡¿\u2013\u2014…]+|(?<!\d)[.:]|[.:](?!\d)|\s-+|-+\s")
-_JUNK = re.compile(r"[^\w./|⭐👍👎✅❌👌🙏]+")
+# "4.5" and "10:30" stay one token ("4_5", "10_30") rather than two sentences.
+_IN_NUMBER = re.compile(r"(?<=\d)[.:](?=\d)")
+# Sentence breaks; a hyphen is one only beside a space, so "opt-out" stays one sentence.
+_BREAK = re.compile(r"[!?;,.:\n\r¡¿\u2013\u2014…]+|\s-+|-+\s")
+_JUNK = re.compile(r"[^\w/|⭐👍👎✅❌👌🙏]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,11 @@ def normalise(text: str) -> Text:
     if len(stripped) > HEAD_CHARS + TAIL_CHARS:
         scanned = f"{raw}\n{stripped[-TAIL_CHARS:]}"
     # Decompose before folding so full-width and mathematical letters fold too.
-    folded = unicodedata.normalize("NFKD", scanned.translate(_DROP)).casefold().translate(_MARKS)
+    folded = unicodedata.normalize("NFKD", scanned.translate(_DROP)).casefold()
+    if not folded.isascii():
+        folded = folded.translate(_MARKS)
+    if "." in folded or ":" in folded:
+        folded = _IN_NUMBER.sub("_", folded)
     marked = _JUNK.sub(" ", _BREAK.sub(" | ", folded))
     parts = marked.split("|")
     if len(parts) > 16:  # only the first and last sentences are checked one by one
@@ -130,6 +136,9 @@ HELP_EXACT = (
     | {"help me", "more info", "i need help", "need help"}
 )
 
+_KEYWORD_WORDS = frozenset(
+    word for phrase in OPT_OUT_EXACT | OPT_IN_EXACT | HELP_EXACT for word in phrase.split()
+)
 # Words that may surround a keyword without changing it: "STOP PLEASE", "pls stop now".
 _FILLER = _rx(
     "please|pls|plz|plez|plse|now|right now|immediately|asap|already|again|just|all|sorry",
@@ -143,8 +152,8 @@ _FILLER = _rx(
 def bare_keyword(segment: str) -> str:
     """Return `segment` without filler words, emoji or repeats: "stop stop pls 🙏" -> "stop"."""
     words = [w for w in dict.fromkeys(segment.split()) if w not in SYMBOL_TOKENS]
-    if len(words) > 12:  # a keyword with a little filler is a short message
-        return ""
+    if len(words) > 12 or _KEYWORD_WORDS.isdisjoint(words):
+        return ""  # a keyword with a little filler is a short message naming the keyword
     rest = _FILLER.sub(" ", f" {' '.join(words)}").split()
     return " ".join(dict.fromkeys(rest)) if rest else " ".join(words)
 
@@ -208,7 +217,7 @@ _DAY = _words(
 # A day or a clock time someone might propose instead: "Friday", "3pm", "10 30", "noon".
 _WHEN = _words(
     _DAY,
-    "\\d{1,2}(?: ?(?:am|pm|a m|p m|h\\d*)|(?: \\d{2})(?: ?(?:am|pm))?)",
+    "\\d{1,2}(?: ?(?:am|pm|a m|p m|h\\d*)|(?:_\\d{2})(?: ?(?:am|pm))?)",
     "noon|midday|(?:the |in the )?(?:morning|afternoon|evening)",
 )
 DAY_ONLY = re.compile(rf"(?:on |maybe |how about |what about )?{_DAY}(?: instead)?")

@@ -1,0 +1,61 @@
+"""The worker: timers fire once however many tickers poll, and RQ drains the outbox."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from bot import worker
+from bot.conversation import Inbound
+from bot.messages import Status
+
+PHONE = "+14155550123"
+
+
+def test_each_timer_fires_once_with_two_tickers_racing(runtime, clock) -> None:
+    due = clock() - timedelta(seconds=1)
+    for number in range(300):
+        runtime.timers.schedule(due, {"type": "send", "message": f"m{number}"})
+    barrier = threading.Barrier(2)
+    fired: list[int] = []
+
+    def run() -> None:
+        barrier.wait()
+        fired.append(worker.tick(runtime))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(fired) == 300
+    queued = runtime.redis.lrange(runtime.outbox.list_key, 0, -1)
+    assert sorted(queued) == sorted(f"m{n}" for n in range(300))
+    assert runtime.timers.pending() == 0
+
+
+def test_timers_not_yet_due_wait(runtime, clock) -> None:
+    runtime.timers.schedule(clock() + timedelta(minutes=5), {"type": "send", "message": "x"})
+    assert worker.tick(runtime) == 0
+    clock.advance(minutes=5)
+    assert worker.tick(runtime) == 1
+
+
+def test_a_timer_claimed_by_a_dead_worker_comes_back(runtime, clock) -> None:
+    runtime.timers.schedule(clock(), {"type": "send", "message": "x"})
+    assert len(runtime.timers.claim_due(clock())) == 1  # claimed, then the worker died
+    assert worker.tick(runtime) == 0
+    clock.advance(minutes=2)
+    assert runtime.timers.recover(clock()) == 1
+    assert worker.tick(runtime) == 1
+
+
+def test_a_real_rq_worker_drains_the_outbox(runtime, emulator) -> None:
+    runtime.conversations.receive(Inbound(sid="SMhi", phone=PHONE, body="hello"))
+    runtime.conversations.receive(Inbound(sid="SMhelp", phone=PHONE, body="HELP"))
+    worker.run(runtime, burst=True)
+    bodies = [m["body"] for m in emulator.messages()]
+    assert len(bodies) == 2
+    assert "Msg & data rates may apply" in bodies[1]
+    statuses = {m.status for m in runtime.store.messages(PHONE) if m.direction == "outbound"}
+    assert statuses <= {Status.QUEUED, Status.SENT, Status.DELIVERED}
