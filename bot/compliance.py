@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from bot.messages import Kind
 from bot.turn import Turn
 from flows.engine import Context, RunStatus, interrupt
 from nlu import Parse
-from nlu.intents import AFFIRM, HELP, OPT_IN, OPT_OUT
+from nlu.intents import HELP, OPT_IN, OPT_OUT
+
+# Only a clear HELP/INFO gets the compliance answer; "who is this?" goes to the bot.
+HELP_CONFIDENCE = 0.9
+_RESUBSCRIBE_YES = re.compile(r"\W*yes\W*", re.IGNORECASE)
 
 
 def stop_text(business: Mapping[str, str]) -> str:
@@ -53,7 +58,9 @@ def handle(
         if changed and not answered_by_twilio:
             turn.send(stop_text(business), Kind.COMPLIANCE)
         return True
-    resubscribing = parse.intent == OPT_IN or (not contact.subscribed and parse.intent == AFFIRM)
+    # Twilio re-subscribes on START, UNSTOP and a bare YES; "ok" or a thumbs-up does not.
+    bare = _RESUBSCRIBE_YES.fullmatch(parse.text.strip())
+    resubscribing = parse.intent == OPT_IN or (not contact.subscribed and bare is not None)
     if kind == "START" or (not kind and resubscribing):
         if not contact.subscribed:
             contact.subscribed = True
@@ -62,7 +69,9 @@ def handle(
         if not answered_by_twilio:
             turn.send(start_text(business), Kind.COMPLIANCE)
         return True
-    if kind == "HELP" or (not kind and parse.intent == HELP):
+    if kind == "HELP" or (
+        not kind and parse.intent == HELP and parse.confidence >= HELP_CONFIDENCE
+    ):
         if not answered_by_twilio:
             turn.send(help_text(business), Kind.COMPLIANCE)
         return True

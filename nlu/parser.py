@@ -27,9 +27,9 @@ Hit = tuple[str, float]
 # so only these two keywords lose their keyword meaning in that company.
 _AMBIGUOUS_KEYWORDS = frozenset({"cancel", "end"})
 _ASSENT = frozenset({"yes", "y", "ok", "okay", "sure", "yeah"})
-_OPT_IN_DOUBT = r._rx("why|who|never|didnt|did not|without|how did")
+_OPT_IN_DOUBT = r.phrases("why|who|never|didnt|did not|without|how did")
 _STAR_RE = re.compile(f"(?:{'|'.join(sorted(r.STAR_CHARS))})\ufe0f?")
-_TIME_UNITS = r._set("am pm h hr hrs hour hours min mins minute minutes day days")
+_TIME_UNITS = r.word_set("am pm h hr hrs hour hours min mins minute minutes day days")
 
 
 def parse(
@@ -52,7 +52,7 @@ def parse(
             hit = (RATING, confidence)
             entities = (Entity(RATING, value, *_span(t, surface)),)
     intent, confidence = hit
-    if intent in wanted and confidence < 0.99:
+    if intent in wanted and intent != FALLBACK and confidence < 0.99:
         confidence = min(confidence + 0.05, 0.99)
     return Parse(text, intent, round(confidence, 2), entities)
 
@@ -93,11 +93,11 @@ def _compliance(t: r.Text) -> Hit | None:
 
 def _loud_stop(t: r.Text) -> bool:
     """Return True for "STOP" in capitals within a message that is not all capitals."""
-    head = t.raw[: r.PHRASE_WINDOW]
-    match = r.LOUD_STOP.search(head)
-    if match is None or head == head.upper():
+    raw = t.raw
+    match = r.LOUD_STOP.search(raw)
+    if match is None or raw == raw.upper():
         return False
-    before = r.normalise(head[: match.start()]).norm[-48:]
+    before = r.normalise(raw[: match.start()]).norm[-48:]
     return not r.NEGATED.search(f"{before} ")
 
 

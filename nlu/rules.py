@@ -6,7 +6,17 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from nlu.intents import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
+from nlu.intents import (
+    AFFIRM,
+    DENY,
+    GREET,
+    HELP_KEYWORDS,
+    HUMAN,
+    OPT_IN_KEYWORDS,
+    OPT_OUT_KEYWORDS,
+    RESCHEDULE,
+    THANKS,
+)
 
 # Work is bounded whatever arrives: a long message is read as its first HEAD_CHARS and
 # last TAIL_CHARS characters, where an intent or a trailing "STOP" would be.
@@ -28,21 +38,12 @@ STAR_CHARS = frozenset(c for c, canon in _SYMBOLS.items() if canon == STAR)
 SYMBOL_TOKENS = frozenset(_SYMBOLS.values())
 
 
-def _drop_table() -> dict[int, str | None]:
-    # Apostrophes join ("don't" -> "dont"); invisible format characters, variation
-    # selectors and skin tones are dropped so they cannot split or hide a word.
-    table: dict[int, str | None] = {ord(c): None for c in "'`\u2019\u2018\u02bc\u00b4"}
-    for low, high in ((0x200B, 0x200F), (0x2060, 0x2064), (0xFE00, 0xFE0F), (0x1F3FB, 0x1F3FF)):
-        table.update(dict.fromkeys(range(low, high + 1)))
-    table.update({0x00AD: None, 0xFEFF: None, ord("|"): " ", ord("_"): " ", ord("/"): " / "})
-    table.update({ord(c): f" {canon} " for c, canon in _SYMBOLS.items()})
-    return table
-
-
-_DROP = _drop_table()
-# Accents come apart under NFKD; the marks are then removed so "arrêt" == "arret".
-_MARKS = dict.fromkeys(
-    (*range(0x0300, 0x0370), *range(0x1AB0, 0x1B00), *range(0x1DC0, 0x1E00), *range(0x20D0, 0x2100))
+# Dropped rather than spaced: apostrophes join ("don't" -> "dont"), accents left loose by
+# NFKD go ("arrêt" -> "arret"), and invisible format characters, variation selectors
+# and skin tones cannot split or hide a word.
+_DELETE = re.compile(
+    "['`\u2019\u2018\u02bc\u00ad\u200b-\u200f\u2060-\u2064\ufe00-\ufe0f\ufeff"
+    "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\U0001f3fb-\U0001f3ff]+"
 )
 # "4.5" and "10:30" stay one token ("4_5", "10_30") rather than two sentences.
 _IN_NUMBER = re.compile(r"(?<=\d)[.:](?=\d)")
@@ -70,10 +71,17 @@ def normalise(text: str) -> Text:
     scanned = stripped
     if len(stripped) > HEAD_CHARS + TAIL_CHARS:
         scanned = f"{raw}\n{stripped[-TAIL_CHARS:]}"
-    # Decompose before folding so full-width and mathematical letters fold too.
-    folded = unicodedata.normalize("NFKD", scanned.translate(_DROP)).casefold()
-    if not folded.isascii():
-        folded = folded.translate(_MARKS)
+    # Decompose before folding so full-width and mathematical letters fold too; an
+    # acute accent used as an apostrophe would decompose to a space, so it goes first.
+    folded = unicodedata.normalize("NFKD", scanned.replace("\u00b4", "'")).casefold()
+    if folded.isascii():
+        folded = folded.replace("'", "").replace("`", "")
+    else:
+        folded = _DELETE.sub("", folded)
+        for variant, symbol in _SYMBOLS.items():
+            if variant in folded:
+                folded = folded.replace(variant, f" {symbol} ")
+    folded = folded.replace("|", " ").replace("_", " ").replace("/", " / ")
     if "." in folded or ":" in folded:
         folded = _IN_NUMBER.sub("_", folded)
     marked = _JUNK.sub(" ", _BREAK.sub(" | ", folded))
@@ -85,7 +93,8 @@ def normalise(text: str) -> Text:
     return Text(raw, offset, norm, f" {norm[:PHRASE_WINDOW]}", segments)
 
 
-def _set(words: str) -> frozenset[str]:
+def word_set(words: str) -> frozenset[str]:
+    """Return the space-separated `words` as a set."""
     return frozenset(words.split())
 
 
@@ -93,7 +102,8 @@ def _words(*alternatives: str) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
-def _rx(*alternatives: str) -> re.Pattern[str]:
+def phrases(*alternatives: str) -> re.Pattern[str]:
+    """Compile regex alternatives that match whole words of a Text's head."""
     # Starting with a literal space lets the regex engine jump from word to word
     # instead of trying every alternative at every character.
     return re.compile(" (?:" + "|".join(alternatives) + r")\b")
@@ -132,7 +142,7 @@ OPT_IN_EXACT = frozenset(k.casefold() for k in OPT_IN_KEYWORDS) | {
 }  # fmt: skip
 HELP_EXACT = (
     frozenset(k.casefold() for k in HELP_KEYWORDS)
-    | _set("ayuda aide information")
+    | word_set("ayuda aide information")
     | {"help me", "more info", "i need help", "need help"}
 )
 
@@ -140,9 +150,10 @@ _KEYWORD_WORDS = frozenset(
     word for phrase in OPT_OUT_EXACT | OPT_IN_EXACT | HELP_EXACT for word in phrase.split()
 )
 # Words that may surround a keyword without changing it: "STOP PLEASE", "pls stop now".
-_FILLER = _rx(
+_FILLER = phrases(
     "please|pls|plz|plez|plse|now|right now|immediately|asap|already|again|just|all|sorry",
     "thanks|thank you|thank u|thx|ty|ok|okay|yes",
+    "por favor|porfa|gracias|ya|ahora|svp|sil vous plait|sil te plait|merci|maintenant",
     "(?:texting|txting|messaging|sending|contacting)(?: me)?",
     "(?:the |these |your |ur |of |my )?(?:texts?|txts?|messages?|msgs?|sms|notifications?"
     "|alerts?|reminders?)",
@@ -159,7 +170,7 @@ def bare_keyword(segment: str) -> str:
 
 
 _TEXTS = "texts?|txts?|messages?|msgs?|sms|reminders?|notifications?|alerts?|spam"
-OPT_OUT_PHRASES = _rx(
+OPT_OUT_PHRASES = phrases(
     "stop (?:\\w+ )?(?:texting|txting|messaging|msging|sending|contacting|emailing|spamming"
     "|bothering|harassing|bugging|calling|pinging)",
     f"stop (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
@@ -180,7 +191,8 @@ OPT_OUT_PHRASES = _rx(
     "|texting service|text service|sms service)",
     "(?:darme|darse|dar|dame|denme|deme|doy) de baja|cancelar (?:la |mi )?suscripcion",
     "no (?:me )?(?:envien|manden|escriban|mande|envie|mandes|envies|escribas|contacten|molesten)"
-    " mas|ya no (?:quiero|deseo) (?:recibir )?(?:\\w+ )?(?:mensajes|textos|sms|recordatorios)",
+    " (?:mas|mensajes|textos|sms)",
+    "ya no (?:quiero|deseo) (?:recibir )?(?:\\w+ )?(?:mensajes|textos|sms|recordatorios)",
     "desuscrib\\w*|desabonn\\w*|desinscri\\w*|ne (?:me )?(?:contactez|ecrivez|envoyez) plus",
     "je ne veux plus (?:recevoir )?(?:de |vos |ces |les )?(?:messages|sms|textos|rappels)",
     "arret(?:er|ez)? (?:les |vos |ces )?(?:messages|sms|textos|envois|rappels)",
@@ -188,18 +200,18 @@ OPT_OUT_PHRASES = _rx(
 # "STOP" written in capitals inside an otherwise lower-case message is meant as the keyword.
 LOUD_STOP = re.compile(r"(?<![A-Za-z])(?:STOP|STOPALL|UNSUBSCRIBE|OPTOUT|OPT-OUT)(?![A-Za-z])")
 # A trailing "stop" ("who is this stop") unless the word before makes it ordinary English.
-NOT_BEFORE_TAIL_STOP = _set(
+NOT_BEFORE_TAIL_STOP = word_set(
     "dont do cant cannot wont never not didnt doesnt shouldnt couldnt wouldnt to bus the a an"
     " next last first one full will would gonna pit rest truck train tram non my your his her"
     " our their that every each no i ill we you they he she it lets should must may might"
     " could can shall sign before after at of or and gotta need needs want wanna whistle"
 )
-OPT_IN_PHRASES = _rx(
+OPT_IN_PHRASES = phrases(
     "resubscribe|re subscribe|subscribe|opt (?:me )?(?:back )?in|optin|sign me (?:back )?up",
     "start (?:texting|messaging|sending) me|unstop|add me back|darme de alta|reabonner",
 )
-HELP_PHRASES = _rx(
-    "(?:need|want|get|some|with|for) (?:some |more )?(?:help|info|information)",
+HELP_PHRASES = phrases(
+    "(?:need|want|get|some) (?:some |more )?(?:help|info|information)",
     "help me|help (?:please|pls)",
     "can (?:you|u|someone|somebody|anyone) help|more info(?:rmation)?|how do i (?:use|reply|get)",
     "(?:who|what) (?:is|s|are) (?:this|that|these|you|u)|whats this|who dis|how does this work",
@@ -214,14 +226,14 @@ _DAY = _words(
     "lunes|martes|miercoles|jueves|viernes|sabado|domingo|manana|pasado manana",
     "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|demain",
 )
-# A day or a clock time someone might propose instead: "Friday", "3pm", "10 30", "noon".
+# A day or a clock time someone might propose instead: "Friday", "3pm", "10:30", "noon".
 _WHEN = _words(
     _DAY,
     "\\d{1,2}(?: ?(?:am|pm|a m|p m|h\\d*)|(?:_\\d{2})(?: ?(?:am|pm))?)",
     "noon|midday|(?:the |in the )?(?:morning|afternoon|evening)",
 )
 DAY_ONLY = re.compile(rf"(?:on |maybe |how about |what about )?{_DAY}(?: instead)?")
-RESCHEDULE_PHRASES = _rx(
+RESCHEDULE_PHRASES = phrases(
     "re ?sched\\w*|reprogram\\w*|reagend\\w*|rebook\\w*|report(?:ons|ez)",
     "reporter (?:le|la|mon|ma)",
     "(?:change|move|push|switch|shift|bump|postpone|delay|modify) (?:it|this|that|my|the|our"
@@ -233,26 +245,31 @@ RESCHEDULE_PHRASES = _rx(
     f"(?:{_WHEN}|another|a different|a later|later|earlier|the \\d+|\\d)",
     f"(?:how|what) about (?:on |at )?(?:{_WHEN}|the \\d+|\\d+|later|earlier|another)",
     f"{_WHEN} (?:instead|would be better|is better|works better|would work better)",
+    f"(?:is|are|would|does|hows|how is) {_WHEN} (?:\\w+ )?(?:available|possible|open|free|ok|okay"
+    "|work|better)",
+    "(?:anything|something|availability|openings?|slots?|appointments?|times?) (?:available |open "
+    f"|free )?(?:on |for |in |at |this )?{_WHEN}",
     "(?:otro|otra) (?:dia|hora|horario|fecha|momento|vez)|cambiar (?:la |mi |de )?(?:cita|hora"
     "|fecha|dia)|mas tarde|(?:un )?autre (?:jour|moment|horaire|heure|date|creneau)|plus tard",
     "changer (?:le |la |l |mon |ma |de )?(?:rendez vous|rdv|heure|date|horaire|jour)",
 )
-LATER = _rx("later|earlier")
-GOODBYE = _rx(
+LATER = phrases("later|earlier")
+GOODBYE = phrases(
     "(?:see|talk|speak|catch|chat|text|txt|call|get back)(?: to| with)? (?:you|u|ya|me) later",
     "(?:talk|speak|chat|catch up) later|ttyl|laters",
 )
-DENY_PHRASES = _rx(
+DENY_PHRASES = phrases(
     "no thanks?|no thank you|not really|i dont think so|not interested|unfortunately (?:not|no)",
     "(?:cant|cannot|can not|couldnt|wont|will not|unable to|not able to|not going to|not gonna)"
     " (?:\\w+ )?(?:make|come|attend|go|be there|do it|keep|show|join)",
     "(?:not|wont be|will not be|am not|im not) (?:coming|attending|available|able to come)",
+    "(?:wont|will not|not) be able to (?:make|come|attend|go|be there|do)",
     "no puedo|no podre|no voy a poder|no asistire|je ne (?:peux|pourrai|pourrais|viendrai) pas",
     "pas disponible|je ne viendrai pas",
     f"(?:cant|cannot|can not|couldnt) do {_WHEN}",
 )
-CANCEL = _rx("cancel\\w*|cancelar|anular|annuler")
-AFFIRM_PHRASES = _rx(
+CANCEL = phrases("cancel\\w*|cancelar|anular|annuler")
+AFFIRM_PHRASES = phrases(
     "sounds? (?:good|great|perfect|fine|ok|okay|like a plan)|works (?:for|4) (?:me|us)",
     "that (?:works|is fine|s fine|is perfect|s perfect|s great|is great|sounds good)",
     "(?:see|c) (?:you|u|ya|yall) (?:then|there|soon|tomorrow|on \\w+|at \\w+)",
@@ -261,7 +278,7 @@ AFFIRM_PHRASES = _rx(
     "cant wait|can not wait|looking forward|parfait|perfecto",
     "de acuerdo|nos vemos|ahi estare|je serai la|ca marche|entendido",
 )
-HUMAN_PHRASES = _rx(
+HUMAN_PHRASES = phrases(
     "(?:speak|talk|chat|speaking|talking) (?:to|with) (?:a |an |the |some |your |ur )?(?:real "
     "|actual |live )?(?:person|human|someone|somebody|agent|representative|rep|operator|staff"
     "|manager|receptionist|doctor|nurse|office|people|team|man|woman|being)",
@@ -270,10 +287,11 @@ HUMAN_PHRASES = _rx(
     "(?:is this|are you|am i talking to|r u|are u|is it) (?:a |an )?(?:bot|robot|machine"
     "|automated|ai|computer|real person|human|real)",
     "(?:call|phone|ring) me|give me a call|can (?:someone|somebody|you) call",
+    "(?:someone|somebody|anyone|a person) (?:i|we) (?:can|could) (?:ask|talk|speak|chat)",
     "hablar con (?:alguien|una persona|un agente|un humano)|persona real|llamame|llameme",
     "parler a (?:quelquun|une personne|un agent|un humain)|appelez moi|appelle moi",
 )
-THANKS_PHRASES = _rx(
+THANKS_PHRASES = phrases(
     "thanks|thank you|thank u|thankyou|thx|thnx|thanx|ty|tysm|tyvm|cheers",
     "appreciate (?:it|you|that)|much appreciated|gracias|merci|danke",
 )
@@ -285,24 +303,24 @@ GREET_START = re.compile(
 # Whole-message replies that need no phrase rule.
 SHORT: dict[str, tuple[str, float]] = {}
 for _intent, _confidence, _phrases in (
-    ("affirm", 0.95, "yes|y|yeah|yea|ya|yah|yep|yup|ye|yas|yse|yes please|sure|ok|okay|okey|oki"
+    (AFFIRM, 0.95, "yes|y|yeah|yea|ya|yah|yep|yup|ye|yas|yse|yes please|sure|ok|okay|okey|oki|okie"
      "|k|kk|confirm|confirmed|correct|perfect|great|alright|all right|absolutely|definitely"
      "|of course|will do|sounds good|that works|works for me|see you then|i confirm|yes confirm"
      f"|{THUMBS_UP}|{CHECK}|{OK_HAND}|si|oui|claro|ja|vale|daccord|bien sur|por supuesto"),
-    ("affirm", 0.85, "right|fine|cool|awesome|got it|gotcha|no problem|no worries|np|works"
-     "|ok thanks|okay thanks|ok thank you|yes thanks|yes thank you"),
-    ("deny", 0.95, "no|n|nope|nah|naw|nay|negative|never|non|nein|not really|no way|no gracias"
+    (AFFIRM, 0.85, "right|fine|cool|awesome|got it|gotcha|no problem|no worries|np|works"
+     "|ok thanks|okay thanks|ok thank you|yes thanks|yes thank you|okie dokie|okey dokey"),
+    (DENY, 0.95, "no|n|nope|nah|naw|nay|negative|never|non|nein|not really|no way|no gracias"
      f"|non merci|{THUMBS_DOWN}|{CROSS}|no puedo|not interested|decline|no can do"),
-    ("deny", 0.85, "cant|cannot|i cant|i cannot|not today|no sorry|sorry no|no i cant"),
-    ("reschedule", 0.95, "r|reschedule|resched|rescheduling|another time|different time"
+    (DENY, 0.85, "cant|cannot|i cant|i cannot|not today|no sorry|sorry no|no i cant"),
+    (RESCHEDULE, 0.95, "r|reschedule|resched|rescheduling|another time|different time"
      "|another day|different day|other time|otro dia|otra hora|mas tarde|plus tard|reprogramar"),
-    ("reschedule", 0.85, "later|change|move it|earlier"),
-    ("human", 0.95, "agent|human|representative|rep|operator|real person|live person"
+    (RESCHEDULE, 0.85, "later|change|move it|earlier"),
+    (HUMAN, 0.95, "agent|human|representative|rep|operator|real person|live person"
      "|live agent|a human|a person|person|someone|customer service|call me"),
-    ("thanks", 0.95, "thanks|thank you|ty|thx|thnx|thanx|tysm|tyvm|thank u|thankyou"
+    (THANKS, 0.95, "thanks|thank you|ty|thx|thnx|thanx|tysm|tyvm|thank u|thankyou"
      "|thanks so much|thank you so much|many thanks|cheers|gracias|muchas gracias|merci"
      f"|merci beaucoup|danke|appreciate it|much appreciated|{PRAY}"),
-    ("greet", 0.95, "hi|hello|hey|hiya|howdy|yo|heya|hey there|hi there|hello there"
+    (GREET, 0.95, "hi|hello|hey|hiya|howdy|yo|heya|hey there|hi there|hello there"
      "|good morning|good afternoon|good evening|gm|hola|bonjour|salut|buenos dias"
      "|buenas tardes|buenas noches|buenas|bonsoir|coucou"),
 ):  # fmt: skip
@@ -310,17 +328,18 @@ for _intent, _confidence, _phrases in (
         SHORT.setdefault(_phrase, (_intent, _confidence))
 STRETCHED_YES = re.compile(r"y+e+s+|y+e+a+h*|y+u+p+|y+e+p+|o+k+|o+k+a+y+|s+u+r+e+|k+|y+a+s+")
 STRETCHED_NO = re.compile(r"n+o+|n+o+p+e+|n+a+h+")
-YES_WORDS = _set(
+YES_WORDS = word_set(
     f"yes y yeah yea yep yup ya sure ok okay absolutely definitely si oui claro confirmed"
     f" correct {THUMBS_UP} {CHECK} {OK_HAND}"
 )
-NO_WORDS = _set(f"no n nope nah non {THUMBS_DOWN} {CROSS}")
-NOT_NO = _set("problem prob worries worry doubt need")
-NEGATORS = _set("not no dont cant cannot wont never didnt nope nah")
-LEAD_FILLER = _set("hi hello hey oh um uh umm well and so haha lol ah")
+NO_WORDS = word_set(f"no n nope nah non {THUMBS_DOWN} {CROSS}")
+NOT_NO = word_set("problem prob worries worry doubt need")
+NEGATORS = word_set("not no dont cant cannot wont never didnt nope nah")
+LEAD_FILLER = word_set("hi hello hey oh um uh umm well and so haha lol ah")
 
 # --- ratings ---
 
+# French "un"/"une" are left out: they are far more often "a" than a score of one.
 NUMBER_WORDS: dict[str, int] = {
     word: value
     for words in (
