@@ -1,0 +1,106 @@
+"""Custom actions: rasa_sdk actions run in-process, or on a remote Rasa action server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from rasa_sdk import Action
+from rasa_sdk.executor import ActionExecutor
+
+from bot.contacts import Contact
+
+log = logging.getLogger(__name__)
+
+BUILTIN_PACKAGES = ("bot.custom_actions",)
+
+
+class ActionFailed(Exception):
+    """A custom action could not run; the message says why."""
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What an action returned: slots to store as contact fields, and texts to send."""
+
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    messages: tuple[str, ...] = ()
+
+
+def tracker_state(contact: Contact, data: Mapping[str, Any], latest_text: str = "") -> dict:
+    """Return a Rasa tracker state for a contact: slots are event data, then contact fields."""
+    slots = {**data, **contact.fields, "phone": contact.phone, "language": contact.language}
+    return {
+        "sender_id": contact.phone,
+        "slots": slots,
+        "latest_message": {"text": latest_text, "intent": {}, "entities": []},
+        "events": [],
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {},
+        "latest_action_name": None,
+    }
+
+
+def outcome_of(
+    events: Iterable[Mapping[str, Any]], responses: Iterable[Mapping[str, Any]]
+) -> ActionOutcome:
+    """Turn an action server's answer into fields (from SlotSet events) and texts."""
+    fields = {
+        e["name"]: e.get("value") for e in events if e.get("event") == "slot" and e.get("name")
+    }
+    texts = tuple(r["text"] for r in responses if r.get("text"))
+    return ActionOutcome(fields=fields, messages=texts)
+
+
+class ActionRunner:
+    """Runs named actions through rasa_sdk's own executor, or posts them to ACTION_ENDPOINT."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        packages: Iterable[str] = BUILTIN_PACKAGES,
+        timeout: float = 10.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.executor = ActionExecutor()
+        for package in packages:
+            self.executor.register_package(package)
+
+    def register(self, action: type[Action] | Action) -> None:
+        """Make an action class available by its name()."""
+        self.executor.register_action(action)
+
+    def names(self) -> list[str]:
+        """Return the names of the in-process actions."""
+        return sorted(self.executor.actions)
+
+    def run(self, name: str, tracker: Mapping[str, Any]) -> ActionOutcome:
+        """Run action `name` against a tracker state and return what it produced."""
+        call = {
+            "next_action": name,
+            "sender_id": tracker["sender_id"],
+            "tracker": dict(tracker),
+            "domain": {},
+            "version": "3.0",
+        }
+        if name in self.executor.actions:
+            try:
+                result = asyncio.run(self.executor.run(call))
+            except Exception as exc:
+                raise ActionFailed(f"action {name!r} failed: {exc}") from exc
+            return outcome_of(result.events, result.responses)
+        if not self.endpoint:
+            raise ActionFailed(f"no action named {name!r} and no ACTION_ENDPOINT to ask")
+        try:
+            response = requests.post(self.endpoint, json=call, timeout=self.timeout)
+            response.raise_for_status()
+            body = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ActionFailed(f"action server failed on {name!r}: {exc}") from exc
+        return outcome_of(body.get("events", []), body.get("responses", []))
