@@ -230,19 +230,48 @@ class Conversations:
         """Resume a waiting run whose timeout came due, unless it has moved on since."""
         with self.store.lock(phone):
             contact = self.store.load_contact(phone)
-            run = contact.run(run_id) if contact else None
-            journey = self.journeys.get(run.journey) if run else None
-            if contact is None or run is None or journey is None or run.wait_seq != seq:
+            if contact is None:
                 return Outcome()
             turn = Turn(contact, self.clock())
-            if contact.handoff and run.is_open:
-                payload = {"type": "timeout", "phone": phone, "run": run_id, "seq": seq}
-                turn.schedule(turn.now + HANDOFF_RECHECK, payload)
-            else:
-                new_run, events = resume(run, journey, self._context(turn), Timeout(seq))
-                turn.apply(new_run, events)
+            self._time_out(turn, run_id, seq)
             self._commit(turn)
         return Outcome(events=turn.events, replies=turn.replies)
+
+    def fire_timeouts(self, timers: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """Fire many timeouts with one round trip per stage; return those left for later.
+
+        Contacts whose lock is busy (a reply is being handled right now) are left out
+        and returned, so the caller can fire them one by one.
+        """
+        tokens = self.store.lock_many(timer["phone"] for timer in timers)
+        try:
+            contacts = self.store.load_contacts(list(tokens))
+            now = self.clock()
+            turns: dict[str, Turn] = {}
+            for timer in timers:
+                contact = contacts.get(timer["phone"])
+                if contact is None:
+                    continue
+                turn = turns.setdefault(contact.phone, Turn(contact, now))
+                self._time_out(turn, timer["run"], int(timer["seq"]))
+            self.store.commit_many(turn.changes for turn in turns.values())
+        finally:
+            self.store.unlock_many(tokens)
+        if any(turn.changes.outbox for turn in turns.values()):
+            self.outbox.kick()
+        return [timer for timer in timers if timer["phone"] not in tokens]
+
+    def _time_out(self, turn: Turn, run_id: str, seq: int) -> None:
+        run = turn.contact.run(run_id)
+        journey = self.journeys.get(run.journey) if run else None
+        if run is None or journey is None or run.wait_seq != seq or not run.is_open:
+            return  # replied, ended or opted out since: the timer is stale
+        if turn.contact.handoff:
+            payload = {"type": "timeout", "phone": turn.contact.phone, "run": run_id, "seq": seq}
+            turn.schedule(turn.now + HANDOFF_RECHECK, payload)
+            return
+        new_run, events = resume(run, journey, self._context(turn), Timeout(seq))
+        turn.apply(new_run, events)
 
     # signals from the sender and status callbacks
     def mark_unsubscribed(self, phone: str, source: str) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 from bot.contacts import Contact
 from bot.messages import RANK, Message
@@ -65,6 +67,12 @@ if error_code ~= '' then redis.call('HSET', KEYS[1], 'error_code', error_code) e
 return status
 """
 
+# Release a lock only if it still holds our token (it may have expired and moved on).
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 # Hand a pending message to exactly one sender.
 _CLAIM = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return nil end
@@ -72,6 +80,11 @@ redis.call('HSET', KEYS[1], 'status', 'submitting')
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 return redis.call('HGETALL', KEYS[1])
 """
+
+
+def timer_member(payload: dict[str, Any]) -> str:
+    """Encode a timer payload the same way every time, so equal timers are one member."""
+    return json.dumps(payload, sort_keys=True)
 
 
 @dataclass
@@ -94,6 +107,7 @@ class Store:
         self._advance = client.register_script(_ADVANCE)
         self._claim = client.register_script(_CLAIM)
         self._accept = client.register_script(_ACCEPT)
+        self._unlock = client.register_script(_UNLOCK)
 
     # keys
     @staticmethod
@@ -122,26 +136,64 @@ class Store:
             with suppress(redis.exceptions.LockNotOwnedError):
                 lock.release()
 
+    def lock_many(self, phones: Iterable[str], timeout: float = 30.0) -> dict[str, str]:
+        """Take the locks of every free contact in one round trip; return {phone: token}."""
+        wanted = list(dict.fromkeys(phones))
+        tokens = {phone: uuid.uuid4().hex for phone in wanted}
+        pipe = self.redis.pipeline(transaction=False)
+        for phone in wanted:
+            pipe.set(self.key("lock", phone), tokens[phone], nx=True, px=int(timeout * 1000))
+        taken = pipe.execute()
+        return {phone: tokens[phone] for phone, ok in zip(wanted, taken, strict=True) if ok}
+
+    def unlock_many(self, tokens: dict[str, str]) -> None:
+        """Release locks taken by lock_many (only those still held with our token)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for phone, token in tokens.items():
+            self._unlock(keys=[self.key("lock", phone)], args=[token], client=pipe)
+        pipe.execute()
+
+    def load_contacts(self, phones: list[str]) -> dict[str, Contact]:
+        """Return the stored contacts among `phones`, in one round trip."""
+        if not phones:
+            return {}
+        raws = self.redis.mget([self.key("contact", phone) for phone in phones])
+        return {
+            phone: Contact.from_dict(json.loads(raw))
+            for phone, raw in zip(phones, raws, strict=True)
+            if raw
+        }
+
     def commit(self, changes: Changes) -> None:
         """Write a transition atomically: contact, messages, outbox, timers, events."""
-        contact = changes.contact
+        self.commit_many([changes])
+
+    def commit_many(self, batch: Iterable[Changes]) -> None:
+        """Write several transitions in one atomic transaction."""
         pipe = self.redis.pipeline(transaction=True)
+        now = time.time()
+        for changes in batch:
+            self._write(pipe, changes, now)
+        pipe.execute()
+
+    def _write(self, pipe: Pipeline, changes: Changes, now: float) -> None:
+        contact = changes.contact
         pipe.set(self.key("contact", contact.phone), json.dumps(contact.to_dict()))
-        pipe.zadd(self.key("contacts"), {contact.phone: time.time()}, gt=True)
+        pipe.zadd(self.key("contacts"), {contact.phone: now}, gt=True)
         for message in changes.messages:
             pipe.hset(self.key("msg", message.id), mapping=message.to_hash())
             pipe.rpush(self.key("messages", contact.phone), message.id)
         if changes.outbox:
             pipe.rpush(self.key("outbox"), *changes.outbox)
-        for due, payload in changes.timers:
-            pipe.zadd(self.key("timers"), {json.dumps(payload, sort_keys=True): due})
+        if changes.timers:
+            members = {timer_member(payload): due for due, payload in changes.timers}
+            pipe.zadd(self.key("timers"), members)
         if changes.events:
             log = self.key("events", contact.phone)
             pipe.rpush(log, *(json.dumps(event) for event in changes.events))
             pipe.ltrim(log, -EVENT_LOG_LENGTH, -1)
         for counter in changes.counters:
             pipe.hincrby(self.key("stats"), counter, 1)
-        pipe.execute()
 
     def events(self, phone: str) -> list[dict[str, Any]]:
         """Return the recent event log of a contact, oldest first."""

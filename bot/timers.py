@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.store import Store
+from bot.store import Store, timer_member
 
 # Claimed timers sit in an in-flight set until handled; if their worker dies they
 # come back after this many seconds, so a crash delays a timer but never loses it.
@@ -43,7 +43,7 @@ class Timers:
 
     def schedule(self, due: datetime, payload: dict[str, Any]) -> None:
         """Add a timer outside a transition (transitions use Turn.schedule)."""
-        self.redis.zadd(self.key, {encode(payload): due.timestamp()})
+        self.redis.zadd(self.key, {timer_member(payload): due.timestamp()})
 
     def claim_due(self, now: datetime, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
         """Claim up to `limit` timers due at `now`, earliest first."""
@@ -51,9 +51,10 @@ class Timers:
         members = self._claim(keys=[self.key, self.inflight_key], args=[stamp, limit, stamp])
         return [(member, json.loads(member)) for member in members]
 
-    def done(self, member: str) -> None:
-        """Forget a claimed timer once it has been handled."""
-        self.redis.zrem(self.inflight_key, member)
+    def done(self, *members: str) -> None:
+        """Forget claimed timers once they have been handled."""
+        if members:
+            self.redis.zrem(self.inflight_key, *members)
 
     def recover(self, now: datetime) -> int:
         """Return timers whose worker died to the due set; return how many."""
@@ -67,8 +68,3 @@ class Timers:
     def pending(self) -> int:
         """Return how many timers are scheduled."""
         return self.redis.zcard(self.key)
-
-
-def encode(payload: dict[str, Any]) -> str:
-    """Encode a payload the same way every time, so equal timers are one member."""
-    return json.dumps(payload, sort_keys=True)

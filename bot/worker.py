@@ -14,34 +14,38 @@ from bot.runtime import Runtime, install
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
-
-
-def handle_timer(runtime: Runtime, payload: dict[str, Any]) -> None:
-    """Act on one due timer."""
-    kind = payload.get("type")
-    if kind == "timeout":
-        runtime.conversations.fire_timeout(payload["phone"], payload["run"], int(payload["seq"]))
-    elif kind == "send":
-        runtime.outbox.push(payload["message"])
-    else:
-        log.error("dropping timer of unknown type: %r", payload)
+BATCH = 200
 
 
 def tick(runtime: Runtime, now: datetime | None = None) -> int:
     """Fire every timer due at `now` (default: the runtime's clock); return how many fired."""
     now = now or runtime.clock()
     fired = 0
-    while due := runtime.timers.claim_due(now):
-        for member, payload in due:
-            try:
-                handle_timer(runtime, payload)
-            except Exception:
-                # Left in flight: it comes back after the in-flight timeout and is retried.
-                log.exception("timer failed: %r", payload)
-                continue
-            runtime.timers.done(member)
-            fired += 1
+    while due := runtime.timers.claim_due(now, BATCH):
+        fired += _fire(runtime, due)
     return fired
+
+
+def _fire(runtime: Runtime, due: list[tuple[str, dict[str, Any]]]) -> int:
+    """Handle one claimed batch; timers that fail stay in flight and come back later."""
+    timeouts = [payload for _, payload in due if payload.get("type") == "timeout"]
+    sends = [payload["message"] for _, payload in due if payload.get("type") == "send"]
+    for _, payload in due:
+        if payload.get("type") not in ("timeout", "send"):
+            log.error("dropping timer of unknown type: %r", payload)
+    try:
+        busy = runtime.conversations.fire_timeouts(timeouts) if timeouts else []
+        for payload in busy:  # contacts mid-reply: wait for their lock
+            runtime.conversations.fire_timeout(
+                payload["phone"], payload["run"], int(payload["seq"])
+            )
+        runtime.outbox.push(*sends)
+    except Exception:
+        # Left in flight: they come back after the in-flight timeout and are tried again.
+        log.exception("%d timers failed", len(due))
+        return 0
+    runtime.timers.done(*(member for member, _ in due))
+    return len(due)
 
 
 class Ticker(threading.Thread):

@@ -92,8 +92,8 @@ def parley(redis_url: str, emulator, tmp_path: Path) -> Iterator[Parley]:
 
         def healthy() -> bool:
             try:
-                return requests.get(f"{base}/healthz", timeout=1).status_code == 200
-            except requests.ConnectionError:
+                return requests.get(f"{base}/healthz", timeout=5).status_code == 200
+            except requests.RequestException:  # not listening yet, or busy starting
                 return False
 
         wait_until(healthy, 30, "the web process to answer /healthz")

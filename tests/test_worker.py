@@ -59,3 +59,27 @@ def test_a_real_rq_worker_drains_the_outbox(runtime, emulator) -> None:
     assert "Msg & data rates may apply" in bodies[1]
     statuses = {m.status for m in runtime.store.messages(PHONE) if m.direction == "outbound"}
     assert statuses <= {Status.QUEUED, Status.SENT, Status.DELIVERED}
+
+
+def test_timeouts_fire_in_batches_and_wait_for_a_busy_contact(runtime, clock) -> None:
+    phones = [f"+1415555{n:04d}" for n in range(120, 140)]
+    data = {"appointment_at": "2026-12-03T17:30:00Z", "provider": "Dr. Lee"}
+    for phone in phones:
+        assert runtime.conversations.trigger(phone, "appointment_booked", data).started
+    clock.advance(hours=24)
+    busy = phones[3]
+    held = threading.Event()
+
+    def hold_the_lock() -> None:
+        with runtime.store.lock(busy):  # a reply being handled for this contact
+            held.set()
+            threading.Event().wait(0.3)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait()
+    assert worker.tick(runtime) == len(phones)
+    holder.join()
+    steps = {runtime.store.load_contact(p).runs[0].step for p in phones}
+    assert steps == {"remind"}
+    assert runtime.outbox.size() == 2 * len(phones)  # the ask, then the reminder
