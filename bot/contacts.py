@@ -24,6 +24,7 @@ class Contact:
     timezone: str
     created_at: str
     fields: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
     language: str | None = None
     stage: str | None = None
     subscribed: bool = True
@@ -74,6 +75,7 @@ class Contact:
         return {
             "phone": self.phone,
             "fields": dict(self.fields),
+            "tags": list(self.tags),
             "language": self.language,
             "timezone": self.timezone,
             "stage": self.stage,
@@ -85,6 +87,7 @@ class Contact:
             "phone": self.phone,
             "subscribed": self.subscribed,
             "fields": self.fields,
+            "tags": self.tags,
             "language": self.language,
             "timezone": self.timezone,
             "stage": self.stage,

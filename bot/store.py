@@ -97,6 +97,7 @@ class Changes:
     timers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     counters: list[str] = field(default_factory=list)
+    replied: bool = False  # the contact sent something: they are active now
 
 
 class Store:
@@ -180,6 +181,8 @@ class Store:
         contact = changes.contact
         pipe.set(self.key("contact", contact.phone), json.dumps(contact.to_dict()))
         pipe.zadd(self.key("contacts"), {contact.phone: now}, gt=True)
+        if changes.replied:
+            pipe.zadd(self.key("contacts", "replied"), {contact.phone: now}, gt=True)
         for message in changes.messages:
             pipe.hset(self.key("msg", message.id), mapping=message.to_hash())
             pipe.rpush(self.key("messages", contact.phone), message.id)
@@ -194,6 +197,12 @@ class Store:
             pipe.ltrim(log, -EVENT_LOG_LENGTH, -1)
         for counter in changes.counters:
             pipe.hincrby(self.key("stats"), counter, 1)
+
+    def contacts_quiet_since(self, cutoff: float, limit: int = 10_000) -> list[str]:
+        """Return contacts whose last reply was before `cutoff` (a Unix time)."""
+        return self.redis.zrangebyscore(
+            self.key("contacts", "replied"), "-inf", f"({cutoff}", start=0, num=limit
+        )
 
     def events(self, phone: str) -> list[dict[str, Any]]:
         """Return the recent event log of a contact, oldest first."""

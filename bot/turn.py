@@ -55,6 +55,7 @@ class Turn:
             sid=sid,
         )
         self.changes.messages.append(message)
+        self.changes.replied = True
         return message
 
     def send(
