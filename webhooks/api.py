@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bot import phones
+from bot.contacts import Contact
 from bot.runtime import Runtime
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -120,24 +121,41 @@ def upsert_contact() -> Response:
     return jsonify(contact.public())
 
 
-@blueprint.get("/contacts/<raw_phone>")
-def get_contact(raw_phone: str) -> Response | tuple[Response, int]:
-    """Return a contact with their journeys."""
+class NotFound(Exception):
+    """A contact the API does not know."""
+
+
+@blueprint.errorhandler(NotFound)
+def not_found(exc: NotFound) -> tuple[Response, int]:
+    """Answer an unknown contact with 404 and the number looked for."""
+    return error(str(exc), 404)
+
+
+def _known(raw_phone: str) -> Contact:
     phone = _phone(raw_phone)
     contact = _runtime().store.load_contact(phone)
     if contact is None:
-        return error(f"no contact with phone {phone}", 404)
-    return jsonify(contact.public())
+        raise NotFound(f"no contact with phone {phone}")
+    return contact
+
+
+@blueprint.get("/contacts/<raw_phone>")
+def get_contact(raw_phone: str) -> Response:
+    """Return a contact with their journeys."""
+    return jsonify(_known(raw_phone).public())
 
 
 @blueprint.get("/contacts/<raw_phone>/messages")
-def get_messages(raw_phone: str) -> Response | tuple[Response, int]:
+def get_messages(raw_phone: str) -> Response:
     """Return a contact's messages, oldest first."""
-    phone = _phone(raw_phone)
-    runtime = _runtime()
-    if runtime.store.load_contact(phone) is None:
-        return error(f"no contact with phone {phone}", 404)
-    return jsonify([message.public() for message in runtime.store.messages(phone)])
+    messages = _runtime().store.messages(_known(raw_phone).phone)
+    return jsonify([message.public() for message in messages])
+
+
+@blueprint.get("/contacts/<raw_phone>/events")
+def get_events(raw_phone: str) -> Response:
+    """Return a contact's recent conversation events, oldest first."""
+    return jsonify(_runtime().store.events(_known(raw_phone).phone))
 
 
 @blueprint.post("/events")
@@ -151,13 +169,3 @@ def post_event() -> tuple[Response, int]:
     payload = _optional(data, "data", dict, "an object")
     outcome = _runtime().conversations.trigger(phone, event.strip(), payload or {})
     return jsonify({"started": outcome.started, "skipped": outcome.skipped}), 202
-
-
-@blueprint.get("/contacts/<raw_phone>/events")
-def get_events(raw_phone: str) -> Response | tuple[Response, int]:
-    """Return a contact's recent conversation events, oldest first."""
-    phone = _phone(raw_phone)
-    runtime = _runtime()
-    if runtime.store.load_contact(phone) is None:
-        return error(f"no contact with phone {phone}", 404)
-    return jsonify(runtime.store.events(phone))
