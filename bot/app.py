@@ -7,12 +7,14 @@ import logging
 import redis
 from flask import Flask, Response, jsonify
 
+import nlu
 from bot.runtime import Runtime, current
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:
     """Create the Parley web app (gunicorn calls this with no arguments)."""
     runtime = runtime or current()
+    nlu.prepare()  # train the classifier now, not on the first free-text reply
     app = Flask("parley")
     app.config["SECRET_KEY"] = runtime.settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no webhook or API call needs more

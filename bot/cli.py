@@ -1,4 +1,4 @@
-"""The command line: parse, chat, worker, emulator, run, flows check, handback."""
+"""The command line: parse, nlu evaluate, chat, worker, emulator, run, flows check, handback."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ def _parse(args: argparse.Namespace) -> int:
     for text in texts:
         print(json.dumps(nlu.parse(text).as_dict(), ensure_ascii=False), flush=True)
     return 0
+
+
+def _nlu_evaluate(args: argparse.Namespace) -> int:
+    from nlu.evaluation import run
+
+    return run(args.data or [])
 
 
 def _chat(args: argparse.Namespace) -> int:
@@ -63,6 +69,25 @@ def _flows_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flows_graph(args: argparse.Namespace) -> int:
+    from flows.graph import mermaid, write_graph
+    from flows.loader import JourneyLoadError, load_journeys
+
+    extra = [os.environ["FLOWS_DIR"]] if os.environ.get("FLOWS_DIR") else []
+    try:
+        journeys = load_journeys(*extra)
+    except JourneyLoadError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    journey = journeys.get(args.id)
+    if journey is None:
+        print(f"no journey {args.id!r} (there are: {', '.join(sorted(journeys))})", file=sys.stderr)
+        return 1
+    write_graph(journey, args.out)
+    print(mermaid(journey), end="")
+    return 0
+
+
 def _handback(args: argparse.Namespace) -> int:
     from bot import phones
     from bot.runtime import Runtime
@@ -84,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     parse = commands.add_parser("parse", help="print Rasa-style parses of texts (or stdin lines)")
     parse.add_argument("text", nargs="*")
     parse.set_defaults(func=_parse)
+
+    nlu = commands.add_parser("nlu", help="the intent parser")
+    nlu_commands = nlu.add_subparsers(dest="nlu_command", required=True)
+    evaluate = nlu_commands.add_parser(
+        "evaluate", help="score the parser on labelled replies; exit 1 on a missed or false opt-out"
+    )
+    evaluate.add_argument(
+        "--data", action="append", help="Rasa NLU file or folder (default: nlu/data/test)"
+    )
+    evaluate.set_defaults(func=_nlu_evaluate)
 
     chat = commands.add_parser("chat", help="text the running bot from the terminal")
     chat.add_argument("phone", help="the number you are texting from, e.g. +14155550123")
@@ -109,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = flow_commands.add_parser("check", help="validate journey files")
     check.add_argument("paths", nargs="*", help="files or folders (default: all journeys)")
     check.set_defaults(func=_flows_check)
+    graph = flow_commands.add_parser("graph", help="draw a journey as ID.mmd and ID.svg")
+    graph.add_argument("id", help="the journey's id")
+    graph.add_argument("--out", default=".", help="folder to write to (default: here)")
+    graph.set_defaults(func=_flows_graph)
 
     handback = commands.add_parser("handback", help="give a handed-off conversation back")
     handback.add_argument("phone")

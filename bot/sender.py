@@ -48,14 +48,26 @@ class Sender:
                 ids = self.outbox.take(BATCH, time.time())
                 if not ids:
                     break
-                for message_id in pool.map(self.send, ids):
-                    self.outbox.done(message_id)
+                # One contact's messages go one after another, in the order queued, so
+                # that "you're confirmed" never overtakes the question it answers.
+                list(pool.map(self._send_in_order, self._by_contact(ids)))
+                self.outbox.done(*ids)
                 handled += len(ids)
                 if time.monotonic() - started > budget:
                     if self.outbox.size():
                         self.outbox.kick()
                     break
         return handled
+
+    def _by_contact(self, ids: list[str]) -> list[list[str]]:
+        groups: dict[str, list[str]] = {}
+        for message_id, phone in zip(ids, self.store.phones_of(ids), strict=True):
+            groups.setdefault(phone or message_id, []).append(message_id)
+        return list(groups.values())
+
+    def _send_in_order(self, ids: list[str]) -> None:
+        for message_id in ids:
+            self.send(message_id)
 
     def send(self, message_id: str) -> str:
         """Send one pending message unless a guardrail withholds it; return its id."""

@@ -231,6 +231,13 @@ class Store:
         data = self.redis.hgetall(self.key("msg", message_id))
         return Message.from_hash(data) if data else None
 
+    def phones_of(self, message_ids: list[str]) -> list[str | None]:
+        """Return the phone number of each message, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for message_id in message_ids:
+            pipe.hget(self.key("msg", message_id), "phone")
+        return pipe.execute()
+
     def claim_message(self, message_id: str) -> Message | None:
         """Move a pending message to `submitting` and return it, or None if not pending."""
         flat = self._claim(keys=[self.key("msg", message_id)])

@@ -9,6 +9,7 @@ from typing import Any
 
 from rq import Worker
 
+import nlu
 from bot.runtime import Runtime, install
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Ticker(threading.Thread):
 def run(runtime: Runtime, *, burst: bool = False) -> None:
     """Run the RQ worker (with its scheduler) and the ticker until interrupted."""
     install(runtime)
+    nlu.prepare()  # before forking work horses, so they inherit the trained model
     ticker = Ticker(runtime)
     ticker.start()
     try:

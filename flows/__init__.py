@@ -1,6 +1,7 @@
 """Journeys: the model, the YAML loader and validator, and the pure engine that runs them."""
 
 from flows.engine import (
+    ActionResult,
     Context,
     Reply,
     Run,
@@ -12,13 +13,17 @@ from flows.engine import (
     start,
 )
 from flows.events import (
+    ActionRequested,
     Event,
     FieldSet,
     GoalReached,
     HandoffRequested,
     JourneyEnded,
+    JourneyStartRequested,
     MessageCreated,
+    SplitChosen,
     StageChanged,
+    TagsChanged,
     WaitStarted,
     as_dict,
 )
@@ -30,12 +35,17 @@ from flows.loader import (
     load_journey,
     load_journeys,
 )
-from flows.model import STAGES, Journey, JourneyKind, Step, Wait
+from flows.model import STAGES, Entry, Journey, JourneyKind, Segment, Step, Trigger, Wait
+from flows.rules import entry_decision, exit_matches, keyword_matches, matches_segment
+from flows.timing import date_trigger_time, next_schedule_time
 
 __all__ = [
     "BUILTIN_DIR",
     "STAGES",
+    "ActionRequested",
+    "ActionResult",
     "Context",
+    "Entry",
     "Event",
     "FieldSet",
     "GoalReached",
@@ -45,21 +55,32 @@ __all__ = [
     "JourneyError",
     "JourneyKind",
     "JourneyLoadError",
+    "JourneyStartRequested",
     "MessageCreated",
     "Reply",
     "Run",
     "RunStatus",
+    "Segment",
+    "SplitChosen",
     "StageChanged",
     "Step",
+    "TagsChanged",
     "Timeout",
+    "Trigger",
     "Wait",
     "WaitStarted",
     "as_dict",
     "check",
+    "date_trigger_time",
+    "entry_decision",
+    "exit_matches",
     "expecting",
     "interrupt",
+    "keyword_matches",
     "load_journey",
     "load_journeys",
+    "matches_segment",
+    "next_schedule_time",
     "resume",
     "start",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -22,7 +23,11 @@ class MessageCreated:
 
 @dataclass(frozen=True)
 class WaitStarted:
-    """The run now waits for a reply; schedule Timeout(seq) at timeout_at."""
+    """The run now waits; schedule Timeout(seq) at timeout_at.
+
+    waiting_for is "reply" (a wait step: timeout_at is its next reminder or its timeout)
+    or "time" (a delay step: the run carries on at timeout_at; replies do not reach it).
+    """
 
     type: ClassVar[str] = "wait_started"
     run_id: str
@@ -30,6 +35,7 @@ class WaitStarted:
     step: str
     seq: int
     timeout_at: datetime | None
+    waiting_for: str = "reply"
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,48 @@ class JourneyEnded:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class TagsChanged:
+    """Add tags to the contact and remove others."""
+
+    type: ClassVar[str] = "tags_changed"
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SplitChosen:
+    """The run took this variant of an A/B split (the same one on every replay)."""
+
+    type: ClassVar[str] = "split_chosen"
+    run_id: str
+    journey: str
+    step: str
+    variant: str
+
+
+@dataclass(frozen=True)
+class ActionRequested:
+    """Run a custom action, then resume the run with ActionResult(fields, messages)."""
+
+    type: ClassVar[str] = "action_requested"
+    run_id: str
+    journey: str
+    step: str
+    action: str
+
+
+@dataclass(frozen=True)
+class JourneyStartRequested:
+    """Start journey `target` for this contact with `data` as its event data."""
+
+    type: ClassVar[str] = "journey_start_requested"
+    run_id: str
+    journey: str
+    target: str
+    data: Mapping[str, Any]
+
+
 Event = (
     MessageCreated
     | WaitStarted
@@ -89,13 +137,26 @@ Event = (
     | HandoffRequested
     | GoalReached
     | JourneyEnded
+    | TagsChanged
+    | SplitChosen
+    | ActionRequested
+    | JourneyStartRequested
 )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def as_dict(event: Event) -> dict[str, Any]:
     """Return the event as a JSON-safe dict with its type first."""
     out: dict[str, Any] = {"type": event.type}
     for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
-        out[f.name] = value.isoformat() if isinstance(value, datetime) else value
+        out[f.name] = _plain(getattr(event, f.name))
     return out

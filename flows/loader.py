@@ -36,10 +36,10 @@ def _parse_file(path: Path) -> tuple[Journey | None, Parser]:
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        parser = Parser(path, "")
+        parser = Parser(str(path), "")
         parser.error(0, f"cannot read the file: {exc}")
         return None, parser
-    parser = Parser(path, source)
+    parser = Parser(str(path), source)
     return parser.parse(), parser
 
 
@@ -64,12 +64,33 @@ def _files(paths: Iterable[str | Path]) -> tuple[list[Path], list[JourneyError]]
     return files, errors
 
 
-def _load(paths: Iterable[str | Path]) -> tuple[dict[str, Journey], list[JourneyError]]:
+def _builtin_ids() -> set[str]:
+    files, _ = _files([BUILTIN_DIR])
+    return {journey.id for journey in (_parse_file(f)[0] for f in files) if journey}
+
+
+def _check_starts(journeys: dict[str, Journey], known: set[str]) -> list[JourneyError]:
+    """Flag `start:` steps that name a journey nobody loaded."""
+    errors = []
+    for journey in journeys.values():
+        for step in journey.steps:
+            if step.start is not None and step.start not in journeys and step.start not in known:
+                message = f"step {step.id!r}: `start` names unknown journey {step.start!r}"
+                errors.append(JourneyError(journey.path, step.line, message))
+    return errors
+
+
+def _load(
+    paths: Iterable[str | Path],
+) -> tuple[dict[str, Journey], list[JourneyError], list[JourneyError]]:
+    paths = list(paths)
     files, errors = _files(paths)
+    warnings: list[JourneyError] = []
     journeys: dict[str, Journey] = {}
     for file in files:
         journey, parser = _parse_file(file)
         errors.extend(sorted(parser.errors, key=lambda error: error.line))
+        warnings.extend(sorted(parser.warnings, key=lambda warning: warning.line))
         if journey is None:
             continue
         if journey.id in journeys:
@@ -78,12 +99,17 @@ def _load(paths: Iterable[str | Path]) -> tuple[dict[str, Journey], list[Journey
             errors.append(JourneyError(journey.path, parser.id_line, message))
             continue
         journeys[journey.id] = journey
-    return journeys, errors
+    # A file checked on its own may start a built-in journey.
+    builtin = BUILTIN_DIR.resolve()
+    known = set() if any(Path(p).resolve() == builtin for p in paths) else None
+    if any(step.start for journey in journeys.values() for step in journey.steps):
+        errors.extend(_check_starts(journeys, known if known is not None else _builtin_ids()))
+    return journeys, errors, warnings
 
 
 def load_journey(path: str | Path) -> Journey:
     """Load one journey file; raise JourneyLoadError with every mistake in it."""
-    journeys, errors = _load([path])
+    journeys, errors, _ = _load([path])
     if errors or not journeys:
         raise JourneyLoadError(errors)
     return next(iter(journeys.values()))
@@ -91,12 +117,17 @@ def load_journey(path: str | Path) -> Journey:
 
 def load_journeys(*dirs: str | Path) -> dict[str, Journey]:
     """Load the built-in journeys, then those in dirs; raise JourneyLoadError on any mistake."""
-    journeys, errors = _load([BUILTIN_DIR, *dirs])
+    journeys, errors, _ = _load([BUILTIN_DIR, *dirs])
     if errors:
         raise JourneyLoadError(errors)
     return journeys
 
 
-def check(*paths: str | Path) -> list[JourneyError]:
-    """Return every mistake in the journey files and directories given."""
-    return _load(paths)[1]
+def check(*paths: str | Path, warnings: bool = False) -> list[JourneyError]:
+    """Return every mistake in the journey files and directories given.
+
+    With warnings=True, also return the risks that do not stop a journey from loading
+    (each with severity "warning"), after the errors.
+    """
+    _, errors, found = _load(paths)
+    return errors + found if warnings else errors

@@ -1,8 +1,9 @@
-"""Rule-based intent parsing for inbound SMS, in Rasa's parse format."""
+"""Intent parsing for inbound SMS: compliance rules first, then a trained classifier."""
 
 from nlu.intents import HELP_KEYWORDS, INTENTS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from nlu.model import Entity, Parse
-from nlu.parser import parse
+from nlu.parser import parse, prepare
+from nlu.vocabulary import Vocabulary
 
 __all__ = [
     "HELP_KEYWORDS",
@@ -11,5 +12,7 @@ __all__ = [
     "OPT_OUT_KEYWORDS",
     "Entity",
     "Parse",
+    "Vocabulary",
     "parse",
+    "prepare",
 ]

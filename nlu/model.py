@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 EXTRACTOR = "parley_rules"
@@ -16,6 +16,8 @@ class Entity:
     value: Any
     start: int | None = None
     end: int | None = None
+    # Who found it: Parley's rules, or the Rasa server NLU_URL points at.
+    extractor: str = field(default=EXTRACTOR, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the entity in Rasa's format."""
@@ -24,7 +26,7 @@ class Entity:
             "value": self.value,
             "start": self.start,
             "end": self.end,
-            "extractor": EXTRACTOR,
+            "extractor": self.extractor,
         }
 
 

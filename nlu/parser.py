@@ -1,4 +1,4 @@
-"""Turn one inbound SMS into a Parse, compliance keywords first."""
+"""Turn one inbound SMS into a Parse: compliance rules, journey words, rules, then a model."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from collections.abc import Collection
 from itertools import islice
 
+from nlu import compliance, remote
 from nlu import rules as r
 from nlu.intents import (
     AFFIRM,
@@ -14,6 +15,7 @@ from nlu.intents import (
     GREET,
     HELP,
     HUMAN,
+    INTENTS,
     OPT_IN,
     OPT_OUT,
     RATING,
@@ -21,93 +23,158 @@ from nlu.intents import (
     THANKS,
 )
 from nlu.model import Entity, Parse
+from nlu.vocabulary import Vocabulary, match_example, match_keyword
 
 Hit = tuple[str, float]
-# A Twilio keyword next to "yes"/"ok" ("Yes, cancel") answers the appointment question,
-# so only these two keywords lose their keyword meaning in that company.
-_AMBIGUOUS_KEYWORDS = frozenset({"cancel", "end"})
-_ASSENT = frozenset({"yes", "y", "ok", "okay", "sure", "yeah"})
-_OPT_IN_DOUBT = r.phrases("why|who|never|didnt|did not|without|how did")
+# A rule at least this sure decides; weaker rule hits are weighed against the model.
+RULE_TRUST = 0.8
+# Below this the model's best guess is not good enough and the reply is nlu_fallback.
+MODEL_THRESHOLD = 0.55
+# A model is never as sure as a rule: below the 0.9 at which the bot answers HELP.
+MODEL_CEILING = 0.8
+# What an intent the conversation asked for gains, as it is the likelier reading.
+EXPECTED_BONUS = 0.05
+FALLBACK_CONFIDENCE = 0.3
 _STAR_RE = re.compile(f"(?:{'|'.join(sorted(r.STAR_CHARS))})\ufe0f?")
 _TIME_UNITS = r.word_set("am pm h hr hrs hour hours min mins minute minutes day days")
 
 
 def parse(
-    text: str, *, expecting: Collection[str] | None = None, language: str | None = None
+    text: str,
+    *,
+    expecting: Collection[str] | None = None,
+    language: str | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> Parse:
     """Classify `text`; `expecting` names the intents the conversation is waiting for.
 
-    `language` is accepted as a hint; the rules cover English, Spanish and French at once.
+    `language` is accepted as a hint; rules and model cover English, Spanish and French at
+    once. `vocabulary` adds a journey's own keywords and examples.
     """
     t = r.normalise(text)
     wanted = frozenset(expecting or ())
-    entities: tuple[Entity, ...] = ()
-    hit = _compliance(t) or _short(t, wanted) or _reschedule(t)
-    if hit is None:
-        rated = _rating(t, wanted)
-        if rated is None:
-            hit = _conversation(t)
-        else:
-            value, confidence, surface = rated
-            hit = (RATING, confidence)
-            entities = (Entity(RATING, value, *_span(t, surface)),)
+    hit, entities, decided = _apply_rules(t, wanted, vocabulary)
+    if not decided:
+        hit, entities = _apply_model(text, t, wanted, hit)
+    return _finish(text, hit, entities, wanted)
+
+
+def prepare() -> None:
+    """Train the local classifier now, so the first free-text reply does not wait for it."""
+    from nlu import classifier
+
+    classifier.default()
+
+
+def apply_rules(
+    text: str,
+    *,
+    expecting: Collection[str] | None = None,
+    vocabulary: Vocabulary | None = None,
+) -> Parse | None:
+    """Return the Parse the rules and the journey's vocabulary decide alone, or None."""
+    wanted = frozenset(expecting or ())
+    hit, entities, decided = _apply_rules(r.normalise(text), wanted, vocabulary)
+    return _finish(text, hit, entities, wanted) if decided else None
+
+
+def _finish(text: str, hit: Hit, entities: tuple[Entity, ...], wanted: frozenset[str]) -> Parse:
     intent, confidence = hit
     if intent in wanted and intent != FALLBACK and confidence < 0.99:
-        confidence = min(confidence + 0.05, 0.99)
+        confidence = min(confidence + EXPECTED_BONUS, 0.99)
     return Parse(text, intent, round(confidence, 2), entities)
 
 
-def _compliance(t: r.Text) -> Hit | None:
-    """Match opt-out, opt-in and help: keywords, keyword sentences, then phrases."""
-    norm = t.norm
-    if not norm:
+def _apply_rules(
+    t: r.Text, wanted: frozenset[str], vocabulary: Vocabulary | None
+) -> tuple[Hit, tuple[Entity, ...], bool]:
+    """Return the rules' best hit, its entities, and whether it is sure enough to decide."""
+    hit = compliance.match(t)
+    if hit is not None:
+        return hit, (), True
+    if vocabulary:
+        hit = _apply_vocabulary(t, vocabulary)
+        if hit is not None:
+            return hit, (), True
+    hit = _short(t, wanted) or _reschedule(t)
+    if hit is None:
+        rated = _rating(t, wanted)
+        if rated is not None:
+            value, confidence, surface = rated
+            return (RATING, confidence), (Entity(RATING, value, *_span(t, surface)),), True
+        hit = _conversation(t)
+    # An emoji-only reply ("👋") has no words for the rules but is still the model's to read.
+    return hit, (), hit[1] >= RULE_TRUST or not t.raw
+
+
+def _apply_vocabulary(t: r.Text, vocabulary: Vocabulary) -> Hit | None:
+    """Match a journey's keywords, then its examples: they know its question best."""
+    intent = match_keyword(vocabulary, t)
+    if intent is not None:
+        return intent, 1.0
+    if not vocabulary.examples:
         return None
-    tokens = norm.split()
-    bare = r.bare_keyword(norm)
-    if 3 <= len(tokens) <= 12 and all(len(token) == 1 for token in tokens):
-        bare = "".join(tokens)  # "S T O P", "s.t.o.p"
-    if norm in r.OPT_OUT_EXACT or (
-        bare in r.OPT_OUT_EXACT and not (bare in _AMBIGUOUS_KEYWORDS and _ASSENT & set(tokens))
-    ):
-        return OPT_OUT, 1.0
-    keywords = [r.bare_keyword(s) for s in t.segments] if len(t.segments) > 1 else []
-    if any(keyword in r.OPT_OUT_SENTENCE for keyword in keywords):
-        return OPT_OUT, 1.0
-    if r.find(r.OPT_OUT_PHRASES, t.head):
-        return OPT_OUT, 0.95
-    if _loud_stop(t) or _tail_stop(tokens):
-        return OPT_OUT, 0.9
-    if bare in r.OPT_IN_EXACT:
-        return OPT_IN, 1.0
-    if bare in r.HELP_EXACT:
-        return HELP, 1.0
-    for keyword in keywords:
-        if keyword in r.OPT_IN_EXACT:
-            return OPT_IN, 1.0
-        if keyword in r.HELP_EXACT:
-            return HELP, 1.0
-    if r.find(r.OPT_IN_PHRASES, t.head) and not _OPT_IN_DOUBT.search(t.head):
-        return OPT_IN, 0.95
-    return None
+    from nlu import classifier  # the examples are compared in the classifier's features
+
+    similar = match_example(vocabulary, t, classifier.default())
+    if similar is None or (similar[0] == OPT_OUT and not compliance.mentions_revocation(t)):
+        return None
+    return similar[0], min(similar[1], 0.95)
 
 
-def _loud_stop(t: r.Text) -> bool:
-    """Return True for "STOP" in capitals within a message that is not all capitals."""
-    raw = t.raw
-    match = r.LOUD_STOP.search(raw)
-    if match is None or raw == raw.upper():
-        return False
-    before = r.normalise(raw[: match.start()]).norm[-48:]
-    return not r.NEGATED.search(f"{before} ")
+def _apply_model(
+    text: str, t: r.Text, wanted: frozenset[str], weak: Hit
+) -> tuple[Hit, tuple[Entity, ...]]:
+    """Decide free text with the Rasa server NLU_URL names, or else the local classifier."""
+    # scikit-learn takes a second to import; replies the rules decide never need it.
+    from nlu import classifier
+
+    entities: tuple[Entity, ...] = ()
+    url = remote.endpoint()
+    answer = remote.rank(text, url) if url else None
+    if answer is not None:
+        ranking, entities = answer
+    else:
+        ranking = classifier.default().rank(t)
+    choice = _choose(ranking, t, wanted)
+    if choice is None or (choice[0] != FALLBACK and choice[1] < weak[1]):
+        return (weak if weak[0] != FALLBACK else (FALLBACK, FALLBACK_CONFIDENCE)), ()
+    if choice[0] == RATING:
+        return choice, _loose_rating(t)
+    return choice, entities if choice[0] != FALLBACK else ()
 
 
-def _tail_stop(tokens: list[str]) -> bool:
-    """Return True for a message ending in "stop" that is not ordinary English."""
-    return (
-        len(tokens) >= 2
-        and tokens[-1] in ("stop", "stopall")
-        and tokens[-2] not in r.NOT_BEFORE_TAIL_STOP
+def _choose(ranking: list[tuple[str, float]], t: r.Text, wanted: frozenset[str]) -> Hit | None:
+    """Return the model's answer; None when it is unsure, nlu_fallback when it may not say."""
+    intent, probability = max(
+        ranking, key=lambda pair: pair[1] + (EXPECTED_BONUS if pair[0] in wanted else 0.0)
     )
+    if probability < MODEL_THRESHOLD:
+        return None
+    # The model alone never unsubscribes, resubscribes or invents a score: a sign of
+    # revocation, or a number the rules can read, must agree with it.
+    if intent == OPT_OUT:
+        return (
+            (OPT_OUT, 0.9) if compliance.mentions_revocation(t) else (FALLBACK, FALLBACK_CONFIDENCE)
+        )
+    if intent == RATING:
+        return (RATING, min(probability, MODEL_CEILING)) if _loose_rating(t) else None
+    if intent not in INTENTS or intent in (FALLBACK, OPT_IN):
+        return None
+    return intent, min(probability, MODEL_CEILING)
+
+
+def _loose_rating(t: r.Text) -> tuple[Entity, ...]:
+    """Return the score among the first words ("solid 4", "a 4 I guess"), if there is one."""
+    if not t.segments or r.FRACTION.search(t.head):  # "6/5" was already read and refused
+        return ()
+    tokens = t.segments[0].split()[:4]
+    for index, token in enumerate(tokens):
+        value = r.number(token)
+        after = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if value is not None and 1 <= value <= 10 and after not in _TIME_UNITS:
+            return (Entity(RATING, value, *_span(t, token)),)
+    return ()
 
 
 def _short(t: r.Text, wanted: frozenset[str]) -> Hit | None:
@@ -195,7 +262,8 @@ def _conversation(t: r.Text) -> Hit:
     if r.PRAY in tokens or r.THANKS_PHRASES.search(head):
         return THANKS, 0.9
     if r.GREET_START.match(head):
-        return GREET, 0.8
+        # "Hey so sorry but ..." opens with a greeting and is about something else.
+        return GREET, 0.8 if len(tokens) <= 4 else 0.6
     return FALLBACK, 0.3
 
 

@@ -10,10 +10,7 @@ from nlu.intents import (
     AFFIRM,
     DENY,
     GREET,
-    HELP_KEYWORDS,
     HUMAN,
-    OPT_IN_KEYWORDS,
-    OPT_OUT_KEYWORDS,
     RESCHEDULE,
     THANKS,
 )
@@ -49,6 +46,7 @@ _DELETE = re.compile(
 _IN_NUMBER = re.compile(r"(?<=\d)[.:](?=\d)")
 # Sentence breaks; a hyphen is one only beside a space, so "opt-out" stays one sentence.
 _BREAK = re.compile(r"[!?;,.:\n\r¡¿\u2013\u2014…]+|\s-+|-+\s")
+_STRETCHED = re.compile(r"([^\W\d_])\1{2,}")
 _JUNK = re.compile(r"[^\w/|⭐👍👎✅❌👌🙏]+")
 
 
@@ -82,6 +80,8 @@ def normalise(text: str) -> Text:
             if variant in folded:
                 folded = folded.replace(variant, f" {symbol} ")
     folded = folded.replace("|", " ").replace("_", " ").replace("/", " / ")
+    if _STRETCHED.search(folded):  # "nooo", "hiii", "pleeease": no word needs three in a row
+        folded = _STRETCHED.sub(r"\1", folded)
     if "." in folded or ":" in folded:
         folded = _IN_NUMBER.sub("_", folded)
     marked = _JUNK.sub(" ", _BREAK.sub(" | ", folded))
@@ -125,91 +125,8 @@ def find(pattern: re.Pattern[str], text: str, negated: re.Pattern[str] = NEGATED
     return False
 
 
-# --- opt-out, opt-in, help: the carrier keywords and what people write instead ---
+# --- conversational intents ---
 
-_TWILIO_OUT = frozenset(k.casefold() for k in OPT_OUT_KEYWORDS)
-OPT_OUT_EXACT = _TWILIO_OUT | {
-    "opt out", "stop all", "unsub", "stop it", "stop this", "stop them", "unsubscribe me",
-    "opt me out", "remove me", "i quit", "quit it", "revoke consent", "arret", "arreter", "parar",
-    "baja", "de baja", "dar de baja", "darme de baja", "desuscribir", "desuscribirme", "desabonner",
-}  # fmt: skip
-# These stay opt-outs when they are one sentence of a longer message ("Who is this? STOP");
-# "cancel" and "end" do not, as "Cancel. I'm sick" is about an appointment.
-OPT_OUT_SENTENCE = OPT_OUT_EXACT - {"cancel", "end"}
-OPT_IN_EXACT = frozenset(k.casefold() for k in OPT_IN_KEYWORDS) | {
-    "subscribe", "resubscribe", "re subscribe", "subscribe me", "opt in", "optin", "opt me in",
-    "opt back in", "start again", "sign me up", "sign me back up", "darme de alta", "alta",
-}  # fmt: skip
-HELP_EXACT = (
-    frozenset(k.casefold() for k in HELP_KEYWORDS)
-    | word_set("ayuda aide information")
-    | {"help me", "more info", "i need help", "need help"}
-)
-
-_KEYWORD_WORDS = frozenset(
-    word for phrase in OPT_OUT_EXACT | OPT_IN_EXACT | HELP_EXACT for word in phrase.split()
-)
-# Words that may surround a keyword without changing it: "STOP PLEASE", "pls stop now".
-_FILLER = phrases(
-    "please|pls|plz|plez|plse|now|right now|immediately|asap|already|again|just|all|sorry",
-    "thanks|thank you|thank u|thx|ty|ok|okay|yes",
-    "por favor|porfa|gracias|ya|ahora|svp|sil vous plait|sil te plait|merci|maintenant",
-    "(?:texting|txting|messaging|sending|contacting)(?: me)?",
-    "(?:the |these |your |ur |of |my )?(?:texts?|txts?|messages?|msgs?|sms|notifications?"
-    "|alerts?|reminders?)",
-)
-
-
-def bare_keyword(segment: str) -> str:
-    """Return `segment` without filler words, emoji or repeats: "stop stop pls 🙏" -> "stop"."""
-    words = [w for w in dict.fromkeys(segment.split()) if w not in SYMBOL_TOKENS]
-    if len(words) > 12 or _KEYWORD_WORDS.isdisjoint(words):
-        return ""  # a keyword with a little filler is a short message naming the keyword
-    rest = _FILLER.sub(" ", f" {' '.join(words)}").split()
-    return " ".join(dict.fromkeys(rest)) if rest else " ".join(words)
-
-
-_TEXTS = "texts?|txts?|messages?|msgs?|sms|reminders?|notifications?|alerts?|spam"
-OPT_OUT_PHRASES = phrases(
-    "stop (?:\\w+ )?(?:texting|txting|messaging|msging|sending|contacting|emailing|spamming"
-    "|bothering|harassing|bugging|calling|pinging)",
-    f"stop (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
-    "(?:take|remove|delete|drop|erase|get|unsubscribe|unenroll|unenrol) me (?:off|from|out of)"
-    f"(?:$| (?:\\w+ ){{0,3}}?(?:list|lists|{_TEXTS}|database|system|contacts?|mailing|this|it"
-    "|here|these|that|there|them|you|everything))",
-    "(?:remove|delete|erase|lose|forget|drop) (?:my|this) (?:phone |cell |mobile |contact )?"
-    "(?:number|info|information|details|contact)",
-    "unsu(?:b|sc)\\w*|optout|opt(?:ed|ing)? (?:me )?out",
-    "(?:dont|do not|never|stop|quit) (?:ever )?(?:text|txt|message|msg|contact|sms|spam|bother"
-    "|email)(?:ing)? (?:me|this number|my number|us)(?! (?:before|after|until|till|til|on|at"
-    "|during|in the|early|late|so|this early|while|when|about|if))",
-    f"no (?:more|longer|further) (?:\\w+ )?(?:{_TEXTS}|contact)",
-    "(?:dont|do not|no longer|never) (?:want|wish|like) (?:to (?:get|receive|be getting) )?"
-    f"(?:\\w+ ){{0,2}}?(?:{_TEXTS})",
-    "(?:want|wanna|like) you to stop|(?:want|wanna|like) to be removed|leave me alone",
-    "(?:end|cancel|quit|stop) (?:my |the |this |your |all )?(?:subscription|membership"
-    "|texting service|text service|sms service)",
-    "(?:darme|darse|dar|dame|denme|deme|doy) de baja|cancelar (?:la |mi )?suscripcion",
-    "no (?:me )?(?:envien|manden|escriban|mande|envie|mandes|envies|escribas|contacten|molesten)"
-    " (?:mas|mensajes|textos|sms)",
-    "ya no (?:quiero|deseo) (?:recibir )?(?:\\w+ )?(?:mensajes|textos|sms|recordatorios)",
-    "desuscrib\\w*|desabonn\\w*|desinscri\\w*|ne (?:me )?(?:contactez|ecrivez|envoyez) plus",
-    "je ne veux plus (?:recevoir )?(?:de |vos |ces |les )?(?:messages|sms|textos|rappels)",
-    "arret(?:er|ez)? (?:les |vos |ces )?(?:messages|sms|textos|envois|rappels)",
-)
-# "STOP" written in capitals inside an otherwise lower-case message is meant as the keyword.
-LOUD_STOP = re.compile(r"(?<![A-Za-z])(?:STOP|STOPALL|UNSUBSCRIBE|OPTOUT|OPT-OUT)(?![A-Za-z])")
-# A trailing "stop" ("who is this stop") unless the word before makes it ordinary English.
-NOT_BEFORE_TAIL_STOP = word_set(
-    "dont do cant cannot wont never not didnt doesnt shouldnt couldnt wouldnt to bus the a an"
-    " next last first one full will would gonna pit rest truck train tram non my your his her"
-    " our their that every each no i ill we you they he she it lets should must may might"
-    " could can shall sign before after at of or and gotta need needs want wanna whistle"
-)
-OPT_IN_PHRASES = phrases(
-    "resubscribe|re subscribe|subscribe|opt (?:me )?(?:back )?in|optin|sign me (?:back )?up",
-    "start (?:texting|messaging|sending) me|unstop|add me back|darme de alta|reabonner",
-)
 HELP_PHRASES = phrases(
     "(?:need|want|get|some) (?:some |more )?(?:help|info|information)",
     "help me|help (?:please|pls)",
@@ -217,8 +134,6 @@ HELP_PHRASES = phrases(
     "(?:who|what) (?:is|s|are) (?:this|that|these|you|u)|whats this|who dis|how does this work",
     "what do i do|que es esto|quien es|quien eres|qui est ce|cest quoi|qui etes vous",
 )
-
-# --- conversational intents ---
 
 _DAY = _words(
     "mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday",
@@ -230,6 +145,7 @@ _DAY = _words(
 _WHEN = _words(
     _DAY,
     "\\d{1,2}(?: ?(?:am|pm|a m|p m|h\\d*)|(?:_\\d{2})(?: ?(?:am|pm))?)",
+    "(?:the )?\\d{1,2}(?:st|nd|rd|th)|\\d{1,2} / \\d{1,2}",
     "noon|midday|(?:the |in the )?(?:morning|afternoon|evening)",
 )
 DAY_ONLY = re.compile(rf"(?:on |maybe |how about |what about )?{_DAY}(?: instead)?")
@@ -237,20 +153,24 @@ RESCHEDULE_PHRASES = phrases(
     "re ?sched\\w*|reprogram\\w*|reagend\\w*|rebook\\w*|report(?:ons|ez)",
     "reporter (?:le|la|mon|ma)",
     "(?:change|move|push|switch|shift|bump|postpone|delay|modify) (?:it|this|that|my|the|our"
-    "|appt|appointment|time|date|day|back|forward|to|up)",
+    "|appt|appointment|time|date|day|back|forward|to|up|me|us)",
     "(?:different|another|other|new|diff|later|earlier|alternative|alternate) (?:time|day|date"
     "|slot|week|appointment|appt|hour|times|days|dates)",
     "(?:can|could|may|shall) (?:we|i|you|u|it) (?:do|make it|come|go|try|book|meet|get|switch to"
     "|change to|move to|have it|schedule|come in|be) (?:it |this |that )?(?:on |in |at |for )?"
     f"(?:{_WHEN}|another|a different|a later|later|earlier|the \\d+|\\d)",
-    f"(?:how|what) about (?:on |at )?(?:{_WHEN}|the \\d+|\\d+|later|earlier|another)",
+    f"(?:(?:how|what) about|maybe|perhaps) (?:on |at )?(?:{_WHEN}|the \\d+|\\d+|later|earlier"
+    "|another)",
     f"{_WHEN} (?:instead|would be better|is better|works better|would work better)",
+    "(?:works?|would work|suits?|would suit|would be|is) better(?: for (?:me|us))?$",
+    "(?:can|could) only (?:come|do|make it|be there|make|go)|postpone\\w*",
     f"(?:is|are|would|does|hows|how is) {_WHEN} (?:\\w+ )?(?:available|possible|open|free|ok|okay"
     "|work|better)",
-    "(?:anything|something|availability|openings?|slots?|appointments?|times?) (?:available |open "
+    "(?:anything|something|availability|openings?|slots?|appointments|times?) (?:available |open "
     f"|free )?(?:on |for |in |at |this )?{_WHEN}",
     "(?:otro|otra) (?:dia|hora|horario|fecha|momento|vez)|cambiar (?:la |mi |de )?(?:cita|hora"
     "|fecha|dia)|mas tarde|(?:un )?autre (?:jour|moment|horaire|heure|date|creneau)|plus tard",
+    f"cambiar(?:la|lo)? (?:\\w+ )?(?:para|a|al|por) (?:el )?{_WHEN}|mover (?:la |mi )?cita",
     "changer (?:le |la |l |mon |ma |de )?(?:rendez vous|rdv|heure|date|horaire|jour)",
 )
 LATER = phrases("later|earlier")
@@ -263,7 +183,7 @@ DENY_PHRASES = phrases(
     "(?:cant|cannot|can not|couldnt|wont|will not|unable to|not able to|not going to|not gonna)"
     " (?:\\w+ )?(?:make|come|attend|go|be there|do it|keep|show|join)",
     "(?:not|wont be|will not be|am not|im not) (?:coming|attending|available|able to come)",
-    "(?:wont|will not|not) be able to (?:make|come|attend|go|be there|do)",
+    "(?:wont|will not|not)(?: going to| gonna)? be able to (?:make|come|attend|go|be there|do)",
     "no puedo|no podre|no voy a poder|no asistire|je ne (?:peux|pourrai|pourrais|viendrai) pas",
     "pas disponible|je ne viendrai pas",
     f"(?:cant|cannot|can not|couldnt) do {_WHEN}",
@@ -281,13 +201,15 @@ AFFIRM_PHRASES = phrases(
 HUMAN_PHRASES = phrases(
     "(?:speak|talk|chat|speaking|talking) (?:to|with) (?:a |an |the |some |your |ur )?(?:real "
     "|actual |live )?(?:person|human|someone|somebody|agent|representative|rep|operator|staff"
-    "|manager|receptionist|doctor|nurse|office|people|team|man|woman|being)",
+    "|manager|receptionist|doctor|nurse|office|people|team|man|woman|being|billing|department"
+    "|dept|support|sales|front desk|desk|dentist|pharmacist|owner)",
     "(?:real|actual|live) (?:person|human|agent|people)|representative|operator|human being",
     "agent|human",
     "(?:is this|are you|am i talking to|r u|are u|is it) (?:a |an )?(?:bot|robot|machine"
     "|automated|ai|computer|real person|human|real)",
     "(?:call|phone|ring) me|give me a call|can (?:someone|somebody|you) call",
     "(?:someone|somebody|anyone|a person) (?:i|we) (?:can|could) (?:ask|talk|speak|chat)",
+    "(?:connect|transfer|put) me (?:through )?(?:to|with)",
     "hablar con (?:alguien|una persona|un agente|un humano)|persona real|llamame|llameme",
     "parler a (?:quelquun|une personne|un agent|un humain)|appelez moi|appelle moi",
 )
@@ -333,7 +255,7 @@ YES_WORDS = word_set(
     f" correct {THUMBS_UP} {CHECK} {OK_HAND}"
 )
 NO_WORDS = word_set(f"no n nope nah non {THUMBS_DOWN} {CROSS}")
-NOT_NO = word_set("problem prob worries worry doubt need")
+NOT_NO = word_set("problem prob worries worry doubt need more longer one idea clue")
 NEGATORS = word_set("not no dont cant cannot wont never didnt nope nah")
 LEAD_FILLER = word_set("hi hello hey oh um uh umm well and so haha lol ah")
 

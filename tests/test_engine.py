@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
+import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
 from flows.engine import (
     MAX_STEPS,
+    ActionResult,
     Context,
     Reply,
     Run,
@@ -25,8 +28,11 @@ from flows.engine import (
 )
 from flows.events import as_dict
 from flows.loader import load_journeys
-from flows.model import Journey, JourneyKind, Step, Wait
+from flows.model import Journey, JourneyKind, Segment, Step, Wait
+from flows.parser import Parser
+from flows.rules import entry_decision, exit_matches, keyword_matches, matches_segment
 from flows.template import compile_template, render
+from flows.timing import date_trigger_time, next_schedule_time
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts" / "engine"
 JOURNEYS = load_journeys()
@@ -52,11 +58,19 @@ def _conversations() -> list[Any]:
     return cases
 
 
-def _input(turn: dict[str, Any]) -> Reply | Timeout:
+RUN_KEYS = {"step", "status", "wait_seq", "timeout_at", "ended_at"}
+
+
+def _input(turn: dict[str, Any]) -> Reply | Timeout | ActionResult:
     if "timeout" in turn:
         return Timeout(turn["timeout"])
+    if "action" in turn:
+        action = turn["action"]
+        return ActionResult(action.get("fields", {}), tuple(action.get("messages", ())))
     reply = turn["reply"]
-    return Reply(reply) if isinstance(reply, str) else Reply(reply["intent"], reply.get("text", ""))
+    if isinstance(reply, str):
+        return Reply(reply)
+    return Reply(reply["intent"], reply.get("text", ""), reply.get("entities", {}))
 
 
 @pytest.mark.parametrize(("spec", "conversation"), _conversations())
@@ -66,9 +80,9 @@ def test_transcript(spec: dict[str, Any], conversation: dict[str, Any]) -> None:
 
     journey = JOURNEYS[spec["journey"]]
     contact, business = setting("contact"), setting("business")
-    ctx = Context(contact, business, datetime.fromisoformat(spec["started_at"]))
+    ctx = Context(contact, business, datetime.fromisoformat(setting("started_at")))
 
-    run, events = start(journey, ctx, setting("data"), spec["run_id"])
+    run, events = start(journey, ctx, setting("data"), setting("run_id"))
     assert [as_dict(e) for e in events] == setting("start")
 
     for number, turn in enumerate(conversation["turns"], 1):
@@ -81,13 +95,13 @@ def test_transcript(spec: dict[str, Any], conversation: dict[str, Any]) -> None:
 
     state = run.to_dict()
     assert {key: state[key] for key in conversation["run"]} == conversation["run"]
-    assert set(conversation["run"]) == {"step", "status", "wait_seq", "timeout_at", "ended_at"}
+    assert set(conversation["run"]) == RUN_KEYS
     assert state["data"] == setting("data")
 
 
-def test_transcripts_cover_both_builtin_journeys() -> None:
+def test_transcripts_cover_every_builtin_journey() -> None:
     covered = {yaml.safe_load(p.read_text())["journey"] for p in TRANSCRIPTS.glob("*.yaml")}
-    assert covered == {"appointment_confirmation", "abandoned_cart"}
+    assert covered == set(JOURNEYS)
 
 
 # -- templates -------------------------------------------------------------------------------
@@ -180,7 +194,7 @@ def test_templates_are_compiled_once_per_text() -> None:
 
 
 def _journey(*steps: Step, kind: JourneyKind = JourneyKind.TRANSACTIONAL) -> Journey:
-    return Journey("test", "Test", kind, None, steps, "<test>")
+    return Journey("test", "Test", kind, (), steps, "<test>")
 
 
 def test_a_step_emits_its_events_in_order() -> None:
@@ -326,7 +340,7 @@ def test_resume_rejects_a_run_of_another_journey() -> None:
 def test_a_run_whose_wait_was_edited_away_ends_expired() -> None:
     run, _ = start(JOURNEYS["appointment_confirmation"], Context(ANA, {}, NOW), APPOINTMENT, "r")
     edited = Journey(
-        "appointment_confirmation", "Edited", JourneyKind.TRANSACTIONAL, None, (Step("x", 1),), "-"
+        "appointment_confirmation", "Edited", JourneyKind.TRANSACTIONAL, (), (Step("x", 1),), "-"
     )
     new, events = resume(run, edited, Context(ANA, {}, NOW), Reply("affirm"))
     assert new.status is RunStatus.EXPIRED
@@ -335,7 +349,7 @@ def test_a_run_whose_wait_was_edited_away_ends_expired() -> None:
         "appointment_confirmation",
         "Edited",
         JourneyKind.TRANSACTIONAL,
-        None,
+        (),
         (Step("ask", 1),),
         "-",
     )
@@ -383,3 +397,508 @@ def test_run_round_trips_through_json() -> None:
     assert restored == run
     assert restored.timeout_at == NOW + timedelta(hours=24)
     assert restored.is_open and not interrupt(restored, Context(ANA, {}, NOW))[0].is_open
+
+
+# -- the rest of the journey language, from YAML ---------------------------------------------
+
+
+def _parse(text: str) -> Journey:
+    parser = Parser("<test>", textwrap.dedent(text))
+    journey = parser.parse()
+    assert journey is not None, "\n".join(str(e) for e in parser.errors)
+    return journey
+
+
+def _types(events: list[Any]) -> list[str]:
+    return [e.type for e in events]
+
+
+ACTION = """\
+id: order_status
+kind: transactional
+steps:
+  - id: look_up
+    send: "One moment..."
+    action: action_order_status
+    next: ask_more
+  - id: ask_more
+    send: "Anything else, {{ contact.first_name }}? Status: {{ contact.order_status }}."
+"""
+
+
+def test_an_action_pauses_the_run_until_its_result_comes_back() -> None:
+    journey = _parse(ACTION)
+    run, events = start(journey, Context(ANA, {}, NOW), {"order_id": "A1"}, "r")
+    assert [as_dict(e) for e in events][1:] == [
+        {
+            "type": "action_requested",
+            "run_id": "r",
+            "journey": "order_status",
+            "step": "look_up",
+            "action": "action_order_status",
+        }
+    ]
+    assert (run.status, run.step, run.is_open) == (RunStatus.AWAITING_ACTION, "look_up", True)
+    # Replies and timeouts are not what the run waits for.
+    assert resume(run, journey, Context(ANA, {}, NOW), Reply("affirm"))[1] == []
+    assert resume(run, journey, Context(ANA, {}, NOW), Timeout(0))[1] == []
+    result = ActionResult({"order_status": "shipped"}, ("Order A1 is on its way.",))
+    done, events = resume(run, journey, Context(ANA, {}, NOW), result)
+    assert [as_dict(e) for e in events][:2] == [
+        {"type": "field_set", "name": "order_status", "value": "shipped"},
+        {
+            "type": "message_created",
+            "run_id": "r",
+            "journey": "order_status",
+            "step": "look_up",
+            "text": "Order A1 is on its way.",
+            "kind": "transactional",
+        },
+    ]
+    assert _texts(events)[1] == "Anything else, Ana? Status: shipped."
+    assert done.status is RunStatus.COMPLETED
+    # A second result for the same action changes nothing.
+    assert resume(done, journey, Context(ANA, {}, NOW), result)[1] == []
+
+
+def test_start_asks_for_another_journey_with_the_run_data_and_its_own() -> None:
+    journey = _parse(
+        """\
+        id: booked
+        kind: transactional
+        steps:
+          - id: hand_on
+            start: appointment_confirmation
+            data: {provider: "{{ event.doctor }}", source: booked}
+        """
+    )
+    _, events = start(journey, Context(ANA, {}, NOW), {"doctor": "Dr. Lee", "at": "x"}, "r")
+    assert as_dict(events[0]) == {
+        "type": "journey_start_requested",
+        "run_id": "r",
+        "journey": "booked",
+        "target": "appointment_confirmation",
+        "data": {"doctor": "Dr. Lee", "at": "x", "provider": "Dr. Lee", "source": "booked"},
+    }
+
+
+BRANCHY = """\
+id: branchy
+kind: transactional
+steps:
+  - id: pick
+    branch:
+      - if: contact.tier == "gold"
+        goto: gold
+      - if: "'vip' in contact.tags"
+        goto: vip
+      - if: event.total > 100
+        goto: big
+      - else: plain
+  - id: gold
+    send: gold
+  - id: vip
+    send: vip
+  - id: big
+    send: big
+  - id: plain
+    send: plain
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "tags", "data", "expected"),
+    [
+        ({"tier": "gold"}, ["vip"], {}, "gold"),
+        ({}, ["vip"], {}, "vip"),
+        ({}, [], {"total": 150}, "big"),
+        ({}, [], {"total": 50}, "plain"),
+        # Comparing text with a number fails: a failing condition is false.
+        ({}, [], {"total": "lots"}, "plain"),
+        ({}, [], {}, "plain"),
+    ],
+)
+def test_branch_takes_the_first_rule_that_holds(
+    fields: dict, tags: list, data: dict, expected: str
+) -> None:
+    contact = {**ANA, "fields": fields, "tags": tags}
+    _, events = start(_parse(BRANCHY), Context(contact, {}, NOW), data, "r")
+    assert _texts(events) == [expected]
+
+
+def test_a_contact_without_tags_reads_as_no_tags() -> None:
+    contact = {key: value for key, value in ANA.items() if key != "tags"}
+    _, events = start(_parse(BRANCHY), Context(contact, {}, NOW), {}, "r")
+    assert _texts(events) == ["plain"]
+
+
+SPLIT = """\
+id: ab
+steps:
+  - id: pick
+    split: {a: 3, b: 1}
+  - id: a
+    send: A
+  - id: b
+    send: B
+"""
+
+
+def test_split_is_the_same_for_a_run_and_follows_the_weights() -> None:
+    journey = _parse(SPLIT)
+    ctx = Context(ANA, {}, NOW)
+    first = [_texts(start(journey, ctx, {}, f"run-{n}")[1]) for n in range(400)]
+    again = [_texts(start(journey, ctx, {}, f"run-{n}")[1]) for n in range(400)]
+    assert first == again
+    share = sum(texts == ["A"] for texts in first) / len(first)
+    assert 0.68 < share < 0.82
+    _, events = start(journey, ctx, {}, "run-1")
+    assert as_dict(events[0]) == {
+        "type": "split_chosen",
+        "run_id": "run-1",
+        "journey": "ab",
+        "step": "pick",
+        "variant": _texts(events)[0].lower(),
+    }
+
+
+def test_tags_change_and_templates_see_them() -> None:
+    journey = _parse(
+        """\
+        id: tags
+        kind: transactional
+        steps:
+          - id: t
+            tag: [vip, gold]
+            untag: lead
+            send: "{{ contact.tags | join(',') }}"
+        """
+    )
+    contact = {**ANA, "tags": ["lead", "news"]}
+    _, events = start(journey, Context(contact, {}, NOW), {}, "r")
+    assert as_dict(events[0]) == {
+        "type": "tags_changed",
+        "added": ["vip", "gold"],
+        "removed": ["lead"],
+    }
+    assert _texts(events) == ["news,vip,gold"]
+    assert contact["tags"] == ["lead", "news"]
+
+
+DELAYS = """\
+id: delays
+kind: transactional
+steps:
+  - id: a
+    delay: {for: 2h}
+    next: b
+  - id: b
+    send: two hours on
+    next: c
+  - id: c
+    delay: {until: "09:00"}
+    next: d
+  - id: d
+    send: nine o'clock
+    next: e
+  - id: e
+    delay: {before: event.due_at, by: 1d}
+    next: f
+  - id: f
+    send: a day before
+    next: g
+  - id: g
+    delay: {after: contact.last_order_at, by: 30d}
+    next: h
+  - id: h
+    send: a month after the last order
+"""
+
+
+def test_delays_hold_the_run_until_their_time() -> None:
+    journey = _parse(DELAYS)
+    # 18:00 UTC is 10 AM in Los Angeles: the next 09:00 there is tomorrow, 17:00 UTC.
+    contact = {**ANA, "fields": {"last_order_at": "2026-12-01"}}
+    data = {"due_at": "2026-12-10T12:00:00Z"}
+    run, events = start(journey, Context(contact, {}, NOW), data, "r")
+    wakes = []
+    while run.status is RunStatus.DELAYED:
+        wait = as_dict(events[-1])
+        assert (wait["type"], wait["waiting_for"], wait["seq"]) == (
+            "wait_started",
+            "time",
+            run.wait_seq,
+        )
+        wakes.append(run.timeout_at)
+        run, events = resume(
+            run, journey, Context(contact, {}, run.timeout_at), Timeout(run.wait_seq)
+        )
+    assert wakes == [
+        NOW + timedelta(hours=2),
+        datetime(2026, 11, 29, 17, 0, tzinfo=UTC),
+        datetime(2026, 12, 9, 12, 0, tzinfo=UTC),
+        # A plain date starts at midnight in the contact's time zone (PST, UTC-8).
+        datetime(2026, 12, 31, 8, 0, tzinfo=UTC),
+    ]
+    assert run.status is RunStatus.COMPLETED
+
+
+def test_a_delay_already_past_or_without_its_date_carries_on_at_once() -> None:
+    journey = _parse(DELAYS.replace("for: 2h", 'until: "10:00"'))
+    contact = {**ANA, "fields": {}}
+    run, events = start(journey, Context(contact, {}, NOW), {"due_at": "2026-11-01"}, "r")
+    # 10:00 in Los Angeles is now: the until-delay and the rest go straight through.
+    assert _texts(events) == ["two hours on"]
+    assert run.status is RunStatus.DELAYED and run.step == "c"
+    run, events = resume(run, journey, Context(contact, {}, run.timeout_at), Timeout(1))
+    assert _texts(events) == ["nine o'clock", "a day before", "a month after the last order"]
+
+
+def test_replies_do_not_reach_a_delayed_run() -> None:
+    journey = _parse(DELAYS)
+    run, _ = start(journey, Context(ANA, {}, NOW), {}, "r")
+    assert expecting(run, journey) == frozenset()
+    assert resume(run, journey, Context(ANA, {}, NOW), Reply("affirm")) == (run, [])
+    # A timeout from an older wait is stale.
+    assert resume(run, journey, Context(ANA, {}, NOW), Timeout(0))[1] == []
+
+
+WAITS = """\
+id: waits
+kind: transactional
+steps:
+  - id: ask
+    send: "Rate us 1-5, or reply MENU"
+    wait:
+      timeout: 1d
+      rating: {">=4": promoter, "<=2": detractor, "3": passive}
+      keywords: {MENU: menu}
+      on: {rating: odd, human: person}
+      retry: "1 to 5 please"
+      reminders:
+        - {after: 2h, send: "Still there?"}
+        - {after: 20h, send: {en: "Last chance", es: "Ultima oportunidad"}}
+  - {id: promoter, send: promoter}
+  - {id: detractor, send: detractor}
+  - {id: passive, send: passive}
+  - {id: menu, send: menu}
+  - {id: odd, send: odd}
+  - {id: person, send: person}
+"""
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (Reply("rating", "5", {"rating": 5}), ["promoter"]),
+        (Reply("rating", "4", {"rating": "4"}), ["promoter"]),
+        (Reply("rating", "2", {"rating": {"value": 2}}), ["detractor"]),
+        (Reply("rating", "3", {"rating": 3}), ["passive"]),
+        # Without a value the intent branch takes it.
+        (Reply("rating", "great"), ["odd"]),
+        (Reply("nlu_fallback", " menu! "), ["menu"]),
+        (Reply("human", "menu please"), ["person"]),
+        (Reply("greet", "hi"), ["1 to 5 please"]),
+    ],
+    ids=repr,
+)
+def test_a_reply_takes_keyword_then_rating_then_intent(reply: Reply, expected: list[str]) -> None:
+    journey = _parse(WAITS)
+    run, _ = start(journey, Context(ANA, {}, NOW), {}, "r")
+    assert expecting(run, journey) == {"rating", "human"}
+    assert _texts(resume(run, journey, Context(ANA, {}, NOW), reply)[1]) == expected
+
+
+def test_reminders_go_out_while_the_wait_goes_on() -> None:
+    journey = _parse(WAITS)
+    spanish = {**ANA, "language": "es"}
+    run, events = start(journey, Context(spanish, {}, NOW), {}, "r")
+    assert run.timeout_at == NOW + timedelta(hours=2)
+    later = Context(spanish, {}, NOW + timedelta(hours=2, minutes=5))
+    run, events = resume(run, journey, later, Timeout(1))
+    assert _texts(events) == ["Still there?"]
+    assert (run.status, run.wait_seq, run.reminders_sent) == (RunStatus.WAITING, 2, 1)
+    # Later timers count from when the wait began, not from a late delivery.
+    assert run.timeout_at == NOW + timedelta(hours=20)
+    run, events = resume(run, journey, Context(spanish, {}, run.timeout_at), Timeout(2))
+    assert _texts(events) == ["Ultima oportunidad"]
+    assert run.timeout_at == NOW + timedelta(days=1)
+    run, events = resume(run, journey, Context(spanish, {}, run.timeout_at), Timeout(3))
+    assert (run.status, as_dict(events[-1])["reason"]) == (
+        RunStatus.EXPIRED,
+        "no reply before the timeout",
+    )
+
+
+def test_a_wait_that_never_times_out_schedules_nothing() -> None:
+    journey = _parse(
+        """\
+        id: forever
+        kind: transactional
+        steps:
+          - id: ask
+            wait: {timeout: never, on: {affirm: done}}
+          - id: done
+        """
+    )
+    run, events = start(journey, Context(ANA, {}, NOW), {}, "r")
+    assert (run.status, run.timeout_at, as_dict(events[-1])["timeout_at"]) == (
+        RunStatus.WAITING,
+        None,
+        None,
+    )
+
+
+def test_defaults_fill_missing_fields_and_the_language_picks_the_text() -> None:
+    journey = _parse(
+        """\
+        id: hello
+        kind: transactional
+        language: fr
+        defaults: {contact.first_name: there, event.item: your items, business.name: us}
+        steps:
+          - id: hi
+            send:
+              en: "Hi {{ contact.first_name }}, {{ event.item }} from {{ business.name }}"
+              fr: "Salut {{ contact.first_name }}"
+              pt-BR: "Oi {{ contact.first_name }}"
+        """
+    )
+    cases = [
+        ({"fields": {}, "language": "en"}, "Hi there, your items from us"),
+        ({"fields": {"first_name": ""}, "language": "en-GB"}, "Hi there, your items from us"),
+        ({"fields": {"first_name": "Ana"}, "language": "pt"}, "Oi Ana"),
+        ({"fields": {"first_name": "Ana"}, "language": None}, "Salut Ana"),
+        ({"fields": {"first_name": "Ana"}, "language": "de"}, "Salut Ana"),
+    ]
+    for contact, expected in cases:
+        _, events = start(journey, Context(contact, {}, NOW), {}, "r")
+        assert _texts(events) == [expected], contact
+
+
+@pytest.mark.parametrize(
+    ("template", "event", "business", "expected"),
+    [
+        ("{{ event.total | money }}", {"total": 42.5}, {}, "$42.50"),
+        ("{{ event.total | money('EUR') }}", {"total": "42.5"}, {}, "€42.50"),
+        ("{{ event.total | money }}", {"total": 1234567}, {"currency": "GBP"}, "£1,234,567.00"),
+        ("{{ event.total | money('jpy') }}", {"total": 1999.5}, {}, "¥2,000"),
+        ("{{ event.total | money('SEK') }}", {"total": -3}, {}, "-SEK 3.00"),
+        ("{{ event.total | money(event.currency) }}", {"total": 5}, {}, "$5.00"),
+        ("[{{ event.total | money }}]", {}, {}, "[]"),
+        ("{{ event.total | money }}", {"total": "call us"}, {}, "call us"),
+    ],
+)
+def test_money(template: str, event: dict, business: dict, expected: str) -> None:
+    assert render(template, {"event": event, "business": business}) == expected
+
+
+# -- rules the bot applies around the engine -------------------------------------------------
+
+
+def _run(run_id: str, journey: str, status: RunStatus = RunStatus.WAITING) -> Run:
+    return Run(run_id, journey, "x", status, NOW)
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("skip", ("skip", [])),
+        ("restart", ("start", ["mine"])),
+        ("interrupt", ("skip", [])),
+    ],
+)
+def test_entry_decision_when_already_in_the_journey(entry: str, expected: tuple) -> None:
+    journey = _parse(f"id: j\nentry: {entry}\nsteps:\n  - id: a\n")
+    runs = [_run("mine", "j"), _run("other", "k"), _run("old", "j", RunStatus.COMPLETED)]
+    decision, ending = entry_decision(journey, runs)
+    assert (decision, [run.id for run in ending]) == expected
+
+
+@pytest.mark.parametrize(
+    ("entry", "ending"), [("skip", []), ("restart", []), ("interrupt", ["other", "delayed"])]
+)
+def test_entry_decision_when_not_in_the_journey(entry: str, ending: list[str]) -> None:
+    journey = _parse(f"id: j\nentry: {entry}\nsteps:\n  - id: a\n")
+    runs = [_run("other", "k"), _run("delayed", "m", RunStatus.DELAYED), _run("x", "j", "expired")]
+    decision, runs_to_end = entry_decision(journey, runs)
+    assert (decision, [run.id for run in runs_to_end]) == ("start", ending)
+
+
+def test_exit_events_and_keywords() -> None:
+    cart = JOURNEYS["abandoned_cart"]
+    assert exit_matches(cart, "order_placed") and not exit_matches(cart, "cart_abandoned")
+    welcome = JOURNEYS["welcome"]
+    assert keyword_matches(welcome, " join! ") and not keyword_matches(welcome, "join us")
+    assert welcome.trigger_event == "signup" and welcome.trigger_events == ("signup",)
+    run, _ = start(cart, Context(ANA, {}, NOW), {}, "r")
+    exited, events = interrupt(run, Context(ANA, {}, NOW), RunStatus.EXITED, "order_placed")
+    assert (exited.status, exited.is_open, as_dict(events[0])["status"]) == (
+        RunStatus.EXITED,
+        False,
+        "exited",
+    )
+
+
+@pytest.mark.parametrize(
+    ("contact", "expected"),
+    [
+        ({"stage": "consideration", "tags": ["vip", "x"], "fields": {"tier": "gold"},
+          "last_active_at": "2026-09-01T00:00:00Z"}, True),
+        ({"stage": "consideration", "tags": ["vip"], "fields": {"tier": "gold"},
+          "last_active_at": "2026-11-20T00:00:00Z"}, False),
+        ({"stage": "consideration", "tags": [], "fields": {"tier": "gold"},
+          "last_active_at": "2026-09-01T00:00:00Z"}, False),
+        ({"stage": "purchase", "tags": ["vip"], "fields": {"tier": "gold"},
+          "created_at": "2026-09-01T00:00:00Z"}, False),
+        ({"stage": "consideration", "tags": ["vip"], "fields": {"tier": "silver"},
+          "created_at": "2026-09-01T00:00:00Z"}, False),
+        ({"stage": "consideration", "tags": ["vip"], "fields": {"tier": "gold"},
+          "created_at": "2026-09-01T00:00:00Z"}, True),
+        # Nothing says how long they have been quiet: not picked.
+        ({"stage": "consideration", "tags": ["vip"], "fields": {"tier": "gold"}}, False),
+    ],
+)  # fmt: skip
+def test_segments(contact: dict, expected: bool) -> None:
+    segment = Segment("consideration", ("vip",), timedelta(days=30), {"tier": "gold"})
+    assert matches_segment(segment, contact, NOW) is expected
+
+
+def test_date_and_schedule_trigger_times() -> None:
+    reminders = JOURNEYS["appointment_reminders"].triggers_of("date")[0]
+    assert date_trigger_time(reminders, ANA, APPOINTMENT) == datetime(
+        2026, 11, 30, 17, 30, tzinfo=UTC
+    )
+    assert date_trigger_time(reminders, ANA, {}) is None
+    birthday = _parse(
+        "id: b\ntrigger: {date: {field: contact.birthday, offset: 9h}}\nsteps:\n  - id: a\n"
+    ).triggers[0]
+    contact = {**ANA, "fields": {"birthday": "2026-12-24"}}
+    # Midnight in Los Angeles plus nine hours.
+    assert date_trigger_time(birthday, contact) == datetime(2026, 12, 24, 17, 0, tzinfo=UTC)
+
+    daily = JOURNEYS["re_engagement"].triggers_of("schedule")[0]
+    new_york = ZoneInfo("America/New_York")
+    assert next_schedule_time(daily, None, NOW, new_york) == datetime(
+        2026, 11, 29, 15, 0, tzinfo=UTC
+    )
+    fired = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
+    assert next_schedule_time(daily, fired, fired, new_york) == datetime(
+        2026, 11, 30, 15, 0, tzinfo=UTC
+    )
+    weekly = JOURNEYS["loyalty_referral"].triggers_of("schedule")[0]
+    assert next_schedule_time(weekly, fired, fired, new_york) == datetime(
+        2026, 12, 6, 16, 0, tzinfo=UTC
+    )
+    assert weekly.params["segment"] == Segment("post_purchase", (), None, {"tier": "gold"})
+
+
+def test_runs_from_before_reminders_still_load() -> None:
+    run, _ = start(JOURNEYS["appointment_confirmation"], Context(ANA, {}, NOW), APPOINTMENT, "r")
+    old = run.to_dict()
+    del old["wait_started_at"], old["reminders_sent"]
+    restored = Run.from_dict(old)
+    assert (restored.wait_started_at, restored.reminders_sent) == (None, 0)
+    _, events = resume(restored, JOURNEYS["appointment_confirmation"], Context(ANA, {}, NOW),
+                         Timeout(1))  # fmt: skip
+    assert [e.step for e in events if e.type == "message_created"] == ["remind"]

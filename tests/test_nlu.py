@@ -1,4 +1,4 @@
-"""The rule-based parser: compliance keywords, short replies, ratings, and any input at all."""
+"""The parser: compliance keywords, short replies, ratings, free text, and any input at all."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nlu
-from nlu import INTENTS, OPT_OUT_KEYWORDS, Entity, Parse, parse
+from nlu import INTENTS, OPT_OUT_KEYWORDS, Entity, Parse, Vocabulary, parse
 from nlu.intents import (
     AFFIRM,
     DENY,
@@ -24,6 +24,13 @@ from nlu.intents import (
     RESCHEDULE,
     THANKS,
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _trained_classifier() -> None:
+    # Train once up front, so timing tests measure parsing rather than first use.
+    nlu.prepare()
+
 
 # --- opt-out: never missed, never invented ---
 
@@ -86,6 +93,41 @@ OPT_OUT_TEXTS = [
     "baja",
     "darme de baja",
     "No me manden más mensajes",
+    # typed in a hurry
+    "Stpo",
+    "STOPP",
+    "sotp",
+    "unsusbcribe",
+    "cancle",
+    # more ways people revoke consent
+    "wrong number",
+    "you've got the wrong number",
+    "I revoke my consent",
+    "Please don't send me any more messages",
+    "I want off this list",
+    "Remove from list",
+    "quit sending me this",
+    "i asked you to stop already",
+    "do not text",
+    "remove",
+    "I'd rather not get texts",
+    "I'm tired of these texts",
+    "cut it out with the texts",
+    "no longer interested in these texts",
+    "can you not text me",
+    "I'm blocking this number",
+    "reported as spam",
+    "no more",
+    "Enough!",
+    "I don't want these anymore",
+    "i want to stop receiving these",
+    "leave me be",
+    "halt",
+    "arrêtez de m'envoyer des messages",
+    "ne m'envoyez plus de sms",
+    "No quiero más mensajes",
+    "dejen de mandarme mensajes",
+    "Basta",
 ]
 
 NOT_OPT_OUT_TEXTS = [
@@ -105,6 +147,40 @@ NOT_OPT_OUT_TEXTS = [
     "end of story",
     "Yes, cancel",
     "🛑",
+    # near misses for the rules and the classifier alike
+    "can't stop laughing lol",
+    "stop by whenever",
+    "I stopped by earlier",
+    "what stop do I get off at",
+    "Will you stop by my house?",
+    "I can't stop coughing, should I still come?",
+    "how do I stop getting this error",
+    "don't stop sending me reminders, they help",
+    "Please don't remove me, I want the coupons",
+    "keep the texts coming",
+    "got your message",
+    "thanks for the texts",
+    "I love your messages",
+    "how many more texts will I get?",
+    "I never got the confirmation text",
+    "take me off the waiting list",
+    "please remove me from the waitlist",
+    "remove it from my wish list",
+    "I don't need these shoes",
+    "no more pain since the filling",
+    "no more questions, thanks",
+    "I'm done with my treatment, thank you",
+    "enough for today",
+    "Is this spam?",
+    "I quit smoking",
+    "Is there an end date for the promo?",
+    "can you text my wife instead of me",
+    "my number changed, can you update it",
+    "Don't cancel, I'll be there",
+    "step",
+    "shop",
+    "spot",
+    "stopped",
 ]
 
 
@@ -461,6 +537,12 @@ def test_the_example_table_parses_quickly() -> None:
     assert (time.perf_counter() - started) / len(texts) < 0.002
 
 
+_VOCABULARY = Vocabulary(
+    keywords={"affirm": ("CONFIRMAR", "1"), "deny": ("2",)},
+    examples={"affirm": ("count me in for the tasting",), "human": ("can I ask the chef",)},
+)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.one_of(
@@ -474,9 +556,12 @@ def test_the_example_table_parses_quickly() -> None:
         ).map(" ".join),
     ),
     st.none() | st.frozensets(st.sampled_from(sorted(INTENTS))),
+    st.none() | st.just(_VOCABULARY),
 )
-def test_any_text_parses_to_a_known_intent(text: str, expecting: frozenset[str] | None) -> None:
-    result = parse(text, expecting=expecting)
+def test_any_text_parses_to_a_known_intent(
+    text: str, expecting: frozenset[str] | None, vocabulary: Vocabulary | None
+) -> None:
+    result = parse(text, expecting=expecting, vocabulary=vocabulary)
     assert result.intent in INTENTS
     assert 0.0 <= result.confidence <= 1.0
     assert result.text == text

@@ -53,10 +53,14 @@ def test_a_timer_claimed_by_a_dead_worker_comes_back(runtime, clock) -> None:
 def test_a_real_rq_worker_drains_the_outbox(runtime, emulator) -> None:
     runtime.conversations.receive(Inbound(sid="SMhi", phone=PHONE, body="hello"))
     runtime.conversations.receive(Inbound(sid="SMhelp", phone=PHONE, body="HELP"))
+    runtime.conversations.receive(Inbound(sid="SMthx", phone=PHONE, body="thanks!"))
     worker.run(runtime, burst=True)
     bodies = [m["body"] for m in emulator.messages()]
-    assert len(bodies) == 2
+    assert len(bodies) == 3
+    # One contact's messages reach Twilio in the order they were queued.
+    assert bodies[0].startswith("Hi! This is")
     assert "Msg & data rates may apply" in bodies[1]
+    assert bodies[2] == "You're welcome!"
     statuses = {m.status for m in runtime.store.messages(PHONE) if m.direction == "outbound"}
     assert statuses <= {Status.QUEUED, Status.SENT, Status.DELIVERED}
 

@@ -1,0 +1,119 @@
+"""Times a journey depends on: time zones, date fields, delays and schedules, all pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flows.model import Delay, Trigger
+
+
+def zone_named(name: Any) -> tzinfo | None:
+    """Return the IANA time zone called name, or None when there is none by that name."""
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def zone_of(*holders: Any) -> tzinfo:
+    """Return the first valid `timezone` among the holders (contact, business), else UTC."""
+    for holder in holders:
+        zone = zone_named(holder.get("timezone")) if isinstance(holder, Mapping) else None
+        if zone is not None:
+            return zone
+    return UTC
+
+
+def moment(value: Any) -> datetime | date | None:
+    """Return value as a datetime (or a plain date), or None when it is not one."""
+    if isinstance(value, datetime | date):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def instant(value: Any, zone: tzinfo) -> datetime | None:
+    """Return value as an aware datetime: naive times are UTC, plain dates start at midnight."""
+    found = moment(value)
+    if isinstance(found, datetime):
+        return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+    if isinstance(found, date):
+        return datetime.combine(found, time(0), tzinfo=zone)
+    return None
+
+
+def next_local(now: datetime, at: time, zone: tzinfo) -> datetime:
+    """Return the next time the clock in zone shows `at` (now itself when it shows it now)."""
+    local = now.astimezone(zone)
+    candidate = datetime.combine(local.date(), at, tzinfo=zone)
+    if candidate < local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
+    return candidate.astimezone(UTC)
+
+
+def field_value(reference: str, variables: Mapping[str, Any]) -> Any:
+    """Return the value of "event.x" or "contact.x" from template variables, or None."""
+    holder, _, name = reference.partition(".")
+    source = variables.get(holder)
+    return source.get(name) if isinstance(source, Mapping) else None
+
+
+def delay_due(
+    delay: Delay, variables: Mapping[str, Any], now: datetime, zone: tzinfo
+) -> datetime | None:
+    """Return when a delay ends, or None when it cannot be known (a missing date field)."""
+    if delay.mode == "for":
+        return now + delay.duration
+    if delay.mode == "until":
+        return next_local(now, delay.at or time(0), zone)
+    anchor = instant(field_value(delay.field or "", variables), zone)
+    if anchor is None:
+        return None
+    return anchor - delay.duration if delay.mode == "before" else anchor + delay.duration
+
+
+def date_trigger_time(
+    trigger: Trigger, contact: Mapping[str, Any], data: Mapping[str, Any] | None = None
+) -> datetime | None:
+    """Return when a date trigger fires for a contact and an event's data, or None."""
+    if trigger.kind != "date":
+        raise ValueError(f"not a date trigger: {trigger.kind}")
+    name, source = trigger.params["field"], trigger.params["source"]
+    fields = contact.get("fields") or {}
+    value = None
+    if source in ("event", "any") and data:
+        value = data.get(name)
+    if value is None and source in ("contact", "any"):
+        value = fields.get(name)
+    anchor = instant(value, zone_of(contact))
+    return None if anchor is None else anchor + trigger.params["offset"]
+
+
+def next_schedule_time(
+    trigger: Trigger, last: datetime | None, now: datetime, zone: tzinfo
+) -> datetime:
+    """Return when a schedule trigger fires next, given when it last fired (None: never)."""
+    if trigger.kind != "schedule":
+        raise ValueError(f"not a schedule trigger: {trigger.kind}")
+    every: timedelta = trigger.params["every"]
+    at: time | None = trigger.params["at"]
+    if at is None:
+        return now if last is None else max(now, last + every)
+    if last is None:
+        return next_local(now, at, zone)
+    # With a time of day, `every` counts whole days on the local calendar.
+    day = last.astimezone(zone).date() + timedelta(days=max(1, every.days))
+    due = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+    return due if due >= now else next_local(now, at, zone)

@@ -1,0 +1,124 @@
+"""Check how a journey's steps fit together: links, reachability, loops and declared fields."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from flows.model import CONTACT_ATTRIBUTES, Edge, Step
+
+# report(line, message)
+Report = Callable[[int, str], None]
+EdgeLines = Mapping[tuple[int, str, str], int]
+
+
+def edge_line(step: Step, edge: Edge, lines: EdgeLines) -> int:
+    """Return the file line where an edge's target is written."""
+    kind = "next" if edge.kind in ("delay", "action") else edge.kind
+    return lines.get((step.line, kind, edge.key), step.line)
+
+
+def _describe(edge: Edge) -> str:
+    if edge.kind in ("next", "delay", "action"):
+        return "`next`"
+    if edge.kind in ("reply", "timeout"):
+        return f"branch {edge.key!r}"
+    if edge.kind == "branch":
+        return "`else`" if edge.key == "else" else f"`goto` (if {edge.key})"
+    return f"{edge.kind} {edge.key!r}"
+
+
+def check_links(steps: Sequence[Step], lines: EdgeLines, report: Report) -> None:
+    """Flag every edge that points at a missing step."""
+    ids = {step.id for step in steps}
+    for step in steps:
+        for edge in step.edges():
+            if edge.target in ids:
+                continue
+            line = edge_line(step, edge, lines)
+            if edge.kind == "split":
+                report(line, f"step {step.id!r}: split variant {edge.key!r} is not a step")
+            else:
+                message = f"{_describe(edge)} points at missing step {edge.target!r}"
+                report(line, f"step {step.id!r}: {message}")
+
+
+def check_reachable(steps: Sequence[Step], report: Report) -> None:
+    """Flag steps that no path from the first step leads to."""
+    if not steps:
+        return
+    by_id = {step.id: step for step in steps}
+    seen = {steps[0].id}
+    todo = [steps[0]]
+    while todo:
+        for edge in todo.pop().edges():
+            if edge.target in by_id and edge.target not in seen:
+                seen.add(edge.target)
+                todo.append(by_id[edge.target])
+    for step in steps:
+        if step.id not in seen:
+            message = f"step {step.id!r} cannot be reached from the first step {steps[0].id!r}"
+            report(step.line, message)
+
+
+def _immediate(step: Step) -> list[str]:
+    """Return the steps a run goes on to within the same call (no wait, delay or action)."""
+    if step.pauses or step.end:
+        return []
+    return [edge.target for edge in step.edges()]
+
+
+def check_loops(steps: Sequence[Step], report: Report) -> None:
+    """Flag loops a run could go round without ever pausing."""
+    following = {step.id: _immediate(step) for step in steps}
+    reported: set[str] = set()
+    for step in steps:
+        if step.id in reported:
+            continue
+        path = _path_back(step.id, following)
+        if path is not None:
+            reported.update(path)
+            report(step.line, f"steps loop without a wait or delay: {' -> '.join(path)}")
+
+
+def _path_back(start: str, following: Mapping[str, list[str]]) -> list[str] | None:
+    """Return the shortest path from start back to itself, or None."""
+    parents: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        later = []
+        for current in frontier:
+            for target in following.get(current, []):
+                if target == start:
+                    path = [current]
+                    while path[-1] != start:
+                        path.append(parents[path[-1]])
+                    return [*reversed(path), start]
+                if target not in parents and target in following:
+                    parents[target] = current
+                    later.append(target)
+        frontier = later
+    return None
+
+
+def check_fields(
+    uses: Iterable[tuple[int, str, str]],
+    declared: frozenset[str] | None,
+    defaults: Mapping[str, Any],
+    steps: Sequence[Step],
+    report: Report,
+) -> None:
+    """Flag contact and event fields used but neither declared in `fields` nor defaulted."""
+    if declared is None:
+        return
+    known = set(declared) | set(defaults)
+    known |= {f"contact.{name}" for name in CONTACT_ATTRIBUTES}
+    known |= {f"contact.{name}" for step in steps for name in step.set}
+    for line, what, reference in uses:
+        holder = reference.partition(".")[0]
+        if holder in ("contact", "event") and reference not in known:
+            report(
+                line,
+                f"`{what}` uses {reference}, which `fields` does not declare "
+                "and `defaults` does not cover",
+            )

@@ -1,0 +1,264 @@
+"""Opt-out, opt-in and help: carrier keywords and revocation in plain words, decided by rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from nlu.intents import (
+    HELP,
+    HELP_KEYWORDS,
+    OPT_IN,
+    OPT_IN_KEYWORDS,
+    OPT_OUT,
+    OPT_OUT_KEYWORDS,
+)
+from nlu.rules import NEGATED, SYMBOL_TOKENS, Text, find, normalise, phrases, word_set
+
+Hit = tuple[str, float]
+
+_TWILIO_OUT = frozenset(k.casefold() for k in OPT_OUT_KEYWORDS)
+OPT_OUT_EXACT = _TWILIO_OUT | {
+    "opt out", "stop all", "unsub", "stop it", "stop this", "stop them", "unsubscribe me",
+    "opt me out", "remove me", "i quit", "quit it", "revoke consent", "arret", "arreter", "parar",
+    "baja", "de baja", "dar de baja", "darme de baja", "desuscribir", "desuscribirme", "desabonner",
+    "no more", "enough", "enough already", "cut it out", "knock it off", "go away", "remove",
+    "delete me", "dont text", "do not text", "dont text me", "do not contact", "dont contact",
+    "dont message", "do not message", "no texts", "no more texts", "arretez", "arrete", "basta",
+    "halt", "cease",
+}  # fmt: skip
+# These stay opt-outs when they are one sentence of a longer message ("Who is this? STOP");
+# "cancel" and "end" do not, as "Cancel. I'm sick" is about an appointment.
+OPT_OUT_SENTENCE = OPT_OUT_EXACT - {"cancel", "end"}
+OPT_IN_EXACT = frozenset(k.casefold() for k in OPT_IN_KEYWORDS) | {
+    "subscribe", "resubscribe", "re subscribe", "subscribe me", "opt in", "optin", "opt me in",
+    "opt back in", "start again", "sign me up", "sign me back up", "darme de alta", "alta",
+}  # fmt: skip
+HELP_EXACT = (
+    frozenset(k.casefold() for k in HELP_KEYWORDS)
+    | word_set("ayuda aide information")
+    | {"help me", "more info", "i need help", "need help"}
+)
+
+_KEYWORD_WORDS = frozenset(
+    word for phrase in OPT_OUT_EXACT | OPT_IN_EXACT | HELP_EXACT for word in phrase.split()
+)
+# Words that may surround a keyword without changing it: "STOP PLEASE", "pls stop now".
+_FILLER = phrases(
+    "please|pls|plz|plez|plse|now|right now|immediately|asap|already|again|just|all|sorry",
+    "thanks|thank you|thank u|thx|ty|ok|okay|yes",
+    "por favor|porfa|gracias|ya|ahora|svp|sil vous plait|sil te plait|merci|maintenant",
+    "(?:texting|txting|messaging|sending|contacting)(?: me)?",
+    "(?:the |these |your |ur |of |my )?(?:texts?|txts?|messages?|msgs?|sms|notifications?"
+    "|alerts?|reminders?)",
+)
+
+
+def bare_keyword(segment: str) -> str:
+    """Return `segment` without filler words, emoji or repeats: "stop stop pls 🙏" -> "stop"."""
+    words = [w for w in dict.fromkeys(segment.split()) if w not in SYMBOL_TOKENS]
+    if len(words) > 12 or _KEYWORD_WORDS.isdisjoint(words):
+        return ""  # a keyword with a little filler is a short message naming the keyword
+    rest = _FILLER.sub(" ", f" {' '.join(words)}").split()
+    return " ".join(dict.fromkeys(rest)) if rest else " ".join(words)
+
+
+def _squeeze(word: str) -> str:
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+# Whole-message keywords typed in a hurry: "STOPP", "Stpo", "unsusbcribe", "cancle". No
+# English word is one swap of neighbouring letters away from these, so none is caught.
+_TYPO_TARGETS = frozenset(_squeeze(k) for k in _TWILIO_OUT if len(k) >= 4)
+
+
+def _is_typo_keyword(word: str) -> bool:
+    """Return True if `word` is an opt-out keyword with doubled or swapped neighbour letters."""
+    word = _squeeze(word)
+    if not 4 <= len(word) <= 16 or not word.isalpha():
+        return False
+    if word in _TYPO_TARGETS:
+        return True
+    swaps = (word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1))
+    return any(_squeeze(swapped) in _TYPO_TARGETS for swapped in swaps)
+
+
+_TEXTS = (
+    "texts?|txts?|messages?|msgs?|sms|reminders?|notifications?|alerts?|spam|promos?|promotions?"
+    "|offers|deals|ads|coupons|updates"
+)
+OPT_OUT_PHRASES = phrases(
+    "(?:stop|quit) (?:\\w+ )?(?:texting|txting|messaging|msging|sending|contacting|emailing"
+    "|spamming|bothering|harassing|bugging|calling|pinging)",
+    f"stop (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
+    "(?:take|remove|delete|drop|erase|get|unsubscribe|unenroll|unenrol) me (?:off|from|out of)"
+    f"(?:$| (?:\\w+ ){{0,3}}?(?:list|lists|{_TEXTS}|database|system|contacts?|mailing|this|it"
+    "|here|these|that|there|them|you|everything))",
+    "(?:remove|delete|erase|lose|forget|drop) (?:my|this) (?:phone |cell |mobile |contact )?"
+    "(?:number|info|information|details|contact)",
+    "unsu(?:b|sc)\\w*|optout|opt(?:ed|ing)? (?:me )?out",
+    "(?:dont|do not|never|stop|quit) (?:ever )?(?:text|txt|message|msg|contact|sms|spam|bother"
+    "|email)(?:ing)? (?:me|this number|my number|us)(?! (?:before|after|until|till|til|on|at"
+    "|during|in the|early|late|so|this early|while|when|about|if))",
+    "(?:dont|do not|never) (?:send|sent) (?:me |us |this number )?(?:any ?more|more|further"
+    "|any further|anything else|another)(?! than)",
+    f"no (?:more|longer|further) (?:\\w+ )?(?:{_TEXTS}|contact)",
+    "(?:dont|do not|no longer|never) (?:want|wish|like) (?:to (?:get|receive|be getting) )?"
+    f"(?:\\w+ ){{0,2}}?(?:{_TEXTS})",
+    f"(?:not|no longer) interested in (?:\\w+ ){{0,2}}?(?:{_TEXTS})",
+    "(?:rather|prefer(?: to)?|want to|wish to) not (?:get|receive|be getting|be sent|be texted)"
+    f"(?: (?:\\w+ ){{0,2}}?(?:{_TEXTS}|anything))?",
+    f"off (?:this|the|your|ur|that|these|all|of your|of the) (?:\\w+ )?(?:list|lists|{_TEXTS})",
+    "(?:remove|take|delete|drop)(?: me| us| this number| my number)? (?:off|from) (?:the |your "
+    "|ur |this |that |all |any |every )?(?:mailing |texting |text |contact |sms )?(?:list|lists"
+    "|database)",
+    f"(?:dont|do not|no longer) (?:want|need) these(?: {_TEXTS})?(?: any ?more| no more)?$",
+    f"stop (?:receiving|getting) (?:(?:these|those|your|any|all|the) )?(?:{_TEXTS})",
+    "stop (?:receiving|getting) (?:these|those|them)$",
+    "(?:asked|told) (?:you|u|ya|yall|y all) (?:\\w+ ){0,2}?(?:to stop|not to (?:text|message"
+    "|contact|send))",
+    f"(?:tired|sick|done) (?:of|with) (?:getting |receiving )?(?:\\w+ )?(?:{_TEXTS})",
+    "(?:can|could|would|will) (?:you|u) (?:please |pls )?not (?:text|txt|message|msg|contact"
+    "|email)(?:ing)? (?:me|this number)(?! (?:before|after|until|till|on|at|during|so|when))",
+    "block(?:ing|ed)? (?:this number|your number|you|u)|report(?:ing|ed)? (?:this |you |it )?"
+    "(?:as|for) spam|this is spam",
+    "(?:want|wanna|like) you to stop|(?:want|wanna|like) to be removed|leave me (?:alone|be)",
+    "(?:end|cancel|quit|stop) (?:my |the |this |your |all )?(?:subscription|membership"
+    "|texting service|text service|sms service)",
+    "(?:revoke|revoking|withdraw|withdrawing|rescind) (?:my |all |any )?(?:consent|permission)",
+    "i revoke|(?:you have|u have|youve|uve|you got|this is|its) (?:the |a )?wrong"
+    " (?:number|person)",
+    "wrong (?:number|person|phone|cell)(?: \\w+)?$",
+    "(?:darme|darse|dar|dame|denme|deme|doy) de baja|cancelar (?:la |mi )?suscripcion",
+    "no (?:me )?(?:envien|manden|escriban|mande|envie|mandes|envies|escribas|contacten|molesten)"
+    " (?:mas|mensajes|textos|sms)",
+    "(?:deja|dejen|dejar|deje) de (?:enviar|mandar|escribir|contactar|molestar)\\w*",
+    "(?:ya )?no (?:quiero|deseo) (?:recibir )?(?:\\w+ )?(?:mensajes|textos|sms|recordatorios)",
+    "desuscrib\\w*|desabonn\\w*|desinscri\\w*|ne m?(?:e )?(?:contactez|ecrivez|envoyez) plus",
+    "je ne veux plus (?:recevoir )?(?:de |vos |ces |les )?(?:messages|sms|textos|rappels)",
+    "arret(?:er|ez)? (?:les |vos |ces )?(?:messages|sms|textos|envois|rappels)",
+    "arret(?:e|er|ez) de m(?:envoyer|ecrire|contacter|harceler|texter|appeler)",
+)
+# Looser signs of revocation. They never decide alone: the classifier must also read the
+# message as an opt-out. "stop" is left to the rules, as it is mostly "stop by" or "can't
+# stop smiling" once they have had their say; message words count only in the plural, and
+# offers or coupons not at all ("I want the coupons").
+REVOCATION_CUES = phrases(
+    "unsu\\w*|opt\\w* out|remove me|take me off|leave me|no longer|any ?more|enough|done with"
+    "|tired of|sick of|consent|wrong number|block\\w*|spam\\w*|harass\\w*|my number|this number",
+    "(?:the|these|those|your|ur|all|of|with|more|any|no) (?:texts|txts|messages|msgs|sms"
+    "|reminders|notifications|alerts)",
+    "baja|dejen|deja de|mensajes|desuscri\\w*|desabonn\\w*|desinscri\\w*|arret\\w*|plus de",
+)
+# A cue right after a negation or a kind word ("don't remove me", "thanks for the texts")
+# is undone, and then so is the whole message: it is asking to stay.
+_CUE_UNDONE = re.compile(
+    r"\b(?:dont|do not|never|not|cant|cannot|keep|love|like|enjoy|appreciate|thanks for"
+    r"|thank you for|helpful|useful)(?: \w+){0,3} $"
+)
+_QUESTION = phrases(
+    "how|what|whats|when|where|which|why|who|whos|is|are|am|do|does|did|will|would|should|can i"
+    "|could i|may i"
+)
+# "STOP" written in capitals inside an otherwise lower-case message is meant as the keyword.
+LOUD_STOP = re.compile(r"(?<![A-Za-z])(?:STOP|STOPALL|UNSUBSCRIBE|OPTOUT|OPT-OUT)(?![A-Za-z])")
+# A trailing "stop" ("who is this stop") unless the word before makes it ordinary English.
+NOT_BEFORE_TAIL_STOP = word_set(
+    "dont do cant cannot wont never not didnt doesnt shouldnt couldnt wouldnt to bus the a an"
+    " next last first one full will would gonna pit rest truck train tram non my your his her"
+    " our their that every each no i ill we you they he she it lets should must may might"
+    " could can shall sign before after at of or and gotta need needs want wanna whistle"
+)
+OPT_IN_PHRASES = phrases(
+    "resubscribe|re subscribe|subscribe|opt (?:me )?(?:back )?in|optin|sign me (?:back )?up",
+    "start (?:texting|messaging|sending) me|unstop|add me back|darme de alta|reabonner",
+    "start (?:getting|receiving) (?:\\w+ )?(?:texts|messages|reminders|alerts)",
+    "(?:get|getting|receive|receiving) (?:\\w+ )?(?:texts|messages|reminders|alerts) again",
+)
+_OTHER_LISTS = re.compile(
+    r" (?:(?:wait(?:ing)?|wish|shopping|grocery|guest|cancell?ation|priority|to do|todo|reading)"
+    r" lists?|waitlists?|wishlists?)\b"
+)
+# A Twilio keyword next to "yes"/"ok" ("Yes, cancel") answers the appointment question,
+# so only these two keywords lose their keyword meaning in that company.
+_AMBIGUOUS_KEYWORDS = frozenset({"cancel", "end"})
+_ASSENT = frozenset({"yes", "y", "ok", "okay", "sure", "yeah"})
+_OPT_IN_DOUBT = phrases("why|who|never|didnt|did not|without|how did")
+
+
+def match(t: Text) -> Hit | None:
+    """Match opt-out, opt-in and help: keywords, keyword sentences, then phrases."""
+    t = _without_other_lists(t)
+    norm = t.norm
+    if not norm:
+        return None
+    tokens = norm.split()
+    bare = bare_keyword(norm)
+    if 3 <= len(tokens) <= 12 and all(len(token) == 1 for token in tokens):
+        bare = "".join(tokens)  # "S T O P", "s.t.o.p"
+    if norm in OPT_OUT_EXACT or (
+        bare in OPT_OUT_EXACT and not (bare in _AMBIGUOUS_KEYWORDS and _ASSENT & set(tokens))
+    ):
+        return OPT_OUT, 1.0
+    keywords = [bare_keyword(s) for s in t.segments] if len(t.segments) > 1 else []
+    if any(keyword in OPT_OUT_SENTENCE for keyword in keywords):
+        return OPT_OUT, 1.0
+    if find(OPT_OUT_PHRASES, t.head):
+        return OPT_OUT, 0.95
+    if _loud_stop(t) or _tail_stop(tokens) or (len(tokens) == 1 and _is_typo_keyword(norm)):
+        return OPT_OUT, 0.9
+    if bare in OPT_IN_EXACT:
+        return OPT_IN, 1.0
+    if bare in HELP_EXACT:
+        return HELP, 1.0
+    for keyword in keywords:
+        if keyword in OPT_IN_EXACT:
+            return OPT_IN, 1.0
+        if keyword in HELP_EXACT:
+            return HELP, 1.0
+    if find(OPT_IN_PHRASES, t.head) and not _OPT_IN_DOUBT.search(t.head):
+        return OPT_IN, 0.95
+    return None
+
+
+def mentions_revocation(t: Text) -> bool:
+    """Return True if the message shows a sign of revoking consent and is not a question."""
+    # Revocations asked as questions ("can you stop texting me?") are the rules' to find.
+    if "?" in t.raw or _QUESTION.match(t.head):
+        return False
+    head = t.head
+    if _OTHER_LISTS.search(head):
+        return False
+    found = False
+    for cue in REVOCATION_CUES.finditer(head):
+        start = cue.start() + 1  # just after the space that starts every match
+        if _CUE_UNDONE.search(head, max(0, start - 48), start):
+            return False
+        found = True
+    return found
+
+
+def _without_other_lists(t: Text) -> Text:
+    """Return `t` with lists that are not ours blanked: "take me off the waiting list"."""
+    if " list" not in t.head:
+        return t
+    return replace(t, head=_OTHER_LISTS.sub(" other", t.head))
+
+
+def _loud_stop(t: Text) -> bool:
+    """Return True for "STOP" in capitals within a message that is not all capitals."""
+    raw = t.raw
+    found = LOUD_STOP.search(raw)
+    if found is None or raw == raw.upper():
+        return False
+    before = normalise(raw[: found.start()]).norm[-48:]
+    return not NEGATED.search(f"{before} ")
+
+
+def _tail_stop(tokens: list[str]) -> bool:
+    """Return True for a message ending in "stop" that is not ordinary English."""
+    return (
+        len(tokens) >= 2
+        and tokens[-1] in ("stop", "stopall")
+        and tokens[-2] not in NOT_BEFORE_TAIL_STOP
+    )
