@@ -11,6 +11,8 @@ from flows.engine import Context, RunStatus, interrupt
 from nlu import Parse
 from nlu.intents import HELP, OPT_IN, OPT_OUT
 
+OPTED_IN = "opted_in"  # the event a resubscribe logs
+
 # Only a clear HELP/INFO gets the compliance answer; "who is this?" goes to the bot.
 HELP_CONFIDENCE = 0.9
 _RESUBSCRIBE_YES = re.compile(r"\W*yes\W*", re.IGNORECASE)
@@ -64,7 +66,7 @@ def handle(
     if kind == "START" or (not kind and resubscribing):
         if not contact.subscribed:
             contact.subscribed = True
-            turn.log({"type": "opted_in", "source": f"sms:{parse.text.strip()[:60]}"})
+            turn.log({"type": OPTED_IN, "source": f"sms:{parse.text.strip()[:60]}"})
             turn.count("opt_ins")
         if not answered_by_twilio:
             turn.send(start_text(business), Kind.COMPLIANCE)

@@ -33,6 +33,7 @@ class Settings:
     api_token: str | None = None
     secret_key: str = "dev"
     flows_dir: str | None = None
+    action_endpoint: str | None = None
     default_timezone: str = "America/New_York"
     default_region: str = "US"
     business_name: str = "Parley"
@@ -112,6 +113,7 @@ class Settings:
             api_token=get("API_TOKEN"),
             secret_key=get("SECRET_KEY") or defaults.secret_key,
             flows_dir=get("FLOWS_DIR"),
+            action_endpoint=get("ACTION_ENDPOINT"),
             default_timezone=get("DEFAULT_TIMEZONE") or defaults.default_timezone,
             default_region=get("DEFAULT_REGION")
             or region_of(get("TWILIO_FROM_NUMBER"), defaults.default_region),

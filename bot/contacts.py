@@ -32,6 +32,8 @@ class Contact:
     handoff: bool = False
     handoff_reason: str | None = None
     undeliverable: int | None = None
+    last_active_at: str | None = None  # when the contact last texted us
+    date_starts: dict[str, str] = field(default_factory=dict)  # journey -> scheduled start
     runs: list[Run] = field(default_factory=list)
 
     def has_consent(self, purpose: Purpose) -> bool:
@@ -79,6 +81,8 @@ class Contact:
             "language": self.language,
             "timezone": self.timezone,
             "stage": self.stage,
+            "created_at": self.created_at,
+            "last_active_at": self.last_active_at,
         }
 
     def public(self) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,14 +12,15 @@ import redis
 
 import nlu
 from bot import compliance, phones
+from bot.compliance import OPTED_IN
 from bot.config import Settings
 from bot.contacts import Contact, Purpose
+from bot.journeys import JourneyRunner
 from bot.messages import Kind
 from bot.outbox import Outbox
 from bot.store import Store
 from bot.turn import Turn
-from flows.engine import Context, Reply, Timeout, expecting, resume, start
-from flows.model import Journey, JourneyKind
+from flows.engine import Reply, Timeout, expecting
 from nlu.intents import GREET, HUMAN, THANKS
 
 log = logging.getLogger(__name__)
@@ -63,13 +63,14 @@ class Conversations:
         self,
         store: Store,
         outbox: Outbox,
-        journeys: Mapping[str, Journey],
+        runner: JourneyRunner,
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
         self.outbox = outbox
-        self.journeys = journeys
+        self.runner = runner
+        self.journeys = runner.journeys
         self.settings = settings
         self.clock = clock
 
@@ -100,6 +101,7 @@ class Conversations:
             if timezone:
                 contact.timezone = timezone
             if consent is not None and "marketing" in consent:
+                had = contact.has_consent(Purpose.MARKETING)
                 entry = contact.grant(
                     Purpose.MARKETING,
                     bool(consent["marketing"]),
@@ -107,13 +109,12 @@ class Conversations:
                     turn.now,
                 )
                 turn.log({"type": "consent_changed", **entry})
-            self.store.commit(turn.changes)
+                if not had and contact.has_consent(Purpose.MARKETING):
+                    self._opted_in(turn)
+            if fields:
+                self.runner.schedule_dates(turn, None, {})
+            self._commit(turn)
             return contact
-
-    def _context(self, turn: Turn) -> Context:
-        return Context(
-            contact=turn.contact.template_view(), business=self.settings.business, now=turn.now
-        )
 
     def _commit(self, turn: Turn) -> None:
         self.store.commit(turn.changes)
@@ -123,6 +124,10 @@ class Conversations:
             except redis.exceptions.RedisError:
                 # The transition is saved; the worker's ticker kicks the outbox anyway.
                 log.warning("could not enqueue a drain job for %s", turn.contact.phone)
+
+    def _opted_in(self, turn: Turn) -> None:
+        for journey in self.runner.opt_in_journeys():
+            self.runner.start(turn, journey, {})
 
     # inbound
     def receive(self, inbound: Inbound) -> Outcome:
@@ -143,8 +148,12 @@ class Conversations:
         turn.record_inbound(inbound.sid, inbound.body)
         run = contact.waiting_run()
         journey = self.journeys.get(run.journey) if run else None
-        wanted = expecting(run, journey) if run and journey else None
-        parse = nlu.parse(inbound.body, expecting=wanted, language=contact.language)
+        parse = nlu.parse(
+            inbound.body,
+            expecting=expecting(run, journey) if run and journey else None,
+            language=contact.language,
+            vocabulary=journey.vocabulary if journey else None,
+        )
         turn.log(
             {
                 "type": "message_received",
@@ -154,26 +163,23 @@ class Conversations:
             }
         )
         handled = compliance.handle(turn, parse, self.settings.business, inbound.opt_out_type)
+        if handled and turn.events[-1]["type"] == OPTED_IN:
+            self._opted_in(turn)
         if not handled and contact.subscribed and not contact.handoff:
-            handled = self._reply_in_journey(turn, parse, inbound.body)
+            handled = self._start_by_keyword(turn, inbound.body)
+            if not handled and run is not None:
+                entities = {entity.entity: entity.value for entity in parse.entities}
+                handled = self.runner.resume(turn, run, Reply(parse.intent, inbound.body, entities))
             if not handled:
                 self._small_talk(turn, parse.intent)
         self._commit(turn)
         return Outcome(intent=parse.intent, events=turn.events, replies=turn.replies)
 
-    def _reply_in_journey(self, turn: Turn, parse: nlu.Parse, text: str) -> bool:
-        run = turn.contact.waiting_run()
-        journey = self.journeys.get(run.journey) if run else None
-        if run is None or journey is None:
-            return False
-        entities = {entity.entity: entity.value for entity in parse.entities}
-        new_run, events = resume(
-            run, journey, self._context(turn), Reply(parse.intent, text, entities)
-        )
-        if not events:
-            return False
-        turn.apply(new_run, events)
-        return True
+    def _start_by_keyword(self, turn: Turn, text: str) -> bool:
+        journeys = self.runner.keyword_journeys(text)
+        for journey in journeys:
+            self.runner.start(turn, journey, {"keyword": text.strip()})
+        return bool(journeys)
 
     def _small_talk(self, turn: Turn, intent: str) -> None:
         name = self.settings.business_name
@@ -193,37 +199,37 @@ class Conversations:
 
     # triggers
     def trigger(self, phone: str, event: str, data: Mapping[str, Any] | None = None) -> Outcome:
-        """Start every journey triggered by `event` that the contact may enter."""
-        matching = [j for j in self.journeys.values() if j.trigger_event == event]
+        """Apply a business event: end journeys it exits, start the ones it triggers."""
+        data = dict(data or {})
         outcome = Outcome()
         with self.store.lock(phone):
             contact = self.store.load_contact(phone) or self.new_contact(phone)
             turn = Turn(contact, self.clock())
-            for journey in matching:
-                reason = self._entry_refused(contact, journey)
-                if reason:
+            turn.log({"type": "event_received", "event": event})
+            self.runner.end_on_event(turn, event)
+            for journey in self.runner.triggered_by(event):
+                reason = self.runner.start(turn, journey, data)
+                if reason is None:
+                    outcome.started.append(journey.id)
+                else:
                     outcome.skipped.append({"journey": journey.id, "reason": reason})
-                    turn.log({"type": "journey_skipped", "journey": journey.id, "reason": reason})
-                    continue
-                run, events = start(journey, self._context(turn), dict(data or {}), _run_id())
-                turn.log({"type": "journey_started", "journey": journey.id, "run_id": run.id})
-                turn.count(f"journey:{journey.id}:started")
-                turn.apply(run, events)
-                outcome.started.append(journey.id)
+            self.runner.schedule_dates(turn, event, data)
             self._commit(turn)
         outcome.events, outcome.replies = turn.events, turn.replies
         return outcome
 
-    def _entry_refused(self, contact: Contact, journey: Journey) -> str | None:
-        if not contact.subscribed:
-            return "unsubscribed"
-        if journey.kind is JourneyKind.MARKETING and not contact.has_consent(Purpose.MARKETING):
-            return "no_marketing_consent"
-        if contact.handoff:
-            return "handoff"
-        if any(run.journey == journey.id for run in contact.open_runs()):
-            return "already_in_journey"
-        return None
+    def fire_start(self, phone: str, journey_id: str, due: str, data: Mapping[str, Any]) -> bool:
+        """Start a date-triggered journey whose time came, unless it was rescheduled since."""
+        journey = self.journeys.get(journey_id)
+        with self.store.lock(phone):
+            contact = self.store.load_contact(phone)
+            if contact is None or journey is None or contact.date_starts.get(journey_id) != due:
+                return False
+            turn = Turn(contact, self.clock())
+            del contact.date_starts[journey_id]
+            started = self.runner.start(turn, journey, data) is None
+            self._commit(turn)
+            return started
 
     # timers
     def fire_timeout(self, phone: str, run_id: str, seq: int) -> Outcome:
@@ -263,15 +269,13 @@ class Conversations:
 
     def _time_out(self, turn: Turn, run_id: str, seq: int) -> None:
         run = turn.contact.run(run_id)
-        journey = self.journeys.get(run.journey) if run else None
-        if run is None or journey is None or run.wait_seq != seq or not run.is_open:
+        if run is None or run.wait_seq != seq or not run.is_open:
             return  # replied, ended or opted out since: the timer is stale
         if turn.contact.handoff:
             payload = {"type": "timeout", "phone": turn.contact.phone, "run": run_id, "seq": seq}
             turn.schedule(turn.now + HANDOFF_RECHECK, payload)
             return
-        new_run, events = resume(run, journey, self._context(turn), Timeout(seq))
-        turn.apply(new_run, events)
+        self.runner.resume(turn, run, Timeout(seq))
 
     # signals from the sender and status callbacks
     def mark_unsubscribed(self, phone: str, source: str) -> None:
@@ -302,7 +306,3 @@ class Conversations:
             turn.log({"type": "handoff_released"})
             self._commit(turn)
             return True
-
-
-def _run_id() -> str:
-    return uuid.uuid4().hex[:16]

@@ -11,8 +11,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from bot import redis_server
+from bot.actions import ActionRunner
 from bot.config import TWILIO_API_BASE, Settings
 from bot.conversation import Conversations, utcnow
+from bot.journeys import JourneyRunner
 from bot.outbox import QUEUE_NAME, Outbox
 from bot.store import Store
 from bot.timers import Timers
@@ -38,8 +40,10 @@ class Runtime:
         self.timers = Timers(self.store)
         extra = [settings.flows_dir] if settings.flows_dir else []
         self.journeys = load_journeys(*extra)
+        self.actions = ActionRunner(endpoint=settings.action_endpoint)
+        self.runner = JourneyRunner(self.journeys, settings, self.actions)
         self.conversations = Conversations(
-            self.store, self.outbox, self.journeys, settings, clock=clock
+            self.store, self.outbox, self.runner, settings, clock=clock
         )
         self._local = threading.local()
 

@@ -7,19 +7,24 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.contacts import Contact
+from bot.contacts import Contact, Purpose
 from bot.guardrails import refusal
 from bot.messages import Direction, Kind, Message, Status
 from bot.store import Changes
 from flows.engine import Run
 from flows.events import (
+    ActionRequested,
+    ConsentGranted,
     Event,
     FieldSet,
     GoalReached,
     HandoffRequested,
     JourneyEnded,
+    JourneyStartRequested,
     MessageCreated,
+    SplitChosen,
     StageChanged,
+    TagsChanged,
     WaitStarted,
     as_dict,
 )
@@ -33,6 +38,7 @@ class Turn:
         self.now = now
         self.changes = Changes(contact)
         self.replies: list[str] = []
+        self.inbound_text = ""  # what the contact just said, evidence for consent
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -56,6 +62,8 @@ class Turn:
         )
         self.changes.messages.append(message)
         self.changes.replied = True
+        self.inbound_text = body
+        self.contact.last_active_at = self.now.isoformat()
         return message
 
     def send(
@@ -133,6 +141,25 @@ def _handoff_requested(turn: Turn, event: HandoffRequested) -> None:
     turn.handoff(event.reason)
 
 
+def _tags_changed(turn: Turn, event: TagsChanged) -> None:
+    tags = [tag for tag in turn.contact.tags if tag not in event.removed]
+    turn.contact.tags = tags + [tag for tag in event.added if tag not in tags]
+
+
+def _consent_granted(turn: Turn, event: ConsentGranted) -> None:
+    source = f"sms reply in {event.journey}/{event.step}"
+    entry = turn.contact.grant(Purpose(event.purpose), True, source, turn.now)
+    turn.log({"type": "consent_changed", **entry, "evidence": turn.inbound_text})
+
+
+def _split_chosen(turn: Turn, event: SplitChosen) -> None:
+    turn.count(f"split:{event.journey}:{event.step}:{event.variant}")
+
+
+def _handled_by_the_runner(turn: Turn, event: Event) -> None:
+    """Actions and journey starts need more than the contact: JourneyRunner does them."""
+
+
 def _goal_reached(turn: Turn, event: GoalReached) -> None:
     turn.count(f"goal:{event.journey}:{event.goal}")
 
@@ -149,4 +176,9 @@ _HANDLERS: dict[str, Callable[[Turn, Any], None]] = {
     HandoffRequested.type: _handoff_requested,
     GoalReached.type: _goal_reached,
     JourneyEnded.type: _journey_ended,
+    TagsChanged.type: _tags_changed,
+    ConsentGranted.type: _consent_granted,
+    SplitChosen.type: _split_chosen,
+    ActionRequested.type: _handled_by_the_runner,
+    JourneyStartRequested.type: _handled_by_the_runner,
 }

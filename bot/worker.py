@@ -29,18 +29,23 @@ def tick(runtime: Runtime, now: datetime | None = None) -> int:
 
 def _fire(runtime: Runtime, due: list[tuple[str, dict[str, Any]]]) -> int:
     """Handle one claimed batch; timers that fail stay in flight and come back later."""
-    timeouts = [payload for _, payload in due if payload.get("type") == "timeout"]
-    sends = [payload["message"] for _, payload in due if payload.get("type") == "send"]
+    by_type: dict[str, list[dict[str, Any]]] = {"timeout": [], "send": [], "start": []}
     for _, payload in due:
-        if payload.get("type") not in ("timeout", "send"):
+        if payload.get("type") in by_type:
+            by_type[payload["type"]].append(payload)
+        else:
             log.error("dropping timer of unknown type: %r", payload)
+    conversations = runtime.conversations
     try:
-        busy = runtime.conversations.fire_timeouts(timeouts) if timeouts else []
+        timeouts = by_type["timeout"]
+        busy = conversations.fire_timeouts(timeouts) if timeouts else []
         for payload in busy:  # contacts mid-reply: wait for their lock
-            runtime.conversations.fire_timeout(
-                payload["phone"], payload["run"], int(payload["seq"])
+            conversations.fire_timeout(payload["phone"], payload["run"], int(payload["seq"]))
+        for payload in by_type["start"]:
+            conversations.fire_start(
+                payload["phone"], payload["journey"], payload["due"], payload.get("data") or {}
             )
-        runtime.outbox.push(*sends)
+        runtime.outbox.push(*(payload["message"] for payload in by_type["send"]))
     except Exception:
         # Left in flight: they come back after the in-flight timeout and are tried again.
         log.exception("%d timers failed", len(due))

@@ -14,6 +14,7 @@ from flows.engine import (
 )
 from flows.events import (
     ActionRequested,
+    ConsentGranted,
     Event,
     FieldSet,
     GoalReached,
@@ -44,6 +45,7 @@ __all__ = [
     "STAGES",
     "ActionRequested",
     "ActionResult",
+    "ConsentGranted",
     "Context",
     "Entry",
     "Event",

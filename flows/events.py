@@ -67,6 +67,17 @@ class HandoffRequested:
 
 
 @dataclass(frozen=True)
+class ConsentGranted:
+    """The contact just agreed to messages for `purpose`, by their reply to this step."""
+
+    type: ClassVar[str] = "consent_granted"
+    run_id: str
+    journey: str
+    step: str
+    purpose: str
+
+
+@dataclass(frozen=True)
 class GoalReached:
     """Count a conversion for the journey."""
 
@@ -135,6 +146,7 @@ Event = (
     | FieldSet
     | StageChanged
     | HandoffRequested
+    | ConsentGranted
     | GoalReached
     | JourneyEnded
     | TagsChanged

@@ -152,6 +152,7 @@ class Step:
     goal: str | None = None
     handoff: str | None = None
     wait: Wait | None = None
+    consent: str | None = None
     next: str | None = None
     end: bool = False
     kind: JourneyKind | None = None

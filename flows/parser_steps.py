@@ -30,10 +30,12 @@ from flows.template import compile_condition, references, unknown_variables
 from nlu.intents import INTENTS
 
 STEP_KEYS = (
-    "id", "stage", "kind", "send", "set", "tag", "untag", "goal", "handoff", "start", "data",
+    "id", "stage", "kind", "send", "set", "tag", "untag", "consent", "goal", "handoff", "start",
+    "data",
     "action", "wait", "delay", "branch", "split", "next", "end",
 )  # fmt: skip
 HANDOFF_KEYS = ("reason",)
+CONSENT_PURPOSES = ("marketing",)
 WAIT_KEYS = ("timeout", "on", "rating", "keywords", "retry", "reminders")
 REMINDER_KEYS = ("after", "send")
 DELAY_MODES = ("for", "until", "before", "after")
@@ -62,6 +64,10 @@ class StepsReader(SettingsReader):
             self.error(keys["stage"], f"unknown stage {stage!r} (allowed: {', '.join(STAGES)})")
         kind = self.step_kind(keys.get("kind"))
         start = self.text(keys.get("start"), "start")
+        consent = self.text(keys.get("consent"), "consent")
+        if consent is not None and consent not in CONSENT_PURPOSES:
+            allowed = ", ".join(CONSENT_PURPOSES)
+            self.error(keys["consent"], f"unknown consent {consent!r} (allowed: {allowed})")
         if "data" in keys and "start" not in keys:
             self.error(keys["data"], "`data` goes with `start`, the journey it is handed to")
         end = self.flag(keys.get("end"), "end")
@@ -73,6 +79,7 @@ class StepsReader(SettingsReader):
             set=self.scalars(keys.get("set"), "set", "{appointment_status: confirmed}"),
             tag=self.words(keys.get("tag"), "tag"),
             untag=self.words(keys.get("untag"), "untag"),
+            consent=consent,
             goal=self.text(keys.get("goal"), "goal"),
             handoff=self.handoff(keys.get("handoff")),
             start=start,

@@ -11,6 +11,7 @@ from typing import Any
 
 from flows.events import (
     ActionRequested,
+    ConsentGranted,
     Event,
     FieldSet,
     GoalReached,
@@ -25,7 +26,7 @@ from flows.events import (
 )
 from flows.model import OTHER, TIMEOUT, Journey, Step, Text, Wait
 from flows.state import Context, Reply, Run, RunStatus
-from flows.template import evaluate, render
+from flows.template import NOW, evaluate, render
 from flows.timing import delay_due, zone_of
 from nlu.intents import RATING
 
@@ -116,7 +117,7 @@ class Runner:
             holder, _, name = key.partition(".")
             if holders[holder].get(name) in (None, ""):
                 holders[holder][name] = value
-        return holders
+        return {**holders, NOW: self.ctx.now}
 
     # -- walking --------------------------------------------------------------------------
 
@@ -164,6 +165,8 @@ class Runner:
             self.tags = [t for t in self.tags if t not in step.untag]
             self.tags += [t for t in step.tag if t not in self.tags]
             self.events.append(TagsChanged(step.tag, step.untag))
+        if step.consent is not None:
+            self.events.append(ConsentGranted(run_id, journey_id, step.id, step.consent))
         if step.send is not None:
             self.message(step, step.send)
         if step.goal is not None:

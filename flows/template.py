@@ -123,6 +123,21 @@ def money(context: JinjaContext, value: Any, currency: Any = None) -> str:
     return f"{sign}{symbol}{abs(rounded):,.{places}f}"
 
 
+# Where the engine puts the current time for `hours_until`; templates cannot name it.
+NOW = "_now"
+
+
+@pass_context
+def hours_until(context: JinjaContext, value: Any) -> float | None:
+    """Return the hours from now until an ISO-8601 time: negative once it has passed."""
+    now = context.get(NOW)
+    found = None if _missing(value) else moment(value)
+    if not isinstance(found, datetime) or not isinstance(now, datetime):
+        return None
+    aware = found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+    return (aware - now).total_seconds() / 3600
+
+
 ENVIRONMENT = _Environment(
     undefined=ChainableUndefined,
     finalize=_finalize,
@@ -132,6 +147,7 @@ ENVIRONMENT = _Environment(
 ENVIRONMENT.filters["local_time"] = local_time
 ENVIRONMENT.filters["local_date"] = local_date
 ENVIRONMENT.filters["money"] = money
+ENVIRONMENT.filters["hours_until"] = hours_until
 # Renders every missing value as a present, empty one: what is left is the fixed text.
 _MEASURING = ENVIRONMENT.overlay(undefined=_Placeholder)
 

@@ -42,6 +42,7 @@ def test_transcript(path: Path, client, settings, runtime, clock) -> None:
         new_messages = phone.outbound()[seen_messages:]
         new_events = phone.events()[seen_events:]
         sent = [m["body"] for m in new_messages if m["status"] != "suppressed"]
+
         withheld = [m["body"] for m in new_messages if m["status"] == "suppressed"]
         if "sent" in turn:
             assert sent == turn["sent"], where

@@ -1,0 +1,165 @@
+"""Journeys in the running bot: entry and exit rules, triggers, custom actions, follow-ups."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from bot.actions import ActionFailed, ActionOutcome, ActionRunner, tracker_state
+from bot.config import Settings
+from bot.contacts import Contact, Purpose
+from bot.turn import Turn
+from flows.engine import ActionResult, Context, Run, RunStatus, interrupt, resume, start
+from flows.events import ActionRequested, Event, JourneyStartRequested
+from flows.model import Journey, JourneyKind, Trigger
+from flows.rules import entry_decision, exit_matches, keyword_matches
+from flows.timing import date_trigger_time
+
+log = logging.getLogger(__name__)
+
+# Journeys may start journeys; this bounds a chain of them within one transition.
+MAX_DEPTH = 4
+
+
+class JourneyRunner:
+    """Starts, resumes and ends journey runs for the contact of one Turn."""
+
+    def __init__(
+        self, journeys: Mapping[str, Journey], settings: Settings, actions: ActionRunner
+    ) -> None:
+        self.journeys = journeys
+        self.settings = settings
+        self.actions = actions
+
+    def context(self, turn: Turn) -> Context:
+        """Return what the engine sees: the contact, the business and the time."""
+        return Context(
+            contact=turn.contact.template_view(), business=self.settings.business, now=turn.now
+        )
+
+    # which journeys
+    def triggered_by(self, event: str) -> list[Journey]:
+        """Return the journeys an API event starts."""
+        return [j for j in self.journeys.values() if event in j.trigger_events]
+
+    def keyword_journeys(self, text: str) -> list[Journey]:
+        """Return the journeys an inbound keyword (e.g. JOIN) starts."""
+        return [j for j in self.journeys.values() if keyword_matches(j, text)]
+
+    def opt_in_journeys(self) -> list[Journey]:
+        """Return the journeys that start when a contact opts in."""
+        return [j for j in self.journeys.values() if j.triggers_of("opt_in")]
+
+    def date_triggers(self, event: str | None) -> list[tuple[Journey, Trigger]]:
+        """Return date triggers anchored on this event's data (None: on contact fields)."""
+        return [
+            (journey, trigger)
+            for journey in self.journeys.values()
+            for trigger in journey.triggers_of("date")
+            if trigger.params.get("event") == event
+        ]
+
+    # starting and ending
+    def refusal(self, contact: Contact, journey: Journey) -> str | None:
+        """Say why a contact may not enter a journey now, if they may not."""
+        if not contact.subscribed:
+            return "unsubscribed"
+        if journey.kind is JourneyKind.MARKETING and not contact.has_consent(Purpose.MARKETING):
+            return "no_marketing_consent"
+        if contact.handoff:
+            return "handoff"
+        return None
+
+    def start(
+        self, turn: Turn, journey: Journey, data: Mapping[str, Any], depth: int = 0
+    ) -> str | None:
+        """Start a journey under its entry rules; return why not, or None when started."""
+        reason = self.refusal(turn.contact, journey)
+        decision, to_end = entry_decision(journey, turn.contact.open_runs())
+        if reason is None and decision == "skip":
+            reason = "already_in_journey"
+        if reason is not None:
+            turn.log({"type": "journey_skipped", "journey": journey.id, "reason": reason})
+            return reason
+        ctx = self.context(turn)
+        for run in to_end:
+            ended, events = interrupt(run, ctx, RunStatus.INTERRUPTED, reason=f"entry:{journey.id}")
+            self.advance(turn, ended, events, depth)
+        run, events = start(journey, self.context(turn), dict(data), uuid.uuid4().hex[:16])
+        turn.log({"type": "journey_started", "journey": journey.id, "run_id": run.id})
+        turn.count(f"journey:{journey.id}:started")
+        self.advance(turn, run, events, depth)
+        return None
+
+    def end_on_event(self, turn: Turn, event: str) -> list[str]:
+        """End every open run whose journey exits on `event`; return their journeys."""
+        ended = []
+        for run in turn.contact.open_runs():
+            journey = self.journeys.get(run.journey)
+            if journey is not None and exit_matches(journey, event):
+                closed, events = interrupt(run, self.context(turn), RunStatus.EXITED, reason=event)
+                self.advance(turn, closed, events)
+                ended.append(journey.id)
+        return ended
+
+    def schedule_dates(self, turn: Turn, event: str | None, data: Mapping[str, Any]) -> None:
+        """Schedule the starts of date-triggered journeys (e.g. 24 h before appointment_at)."""
+        for journey, trigger in self.date_triggers(event):
+            due = date_trigger_time(trigger, turn.contact.template_view(), data)
+            if due is None:
+                continue
+            stamp = max(due, turn.now).isoformat()
+            # The latest schedule per journey wins: a rebooked appointment moves it.
+            turn.contact.date_starts[journey.id] = stamp
+            payload = {
+                "type": "start",
+                "phone": turn.contact.phone,
+                "journey": journey.id,
+                "due": stamp,
+                "data": dict(data),
+            }
+            turn.schedule(max(due, turn.now), payload)
+            turn.log({"type": "journey_scheduled", "journey": journey.id, "at": stamp})
+
+    # moving runs
+    def resume(self, turn: Turn, run: Run, input: Any, depth: int = 0) -> bool:
+        """Feed an input to a run; return False if the run had nothing to do with it."""
+        journey = self.journeys.get(run.journey)
+        if journey is None:
+            return False
+        new_run, events = resume(run, journey, self.context(turn), input)
+        if not events:
+            return False
+        self.advance(turn, new_run, events, depth)
+        return True
+
+    def advance(self, turn: Turn, run: Run, events: list[Event], depth: int = 0) -> None:
+        """Apply the engine's events, then do what only the bot can: actions, other journeys."""
+        turn.apply(run, events)
+        for event in events:
+            if isinstance(event, ActionRequested):
+                self._run_action(turn, event, depth)
+            elif isinstance(event, JourneyStartRequested):
+                target = self.journeys.get(event.target)
+                if target is None or depth >= MAX_DEPTH:
+                    why = "unknown_journey" if target is None else "too_deep"
+                    turn.log({"type": "journey_skipped", "journey": event.target, "reason": why})
+                else:
+                    self.start(turn, target, event.data, depth + 1)
+
+    def _run_action(self, turn: Turn, event: ActionRequested, depth: int) -> None:
+        run = turn.contact.run(event.run_id)
+        if run is None:
+            return
+        try:
+            outcome = self.actions.run(
+                event.action, tracker_state(turn.contact, run.data, turn.inbound_text)
+            )
+        except ActionFailed as exc:
+            log.warning("%s", exc)
+            turn.log({"type": "action_failed", "action": event.action, "error": str(exc)})
+            outcome = ActionOutcome()
+        result = ActionResult(fields=dict(outcome.fields), messages=tuple(outcome.messages))
+        self.resume(turn, run, result, depth)
