@@ -32,7 +32,7 @@ class Contact:
     handoff: bool = False
     handoff_reason: str | None = None
     undeliverable: int | None = None
-    last_active_at: str | None = None  # when the contact last texted us
+    last_active_at: str | None = None  # the last message either way: quiet contacts lack it
     date_starts: dict[str, str] = field(default_factory=dict)  # journey -> scheduled start
     runs: list[Run] = field(default_factory=list)
 

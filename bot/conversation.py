@@ -218,6 +218,16 @@ class Conversations:
         outcome.events, outcome.replies = turn.events, turn.replies
         return outcome
 
+    def enter(self, phone: str, journey_id: str, data: Mapping[str, Any]) -> str | None:
+        """Start one journey for one contact; return why not, or None when started."""
+        journey = self.journeys[journey_id]
+        with self.store.lock(phone):
+            contact = self.store.load_contact(phone) or self.new_contact(phone)
+            turn = Turn(contact, self.clock())
+            reason = self.runner.start(turn, journey, data)
+            self._commit(turn)
+            return reason
+
     def fire_start(self, phone: str, journey_id: str, due: str, data: Mapping[str, Any]) -> bool:
         """Start a date-triggered journey whose time came, unless it was rescheduled since."""
         journey = self.journeys.get(journey_id)

@@ -16,6 +16,7 @@ from bot.config import TWILIO_API_BASE, Settings
 from bot.conversation import Conversations, utcnow
 from bot.journeys import JourneyRunner
 from bot.outbox import QUEUE_NAME, Outbox
+from bot.schedules import Schedules
 from bot.store import Store
 from bot.timers import Timers
 from flows.loader import load_journeys
@@ -45,6 +46,7 @@ class Runtime:
         self.conversations = Conversations(
             self.store, self.outbox, self.runner, settings, clock=clock
         )
+        self.schedules = Schedules(self.store, self.conversations, settings.default_timezone)
         self._local = threading.local()
 
     @classmethod

@@ -88,6 +88,7 @@ class Turn:
         else:
             self.changes.outbox.append(message.id)
             self.replies.append(text)
+            self.contact.last_active_at = self.now.isoformat()
         return message
 
     def schedule(self, due: datetime, payload: dict[str, Any]) -> None:

@@ -19,11 +19,12 @@ BATCH = 200
 
 
 def tick(runtime: Runtime, now: datetime | None = None) -> int:
-    """Fire every timer due at `now` (default: the runtime's clock); return how many fired."""
+    """Fire every timer and schedule due at `now` (default: the clock); return timers fired."""
     now = now or runtime.clock()
     fired = 0
     while due := runtime.timers.claim_due(now, BATCH):
         fired += _fire(runtime, due)
+    runtime.schedules.run_due(now)
     return fired
 
 
