@@ -59,13 +59,15 @@ def _flows_check(args: argparse.Namespace) -> int:
     paths = args.paths or [str(BUILTIN_DIR)] + (
         [os.environ["FLOWS_DIR"]] if os.environ.get("FLOWS_DIR") else []
     )
-    errors = check(*paths)
-    for error in errors:
-        print(error, file=sys.stderr)
+    found = check(*paths, warnings=True)
+    for problem in found:
+        print(problem, file=sys.stderr)
+    errors = [problem for problem in found if not problem.is_warning]
+    warned = len(found) - len(errors)
     if errors:
-        print(f"{len(errors)} error(s)", file=sys.stderr)
+        print(f"{len(errors)} error(s), {warned} warning(s)", file=sys.stderr)
         return 1
-    print(f"ok: {', '.join(paths)}")
+    print(f"ok: {', '.join(paths)}" + (f" ({warned} warning(s))" if warned else ""))
     return 0
 
 

@@ -66,6 +66,23 @@ def test_flows_check_names_file_and_line_of_each_error(tmp_path: Path) -> None:
     assert "nowhere" in result.stderr
 
 
+def test_flows_check_warns_about_long_messages_without_failing(tmp_path: Path) -> None:
+    long = tmp_path / "long.yaml"
+    long.write_text(
+        "id: long\n"
+        "kind: transactional\n"
+        "trigger: {event: long}\n"
+        "steps:\n"
+        "  - id: only\n"
+        f"    send: {'A very long message. ' * 12}\n"
+    )
+    result = bot("flows", "check", str(long))
+    assert result.returncode == 0, result.stderr
+    assert f"{long}:6: warning:" in result.stderr
+    assert "segments" in result.stderr
+    assert "1 warning(s)" in result.stdout
+
+
 def test_handback_releases_a_handed_off_contact(redis_url: str, tmp_path: Path) -> None:
     from bot.config import Settings
     from bot.conversation import Inbound
