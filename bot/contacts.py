@@ -103,6 +103,7 @@ class Contact:
             "handoff": self.handoff,
             "handoff_reason": self.handoff_reason,
             "undeliverable": self.undeliverable,
+            "last_active_at": self.last_active_at,
         }
 
     def to_dict(self) -> dict[str, Any]:
