@@ -29,6 +29,7 @@ LIBRARY = {
     "appointment_reminders",
     "consideration",
     "loyalty_referral",
+    "order_status",
     "post_purchase_feedback",
     "re_engagement",
     "welcome",
@@ -151,6 +152,7 @@ def test_the_library() -> None:
     assert "Reply STOP to opt out." in ask.send["en"]
     assert welcome.vocabulary_spec["examples"]["affirm"] == ("count me in", "sign me up")
     assert welcome.step("confirmed").goal == "confirmed"
+    assert welcome.step("confirmed").consent == "marketing"
     assert dict(welcome.step("confirmed").set) == {"marketing_confirmed": True}
 
     reminders = journeys["appointment_reminders"]
@@ -1102,3 +1104,19 @@ def test_nlu_words_that_would_change_what_compliance_hears(tmp_path: Path) -> No
     assert_error(errors, path, 4, "unknown intent 'rating' in `nlu`")
     assert_error(errors, path, 3, "`nlu`:", "given for deny and thanks")
     assert len(errors) == 3
+
+
+def test_consent_names_a_known_purpose(tmp_path: Path) -> None:
+    path = tmp_path / "consent.yaml"
+    path.write_text(
+        "id: consent\n"
+        "kind: transactional\n"
+        "trigger: {event: x}\n"
+        "steps:\n"
+        "  - id: only\n"
+        "    consent: everything\n"
+        "    send: Thanks!\n"
+    )
+    (error,) = check(path)
+    assert (error.path, error.line) == (str(path), 6)
+    assert "unknown consent 'everything'" in error.message
