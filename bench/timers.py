@@ -68,21 +68,25 @@ def populate(runtime: Runtime, count: int, first_due: float) -> dict[str, float]
     return dues
 
 
-def lateness(runtime: Runtime, dues: dict[str, float]) -> list[float]:
-    """Return, per contact, seconds between its timer's due time and its reminder."""
+def lateness(runtime: Runtime, dues: dict[str, float]) -> tuple[list[float], int]:
+    """Return seconds from due time to reminder per contact, and how many got more than one."""
     phones = list(dues)
     pipe = runtime.redis.pipeline(transaction=False)
+    for phone in phones:
+        pipe.llen(runtime.store.key("messages", phone))
+    twice = sum(1 for count in pipe.execute() if count > 1)
     for phone in phones:
         pipe.lindex(runtime.store.key("messages", phone), -1)
     last_ids = pipe.execute()
     for message_id in last_ids:
         pipe.hget(runtime.store.key("msg", message_id or "none"), "at")
     stamps = pipe.execute()
-    return [
+    late = [
         datetime.fromisoformat(at).timestamp() - dues[phone]
         for phone, at in zip(phones, stamps, strict=True)
         if at
     ]
+    return late, twice
 
 
 def bare_claims(runtime: Runtime, count: int) -> float:
@@ -147,13 +151,14 @@ def run(quick: bool = False, workers: int = 2) -> dict[str, Any]:
                 raise RuntimeError("a worker exited:\n" + services[0].tail())
             time.sleep(0.1)
         finished = time.time()
-        late = lateness(runtime, dues)
+        late, twice = lateness(runtime, dues)
         fired = len(late)
         busy_from = max(first_due, min(dues.values()))
         rate = fired / max(finished - busy_from, 1e-9)
         return {
             "timers": count,
             "fired": fired,
+            "fired_twice": twice,
             "workers": workers,
             "setup_s": round(setup, 1),
             "span_s": round(finished - busy_from, 1),
@@ -173,7 +178,8 @@ def format_table(result: dict[str, Any]) -> str:
     """Render the figures as a Markdown table."""
     rows = [
         ("timers, all due within the same second", f"{result['timers']:,}"),
-        ("fired (each exactly once)", f"{result['fired']:,}"),
+        ("fired", f"{result['fired']:,}"),
+        ("fired more than once", f"{result['fired_twice']:,}"),
         ("worker processes", str(result["workers"])),
         ("time from first due to last fired", f"{result['span_s']} s"),
         ("timers/s (Parley)", f"{result['timers_per_s']:,}"),
