@@ -87,3 +87,31 @@ def test_timeouts_fire_in_batches_and_wait_for_a_busy_contact(runtime, clock) ->
     steps = {runtime.store.load_contact(p).runs[0].step for p in phones}
     assert steps == {"remind"}
     assert runtime.outbox.size() == 2 * len(phones)  # the ask, then the reminder
+
+
+def test_timers_survive_a_redis_restart_with_aof(tmp_path, settings, clock) -> None:
+    from bot.runtime import Runtime
+    from tests.conftest import RedisServer
+
+    server = RedisServer(tmp_path / "aof", appendonly=True).start()
+    try:
+        runtime = Runtime(settings, server.url, clock=clock)
+        data = {"appointment_at": "2026-12-03T17:30:00Z", "provider": "Dr. Lee"}
+        assert runtime.conversations.trigger(PHONE, "appointment_booked", data).started
+        server.stop()  # SIGTERM: Redis flushes its append-only file and exits
+        server.start()  # same directory and port: it replays the file
+        clock.advance(hours=24)
+        assert worker.tick(runtime) >= 1
+        run = runtime.store.load_contact(PHONE).runs[0]
+        assert (run.journey, run.step) == ("appointment_confirmation", "remind")
+    finally:
+        server.stop()
+
+
+def test_due_timers_fire_earliest_first(runtime, clock) -> None:
+    for minutes in (3, 1, 2):
+        due = clock() + timedelta(minutes=minutes)
+        runtime.timers.schedule(due, {"type": "send", "message": f"m{minutes}"})
+    clock.advance(minutes=5)
+    assert worker.tick(runtime) == 3
+    assert runtime.redis.lrange(runtime.outbox.list_key, 0, -1) == ["m1", "m2", "m3"]
