@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import re
@@ -35,13 +34,33 @@ EMULATOR_THREADS = 16
 # ones it needs, so nothing from the caller's shell (a REDIS_URL, real Twilio keys) leaks in.
 # WEB_CONCURRENCY and WEB_THREADS are kept: they are the Procfile's own knobs.
 _CONFIG_VARS = frozenset(
-    """REDIS_URL TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN TWILIO_FROM_NUMBER
-    TWILIO_MESSAGING_SERVICE_SID TWILIO_API_BASE PUBLIC_URL API_TOKEN SECRET_KEY FLOWS_DIR
-    DEFAULT_TIMEZONE DEFAULT_REGION BUSINESS_NAME BUSINESS_CONTACT PARLEY_VAR_DIR
-    SEND_CONCURRENCY SEND_TIMEOUT LOG_LEVEL PORT EMULATOR_ACCOUNT_SID EMULATOR_AUTH_TOKEN
-    EMULATOR_CALLBACK_DELAY""".split()
+    {
+        "REDIS_URL",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM_NUMBER",
+        "TWILIO_MESSAGING_SERVICE_SID",
+        "TWILIO_API_BASE",
+        "PUBLIC_URL",
+        "API_TOKEN",
+        "SECRET_KEY",
+        "FLOWS_DIR",
+        "DEFAULT_TIMEZONE",
+        "DEFAULT_REGION",
+        "BUSINESS_NAME",
+        "BUSINESS_CONTACT",
+        "PARLEY_VAR_DIR",
+        "SEND_CONCURRENCY",
+        "SEND_TIMEOUT",
+        "LOG_LEVEL",
+        "PORT",
+        "EMULATOR_ACCOUNT_SID",
+        "EMULATOR_AUTH_TOKEN",
+        "EMULATOR_CALLBACK_DELAY",
+    }
 )
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
+_APP = re.compile(r"^[\w.]+:[\w.]+(\(.*\))?$")  # gunicorn's 'module:callable()' argument
 
 
 def free_port() -> int:
@@ -86,7 +105,7 @@ def web_argv(app_spec: str, port: int, env: Mapping[str, str]) -> list[str]:
             continue
         if arg.startswith("--bind="):
             arg = f"--bind=127.0.0.1:{port}"
-        elif not arg.startswith("-") and not app_replaced and not argv[index - 1].startswith("-"):
+        elif not app_replaced and _APP.match(arg):
             arg, app_replaced = app_spec, True
         out.append(arg)
         index += 1
@@ -118,6 +137,11 @@ def _proc_table() -> dict[int, tuple[int, int]]:
     return table
 
 
+def child_pids(pid: int) -> list[int]:
+    """Return the pids of the living children of `pid`."""
+    return sorted(child for child, (parent, _) in _proc_table().items() if parent == pid)
+
+
 def descendants(pid: int) -> list[int]:
     """Return the pids of every living descendant of `pid`."""
     children: dict[int, list[int]] = {}
@@ -137,6 +161,24 @@ def tree_cpu(pid: int) -> float:
     pids = {pid, *descendants(pid)}
     ticks = sum(table[p][1] for p in pids if p in table)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> float:
+    """Return CPU seconds every process on the machine has spent in user and system mode."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    return sum(int(f) for f in fields[:3]) / os.sysconf("SC_CLK_TCK")
+
+
+def foreign_cpu() -> dict[str, float]:
+    """Return counters whose difference is the CPU that processes not started here used."""
+    return {"machine": machine_cpu(), "ours": tree_cpu(os.getpid())}
+
+
+def foreign_share(cpu: Mapping[str, float], elapsed: float, cpus: int) -> float:
+    """Return the share of the machine's CPU other processes used over `elapsed` seconds."""
+    if elapsed <= 0 or "machine" not in cpu:
+        return float("nan")
+    return max(0.0, cpu["machine"] - cpu["ours"]) / (elapsed * cpus)
 
 
 class Service:
@@ -291,12 +333,3 @@ def valid_phones(count: int, seed: int = 2026) -> list[str]:
         except phones.InvalidPhone:
             continue
     return list(found)
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Return the `pct` percentile of `values` (nearest rank)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
-    return ordered[rank - 1]

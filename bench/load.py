@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
+import queue
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-
-from bench.harness import percentile
 
 REQUEST_TIMEOUT = 30.0
 RUN_TIMEOUT = 600.0
@@ -52,7 +53,33 @@ class LoadResult:
         return percentile(self.latencies, pct) * 1000
 
 
-def _send_all(base_url: str, calls: list[Call], sessions: list[requests.Session]) -> list[Any]:
+def percentile(values: list[float], pct: float) -> float:
+    """Return the `pct` percentile of `values` (nearest rank)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered))))
+    return ordered[rank - 1]
+
+
+def _gather(channel: Any, workers: list[Any], deadline: float) -> list[Any]:
+    """Return one message from each worker process, failing fast if one of them dies."""
+    messages: list[Any] = []
+    while len(messages) < len(workers):
+        try:
+            messages.append(channel.get(timeout=0.5))
+        except queue.Empty:
+            dead = [w.name for w in workers if w.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"load generator process failed: {', '.join(dead)}") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"load generator did not finish in {RUN_TIMEOUT}s") from None
+    return messages
+
+
+def _send_all(
+    base_url: str, calls: list[Call], sessions: list[requests.Session]
+) -> list[tuple[float, int]]:
     """Send every call from one thread per session; return (latency, status) pairs."""
     pending = deque(calls)
     results: list[tuple[float, int]] = []
@@ -114,11 +141,13 @@ def drive(
     warmup: list[Call] | None = None,
     senders: int = 8,
     processes: int = 2,
+    probe: Callable[[], dict[str, float]] | None = None,
 ) -> LoadResult:
     """Send `warmup`, then time `calls`, with `senders` concurrent keep-alive connections.
 
     The senders are split over `processes` client processes so that one GIL does not cap
     the load; each process keeps its connections from the warm-up into the measured part.
+    `probe` returns counters (CPU seconds) whose change over the measured part is recorded.
     """
     processes = max(1, min(processes, senders))
     context = multiprocessing.get_context("spawn")
@@ -137,11 +166,13 @@ def drive(
         process.start()
         workers.append(process)
     try:
-        for _ in workers:
-            ready.get(timeout=RUN_TIMEOUT)
+        deadline = time.monotonic() + RUN_TIMEOUT
+        _gather(ready, workers, deadline)
+        before = probe() if probe else {}
         started = time.monotonic()
         go.set()
-        reports = [out.get(timeout=RUN_TIMEOUT) for _ in workers]
+        reports = _gather(out, workers, deadline)
+        after = probe() if probe else {}
         for process in workers:
             process.join(timeout=10)
     finally:
@@ -158,4 +189,5 @@ def drive(
         latencies=latencies,
         statuses=statuses,
         client_cpu=sum(cpu for _, _, cpu in reports),
+        server_cpu={name: after[name] - before[name] for name in after if name in before},
     )
