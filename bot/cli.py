@@ -162,5 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s"
     )
+    # The twilio SDK logs every request and response at INFO: a kilobyte per message sent.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

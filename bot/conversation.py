@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from bot.contacts import Contact, Purpose
 from bot.journeys import JourneyRunner
 from bot.messages import Kind
 from bot.outbox import Outbox
-from bot.store import Store
+from bot.store import DUPLICATE, LOCKED, Store
 from bot.turn import Turn
 from flows.engine import Reply, Timeout, expecting
 from nlu.intents import GREET, HUMAN, THANKS
@@ -116,14 +117,20 @@ class Conversations:
             self._commit(turn)
             return contact
 
-    def _commit(self, turn: Turn) -> None:
-        self.store.commit(turn.changes)
-        if turn.changes.outbox:
+    def _commit(self, turn: Turn, unlock: dict[str, str] | None = None) -> None:
+        self._commit_many([turn], unlock)
+
+    def _commit_many(self, turns: list[Turn], unlock: dict[str, str] | None = None) -> None:
+        """Save transitions, release their locks and raise the drain flag in one round trip."""
+        sends = any(turn.changes.outbox for turn in turns)
+        flag = self.outbox.flag if sends else None
+        raised = self.store.commit_many((t.changes for t in turns), unlock=unlock, flag=flag)
+        if raised:
             try:
-                self.outbox.kick()
+                self.outbox.enqueue_drain()
             except redis.exceptions.RedisError:
                 # The transition is saved; the worker's ticker kicks the outbox anyway.
-                log.warning("could not enqueue a drain job for %s", turn.contact.phone)
+                log.warning("could not enqueue a drain job after %d transitions", len(turns))
 
     def _opted_in(self, turn: Turn) -> None:
         for journey in self.runner.opt_in_journeys():
@@ -132,18 +139,29 @@ class Conversations:
     # inbound
     def receive(self, inbound: Inbound) -> Outcome:
         """Handle one inbound SMS exactly once, however often Twilio delivers it."""
-        if not self.store.claim_inbound(inbound.sid):
+        # One round trip claims the MessageSid, locks the contact and reads it; the commit
+        # is the second and last. A busy contact waits for its lock the ordinary way.
+        token = uuid.uuid4().hex
+        state, contact = self.store.begin_inbound(inbound.sid, inbound.phone, token)
+        if state == DUPLICATE:
             return Outcome(duplicate=True)
         try:
-            with self.store.lock(inbound.phone):
-                outcome = self._receive(inbound)
+            if state == LOCKED:
+                turn = self._receive(inbound, contact)
+                self._commit(turn, unlock={inbound.phone: token})
+            else:
+                with self.store.lock(inbound.phone):
+                    turn = self._receive(inbound, self.store.load_contact(inbound.phone))
+                    self._commit(turn)
         except BaseException:
             self.store.release_inbound(inbound.sid)
+            if state == LOCKED:
+                self.store.unlock(inbound.phone, token)
             raise
-        return outcome
+        return Outcome(intent=turn.intent, events=turn.events, replies=turn.replies)
 
-    def _receive(self, inbound: Inbound) -> Outcome:
-        contact = self.store.load_contact(inbound.phone) or self.new_contact(inbound.phone)
+    def _receive(self, inbound: Inbound, contact: Contact | None) -> Turn:
+        contact = contact or self.new_contact(inbound.phone)
         turn = Turn(contact, self.clock())
         turn.record_inbound(inbound.sid, inbound.body)
         run = contact.waiting_run()
@@ -172,8 +190,8 @@ class Conversations:
                 handled = self.runner.resume(turn, run, Reply(parse.intent, inbound.body, entities))
             if not handled:
                 self._small_talk(turn, parse.intent)
-        self._commit(turn)
-        return Outcome(intent=parse.intent, events=turn.events, replies=turn.replies)
+        turn.intent = parse.intent
+        return turn
 
     def _start_by_keyword(self, turn: Turn, text: str) -> bool:
         journeys = self.runner.keyword_journeys(text)
@@ -270,11 +288,10 @@ class Conversations:
                     continue
                 turn = turns.setdefault(contact.phone, Turn(contact, now))
                 self._time_out(turn, timer["run"], int(timer["seq"]))
-            self.store.commit_many(turn.changes for turn in turns.values())
-        finally:
+            self._commit_many(list(turns.values()), unlock=tokens)
+        except BaseException:
             self.store.unlock_many(tokens)
-        if any(turn.changes.outbox for turn in turns.values()):
-            self.outbox.kick()
+            raise
         return [timer for timer in timers if timer["phone"] not in tokens]
 
     def _time_out(self, turn: Turn, run_id: str, seq: int) -> None:

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.contacts import Contact, Purpose
 from bot.messages import Kind
 
 
-def refusal(contact: Contact | None, kind: Kind | None) -> str | None:
+@dataclass(frozen=True)
+class Standing:
+    """What the guardrails need to know of a contact, read without loading all of it."""
+
+    subscribed: bool
+    undeliverable: int | None
+    marketing: bool
+
+    def has_consent(self, purpose: Purpose) -> bool:
+        """Say whether the contact may receive messages sent for `purpose`."""
+        return self.subscribed and purpose is Purpose.MARKETING and self.marketing
+
+
+def refusal(contact: Contact | Standing | None, kind: Kind | None) -> str | None:
     """Say why a message of `kind` must not go to `contact` now, or None if it may."""
     if kind is Kind.COMPLIANCE:
         return None  # confirmations of STOP/START/HELP always go

@@ -52,10 +52,20 @@ class Outbox:
             self.store.redis.rpush(self.list_key, *message_ids)
             self.kick()
 
+    @property
+    def flag(self) -> tuple[str, int]:
+        """Return the drain flag as (key, ttl), for setting it inside a commit."""
+        return self.flag_key, FLAG_TTL
+
     def kick(self) -> bool:
         """Enqueue a drain job unless one is already waiting; True if this call did."""
         if not self.store.redis.set(self.flag_key, 1, nx=True, ex=FLAG_TTL):
             return False
+        self.enqueue_drain()
+        return True
+
+    def enqueue_drain(self) -> None:
+        """Enqueue a drain job (the caller has just set the flag)."""
         self.queue.enqueue(
             DRAIN_JOB,
             job_id=f"parley-drain-{uuid.uuid4().hex}",
@@ -63,7 +73,6 @@ class Outbox:
             failure_ttl=24 * 3600,
             job_timeout=600,
         )
-        return True
 
     def begin_drain(self) -> None:
         """Clear the flag so that anything queued from now on kicks a new job."""

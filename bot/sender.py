@@ -59,23 +59,25 @@ class Sender:
                     break
         return handled
 
-    def _by_contact(self, ids: list[str]) -> list[list[str]]:
+    def _by_contact(self, ids: list[str]) -> list[tuple[str, list[str]]]:
         groups: dict[str, list[str]] = {}
         for message_id, phone in zip(ids, self.store.phones_of(ids), strict=True):
-            groups.setdefault(phone or message_id, []).append(message_id)
-        return list(groups.values())
+            if phone:  # a message id without a record has nothing to send
+                groups.setdefault(phone, []).append(message_id)
+        return list(groups.items())
 
-    def _send_in_order(self, ids: list[str]) -> None:
+    def _send_in_order(self, group: tuple[str, list[str]]) -> None:
+        phone, ids = group
         for message_id in ids:
-            self.send(message_id)
+            self.send(message_id, phone)
 
-    def send(self, message_id: str) -> str:
+    def send(self, message_id: str, phone: str) -> str:
         """Send one pending message unless a guardrail withholds it; return its id."""
-        message = self.store.claim_message(message_id)
-        if message is None:
+        claimed = self.store.claim_message(message_id, phone)
+        if claimed is None:
             return message_id  # already sent, suppressed or claimed by another worker
-        contact = self.store.load_contact(message.phone)
-        reason = refusal(contact, message.kind)
+        message, standing = claimed
+        reason = refusal(standing, message.kind)
         if reason:
             self.store.update_message(message.id, status=Status.SUPPRESSED)
             log.info("withheld %s to %s: %s", message.id, message.phone, reason)

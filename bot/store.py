@@ -14,6 +14,7 @@ import redis
 from redis.client import Pipeline
 
 from bot.contacts import Contact
+from bot.guardrails import Standing
 from bot.messages import RANK, Message
 
 PREFIX = "parley:"
@@ -67,6 +68,15 @@ if error_code ~= '' then redis.call('HSET', KEYS[1], 'error_code', error_code) e
 return status
 """
 
+# Start handling an inbound message in one round trip: de-duplicate it, take the contact's
+# lock and read the contact. Answers {0} for a repeat, {1} when the lock is busy.
+_BEGIN = """
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return {0} end
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {1} end
+return {2, redis.call('GET', KEYS[3])}
+"""
+DUPLICATE, BUSY, LOCKED = 0, 1, 2
+
 # Release a lock only if it still holds our token (it may have expired and moved on).
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -74,11 +84,25 @@ return 0
 """
 
 # Hand a pending message to exactly one sender.
+# It also reads what the guardrails need from the contact, so a send costs one round trip
+# before Twilio and one after: {hash, exists, subscribed, undeliverable, marketing}.
 _CLAIM = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return nil end
 redis.call('HSET', KEYS[1], 'status', 'submitting')
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-return redis.call('HGETALL', KEYS[1])
+local standing = {'0', '0', '', '0'}
+local raw = redis.call('GET', KEYS[2])
+if raw then
+  local c = cjson.decode(raw)
+  local consent = type(c.consent) == 'table' and c.consent.marketing or nil
+  standing = {
+    '1',
+    c.subscribed == true and '1' or '0',
+    (c.undeliverable ~= nil and c.undeliverable ~= cjson.null) and tostring(c.undeliverable) or '',
+    (type(consent) == 'table' and consent.granted == true) and '1' or '0',
+  }
+end
+return {redis.call('HGETALL', KEYS[1]), standing[1], standing[2], standing[3], standing[4]}
 """
 
 
@@ -109,6 +133,7 @@ class Store:
         self._claim = client.register_script(_CLAIM)
         self._accept = client.register_script(_ACCEPT)
         self._unlock = client.register_script(_UNLOCK)
+        self._begin = client.register_script(_BEGIN)
 
     # keys
     @staticmethod
@@ -136,6 +161,23 @@ class Store:
             # If it expired while held, the next holder owns it now: nothing to release.
             with suppress(redis.exceptions.LockNotOwnedError):
                 lock.release()
+
+    def begin_inbound(
+        self, message_sid: str, phone: str, token: str, timeout: float = 30.0
+    ) -> tuple[int, Contact | None]:
+        """Claim a MessageSid and lock its contact: (DUPLICATE|BUSY|LOCKED, contact)."""
+        keys = [
+            self.key("inbound", message_sid),
+            self.key("lock", phone),
+            self.key("contact", phone),
+        ]
+        reply = self._begin(keys=keys, args=[INBOUND_TTL, token, int(timeout * 1000)])
+        raw = reply[1] if len(reply) > 1 else None
+        return int(reply[0]), Contact.from_dict(json.loads(raw)) if raw else None
+
+    def unlock(self, phone: str, token: str) -> None:
+        """Release a lock taken with `token` (by begin_inbound), if we still hold it."""
+        self._unlock(keys=[self.key("lock", phone)], args=[token])
 
     def lock_many(self, phones: Iterable[str], timeout: float = 30.0) -> dict[str, str]:
         """Take the locks of every free contact in one round trip; return {phone: token}."""
@@ -165,17 +207,31 @@ class Store:
             if raw
         }
 
-    def commit(self, changes: Changes) -> None:
+    def commit(self, changes: Changes, **options: Any) -> bool:
         """Write a transition atomically: contact, messages, outbox, timers, events."""
-        self.commit_many([changes])
+        return self.commit_many([changes], **options)
 
-    def commit_many(self, batch: Iterable[Changes]) -> None:
-        """Write several transitions in one atomic transaction."""
+    def commit_many(
+        self,
+        batch: Iterable[Changes],
+        unlock: dict[str, str] | None = None,
+        flag: tuple[str, int] | None = None,
+    ) -> bool:
+        """Write several transitions in one transaction, in one round trip.
+
+        `unlock` ({phone: token}) releases locks in the same transaction; `flag` (key, ttl)
+        is set if absent, and the answer says whether this call set it.
+        """
         pipe = self.redis.pipeline(transaction=True)
         now = time.time()
         for changes in batch:
             self._write(pipe, changes, now)
-        pipe.execute()
+        for phone, token in (unlock or {}).items():
+            self._unlock(keys=[self.key("lock", phone)], args=[token], client=pipe)
+        if flag is not None:
+            pipe.set(flag[0], 1, nx=True, ex=flag[1])
+        results = pipe.execute()
+        return bool(flag is not None and results[-1])
 
     def _write(self, pipe: Pipeline, changes: Changes, now: float) -> None:
         contact = changes.contact
@@ -209,10 +265,6 @@ class Store:
         return [json.loads(raw) for raw in self.redis.lrange(self.key("events", phone), 0, -1)]
 
     # inbound de-duplication
-    def claim_inbound(self, message_sid: str) -> bool:
-        """Return True the first time a MessageSid is seen, False for repeats."""
-        return bool(self.redis.set(self.key("inbound", message_sid), 1, nx=True, ex=INBOUND_TTL))
-
     def release_inbound(self, message_sid: str) -> None:
         """Forget a MessageSid whose processing failed, so Twilio's retry is processed."""
         self.redis.delete(self.key("inbound", message_sid))
@@ -238,12 +290,21 @@ class Store:
             pipe.hget(self.key("msg", message_id), "phone")
         return pipe.execute()
 
-    def claim_message(self, message_id: str) -> Message | None:
-        """Move a pending message to `submitting` and return it, or None if not pending."""
-        flat = self._claim(keys=[self.key("msg", message_id)])
-        if not flat:
+    def claim_message(self, message_id: str, phone: str) -> tuple[Message, Standing | None] | None:
+        """Move a pending message to `submitting`; return it and its contact's standing."""
+        reply = self._claim(keys=[self.key("msg", message_id), self.key("contact", phone)])
+        if not reply:
             return None
-        return Message.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+        flat, exists, subscribed, undeliverable, marketing = reply
+        message = Message.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+        if exists != "1":
+            return message, None
+        standing = Standing(
+            subscribed=subscribed == "1",
+            undeliverable=int(undeliverable) if undeliverable else None,
+            marketing=marketing == "1",
+        )
+        return message, standing
 
     def update_message(self, message_id: str, **fields: Any) -> None:
         """Overwrite fields of a message record."""

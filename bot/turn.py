@@ -39,6 +39,7 @@ class Turn:
         self.changes = Changes(contact)
         self.replies: list[str] = []
         self.inbound_text = ""  # what the contact just said, evidence for consent
+        self.intent: str | None = None  # what the parser made of it
 
     @property
     def events(self) -> list[dict[str, Any]]:
