@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import timezone as number_timezone
 
@@ -37,7 +39,12 @@ def normalize(raw: object, region: str = "US", *, strict: bool = True) -> str:
     """
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidPhone("phone is required")
-    text = raw.strip()
+    return _normalize(raw.strip(), region, strict)
+
+
+# The same people text again and again: parsing a number costs more than remembering it.
+@lru_cache(maxsize=65536)
+def _normalize(text: str, region: str, strict: bool) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:

@@ -26,8 +26,12 @@ def _runtime() -> Runtime:
     return current_app.extensions["parley"]
 
 
+# Replies go out through the outbox, so every answer is the same empty TwiML document.
+EMPTY_TWIML = str(MessagingResponse())
+
+
 def _twiml() -> Response:
-    return Response(str(MessagingResponse()), status=200, mimetype="text/xml")
+    return Response(EMPTY_TWIML, status=200, mimetype="text/xml")
 
 
 def _bad(reason: str, status: int = 400) -> Response:
