@@ -5,10 +5,23 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask, Request, Response, jsonify
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 import nlu
 from bot.runtime import Runtime, current
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """Cookie sessions for pages people use; machines' requests never need one."""
+
+    machine_paths = ("/webhooks/", "/api/", "/healthz")
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Open the session, except on webhooks and the API (Flask then uses a null one)."""
+        if request.path.startswith(self.machine_paths):
+            return None
+        return super().open_session(app, request)
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:
@@ -18,6 +31,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app = Flask("parley")
     app.config["SECRET_KEY"] = runtime.settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no webhook or API call needs more
+    app.session_interface = PageSessions()
     app.extensions["parley"] = runtime
 
     # Imported here: bot/ is below webhooks/ and inbox/, and this is where they meet.
