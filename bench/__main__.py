@@ -9,11 +9,34 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import inbound, outbound
+from bench import inbound, nlu, outbound, timers
 from bench.report import HEADER, Section, commit, machine, merge, now
 from bot.config import PROJECT_ROOT
 
-BENCHMARKS = {"inbound": inbound.run, "outbound": outbound.run}
+
+def _timers(quick: bool, workdir: Path) -> Section:
+    section = Section("timers", "Timers: journey timeouts all due at once, fired by the workers")
+    result = timers.run(quick)
+    section.add(timers.__doc__.strip().replace("\n", " "), "", timers.format_table(result), "")
+    if result["fired"] != result["timers"] or result["fired_twice"]:
+        section.failures.append(f"{result['fired']} fired, {result['fired_twice']} twice")
+    return section
+
+
+def _nlu(quick: bool, workdir: Path) -> Section:
+    section = Section("nlu", "Intent parsing: per message over the evaluation set")
+    section.add(
+        nlu.__doc__.strip().replace("\n", " "),
+        "",
+        "```",
+        nlu.format_table(nlu.run(quick)),
+        "```",
+        "",
+    )
+    return section
+
+
+BENCHMARKS = {"inbound": inbound.run, "outbound": outbound.run, "timers": _timers, "nlu": _nlu}
 
 
 def _stop(signum: int, frame: object) -> None:
