@@ -209,3 +209,13 @@ def test_rules_still_decide_what_they_know(model_says) -> None:
     assert parse("STOP").intent == OPT_OUT
     assert parse("yes").intent == AFFIRM
     assert parse("4/5").intent == RATING
+
+
+def test_fast_probabilities_equal_predict_proba() -> None:
+    import numpy as np
+
+    trained = classifier.default()
+    texts = [classifier.features(normalise(e.text)) for e in corpus.load(corpus.TEST_DIR)][:200]
+    rows = trained._vectorizer.transform([t for t in texts if t])
+    expected = trained._model.predict_proba(rows)
+    assert np.allclose(trained.probabilities(rows), expected, atol=1e-12)
