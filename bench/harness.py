@@ -22,6 +22,7 @@ from bot import phones, redis_server
 from bot.config import PROJECT_ROOT
 from bot.devserver import procfile
 from bot.emulator_callbacks import UNDELIVERABLE_SUFFIX
+from bot.redis_server import RedisProcess
 
 VENV_BIN = Path(sys.executable).parent
 BUSINESS_NUMBER = "+15005550006"
@@ -255,28 +256,8 @@ class Service:
                 os.kill(pid, signal.SIGKILL)
 
 
-class BenchRedis:
-    """A redis-server of the benchmark's own on a free loopback port, data in a temp dir."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> BenchRedis:
-        """Start it with the append-only file off, and wait until it answers."""
-        self.process = redis_server.start_server(self.data_dir, port=self.port, appendonly=False)
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return self
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on {self.port}") from None
-                time.sleep(0.02)
+class BenchRedis(RedisProcess):
+    """The benchmark's own redis-server, append-only file off, with its CPU accounted."""
 
     def client(self) -> redis.Redis:
         """Return a client that decodes responses."""
@@ -289,16 +270,6 @@ class BenchRedis:
     def cpu(self) -> float:
         """Return CPU seconds the server has used so far."""
         return tree_cpu(self.process.pid) if self.process else 0.0
-
-    def stop(self) -> None:
-        """Stop the server."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 def start_emulator(log_dir: Path) -> tuple[Service, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -98,3 +99,36 @@ def _wait_until_answers(url: str, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"embedded Redis did not start at {url}")
         time.sleep(0.05)
+
+
+class RedisProcess:
+    """A redis-server of our own on a free loopback port, data in `data_dir` (tests, bench)."""
+
+    def __init__(self, data_dir: Path, appendonly: bool = False) -> None:
+        self.data_dir = data_dir
+        self.appendonly = appendonly
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisProcess:
+        """Start the server (again, after stop(), on the same port and data) and wait for it."""
+        self.process = start_server(self.data_dir, port=self.port, appendonly=self.appendonly)
+        deadline = time.monotonic() + 10
+        while not _answers(self.url):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server; SIGTERM lets it flush its append-only file first."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)

