@@ -76,10 +76,6 @@ class ActionRunner:
         """Make an action class available by its name()."""
         self.executor.register_action(action)
 
-    def names(self) -> list[str]:
-        """Return the names of the in-process actions."""
-        return sorted(self.executor.actions)
-
     def run(self, name: str, tracker: Mapping[str, Any]) -> ActionOutcome:
         """Run action `name` against a tracker state and return what it produced."""
         call = {

@@ -77,22 +77,21 @@ return {2, redis.call('GET', KEYS[3])}
 DUPLICATE, BUSY, LOCKED = 0, 1, 2
 
 # Apply the writes of one or more transitions (see Store.commit_many) atomically.
-# KEYS: contacts index, replied index, outbox, timers, stats.
+# KEYS: contacts index, outbox, timers, stats.
 _COMMIT = """
 local doc = cjson.decode(ARGV[1])
 for _, c in ipairs(doc.contacts) do
   redis.call('SET', c.key, c.value)
   redis.call('ZADD', KEYS[1], 'GT', doc.now, c.phone)
-  if c.replied then redis.call('ZADD', KEYS[2], 'GT', doc.now, c.phone) end
   for _, m in ipairs(c.messages) do redis.call('HSET', m[1], unpack(m[2])) end
   if #c.ids > 0 then redis.call('RPUSH', c.list, unpack(c.ids)) end
-  if #c.outbox > 0 then redis.call('RPUSH', KEYS[3], unpack(c.outbox)) end
-  for _, t in ipairs(c.timers) do redis.call('ZADD', KEYS[4], t[1], t[2]) end
+  if #c.outbox > 0 then redis.call('RPUSH', KEYS[2], unpack(c.outbox)) end
+  for _, t in ipairs(c.timers) do redis.call('ZADD', KEYS[3], t[1], t[2]) end
   if #c.events > 0 then
     redis.call('RPUSH', c.log, unpack(c.events))
     redis.call('LTRIM', c.log, -tonumber(ARGV[2]), -1)
   end
-  for _, name in ipairs(c.counters) do redis.call('HINCRBY', KEYS[5], name, 1) end
+  for _, name in ipairs(c.counters) do redis.call('HINCRBY', KEYS[4], name, 1) end
 end
 for _, l in ipairs(doc.unlock) do
   if redis.call('GET', l[1]) == l[2] then redis.call('DEL', l[1]) end
@@ -147,7 +146,6 @@ class Changes:
     timers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     counters: list[str] = field(default_factory=list)
-    replied: bool = False  # the contact sent something: they are active now
 
 
 class Store:
@@ -257,8 +255,7 @@ class Store:
             "unlock": [[self.key("lock", phone), token] for phone, token in (unlock or {}).items()],
             "flag": [flag[0], flag[1]] if flag else None,
         }
-        keys = [self.key("contacts"), self.key("contacts", "replied"), self.key("outbox"),
-                self.key("timers"), self.key("stats")]  # fmt: skip
+        keys = [self.key("contacts"), self.key("outbox"), self.key("timers"), self.key("stats")]
         return bool(self._commit(keys=keys, args=[json.dumps(document), EVENT_LOG_LENGTH]))
 
     def _writes(self, changes: Changes) -> dict[str, Any]:
@@ -267,7 +264,6 @@ class Store:
             "phone": contact.phone,
             "key": self.key("contact", contact.phone),
             "value": json.dumps(contact.to_dict()),
-            "replied": changes.replied,
             "messages": [
                 [self.key("msg", m.id), [x for pair in m.to_hash().items() for x in pair]]
                 for m in changes.messages
@@ -280,12 +276,6 @@ class Store:
             "events": [json.dumps(event) for event in changes.events],
             "counters": changes.counters,
         }
-
-    def contacts_quiet_since(self, cutoff: float, limit: int = 10_000) -> list[str]:
-        """Return contacts whose last reply was before `cutoff` (a Unix time)."""
-        return self.redis.zrangebyscore(
-            self.key("contacts", "replied"), "-inf", f"({cutoff}", start=0, num=limit
-        )
 
     def events(self, phone: str) -> list[dict[str, Any]]:
         """Return the recent event log of a contact, oldest first."""

@@ -62,7 +62,6 @@ class Turn:
             sid=sid,
         )
         self.changes.messages.append(message)
-        self.changes.replied = True
         self.inbound_text = body
         self.contact.last_active_at = self.now.isoformat()
         return message
