@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -12,6 +11,7 @@ from typing import Any
 
 import redis
 
+from bot import jsonio
 from bot.contacts import Contact
 from bot.guardrails import Standing
 from bot.messages import RANK, Message
@@ -19,7 +19,7 @@ from bot.messages import RANK, Message
 PREFIX = "parley:"
 INBOUND_TTL = 7 * 24 * 3600  # Twilio retries a webhook for far less than this
 EVENT_LOG_LENGTH = 500
-_RANK_JSON = json.dumps({str(status): rank for status, rank in RANK.items()})
+_RANK_JSON = jsonio.dumps({str(status): rank for status, rank in RANK.items()})
 
 # Move a message to a status only if it ranks higher than its current one. A callback
 # that arrives before the sender has linked its MessageSid is parked under the sid
@@ -133,7 +133,7 @@ return {redis.call('HGETALL', KEYS[1]), standing[1], standing[2], standing[3], s
 
 def timer_member(payload: dict[str, Any]) -> str:
     """Encode a timer payload the same way every time, so equal timers are one member."""
-    return json.dumps(payload, sort_keys=True)
+    return jsonio.dumps(payload, sort_keys=True)
 
 
 @dataclass
@@ -170,7 +170,7 @@ class Store:
     def load_contact(self, phone: str) -> Contact | None:
         """Return the stored contact for `phone`, or None."""
         raw = self.redis.get(self.key("contact", phone))
-        return Contact.from_dict(json.loads(raw)) if raw else None
+        return Contact.from_dict(jsonio.loads(raw)) if raw else None
 
     @contextmanager
     def lock(self, phone: str, timeout: float = 30.0) -> Iterator[None]:
@@ -198,7 +198,7 @@ class Store:
         ]
         reply = self._begin(keys=keys, args=[INBOUND_TTL, token, int(timeout * 1000)])
         raw = reply[1] if len(reply) > 1 else None
-        return int(reply[0]), Contact.from_dict(json.loads(raw)) if raw else None
+        return int(reply[0]), Contact.from_dict(jsonio.loads(raw)) if raw else None
 
     def unlock(self, phone: str, token: str) -> None:
         """Release a lock taken with `token` (by begin_inbound), if we still hold it."""
@@ -227,7 +227,7 @@ class Store:
             return {}
         raws = self.redis.mget([self.key("contact", phone) for phone in phones])
         return {
-            phone: Contact.from_dict(json.loads(raw))
+            phone: Contact.from_dict(jsonio.loads(raw))
             for phone, raw in zip(phones, raws, strict=True)
             if raw
         }
@@ -256,14 +256,14 @@ class Store:
             "flag": [flag[0], flag[1]] if flag else None,
         }
         keys = [self.key("contacts"), self.key("outbox"), self.key("timers"), self.key("stats")]
-        return bool(self._commit(keys=keys, args=[json.dumps(document), EVENT_LOG_LENGTH]))
+        return bool(self._commit(keys=keys, args=[jsonio.dumps(document), EVENT_LOG_LENGTH]))
 
     def _writes(self, changes: Changes) -> dict[str, Any]:
         contact = changes.contact
         return {
             "phone": contact.phone,
             "key": self.key("contact", contact.phone),
-            "value": json.dumps(contact.to_dict()),
+            "value": jsonio.dumps(contact.to_dict()),
             "messages": [
                 [self.key("msg", m.id), [x for pair in m.to_hash().items() for x in pair]]
                 for m in changes.messages
@@ -273,13 +273,13 @@ class Store:
             "outbox": changes.outbox,
             "timers": [[repr(due), timer_member(payload)] for due, payload in changes.timers],
             "log": self.key("events", contact.phone),
-            "events": [json.dumps(event) for event in changes.events],
+            "events": [jsonio.dumps(event) for event in changes.events],
             "counters": changes.counters,
         }
 
     def events(self, phone: str) -> list[dict[str, Any]]:
         """Return the recent event log of a contact, oldest first."""
-        return [json.loads(raw) for raw in self.redis.lrange(self.key("events", phone), 0, -1)]
+        return [jsonio.loads(raw) for raw in self.redis.lrange(self.key("events", phone), 0, -1)]
 
     # inbound de-duplication
     def release_inbound(self, message_sid: str) -> None:

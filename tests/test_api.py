@@ -164,3 +164,10 @@ def test_healthz_answers_503_when_redis_is_down(runtime, redis_process) -> None:
     runtime.redis = connect("redis://127.0.0.1:1/0")  # nothing listens on port 1
     response = create_app(runtime).test_client().get("/healthz")
     assert response.status_code == 503
+
+
+def test_event_data_with_huge_numbers_is_kept(client) -> None:
+    data = {"appointment_at": "2026-12-01T17:30:00Z", "provider": "Dr. Lee", "ref": 2**70}
+    event = {"phone": "+14155550123", "event": "appointment_booked", "data": data}
+    assert client.post("/api/events", json=event, headers=AUTH).status_code == 202
+    assert client.get("/api/contacts/+14155550123", headers=AUTH).status_code == 200
