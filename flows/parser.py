@@ -98,15 +98,7 @@ class Parser(StepsReader):
 
     def kind(self, node: Node | None) -> JourneyKind:
         """Read `kind`, defaulting to marketing."""
-        text = self.text(node, "kind")
-        if text is None:
-            return DEFAULT_KIND
-        try:
-            return JourneyKind(text)
-        except ValueError:
-            allowed = ", ".join(k.value for k in JourneyKind)
-            self.error(node, f"unknown kind {text!r} (allowed: {allowed})")
-            return DEFAULT_KIND
+        return self.step_kind(node) or DEFAULT_KIND
 
     def language(self, node: Node | None) -> str:
         """Read `language`, the variant of a message people get when theirs is missing."""

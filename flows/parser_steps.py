@@ -119,7 +119,7 @@ class StepsReader(SettingsReader):
             self.error(keys["end"], f"a step with `end: true` cannot also have {listed}")
 
     def step_kind(self, node: Node | None) -> JourneyKind | None:
-        """Read a step's own `kind`, which overrides the journey's for its messages."""
+        """Read a `kind` (a step's overrides the journey's for its messages); None if absent."""
         text = self.text(node, "kind")
         if text is None:
             return None
