@@ -14,7 +14,7 @@ from bot.turn import Turn
 from flows.engine import ActionResult, Context, Run, RunStatus, interrupt, resume, start
 from flows.events import ActionRequested, Event, JourneyStartRequested
 from flows.model import Journey, JourneyKind, Trigger
-from flows.rules import entry_decision, exit_matches, keyword_matches
+from flows.rules import entry_decision, exit_matches, trigger_word
 from flows.timing import date_trigger_time
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,8 @@ class JourneyRunner:
 
     def keyword_journeys(self, text: str) -> list[Journey]:
         """Return the journeys an inbound keyword (e.g. JOIN) starts."""
-        return [j for j in self.journeys.values() if keyword_matches(j, text)]
+        word = trigger_word(text)
+        return [j for j in self.journeys.values() if word in j.trigger_keywords]
 
     def opt_in_journeys(self) -> list[Journey]:
         """Return the journeys that start when a contact opts in."""

@@ -39,12 +39,19 @@ def normalize(raw: object, region: str = "US", *, strict: bool = True) -> str:
     """
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidPhone("phone is required")
-    return _normalize(raw.strip(), region, strict)
+    text = raw.strip()
+    e164, assigned = _read(text, region)
+    if strict and not assigned:
+        raise InvalidPhone(f"{text!r} is not a valid phone number: no such number is assigned")
+    return e164
 
 
 # The same people text again and again: parsing a number costs more than remembering it.
+# Strict and lenient callers share one entry, so a contact the API created is already known
+# when they first text in.
 @lru_cache(maxsize=65536)
-def _normalize(text: str, region: str, strict: bool) -> str:
+def _read(text: str, region: str) -> tuple[str, bool]:
+    """Return (E.164, whether the number is assigned), or raise InvalidPhone."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
@@ -56,9 +63,8 @@ def _normalize(text: str, region: str, strict: bool) -> str:
     ):
         why = _REASONS.get(reason, "it is not a possible number")
         raise InvalidPhone(f"{text!r} is not a valid phone number: {why}")
-    if strict and not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{text!r} is not a valid phone number: no such number is assigned")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, phonenumbers.is_valid_number(number)
 
 
 def timezone_for(e164: str, default: str) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -273,12 +274,12 @@ class Journey:
         """Return the first API event that starts this journey, if any."""
         return next(iter(self.trigger_events), None)
 
-    @property
+    @cached_property
     def trigger_events(self) -> tuple[str, ...]:
         """Return every API event that starts this journey, in file order."""
         return tuple(t.params["name"] for t in self.triggers if t.kind == "event")
 
-    @property
+    @cached_property
     def trigger_keywords(self) -> frozenset[str]:
         """Return the upper-case words that start this journey when texted alone."""
         return frozenset(w for t in self.triggers if t.kind == "keyword" for w in t.params["words"])

@@ -41,7 +41,12 @@ def exit_matches(journey: Journey, event_name: str) -> bool:
 
 def keyword_matches(journey: Journey, text: str) -> bool:
     """Tell whether an inbound text is exactly one of the journey's trigger keywords."""
-    return _EDGES.sub("", text).upper() in journey.trigger_keywords
+    return trigger_word(text) in journey.trigger_keywords
+
+
+def trigger_word(text: str) -> str:
+    """Return an inbound text as keyword triggers compare it: no edge punctuation, upper case."""
+    return _EDGES.sub("", text).upper()
 
 
 def matches_segment(segment: Segment, contact: Mapping[str, Any], now: datetime) -> bool:

@@ -5,22 +5,16 @@ from __future__ import annotations
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
-import sklearn
+import numpy as np
+from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize
-from sklearn.utils.extmath import safe_sparse_dot, softmax
 from threadpoolctl import threadpool_limits
 
 from nlu import corpus
 from nlu.intents import FALLBACK, INTENTS
 from nlu.rules import Text, normalise
-
-if TYPE_CHECKING:
-    import numpy as np
-    from scipy.sparse import spmatrix
 
 Ranking = list[tuple[str, float]]
 # Strong enough to learn from a few hundred short examples, regularised enough that one
@@ -54,6 +48,13 @@ class Classifier:
         self._vectorizer = vectorizer
         self._model = model
         self._labels: tuple[str, ...] = tuple(str(label) for label in model.classes_)
+        # The fitted parts, read once: one short text at a time, scikit-learn's transform
+        # and input checks cost ten times the arithmetic they wrap.
+        self._analyze = vectorizer.build_analyzer()
+        self._vocabulary: dict[str, int] = dict(vectorizer.vocabulary_)
+        self._idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self._weights = np.ascontiguousarray(model.coef_.T, dtype=np.float64)
+        self._intercept = np.asarray(model.intercept_, dtype=np.float64)
 
     @classmethod
     def train(cls, examples: Iterable[corpus.Example]) -> Classifier:
@@ -76,33 +77,41 @@ class Classifier:
         text = features(t)
         if not text:
             return [(FALLBACK, 1.0)]
-        with _fast():
-            probabilities = self.probabilities(self._vectorizer.transform([text]))[0]
-        ranking = zip(self._labels, map(float, probabilities), strict=True)
-        return sorted(ranking, key=lambda pair: -pair[1])
+        columns, values = self.vector(text)
+        scores = values @ self._weights[columns] + self._intercept
+        exp = np.exp(scores - scores.max())
+        probabilities = (exp / exp.sum()).tolist()
+        return sorted(zip(self._labels, probabilities, strict=True), key=lambda pair: -pair[1])
 
-    def probabilities(self, features: spmatrix) -> np.ndarray:
-        """Return predict_proba's answer for rows the vectorizer made, without re-checking them.
+    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return the vectorizer's row for `text` as (columns, values), values of unit length.
 
-        It is the model's own multinomial formula, computed with scikit-learn's helpers:
-        predict_proba would first validate the rows again, which for one short text costs
-        as much as the prediction.
+        It is TfidfVectorizer.transform's arithmetic for one text: n-gram counts within the
+        fitted vocabulary, 1 + log(count) (sublinear tf), times idf, L2-normalised.
         """
-        model = self._model
-        return softmax(
-            safe_sparse_dot(features, model.coef_.T, dense_output=True) + model.intercept_
-        )
+        counts: dict[int, int] = {}
+        vocabulary = self._vocabulary
+        for gram in self._analyze(text):
+            column = vocabulary.get(gram)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
+        values = np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+        values += 1.0
+        values *= self._idf[columns]
+        norm = np.sqrt(values @ values)
+        return columns, values / norm if norm else values
 
-    def embed(self, texts: Sequence[Text]) -> spmatrix:
+    def embed(self, texts: Sequence[Text]) -> csr_matrix:
         """Return unit-length feature rows, for comparing texts by cosine similarity."""
-        with _fast():
-            return normalize(self._vectorizer.transform([features(t) for t in texts]))
-
-
-def _fast() -> sklearn.config_context:
-    # One short text at a time: scikit-learn's input checks would cost more than the maths,
-    # and our own input is a plain list of strings.
-    return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
+        rows = [self.vector(features(t)) for t in texts]
+        lengths = [len(columns) for columns, _ in rows]
+        indptr = np.zeros(len(rows) + 1, dtype=np.intp)
+        np.cumsum(lengths, out=indptr[1:])
+        columns = np.concatenate([c for c, _ in rows]) if rows else np.zeros(0, np.intp)
+        values = np.concatenate([v for _, v in rows]) if rows else np.zeros(0)
+        shape = (len(rows), len(self._vocabulary))
+        return csr_matrix((values, columns, indptr), shape=shape)
 
 
 _lock = threading.Lock()

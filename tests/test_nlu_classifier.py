@@ -211,11 +211,24 @@ def test_rules_still_decide_what_they_know(model_says) -> None:
     assert parse("4/5").intent == RATING
 
 
-def test_fast_probabilities_equal_predict_proba() -> None:
+def test_rank_equals_the_fitted_pipeline() -> None:
     import numpy as np
 
     trained = classifier.default()
-    texts = [classifier.features(normalise(e.text)) for e in corpus.load(corpus.TEST_DIR)][:200]
-    rows = trained._vectorizer.transform([t for t in texts if t])
+    texts = [normalise(e.text) for e in corpus.load(corpus.TEST_DIR)]
+    texts = [t for t in texts if classifier.features(t)]
+    rows = trained._vectorizer.transform([classifier.features(t) for t in texts])
     expected = trained._model.predict_proba(rows)
-    assert np.allclose(trained.probabilities(rows), expected, atol=1e-12)
+    labels = [str(label) for label in trained._model.classes_]
+    for t, row in zip(texts, expected, strict=True):
+        ranked = dict(trained.rank(t))
+        assert np.allclose([ranked[label] for label in labels], row, atol=1e-12), t.raw
+
+
+def test_embed_equals_the_vectorizer_rows() -> None:
+    import numpy as np
+
+    trained = classifier.default()
+    texts = [normalise(text) for text in ("yes please", "can we do friday?", "zzz", "👍")]
+    expected = trained._vectorizer.transform([classifier.features(t) for t in texts])
+    assert np.allclose(trained.embed(texts).toarray(), expected.toarray(), atol=1e-12)

@@ -22,6 +22,16 @@ def candidate_urls(request: Request, public_url: str | None) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
+class FormValues(dict[str, list[str]]):
+    """A form's values by name, read through the `getall` that RequestValidator asks first.
+
+    Given Flask's own MultiDict, the validator reaches `getlist` only after an AttributeError
+    per field; this hands it every field's values at once.
+    """
+
+    getall = dict.__getitem__
+
+
 def is_signed(request: Request, settings: Settings) -> bool:
     """Say whether the request carries a valid Twilio signature (always, in the sandbox)."""
     if not settings.verify_signatures:
@@ -32,10 +42,11 @@ def is_signed(request: Request, settings: Settings) -> bool:
     algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
     validator = RequestValidator(settings.auth_token)
     urls = candidate_urls(request, settings.public_url)
+    form = FormValues(request.form.lists())
     # The usual case costs one HMAC; `validate` tries each URL with and without its port.
     if any(
-        hmac.compare_digest(validator.compute_signature(url, request.form, algorithm), signature)
+        hmac.compare_digest(validator.compute_signature(url, form, algorithm), signature)
         for url in urls
     ):
         return True
-    return any(validator.validate(url, request.form, signature, algorithm) for url in urls)
+    return any(validator.validate(url, form, signature, algorithm) for url in urls)
