@@ -15,6 +15,7 @@ from bot import jsonio
 from bot.contacts import Contact
 from bot.guardrails import Standing
 from bot.messages import RANK, Message
+from bot.scripts import ScriptRunner
 
 PREFIX = "parley:"
 INBOUND_TTL = 7 * 24 * 3600  # Twilio retries a webhook for far less than this
@@ -159,6 +160,7 @@ class Store:
         self._unlock = client.register_script(_UNLOCK)
         self._begin = client.register_script(_BEGIN)
         self._commit = client.register_script(_COMMIT)
+        self._run = ScriptRunner(client)
 
     # keys
     @staticmethod
@@ -196,13 +198,13 @@ class Store:
             self.key("lock", phone),
             self.key("contact", phone),
         ]
-        reply = self._begin(keys=keys, args=[INBOUND_TTL, token, int(timeout * 1000)])
+        reply = self._run(self._begin, keys, [INBOUND_TTL, token, int(timeout * 1000)])
         raw = reply[1] if len(reply) > 1 else None
         return int(reply[0]), Contact.from_dict(jsonio.loads(raw)) if raw else None
 
     def unlock(self, phone: str, token: str) -> None:
         """Release a lock taken with `token` (by begin_inbound), if we still hold it."""
-        self._unlock(keys=[self.key("lock", phone)], args=[token])
+        self._run(self._unlock, [self.key("lock", phone)], [token])
 
     def lock_many(self, phones: Iterable[str], timeout: float = 30.0) -> dict[str, str]:
         """Take the locks of every free contact in one round trip; return {phone: token}."""
@@ -256,7 +258,7 @@ class Store:
             "flag": [flag[0], flag[1]] if flag else None,
         }
         keys = [self.key("contacts"), self.key("outbox"), self.key("timers"), self.key("stats")]
-        return bool(self._commit(keys=keys, args=[jsonio.dumps(document), EVENT_LOG_LENGTH]))
+        return bool(self._run(self._commit, keys, [jsonio.dumps(document), EVENT_LOG_LENGTH]))
 
     def _writes(self, changes: Changes) -> dict[str, Any]:
         contact = changes.contact
@@ -309,7 +311,8 @@ class Store:
 
     def claim_message(self, message_id: str, phone: str) -> tuple[Message, Standing | None] | None:
         """Move a pending message to `submitting`; return it and its contact's standing."""
-        reply = self._claim(keys=[self.key("msg", message_id), self.key("contact", phone)])
+        keys = [self.key("msg", message_id), self.key("contact", phone)]
+        reply = self._run(self._claim, keys, [])
         if not reply:
             return None
         flat, exists, subscribed, undeliverable, marketing = reply
@@ -330,23 +333,21 @@ class Store:
 
     def accept(self, message_id: str, sid: str, status: str) -> str:
         """Record that Twilio accepted a message as `sid`; return its resulting status."""
-        return self._accept(
-            keys=[self.key("msg", message_id), self.key("sid", sid), self.key("parked", sid)],
-            args=[message_id, sid, str(status), _RANK_JSON],
+        return self._run(
+            self._accept,
+            [self.key("msg", message_id), self.key("sid", sid), self.key("parked", sid)],
+            [message_id, sid, str(status), _RANK_JSON],
         )
 
     def advance_status(
         self, sid: str, status: str, error_code: int | None = None
     ) -> tuple[str, str, str, bool] | None:
         """Apply a Twilio status if it moves forward; return (id, phone, status, changed)."""
-        result = self._advance(
-            keys=[self.key("sid", sid), self.key("parked", sid)],
-            args=[
-                status,
-                "" if error_code is None else str(error_code),
-                _RANK_JSON,
-                self.key("msg", ""),
-            ],
+        error = "" if error_code is None else str(error_code)
+        result = self._run(
+            self._advance,
+            [self.key("sid", sid), self.key("parked", sid)],
+            [status, error, _RANK_JSON, self.key("msg", "")],
         )
         if not result:
             return None
