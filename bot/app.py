@@ -36,7 +36,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     # Imported here: bot/ is below webhooks/ and inbox/, and this is where they meet.
     from webhooks import api, twilio
+    from webhooks.forms import WebRequest
 
+    app.request_class = WebRequest
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(api.blueprint)
 

@@ -36,6 +36,7 @@ class Turn:
     def __init__(self, contact: Contact, now: datetime) -> None:
         self.contact = contact
         self.now = now
+        self.stamp = now.isoformat()  # `now` as every record of this transition writes it
         self.changes = Changes(contact)
         self.replies: list[str] = []
         self.inbound_text = ""  # what the contact just said, evidence for consent
@@ -48,7 +49,7 @@ class Turn:
 
     def log(self, event: dict[str, Any]) -> None:
         """Record an event in the contact's event log."""
-        self.changes.events.append({"at": self.now.isoformat(), **event})
+        self.changes.events.append({"at": self.stamp, **event})
 
     def record_inbound(self, sid: str, body: str) -> Message:
         """Record a message the contact sent."""
@@ -58,12 +59,12 @@ class Turn:
             direction=Direction.INBOUND,
             body=body,
             status=Status.RECEIVED,
-            at=self.now.isoformat(),
+            at=self.stamp,
             sid=sid,
         )
         self.changes.messages.append(message)
         self.inbound_text = body
-        self.contact.last_active_at = self.now.isoformat()
+        self.contact.last_active_at = self.stamp
         return message
 
     def send(
@@ -77,7 +78,7 @@ class Turn:
             direction=Direction.OUTBOUND,
             body=text,
             status=Status.SUPPRESSED if blocked else Status.PENDING,
-            at=self.now.isoformat(),
+            at=self.stamp,
             kind=kind,
             journey=journey,
             step=step,
@@ -88,7 +89,7 @@ class Turn:
         else:
             self.changes.outbox.append(message.id)
             self.replies.append(text)
-            self.contact.last_active_at = self.now.isoformat()
+            self.contact.last_active_at = self.stamp
         return message
 
     def schedule(self, due: datetime, payload: dict[str, Any]) -> None:

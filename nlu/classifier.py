@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -17,6 +20,7 @@ from nlu.intents import FALLBACK, INTENTS
 from nlu.rules import Text, normalise
 
 Ranking = list[tuple[str, float]]
+_TOKEN = re.compile(r"\S+")  # scikit-learn's token_pattern, as the model was taught
 # Strong enough to learn from a few hundred short examples, regularised enough that one
 # shared word ("stop", "message") does not decide.
 C = 20.0
@@ -30,15 +34,28 @@ def features(t: Text) -> str:
 
 
 class Analyzer:
-    """Character 2-5-grams within words, for misspellings, plus word 1-2-grams, for phrasing."""
+    """Character 2-5-grams within words, for misspellings, plus word 1-2-grams, for phrasing.
 
-    def __init__(self) -> None:
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
-        self._words = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+").build_analyzer()
+    The n-grams are those of scikit-learn's analyzers `char_wb` (2, 5) and word (1, 2) with
+    token pattern `\\S+`, both lower-casing, made in one pass.
+    """
 
     def __call__(self, text: str) -> list[str]:
         """Return the n-grams of `text`; words are marked so they never equal a character run."""
-        return self._chars(text) + ["|" + gram for gram in self._words(text)]
+        text = text.lower()
+        grams: list[str] = []
+        for word in text.split():
+            padded = f" {word} "
+            size = len(padded)
+            for n in range(2, 6):
+                if size <= n:  # a word no longer than n: itself, once
+                    grams.append(padded)
+                    break
+                grams += [padded[i : i + n] for i in range(size - n + 1)]
+        words = _TOKEN.findall(text)
+        grams += ["|" + word for word in words]
+        grams += [f"|{first} {second}" for first, second in pairwise(words)]
+        return grams
 
 
 class Classifier:
@@ -50,7 +67,8 @@ class Classifier:
         self._labels: tuple[str, ...] = tuple(str(label) for label in model.classes_)
         # The fitted parts, read once: one short text at a time, scikit-learn's transform
         # and input checks cost ten times the arithmetic they wrap.
-        self._analyze = vectorizer.build_analyzer()
+        analyzer = vectorizer.analyzer
+        self._analyze = analyzer if callable(analyzer) else vectorizer.build_analyzer()
         self._vocabulary: dict[str, int] = dict(vectorizer.vocabulary_)
         self._idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self._weights = np.ascontiguousarray(model.coef_.T, dtype=np.float64)
@@ -89,14 +107,12 @@ class Classifier:
         It is TfidfVectorizer.transform's arithmetic for one text: n-gram counts within the
         fitted vocabulary, 1 + log(count) (sublinear tf), times idf, L2-normalised.
         """
-        counts: dict[int, int] = {}
         vocabulary = self._vocabulary
-        for gram in self._analyze(text):
-            column = vocabulary.get(gram)
-            if column is not None:
-                counts[column] = counts.get(column, 0) + 1
-        columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
-        values = np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+        counts = [
+            (vocabulary[g], n) for g, n in Counter(self._analyze(text)).items() if g in vocabulary
+        ]
+        columns = np.array([column for column, _ in counts], dtype=np.intp)
+        values = np.log(np.array([n for _, n in counts], dtype=np.float64))
         values += 1.0
         values *= self._idf[columns]
         norm = np.sqrt(values @ values)

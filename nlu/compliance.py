@@ -63,8 +63,11 @@ def bare_keyword(segment: str) -> str:
     return " ".join(dict.fromkeys(rest)) if rest else " ".join(words)
 
 
+_REPEATS = re.compile(r"(.)\1+")
+
+
 def _squeeze(word: str) -> str:
-    return re.sub(r"(.)\1+", r"\1", word)
+    return _REPEATS.sub(r"\1", word)
 
 
 # Whole-message keywords typed in a hurry: "STOPP", "Stpo", "unsusbcribe", "cancle". No

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
+from functools import lru_cache
 
 from flask import Request
 from twilio.request_validator import RequestValidator, get_signature_algorithm
@@ -10,16 +12,20 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from bot.config import Settings
 
 
-def candidate_urls(request: Request, public_url: str | None) -> list[str]:
-    """Return the URLs Twilio may have signed: PUBLIC_URL first, then what proxies say."""
+def candidate_urls(request: Request, public_url: str | None) -> Iterator[str]:
+    """Yield the URLs Twilio may have signed, each once: PUBLIC_URL first, then what proxies say.
+
+    A generator: the usual request matches the first, and the rest are never built.
+    """
     path = request.full_path if request.query_string else request.path
-    urls = []
-    if public_url:
-        urls.append(public_url.rstrip("/") + path)
+    first = public_url.rstrip("/") + path if public_url else None
+    if first:
+        yield first
     proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
     host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-    urls.append(f"{proto}://{host}{path}")
-    return list(dict.fromkeys(urls))
+    forwarded = f"{proto}://{host}{path}"
+    if forwarded != first:
+        yield forwarded
 
 
 class FormValues(dict[str, list[str]]):
@@ -40,13 +46,20 @@ def is_signed(request: Request, settings: Settings) -> bool:
     if not signature:
         return False
     algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
-    validator = RequestValidator(settings.auth_token)
-    urls = candidate_urls(request, settings.public_url)
+    validator = _validator(settings.auth_token)
     form = FormValues(request.form.lists())
     # The usual case costs one HMAC; `validate` tries each URL with and without its port.
     if any(
         hmac.compare_digest(validator.compute_signature(url, form, algorithm), signature)
-        for url in urls
+        for url in candidate_urls(request, settings.public_url)
     ):
         return True
-    return any(validator.validate(url, form, signature, algorithm) for url in urls)
+    return any(
+        validator.validate(url, form, signature, algorithm)
+        for url in candidate_urls(request, settings.public_url)
+    )
+
+
+@lru_cache(maxsize=8)
+def _validator(token: str) -> RequestValidator:
+    return RequestValidator(token)
