@@ -186,6 +186,8 @@ def references(text: str) -> list[str]:
 
 def render(text: str, variables: Mapping[str, Any]) -> str:
     """Render a template with contact, event and business; missing values render as ""."""
+    if "{" not in text:  # no expression, statement or comment: the text renders as itself
+        return text.strip()
     return compile_template(text).render(variables).strip()
 
 

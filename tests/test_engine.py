@@ -902,3 +902,12 @@ def test_runs_from_before_reminders_still_load() -> None:
     _, events = resume(restored, JOURNEYS["appointment_confirmation"], Context(ANA, {}, NOW),
                          Timeout(1))  # fmt: skip
     assert [e.step for e in events if e.type == "message_created"] == ["remind"]
+
+
+@pytest.mark.parametrize(
+    "text", ["Plain text.\n", "  spaced  ", "50% off & more", "tabs\tand\nlines\n\n", "}} alone"]
+)
+def test_text_without_template_syntax_renders_as_jinja_would(text: str) -> None:
+    from flows.template import ENVIRONMENT, render
+
+    assert render(text, {}) == ENVIRONMENT.from_string(text).render().strip()

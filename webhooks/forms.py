@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 from typing import IO, Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from flask import Request
 from werkzeug.formparser import FormDataParser
+
+# The codec error handler werkzeug registers (on import of werkzeug.urls) and parses with:
+# bytes that are not UTF-8 stay percent-encoded instead of failing the form.
+_KEEP_INVALID = "werkzeug.url_quote"
 
 
 def parse_pairs(body: str) -> list[tuple[str, str]]:
     """Return the (name, value) pairs of an urlencoded body, as werkzeug's parser reads them.
 
-    A field with nothing to decode (no `%`, no `+`) is split where it stands; any other goes
-    through `parse_qsl` with werkzeug's own settings, so the result is always the same.
+    That is `parse_qsl(body, keep_blank_values=True, errors="werkzeug.url_quote")`, minus
+    its per-field overhead: a field with nothing to decode (no `%`, no `+`) is split where
+    it stands, and only the others are unquoted.
     """
     pairs: list[tuple[str, str]] = []
     for field in body.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
         if "%" in field or "+" in field:
-            pairs += parse_qsl(field, keep_blank_values=True, errors="werkzeug.url_quote")
-        elif field:
-            name, _, value = field.partition("=")
-            pairs.append((name, value))
+            name = unquote(name.replace("+", " "), errors=_KEEP_INVALID)
+            value = unquote(value.replace("+", " "), errors=_KEEP_INVALID)
+        pairs.append((name, value))
     return pairs
 
 
