@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -166,9 +167,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Values that are JSON as they are; anything else goes through _plain.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind))
+
+
 def as_dict(event: Event) -> dict[str, Any]:
     """Return the event as a JSON-safe dict with its type first."""
     out: dict[str, Any] = {"type": event.type}
-    for f in dataclasses.fields(event):
-        out[f.name] = _plain(getattr(event, f.name))
+    for name in _field_names(type(event)):
+        value = getattr(event, name)
+        out[name] = value if type(value) in _SCALARS else _plain(value)
     return out
