@@ -67,7 +67,8 @@ _REPEATS = re.compile(r"(.)\1+")
 
 
 def _squeeze(word: str) -> str:
-    return _REPEATS.sub(r"\1", word)
+    # Most words have no doubled letter: the search is cheaper than a substitution.
+    return _REPEATS.sub(r"\1", word) if _REPEATS.search(word) else word
 
 
 # Whole-message keywords typed in a hurry: "STOPP", "Stpo", "unsusbcribe", "cancle". No
