@@ -61,7 +61,7 @@ class Plan:
     processes: int = 2
 
 
-FULL = Plan(contacts=2000, requests=4000, warmup=200, rounds=3)
+FULL = Plan(contacts=4000, requests=8000, warmup=200, rounds=6)
 QUICK = Plan(contacts=400, requests=800, warmup=80, rounds=2)
 WARMUP_CONTACTS = 100
 

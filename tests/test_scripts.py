@@ -54,3 +54,23 @@ def test_a_redis_restart_costs_one_503_and_loses_nothing(own_redis, settings, cl
     assert texter.text("JOIN", sid="SM" + "d" * 32).status_code == 200
     received = [m["body"] for m in texter.messages() if m["direction"] == "inbound"]
     assert received == ["hello", "JOIN"]
+
+
+def test_a_forked_child_opens_its_own_connection(redis_url) -> None:
+    import os
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    run = ScriptRunner(client)
+    echo = client.register_script(ECHO)
+    assert run(echo, ["n"], ["parent"]) == ["n", "parent", 1]
+    pid = os.fork()  # as RQ does for every job's work horse
+    if pid == 0:
+        ok = False
+        try:
+            ok = run(echo, ["n"], ["child"]) == ["n", "child", 2]
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The child closed only its copy: the parent's connection still answers, in order.
+    assert run(echo, ["n"], ["parent again"]) == ["n", "parent again", 3]
