@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode
 
+import pytest
 import werkzeug.formparser  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
 from hypothesis import given
 from hypothesis import strategies as st
@@ -35,3 +36,18 @@ def test_a_webhook_body_with_escapes_is_recorded_as_sent(client, settings) -> No
     assert texter.text(body).status_code == 200
     received = [m["body"] for m in texter.messages() if m["direction"] == "inbound"]
     assert received == [body]
+
+
+def test_the_form_hands_twilio_every_value_of_a_field(app) -> None:
+    with app.test_request_context(
+        "/webhooks/twilio/sms",
+        method="POST",
+        data="Body=one&Body=two&From=%2B1415",
+        content_type="application/x-www-form-urlencoded",
+    ):
+        from flask import request
+
+        assert request.form.getall("Body") == ["one", "two"]
+        assert request.form.getlist("From") == ["+1415"]
+        with pytest.raises(KeyError):
+            request.form.getall("To")

@@ -6,6 +6,7 @@ from typing import IO, Any
 from urllib.parse import unquote
 
 from flask import Request
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.formparser import FormDataParser
 
 # The codec error handler werkzeug registers (on import of werkzeug.urls) and parses with:
@@ -41,7 +42,18 @@ class FormParser(FormDataParser):
         return stream, self.cls(parse_pairs(stream.read().decode())), self.cls()
 
 
+class FormData(ImmutableMultiDict[str, str]):
+    """Flask's immutable MultiDict, plus the `getall` that twilio's RequestValidator asks for.
+
+    Without it the validator reaches `getlist` only after an AttributeError per field.
+    A MultiDict keeps each key's values in a list, which `getall` hands out as it is.
+    """
+
+    getall = dict.__getitem__
+
+
 class WebRequest(Request):
-    """Flask's request, its forms read by FormParser."""
+    """Flask's request, its forms read by FormParser into FormData."""
 
     form_data_parser_class = FormParser
+    parameter_storage_class = FormData
