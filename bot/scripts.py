@@ -10,8 +10,8 @@ import redis
 from redis.commands.core import Script
 from redis.connection import AbstractConnection
 
-# Errors after which a connection is dropped and the call made again on a new one, as the
-# pooled client's default retry policy does.
+# Errors after which the connection is dropped and the call made again on a new one, like
+# the pooled client's default retry policy (which also waits a little between tries).
 _RETRIED = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
@@ -46,13 +46,6 @@ class ScriptRunner:
                 connection.disconnect()
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def close(self) -> None:
-        """Close this thread's connection (the next call opens a new one)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.disconnect()
-            self._local.connection = None
 
     def _connection(self) -> AbstractConnection:
         local = self._local

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-import werkzeug.formparser  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
 from hypothesis import given
 from hypothesis import strategies as st
 

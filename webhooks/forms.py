@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import IO, Any
 from urllib.parse import unquote
 
+import werkzeug.urls  # noqa: F401  (registers the codec error handler named below)
 from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.formparser import FormDataParser
 
-# The codec error handler werkzeug registers (on import of werkzeug.urls) and parses with:
-# bytes that are not UTF-8 stay percent-encoded instead of failing the form.
+# The codec error handler werkzeug parses forms with: bytes that are not UTF-8 stay
+# percent-encoded instead of failing the form.
 _KEEP_INVALID = "werkzeug.url_quote"
 
 
