@@ -69,10 +69,14 @@ return status
 """
 
 # Start handling an inbound message in one round trip: de-duplicate it, take the contact's
-# lock and read the contact. Answers {0} for a repeat, {1} when the lock is busy.
+# lock and read the contact. Answers {0} for a repeat, {1} when the lock is busy. Claim and
+# lock hold the caller's token, so a call retried after its reply was lost finds its own
+# claim, not a repeat.
 _BEGIN = """
-if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return {0} end
-if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {1} end
+if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[1])
+  and redis.call('GET', KEYS[1]) ~= ARGV[2] then return {0} end
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3])
+  and redis.call('GET', KEYS[2]) ~= ARGV[2] then return {1} end
 return {2, redis.call('GET', KEYS[3])}
 """
 DUPLICATE, BUSY, LOCKED = 0, 1, 2

@@ -74,3 +74,15 @@ def test_a_forked_child_opens_its_own_connection(redis_url) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     # The child closed only its copy: the parent's connection still answers, in order.
     assert run(echo, ["n"], ["parent again"]) == ["n", "parent again", 3]
+
+
+def test_a_begin_retried_after_a_lost_reply_is_not_taken_for_a_repeat(runtime) -> None:
+    from bot.store import DUPLICATE, LOCKED
+
+    store, phone = runtime.store, "+14155550123"
+    first, _ = store.begin_inbound("SM" + "1" * 32, phone, "token-a")
+    # The same call again, as a retry whose first reply never arrived: still ours.
+    again, _ = store.begin_inbound("SM" + "1" * 32, phone, "token-a")
+    # Twilio delivering the message a second time: a repeat.
+    repeat, _ = store.begin_inbound("SM" + "1" * 32, phone, "token-b")
+    assert (first, again, repeat) == (LOCKED, LOCKED, DUPLICATE)
