@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import PUBLIC_URL, sign
+from tests.texting import post_signed
 
 FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -31,10 +31,7 @@ def test_any_signed_inbound_gets_200_or_400(client, settings, body, sender, sid,
     params = {"MessageSid": sid, "From": sender, "To": "+15005550006", "Body": body}
     if opt_out:
         params["OptOutType"] = opt_out
-    signature = sign(f"{PUBLIC_URL}/webhooks/twilio/sms", params, settings.auth_token)
-    response = client.post(
-        "/webhooks/twilio/sms", data=params, headers={"X-Twilio-Signature": signature}
-    )
+    response = post_signed(client, "/webhooks/twilio/sms", params, settings.auth_token)
     assert response.status_code in (200, 400), response.data
 
 
@@ -48,10 +45,7 @@ def test_any_signed_status_callback_is_answered(client, settings, sid, status, e
     params = {"MessageSid": sid, "MessageStatus": status}
     if error is not None:
         params["ErrorCode"] = error
-    signature = sign(f"{PUBLIC_URL}/webhooks/twilio/status", params, settings.auth_token)
-    response = client.post(
-        "/webhooks/twilio/status", data=params, headers={"X-Twilio-Signature": signature}
-    )
+    response = post_signed(client, "/webhooks/twilio/status", params, settings.auth_token)
     assert response.status_code in (204, 400), response.data
 
 

@@ -6,6 +6,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import PUBLIC_URL, sign
+from tests.texting import post_signed
 
 # The vector twilio-python publishes in its own tests.
 TOKEN = "12345"
@@ -60,10 +61,7 @@ def _inbound(body: str = "hello") -> dict[str, str]:
 
 def test_webhook_accepts_a_signature_over_public_url(client, settings) -> None:
     params = _inbound()
-    signature = sign(f"{PUBLIC_URL}/webhooks/twilio/sms", params, settings.auth_token)
-    response = client.post(
-        "/webhooks/twilio/sms", data=params, headers={"X-Twilio-Signature": signature}
-    )
+    response = post_signed(client, "/webhooks/twilio/sms", params, settings.auth_token)
     assert response.status_code == 200
     assert response.mimetype == "text/xml"
     assert b"<Response" in response.data

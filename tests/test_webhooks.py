@@ -9,7 +9,7 @@ import requests
 from werkzeug.serving import make_server
 
 from tests.conftest import PUBLIC_URL, sign
-from tests.texting import Texter, new_sid
+from tests.texting import Texter, new_sid, post_signed
 
 PHONE = "+14155550123"
 
@@ -59,10 +59,7 @@ def test_eight_concurrent_deliveries_are_processed_once(app, settings) -> None:
 
 def test_inbound_without_from_is_a_400(client, settings) -> None:
     params = {"MessageSid": new_sid(), "To": "+15005550006", "Body": "hi"}
-    signature = sign(f"{PUBLIC_URL}/webhooks/twilio/sms", params, settings.auth_token)
-    response = client.post(
-        "/webhooks/twilio/sms", data=params, headers={"X-Twilio-Signature": signature}
-    )
+    response = post_signed(client, "/webhooks/twilio/sms", params, settings.auth_token)
     assert response.status_code == 400
     assert b"From" in response.data
 
@@ -93,10 +90,7 @@ def _status(client, settings, sid: str, status: str, error: str | None = None) -
     params = {"MessageSid": sid, "MessageStatus": status}
     if error:
         params["ErrorCode"] = error
-    signature = sign(f"{PUBLIC_URL}/webhooks/twilio/status", params, settings.auth_token)
-    response = client.post(
-        "/webhooks/twilio/status", data=params, headers={"X-Twilio-Signature": signature}
-    )
+    response = post_signed(client, "/webhooks/twilio/status", params, settings.auth_token)
     return response.status_code
 
 

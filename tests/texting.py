@@ -13,6 +13,12 @@ from tests.conftest import BUSINESS_NUMBER, PUBLIC_URL, sign
 _sids = itertools.count(1)
 
 
+def post_signed(client: FlaskClient, path: str, params: dict[str, str], token: str) -> Any:
+    """POST a form to `path` signed as Twilio signs it (over PUBLIC_URL + path)."""
+    signature = sign(f"{PUBLIC_URL}{path}", params, token)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
 def new_sid() -> str:
     """Return a fresh, unique MessageSid."""
     return f"SM{next(_sids):032x}"
@@ -37,11 +43,7 @@ class Texter:
             "Body": body,
             **extra,
         }
-        url = f"{PUBLIC_URL}/webhooks/twilio/sms"
-        signature = sign(url, params, self.token)
-        return self.client.post(
-            "/webhooks/twilio/sms", data=params, headers={"X-Twilio-Signature": signature}
-        )
+        return post_signed(self.client, "/webhooks/twilio/sms", params, self.token)
 
     def event(self, event: str, data: dict[str, Any] | None = None) -> Any:
         """Send a business event for this contact through the API."""
