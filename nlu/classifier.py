@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from itertools import pairwise
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -20,7 +18,6 @@ from nlu.intents import FALLBACK, INTENTS
 from nlu.rules import Text, normalise
 
 Ranking = list[tuple[str, float]]
-_TOKEN = re.compile(r"\S+")  # scikit-learn's token_pattern, as the model was taught
 # Strong enough to learn from a few hundred short examples, regularised enough that one
 # shared word ("stop", "message") does not decide.
 C = 20.0
@@ -34,28 +31,15 @@ def features(t: Text) -> str:
 
 
 class Analyzer:
-    """Character 2-5-grams within words, for misspellings, plus word 1-2-grams, for phrasing.
+    """Character 2-5-grams within words, for misspellings, plus word 1-2-grams, for phrasing."""
 
-    The n-grams are those of scikit-learn's analyzers `char_wb` (2, 5) and word (1, 2) with
-    token pattern `\\S+`, both lower-casing, made in one pass.
-    """
+    def __init__(self) -> None:
+        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+        self._words = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+").build_analyzer()
 
     def __call__(self, text: str) -> list[str]:
         """Return the n-grams of `text`; words are marked so they never equal a character run."""
-        text = text.lower()
-        grams: list[str] = []
-        for word in text.split():
-            padded = f" {word} "
-            size = len(padded)
-            for n in range(2, 6):
-                if size <= n:  # a word no longer than n: itself, once
-                    grams.append(padded)
-                    break
-                grams += [padded[i : i + n] for i in range(size - n + 1)]
-        words = _TOKEN.findall(text)
-        grams += ["|" + word for word in words]
-        grams += [f"|{first} {second}" for first, second in pairwise(words)]
-        return grams
+        return self._chars(text) + ["|" + gram for gram in self._words(text)]
 
 
 class Classifier:

@@ -232,18 +232,3 @@ def test_embed_equals_the_vectorizer_rows() -> None:
     texts = [normalise(text) for text in ("yes please", "can we do friday?", "zzz", "👍")]
     expected = trained._vectorizer.transform([classifier.features(t) for t in texts])
     assert np.allclose(trained.embed(texts).toarray(), expected.toarray(), atol=1e-12)
-
-
-def test_analyzer_makes_scikit_learns_n_grams() -> None:
-    from collections import Counter
-
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
-    words = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+").build_analyzer()
-    texts = [classifier.features(normalise(e.text)) for e in corpus.load()]
-    texts += ["a", "ab", "abcd", "Tab\tand  spaces\u2003em", "I'm OK 👍", "ÉCOLE à 5pm", ""]
-    analyze = classifier.Analyzer()
-    for text in texts:
-        expected = chars(text) + ["|" + gram for gram in words(text)]
-        assert Counter(analyze(text)) == Counter(expected), text
