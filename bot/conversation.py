@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-import uuid
+import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from bot.contacts import Contact, Purpose
 from bot.journeys import JourneyRunner
 from bot.messages import Kind
 from bot.outbox import Outbox
-from bot.store import DUPLICATE, LOCKED, Store
+from bot.store import BUSY, DUPLICATE, LOCK_LOST, REPEAT, InboundClaim, Store
 from bot.turn import Turn
 from flows.engine import Reply, Timeout, expecting
 from nlu.intents import GREET, HUMAN, THANKS
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # While staff own a conversation, journey timers wait and look again this much later.
 HANDOFF_RECHECK = timedelta(minutes=15)
+# How long handling one inbound message may hold its contact's lock, and wait for it.
+INBOUND_LEASE = 30.0
 
 
 def utcnow() -> datetime:
@@ -120,17 +123,25 @@ class Conversations:
     def _commit(self, turn: Turn, unlock: dict[str, str] | None = None) -> None:
         self._commit_many([turn], unlock)
 
-    def _commit_many(self, turns: list[Turn], unlock: dict[str, str] | None = None) -> None:
+    def _commit_many(
+        self,
+        turns: list[Turn],
+        unlock: dict[str, str] | None = None,
+        claims: tuple[InboundClaim, ...] = (),
+    ) -> int:
         """Save transitions, release their locks and raise the drain flag in one round trip."""
         sends = any(turn.changes.outbox for turn in turns)
         flag = self.outbox.flag if sends else None
-        raised = self.store.commit_many((t.changes for t in turns), unlock=unlock, flag=flag)
+        outcome, raised = self.store.commit_many(
+            (t.changes for t in turns), unlock=unlock, flag=flag, claims=claims
+        )
         if raised:
             try:
                 self.outbox.enqueue_drain()
             except redis.exceptions.RedisError:
                 # The transition is saved; the worker's ticker kicks the outbox anyway.
                 log.warning("could not enqueue a drain job after %d transitions", len(turns))
+        return outcome
 
     def _opted_in(self, turn: Turn) -> None:
         for journey in self.runner.opt_in_journeys():
@@ -138,27 +149,40 @@ class Conversations:
 
     # inbound
     def receive(self, inbound: Inbound) -> Outcome:
-        """Handle one inbound SMS exactly once, however often Twilio delivers it."""
-        # One round trip claims the MessageSid, locks the contact and reads it; the commit
-        # is the second and last. A busy contact waits for its lock the ordinary way.
-        token = uuid.uuid4().hex
-        state, contact = self.store.begin_inbound(inbound.sid, inbound.phone, token)
-        if state == DUPLICATE:
-            return Outcome(duplicate=True)
-        try:
-            if state == LOCKED:
+        """Handle one inbound SMS exactly once, however often Twilio delivers it.
+
+        A MessageSid counts as handled only when its turn commits, in the same script call,
+        so an attempt that fails anywhere before (Redis gone mid-turn included) leaves the
+        retry free to handle it. Usually this is two round trips: begin, then commit.
+        """
+        claim = InboundClaim.new(inbound.sid, inbound.phone, INBOUND_LEASE)
+        take_over = True
+        deadline = time.monotonic() + INBOUND_LEASE
+        pause = 0.005
+        while True:
+            state, contact = self.store.begin_inbound(claim, take_over=take_over)
+            if state == DUPLICATE:
+                return Outcome(duplicate=True)
+            if state == BUSY:  # another message of this contact is being handled: wait
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"could not lock contact {inbound.phone}")
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+                continue
+            try:
                 turn = self._receive(inbound, contact)
-                self._commit(turn, unlock={inbound.phone: token})
-            else:
-                with self.store.lock(inbound.phone):
-                    turn = self._receive(inbound, self.store.load_contact(inbound.phone))
-                    self._commit(turn)
-        except BaseException:
-            self.store.release_inbound(inbound.sid)
-            if state == LOCKED:
-                self.store.unlock(inbound.phone, token)
-            raise
-        return Outcome(intent=turn.intent, events=turn.events, replies=turn.replies)
+                outcome = self._commit_many([turn], {inbound.phone: claim.token}, (claim,))
+            except BaseException:
+                with suppress(redis.exceptions.RedisError):  # the lock expires anyway
+                    self.store.unlock(inbound.phone, claim.token)
+                raise
+            if outcome == REPEAT:
+                return Outcome(duplicate=True)
+            if outcome == LOCK_LOST:
+                # A retry of this message took the lock over: let it finish, then look again.
+                take_over = False
+                continue
+            return Outcome(intent=turn.intent, events=turn.events, replies=turn.replies)
 
     def _receive(self, inbound: Inbound, contact: Contact | None) -> Turn:
         contact = contact or self.new_contact(inbound.phone)

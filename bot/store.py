@@ -18,7 +18,8 @@ from bot.messages import RANK, Message
 from bot.scripts import ScriptRunner
 
 PREFIX = "parley:"
-INBOUND_TTL = 7 * 24 * 3600  # Twilio retries a webhook for far less than this
+# A handled MessageSid is remembered this long: far past any retry of Twilio's.
+INBOUND_TTL = 7 * 24 * 3600
 EVENT_LOG_LENGTH = 500
 _RANK_JSON = jsonio.dumps({str(status): rank for status, rank in RANK.items()})
 
@@ -68,23 +69,47 @@ if error_code ~= '' then redis.call('HSET', KEYS[1], 'error_code', error_code) e
 return status
 """
 
-# Start handling an inbound message in one round trip: de-duplicate it, take the contact's
-# lock and read the contact. Answers {0} for a repeat, {1} when the lock is busy. Claim and
-# lock hold the caller's token, so a call retried after its reply was lost finds its own
-# claim, not a repeat.
+# Start handling an inbound message in one round trip: skip it if a turn for its MessageSid
+# has committed, else take the contact's lock and read the contact. Nothing lasting is
+# written here: a MessageSid counts as handled only once its turn commits (see _COMMIT), so
+# an attempt that dies before its commit leaves nothing behind that would hide the retry.
+# A lock token is "<MessageSid>:<hex>"; with ARGV[4] = '1' a lock held by an earlier attempt
+# at the same MessageSid is taken over, since that attempt is dead or cannot commit anyway.
+# KEYS: handled marker, lock, contact. ARGV: token, lock lease (ms), MessageSid, take over.
+# Answers {DUPLICATE}, {BUSY} or {LOCKED, contact json}.
 _BEGIN = """
-if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[1])
-  and redis.call('GET', KEYS[1]) ~= ARGV[2] then return {0} end
-if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3])
-  and redis.call('GET', KEYS[2]) ~= ARGV[2] then return {1} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then
+  local prefix = ARGV[3] .. ':'
+  local same = #holder == #prefix + 32 and string.sub(holder, 1, #prefix) == prefix
+  if not (same and ARGV[4] == '1') then return {1} end
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return {2, redis.call('GET', KEYS[3])}
 """
 DUPLICATE, BUSY, LOCKED = 0, 1, 2
+# What a commit did: applied, or nothing because the MessageSid was handled or the lock lost.
+COMMITTED, REPEAT, LOCK_LOST = 0, 1, 2
 
 # Apply the writes of one or more transitions (see Store.commit_many) atomically.
-# KEYS: contacts index, outbox, timers, stats.
+# KEYS: contacts index, outbox, timers, stats. ARGV: the document, event log length.
+# doc.claims holds [marker key, token, lock key, ttl] for each inbound message the
+# transitions handle: if one was handled already (by another attempt) or its attempt
+# no longer holds the contact's lock, nothing is written. Otherwise the markers are set with
+# the writes, so a message counts as handled exactly when its turn is saved.
+# Answers {COMMITTED|REPEAT|LOCK_LOST, 1 if this call raised the drain flag else 0}.
 _COMMIT = """
 local doc = cjson.decode(ARGV[1])
+for _, c in ipairs(doc.claims) do
+  local marker = redis.call('GET', c[1])
+  if marker then
+    -- Our own marker: this very commit was applied and its reply lost on the way back.
+    if marker == c[2] then return {0, 0} end
+    return {1, 0}
+  end
+  if redis.call('GET', c[3]) ~= c[2] then return {2, 0} end
+end
 for _, c in ipairs(doc.contacts) do
   redis.call('SET', c.key, c.value)
   redis.call('ZADD', KEYS[1], 'GT', doc.now, c.phone)
@@ -98,13 +123,14 @@ for _, c in ipairs(doc.contacts) do
   end
   for _, name in ipairs(c.counters) do redis.call('HINCRBY', KEYS[4], name, 1) end
 end
+for _, c in ipairs(doc.claims) do redis.call('SET', c[1], c[2], 'EX', c[4]) end
 for _, l in ipairs(doc.unlock) do
   if redis.call('GET', l[1]) == l[2] then redis.call('DEL', l[1]) end
 end
 if doc.flag ~= cjson.null then
-  if redis.call('SET', doc.flag[1], 1, 'NX', 'EX', doc.flag[2]) then return 1 end
+  if redis.call('SET', doc.flag[1], 1, 'NX', 'EX', doc.flag[2]) then return {0, 1} end
 end
-return 0
+return {0, 0}
 """
 
 # Release a lock only if it still holds our token (it may have expired and moved on).
@@ -134,6 +160,21 @@ if raw then
 end
 return {redis.call('HGETALL', KEYS[1]), standing[1], standing[2], standing[3], standing[4]}
 """
+
+
+@dataclass(frozen=True)
+class InboundClaim:
+    """One attempt at handling an inbound message: its MessageSid, contact and lock token."""
+
+    sid: str
+    phone: str
+    token: str
+    lease: float = 30.0  # seconds the contact's lock is held unless released first
+
+    @classmethod
+    def new(cls, sid: str, phone: str, lease: float = 30.0) -> InboundClaim:
+        """Return a claim with a fresh token, "<MessageSid>:<32 hex digits>"."""
+        return cls(sid, phone, f"{sid}:{uuid.uuid4().hex}", lease)
 
 
 def timer_member(payload: dict[str, Any]) -> str:
@@ -194,15 +235,16 @@ class Store:
                 lock.release()
 
     def begin_inbound(
-        self, message_sid: str, phone: str, token: str, timeout: float = 30.0
+        self, inbound: InboundClaim, *, take_over: bool = True
     ) -> tuple[int, Contact | None]:
-        """Claim a MessageSid and lock its contact: (DUPLICATE|BUSY|LOCKED, contact)."""
+        """Lock the contact of an unhandled inbound message: (DUPLICATE|BUSY|LOCKED, contact)."""
         keys = [
-            self.key("inbound", message_sid),
-            self.key("lock", phone),
-            self.key("contact", phone),
+            self.key("inbound", inbound.sid),
+            self.key("lock", inbound.phone),
+            self.key("contact", inbound.phone),
         ]
-        reply = self._run(self._begin, keys, [INBOUND_TTL, token, int(timeout * 1000)])
+        args = [inbound.token, int(inbound.lease * 1000), inbound.sid, "1" if take_over else "0"]
+        reply = self._run(self._begin, keys, args)
         raw = reply[1] if len(reply) > 1 else None
         return int(reply[0]), Contact.from_dict(jsonio.loads(raw)) if raw else None
 
@@ -238,7 +280,7 @@ class Store:
             if raw
         }
 
-    def commit(self, changes: Changes, **options: Any) -> bool:
+    def commit(self, changes: Changes, **options: Any) -> tuple[int, bool]:
         """Write a transition atomically: contact, messages, outbox, timers, events."""
         return self.commit_many([changes], **options)
 
@@ -247,22 +289,36 @@ class Store:
         batch: Iterable[Changes],
         unlock: dict[str, str] | None = None,
         flag: tuple[str, int] | None = None,
-    ) -> bool:
-        """Write several transitions atomically, as one script call.
+        claims: Iterable[InboundClaim] = (),
+    ) -> tuple[int, bool]:
+        """Write several transitions atomically, as one script call; return (outcome, flag).
 
-        `unlock` ({phone: token}) releases locks in the same step; `flag` (key, ttl) is set
-        if absent, and the answer says whether this call set it. One command carrying one
-        JSON document costs far less to send than the twenty it replaces.
+        The outcome is COMMITTED, or REPEAT / LOCK_LOST when one of `claims` (inbound
+        messages these transitions handle) was handled already or lost its lock, in which
+        case nothing is written. `unlock` ({phone: token}) releases locks in the same step;
+        `flag` (key, ttl) is set if absent, and the answer says whether this call set it.
+        One command carrying one JSON document costs far less to send than the twenty it
+        replaces.
         """
         now = repr(time.time())
         document = {
             "contacts": [self._writes(changes) for changes in batch],
             "now": now,
+            "claims": [
+                [
+                    self.key("inbound", claim.sid),
+                    claim.token,
+                    self.key("lock", claim.phone),
+                    INBOUND_TTL,
+                ]
+                for claim in claims
+            ],
             "unlock": [[self.key("lock", phone), token] for phone, token in (unlock or {}).items()],
             "flag": [flag[0], flag[1]] if flag else None,
         }
         keys = [self.key("contacts"), self.key("outbox"), self.key("timers"), self.key("stats")]
-        return bool(self._run(self._commit, keys, [jsonio.dumps(document), EVENT_LOG_LENGTH]))
+        outcome, raised = self._run(self._commit, keys, [jsonio.dumps(document), EVENT_LOG_LENGTH])
+        return int(outcome), bool(raised)
 
     def _writes(self, changes: Changes) -> dict[str, Any]:
         contact = changes.contact
@@ -286,11 +342,6 @@ class Store:
     def events(self, phone: str) -> list[dict[str, Any]]:
         """Return the recent event log of a contact, oldest first."""
         return [jsonio.loads(raw) for raw in self.redis.lrange(self.key("events", phone), 0, -1)]
-
-    # inbound de-duplication
-    def release_inbound(self, message_sid: str) -> None:
-        """Forget a MessageSid whose processing failed, so Twilio's retry is processed."""
-        self.redis.delete(self.key("inbound", message_sid))
 
     # messages
     def messages(self, phone: str) -> list[Message]:

@@ -77,12 +77,37 @@ def test_a_forked_child_opens_its_own_connection(redis_url) -> None:
 
 
 def test_a_begin_retried_after_a_lost_reply_is_not_taken_for_a_repeat(runtime) -> None:
-    from bot.store import DUPLICATE, LOCKED
+    from bot.store import COMMITTED, DUPLICATE, LOCKED, REPEAT, Changes, InboundClaim
 
-    store, phone = runtime.store, "+14155550123"
-    first, _ = store.begin_inbound("SM" + "1" * 32, phone, "token-a")
+    store, phone, sid = runtime.store, "+14155550123", "SM" + "1" * 32
+    claim = InboundClaim.new(sid, phone)
+    first, contact = store.begin_inbound(claim)
     # The same call again, as a retry whose first reply never arrived: still ours.
-    again, _ = store.begin_inbound("SM" + "1" * 32, phone, "token-a")
-    # Twilio delivering the message a second time: a repeat.
-    repeat, _ = store.begin_inbound("SM" + "1" * 32, phone, "token-b")
-    assert (first, again, repeat) == (LOCKED, LOCKED, DUPLICATE)
+    again, _ = store.begin_inbound(claim)
+    assert (first, again, contact) == (LOCKED, LOCKED, None)
+    changes = Changes(runtime.conversations.new_contact(phone))
+    assert store.commit(changes, claims=[claim]) == (COMMITTED, False)
+    # The same commit again, as a retry whose first reply never arrived: still ours.
+    assert store.commit(changes, claims=[claim]) == (COMMITTED, False)
+    # Twilio delivering the message a second time: a repeat, at begin and at commit.
+    second = InboundClaim.new(sid, phone)
+    assert store.begin_inbound(second)[0] == DUPLICATE
+    assert store.commit(changes, claims=[second]) == (REPEAT, False)
+
+
+def test_an_attempt_that_never_committed_leaves_its_message_to_the_retry(runtime) -> None:
+    from bot.store import BUSY, COMMITTED, LOCK_LOST, LOCKED, Changes, InboundClaim
+
+    store, phone, sid = runtime.store, "+14155550123", "SM" + "2" * 32
+    dead = InboundClaim.new(sid, phone)
+    assert store.begin_inbound(dead)[0] == LOCKED  # ... and then its Redis went away
+    # Another message of the same contact waits for the lock; the retry takes it over.
+    other = InboundClaim.new("SM" + "3" * 32, phone)
+    assert store.begin_inbound(other)[0] == BUSY
+    retry = InboundClaim.new(sid, phone)
+    assert store.begin_inbound(retry)[0] == LOCKED
+    changes = Changes(runtime.conversations.new_contact(phone))
+    # Should the first attempt still be alive, it can no longer commit.
+    assert store.commit(changes, claims=[dead])[0] == LOCK_LOST
+    assert store.commit(changes, claims=[retry], unlock={phone: retry.token})[0] == COMMITTED
+    assert store.begin_inbound(other)[0] == LOCKED
