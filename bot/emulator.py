@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import os
 import re
+import socket
 import threading
 import time
 import uuid
@@ -20,6 +22,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from bot.emulator_callbacks import SERVICE_FROM, CallbackDispatcher
 from bot.emulator_store import (
     API_VERSION,
+    FAULT_MODES,
     Fault,
     FaultQueue,
     MessageStore,
@@ -108,12 +111,13 @@ def create_emulator(
         if denied is not None:
             return denied
         fault = faults.take()
-        if fault is not None:
+        if fault is not None and fault.mode == "before":
             if fault.delay > 0:
                 time.sleep(fault.delay)
             if fault.status is not None:
                 code, text = _FAULT_TEXT.get(fault.status, (fault.status, "Injected fault"))
                 return twilio_error(fault.status, fault.code or code, text)
+            fault = None
         form = request.form
         to, from_ = form.get("To", "").strip(), form.get("From", "").strip() or None
         service = form.get("MessagingServiceSid", "").strip() or None
@@ -162,8 +166,10 @@ def create_emulator(
             "uri": f"{uri}.json",
         }
         store.add(resource, callback)
-        dispatcher.submit(msid)
-        return resource, 201
+        if fault is None:
+            dispatcher.submit(msid)
+            return resource, 201
+        return _strike_after_create(fault, dispatcher, msid, resource)
 
     @app.get(f"{BASE}.json")
     def list_messages(account_sid: str) -> Response | dict[str, Any]:
@@ -238,6 +244,7 @@ def create_emulator(
             "status": fault.status,
             "code": fault.code,
             "delay": fault.delay,
+            "mode": fault.mode,
             "count": fault.remaining,
         }, 201
 
@@ -250,6 +257,26 @@ def create_emulator(
     return app
 
 
+def _strike_after_create(
+    fault: Fault, dispatcher: CallbackDispatcher, msid: str, resource: dict[str, Any]
+) -> Response | tuple[dict[str, Any], int]:
+    """Answer a create call that a late, drop or callback_first fault strikes."""
+    if fault.mode == "callback_first":
+        dispatcher.deliver_now(msid)
+    else:
+        dispatcher.submit(msid)
+    if fault.delay > 0:
+        time.sleep(fault.delay)
+    if fault.mode == "drop":
+        # Twilio has the message, but the answer never reaches the client.
+        connection = request.environ.get("werkzeug.socket")
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        return Response("", status=500)
+    return resource, 201
+
+
 def _parse_fault(spec: Any) -> Fault:
     if not isinstance(spec, dict):
         raise TypeError("expected a JSON object")
@@ -257,7 +284,12 @@ def _parse_fault(spec: Any) -> Fault:
     delay = float(spec.get("delay") or 0)
     count = int(spec.get("count", 1))
     code = spec.get("code")
-    if status is None and delay <= 0:
+    mode = spec.get("mode") or "before"
+    if mode not in FAULT_MODES:
+        raise ValueError(f"mode must be one of {', '.join(FAULT_MODES)}")
+    if mode != "before" and status is not None:
+        raise ValueError(f"a {mode} fault creates the message: it takes no status")
+    if mode == "before" and status is None and delay <= 0:
         raise ValueError("give a status or a positive delay")
     if status is not None and not 400 <= int(status) <= 599:
         raise ValueError("status must be an HTTP error status")
@@ -268,6 +300,7 @@ def _parse_fault(spec: Any) -> Fault:
         code=int(code) if code is not None else None,
         delay=delay,
         remaining=count,
+        mode=mode,
     )
 
 
@@ -335,11 +368,15 @@ class EmulatorServer:
         count: int = 1,
         code: int | None = None,
         delay: float | None = None,
+        mode: str = "before",
     ) -> None:
-        """Make the next `count` create calls sleep `delay` and/or fail with `status`."""
-        self._faults.add(
-            _parse_fault({"status": status, "count": count, "code": code, "delay": delay})
-        )
+        """Make the next `count` create calls misbehave as `mode` says (see FAULT_MODES)."""
+        spec = {"status": status, "count": count, "code": code, "delay": delay, "mode": mode}
+        self._faults.add(_parse_fault(spec))
+
+    def faults_pending(self) -> int:
+        """Return how many create calls the injected faults will still strike."""
+        return self._faults.pending()
 
     def reset(self) -> None:
         """Forget all messages and pending faults."""

@@ -46,6 +46,11 @@ class CallbackDispatcher:
                     self._thread.start()
         self._queue.put((time.monotonic() + self._delay, sid))
 
+    def deliver_now(self, sid: str) -> None:
+        """Run a message's status transitions and callbacks in this thread, before answering."""
+        with requests.Session() as session:
+            self._deliver(session, sid)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the worker thread, abandoning undelivered callbacks."""
         self._stopping.set()

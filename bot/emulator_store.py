@@ -24,6 +24,14 @@ def rfc2822(moment: datetime | None = None) -> str:
     return format_datetime((moment or datetime.now(UTC)).replace(microsecond=0))
 
 
+# When an injected fault strikes a create call:
+#   before          wait `delay`, then answer `status` (if any) without creating the message;
+#   late            create the message, then wait `delay` before answering;
+#   drop            create the message, then close the connection without an answer;
+#   callback_first  create the message, post its status callbacks, then answer.
+FAULT_MODES = ("before", "late", "drop", "callback_first")
+
+
 @dataclass
 class Fault:
     """A pending injected failure for the next `remaining` create calls."""
@@ -32,6 +40,7 @@ class Fault:
     code: int | None
     delay: float
     remaining: int
+    mode: str = "before"
 
 
 class FaultQueue:
@@ -56,6 +65,11 @@ class FaultQueue:
             if fault.remaining <= 0:
                 self._faults.popleft()
             return fault
+
+    def pending(self) -> int:
+        """Return how many create calls the pending faults will still strike."""
+        with self._lock:
+            return sum(fault.remaining for fault in self._faults)
 
     def clear(self) -> None:
         """Drop every pending fault."""

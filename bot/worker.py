@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
+from types import FrameType
 from typing import Any
 
+import redis
 from rq import Worker
 
 import nlu
@@ -82,14 +85,49 @@ class Ticker(threading.Thread):
         self.stopped.set()
 
 
+class OutboundWorker(Worker):
+    """RQ's worker, remembering whether it was asked to stop (by a signal or a command)."""
+
+    stopping = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """Note the request, then stop as RQ does: after the job in hand."""
+        self.stopping = True
+        super().request_stop(signum, frame)
+
+
 def run(runtime: Runtime, *, burst: bool = False) -> None:
-    """Run the RQ worker (with its scheduler) and the ticker until interrupted."""
+    """Run the RQ worker (with its scheduler) and the ticker until asked to stop.
+
+    RQ's work loop gives up on some Redis errors (a write failing mid-job, a timeout);
+    then the worker waits for Redis to answer again and starts a fresh work loop, so an
+    outage only pauses sending.
+    """
     install(runtime)
     nlu.prepare()  # before forking work horses, so they inherit the trained model
     ticker = Ticker(runtime)
     ticker.start()
     try:
-        worker = Worker([runtime.queue], connection=runtime.queue.connection)
-        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+        while True:
+            worker = OutboundWorker([runtime.queue], connection=runtime.queue.connection)
+            try:
+                worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+            except redis.exceptions.RedisError as exc:  # registering or tearing down
+                log.warning("worker lost Redis: %s", exc)
+            if burst or worker.stopping:
+                return
+            wait_for_redis(runtime.redis)
+            log.warning("Redis answers again: restarting the work loop")
     finally:
         ticker.stop()
+
+
+def wait_for_redis(client: redis.Redis, pause: float = 0.5, longest: float = 5.0) -> None:
+    """Block until Redis answers a PING, trying again less often as the outage goes on."""
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.exceptions.RedisError:
+            time.sleep(pause)
+            pause = min(pause * 2, longest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +58,25 @@ def test_an_opt_out_cut_off_before_its_commit_is_handled_on_retry(
         assert len([b for b in sent_to(emulator, parley.phone) if "unsubscribed" in b]) == 1
         inbound = [m["body"] for m in parley.messages() if m["direction"] == "inbound"]
         assert inbound == ["hello", "STOP"]
+
+
+def test_the_worker_rides_out_a_redis_outage(proxy: RedisProxy, emulator, tmp_path: Path) -> None:
+    outage = float(os.environ.get("PARLEY_TEST_OUTAGE", "10"))
+    with deployment(proxy.url, emulator, tmp_path) as (parley, processes):
+        assert parley.text("hello").status_code == 200
+        wait_until(lambda: sent_to(emulator, parley.phone), what="the greeting")
+        # Redis goes away while the worker is busy: Twilio is slow to answer this send.
+        emulator.inject_fault(delay=1.5)
+        assert parley.text("thanks").status_code == 200
+        wait_until(lambda: emulator.faults_pending() == 0, what="the slow send to start")
+        proxy.down(outage)
+        wait_until(lambda: not proxy.refusing(), timeout=outage + 5, what="Redis to come back")
+        wait_until(parley.healthy, what="the web process to reconnect")
+        assert parley.text("HELP").status_code == 200
+        wait_until(
+            lambda: any("Msg & data rates" in body for body in sent_to(emulator, parley.phone)),
+            timeout=20,
+            what="the HELP answer",
+        )
+        (worker,) = processes.running["worker"]
+        assert worker.poll() is None, processes.log("worker")
