@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 from bot.phones import region_of
 
@@ -82,6 +83,12 @@ class Settings:
         if not self.public_url:
             return None
         return self.public_url.rstrip("/") + "/webhooks/twilio/status"
+
+    def status_callback_for(self, message_id: str) -> str | None:
+        """Return the status callback URL for one message: it names the message, so a
+        callback settles a send whose answer from Twilio never arrived."""
+        url = self.status_callback_url
+        return f"{url}?{urlencode({'message': message_id})}" if url else None
 
     @property
     def business(self) -> dict[str, str]:

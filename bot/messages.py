@@ -77,6 +77,7 @@ class Message:
     sid: str | None = None
     error_code: int | None = None
     attempts: int = 0
+    submitted_at: float | None = None  # when the latest attempt to hand it to Twilio began
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_hash(self) -> dict[str, str]:
@@ -94,6 +95,7 @@ class Message:
             "sid": self.sid or "",
             "error_code": "" if self.error_code is None else str(self.error_code),
             "attempts": str(self.attempts),
+            "submitted_at": "" if self.submitted_at is None else repr(self.submitted_at),
         }
         return {key: value for key, value in data.items() if value != ""}
 
@@ -113,6 +115,7 @@ class Message:
             sid=data.get("sid") or None,
             error_code=int(data["error_code"]) if data.get("error_code") else None,
             attempts=int(data.get("attempts", 0)),
+            submitted_at=float(data["submitted_at"]) if data.get("submitted_at") else None,
         )
 
     def public(self) -> dict[str, Any]:

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import redis
 from rq import Queue
 
 from bot.store import Store
+
+log = logging.getLogger(__name__)
 
 QUEUE_NAME = "parley-outbound"
 DRAIN_JOB = "bot.sender.drain"
 # If a drain job is lost (a worker killed before it started), the flag expires and
 # the next kick enqueues a fresh one.
 FLAG_TTL = 120
-# A message taken but not finished within this many seconds (its worker died) is
-# put back; the pending -> submitting claim keeps it from being sent twice.
-INFLIGHT_TIMEOUT = 120
+# A sender holds the messages it has taken under a lease that it renews while it works
+# (Outbox.holding). When a sender dies its leases run out and a ticker recovers the messages
+# within seconds: pending ones go back in the outbox, and those the dead sender had begun
+# to hand to Twilio are returned for a check with Twilio before anything is sent again.
+LEASE = 10.0
 
 _TAKE = """
 local ids = redis.call('LPOP', KEYS[1], ARGV[1])
@@ -24,13 +34,24 @@ for _, id in ipairs(ids) do redis.call('ZADD', KEYS[2], ARGV[2], id) end
 return ids
 """
 
+# KEYS: outbox, in flight. ARGV: now, message key prefix, lease.
+# Answers [id, attempt, ...] of the messages that a dead sender left `submitting`; they stay
+# in flight, their lease renewed, until the caller has scheduled their check.
 _RECOVER = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+local unsure = {}
 for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('RPUSH', KEYS[1], id)
+  local m = redis.call('HMGET', ARGV[2] .. id, 'status', 'attempts')
+  if m[1] == 'submitting' then
+    redis.call('ZADD', KEYS[2], ARGV[1] + ARGV[3], id)
+    table.insert(unsure, id)
+    table.insert(unsure, m[2] or '0')
+  else
+    redis.call('ZREM', KEYS[2], id)
+    if m[1] == 'pending' then redis.call('RPUSH', KEYS[1], id) end
+  end
 end
-return #ids
+return unsure
 """
 
 
@@ -79,22 +100,53 @@ class Outbox:
         self.store.redis.delete(self.flag_key)
 
     def take(self, count: int, now: float) -> list[str]:
-        """Pop up to `count` message ids, oldest first, marking them in flight."""
-        return self._take(keys=[self.list_key, self.inflight_key], args=[count, now])
+        """Pop up to `count` message ids, oldest first, leased to the caller until now + LEASE."""
+        return self._take(keys=[self.list_key, self.inflight_key], args=[count, now + LEASE])
+
+    def renew(self, message_ids: list[str], now: float) -> None:
+        """Extend the leases of messages still in flight."""
+        if message_ids:
+            self.store.redis.zadd(
+                self.inflight_key, dict.fromkeys(message_ids, now + LEASE), xx=True
+            )
+
+    @contextmanager
+    def holding(self, message_ids: list[str]) -> Iterator[None]:
+        """Renew the leases of `message_ids` while the block runs; done() them if it succeeds."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(LEASE / 4):
+                try:
+                    self.renew(message_ids, time.time())
+                except redis.exceptions.RedisError:
+                    log.warning("could not renew the leases of %d messages", len(message_ids))
+
+        keeper = threading.Thread(target=renew, name="parley-lease", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            keeper.join()
+        self.done(*message_ids)
 
     def done(self, *message_ids: str) -> None:
         """Mark messages as finished by their sender."""
         if message_ids:
             self.store.redis.zrem(self.inflight_key, *message_ids)
 
-    def recover(self, now: float) -> int:
-        """Put back messages whose sender died mid-batch; return how many."""
-        count = self._recover(
-            keys=[self.list_key, self.inflight_key], args=[now - INFLIGHT_TIMEOUT]
+    def recover(self, now: float) -> list[tuple[str, int]]:
+        """Take back the messages of senders whose lease ran out.
+
+        Pending ones go back in the outbox. Those a dead sender may have handed to Twilio
+        are returned as (id, attempt) and stay in flight until the caller has arranged a
+        check with Twilio and calls done() for them.
+        """
+        flat = self._recover(
+            keys=[self.list_key, self.inflight_key], args=[now, self.store.key("msg", ""), LEASE]
         )
-        if count:
-            self.kick()
-        return int(count)
+        return [(flat[i], int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def size(self) -> int:
         """Return how many messages wait in the outbox."""

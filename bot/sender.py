@@ -1,14 +1,24 @@
-"""The sender: drains the outbox through Twilio, re-checking every guardrail first."""
+"""The sender: drains the outbox through Twilio, re-checking every guardrail first.
+
+A message goes to Twilio at most once. A request that cannot have reached Twilio
+(connection refused, connect timeout) or that Twilio turned away (429, 4xx) is settled at
+once. When the outcome is unknown (the answer timed out or was lost, or Twilio answered 5xx)
+the message stays `submitting` and is looked for in Twilio's message list before it is
+ever sent again; a status callback, whose URL names the message, settles it too.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import requests
+import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest.api.v2010.account.message import MessageInstance
 
 from bot.guardrails import refusal
 from bot.messages import Message, Status
@@ -22,6 +32,13 @@ MAX_ATTEMPTS = 6
 UNSUBSCRIBED = 21610
 # The number can never receive SMS: stop trying and remember it on the contact.
 UNREACHABLE = frozenset({21211, 21614})
+# After an unknown outcome, look for the message at Twilio no sooner than this many seconds
+# after the request timed out: time for a request Twilio was still working on to finish.
+CHECK_AFTER = 5.0
+# Twilio's clock and ours may differ a little; its date_created is whole seconds.
+CLOCK_SLACK = 120.0
+# The newest messages to the number that a check looks through.
+LOOKBACK = 50
 
 
 def drain(budget: float = 30.0) -> int:
@@ -50,8 +67,8 @@ class Sender:
                     break
                 # One contact's messages go one after another, in the order queued, so
                 # that "you're confirmed" never overtakes the question it answers.
-                list(pool.map(self._send_in_order, self._by_contact(ids)))
-                self.outbox.done(*ids)
+                with self.outbox.holding(ids):
+                    list(pool.map(self._send_in_order, self._by_contact(ids)))
                 handled += len(ids)
                 if time.monotonic() - started > budget:
                     if self.outbox.size():
@@ -73,7 +90,7 @@ class Sender:
 
     def send(self, message_id: str, phone: str) -> str:
         """Send one pending message unless a guardrail withholds it; return its id."""
-        claimed = self.store.claim_message(message_id, phone)
+        claimed = self.store.claim_message(message_id, phone, time.time())
         if claimed is None:
             return message_id  # already sent, suppressed or claimed by another worker
         message, standing = claimed
@@ -88,21 +105,29 @@ class Sender:
                 body=message.body,
                 from_=self.settings.from_number,
                 messaging_service_sid=self.settings.twilio_messaging_service_sid,
-                status_callback=self.settings.status_callback_url,
+                status_callback=self.settings.status_callback_for(message.id),
             )
         except TwilioRestException as exc:
-            self._rejected(message, exc)
-        except (requests.RequestException, TwilioException) as exc:
-            log.warning("send %s failed: %s", message.id, exc)
-            self._retry(message)
+            self._refused(message, exc)
+        except requests.RequestException as exc:
+            if never_reached(exc):
+                log.warning("send %s did not reach Twilio: %s", message.id, exc)
+                self._retry(message)
+            else:
+                self._unsure(message, str(exc))
+        except TwilioException as exc:  # an answer the SDK could not read
+            self._unsure(message, str(exc))
         else:
             self.store.accept(message.id, created.sid, created.status or Status.QUEUED)
         return message_id
 
-    def _rejected(self, message: Message, exc: TwilioRestException) -> None:
-        if exc.status == 429 or exc.status >= 500:
-            log.warning("Twilio answered %s for %s; retrying", exc.status, message.id)
+    def _refused(self, message: Message, exc: TwilioRestException) -> None:
+        if exc.status == 429:  # Too Many Requests: Twilio did not take it
+            log.warning("Twilio answered 429 for %s; retrying", message.id)
             self._retry(message)
+            return
+        if exc.status >= 500:
+            self._unsure(message, f"Twilio answered {exc.status}")
             return
         log.warning("Twilio refused %s: %s %s", message.id, exc.code, exc.msg)
         self.store.update_message(message.id, status=Status.FAILED, error_code=exc.code)
@@ -115,8 +140,88 @@ class Sender:
         if message.attempts >= MAX_ATTEMPTS:
             self.store.update_message(message.id, status=Status.FAILED)
             return
-        delay = timedelta(seconds=min(2**message.attempts, 300))
         self.store.update_message(message.id, status=Status.PENDING)
         self.runtime.timers.schedule(
-            self.runtime.clock() + delay, {"type": "send", "message": message.id}
+            self.runtime.clock() + backoff(message.attempts),
+            {"type": "send", "message": message.id},
         )
+
+    def _unsure(self, message: Message, why: str) -> None:
+        """Leave a message `submitting` and look for it at Twilio later."""
+        log.warning("send %s may or may not have reached Twilio (%s); checking", message.id, why)
+        delay = max(timedelta(seconds=CHECK_AFTER), backoff(message.attempts))
+        self.runtime.timers.schedule(self.runtime.clock() + delay, check_timer(message))
+
+    def check(self, message_id: str, attempt: int) -> None:
+        """Settle attempt `attempt` of a message whose outcome was unknown.
+
+        Found in Twilio's list, it takes that sid and status; not found, it goes back in
+        the outbox. Nothing happens if the message has moved on since (a status callback
+        linked it, or it was tried again).
+        """
+        message = self.store.message(message_id)
+        if (
+            message is None
+            or message.status != Status.SUBMITTING
+            or message.sid
+            or message.attempts != attempt
+        ):
+            return
+        # Twilio may still be working on a request our side gave up on: give it time.
+        started = message.submitted_at or 0.0
+        wait = started + self.settings.send_timeout + CHECK_AFTER - time.time()
+        if wait > 0:
+            later = self.runtime.clock() + timedelta(seconds=wait)
+            self.runtime.timers.schedule(later, check_timer(message))
+            return
+        found = self._find(message)
+        if found is not None:
+            status = self.store.accept(message.id, found.sid, found.status or Status.QUEUED)
+            log.info("%s had reached Twilio as %s (%s)", message.id, found.sid, status)
+        elif message.attempts >= MAX_ATTEMPTS:
+            self.store.update_message(message.id, status=Status.FAILED)
+        elif self.store.requeue(message.id, attempt):
+            log.info("%s never reached Twilio; sending it again", message.id)
+            self.outbox.kick()
+
+    def _find(self, message: Message) -> MessageInstance | None:
+        """Return the earliest message at Twilio that this attempt may have created."""
+        since = (message.submitted_at or 0.0) - CLOCK_SLACK
+        listed = self.runtime.twilio().messages.list(
+            to=message.phone, from_=self.settings.from_number, limit=LOOKBACK
+        )
+        candidates = [
+            m
+            for m in listed
+            if m.body == message.body
+            and _created(m) >= since
+            and not self.store.sid_known(m.sid or "")
+        ]
+        return min(candidates, key=_created) if candidates else None
+
+
+def check_timer(message: Message) -> dict[str, Any]:
+    """Return the timer payload that checks the latest attempt of `message` with Twilio."""
+    return {"type": "check", "message": message.id, "attempt": message.attempts}
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return how long to wait before attempt `attempts` + 1."""
+    return timedelta(seconds=min(2**attempts, 300))
+
+
+def never_reached(exc: requests.RequestException) -> bool:
+    """Say whether a request failed before any of it could have reached Twilio."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        reason = getattr(exc.args[0], "reason", exc.args[0])
+        return isinstance(
+            reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+        )
+    return False
+
+
+def _created(message: MessageInstance) -> float:
+    created = message.date_created
+    return created.timestamp() if isinstance(created, datetime) else float("inf")

@@ -49,8 +49,12 @@ return {id, phone, ARGV[1], 1}
 """
 
 # Record Twilio's acceptance of a message: its sid, and the best status known for it.
+# A message already linked to another sid keeps it (answers nil): one message, one sid.
 _ACCEPT = """
 local rank = cjson.decode(ARGV[4])
+local linked = redis.call('HGET', KEYS[1], 'sid')
+if linked and linked ~= ARGV[2] then return nil end
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', 2592000)
 local status = ARGV[3]
 local parked = redis.call('HGETALL', KEYS[3])
@@ -144,7 +148,7 @@ return 0
 # before Twilio and one after: {hash, exists, subscribed, undeliverable, marketing}.
 _CLAIM = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return nil end
-redis.call('HSET', KEYS[1], 'status', 'submitting')
+redis.call('HSET', KEYS[1], 'status', 'submitting', 'submitted_at', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 local standing = {'0', '0', '', '0'}
 local raw = redis.call('GET', KEYS[2])
@@ -177,6 +181,18 @@ class InboundClaim:
         return cls(sid, phone, f"{sid}:{uuid.uuid4().hex}", lease)
 
 
+# Put a message whose send never reached Twilio back in the outbox, unless it has moved on
+# since attempt ARGV[1]: linked to a sid, withheld, or being tried again.
+# KEYS: message, outbox. Answers 1 when requeued.
+_REQUEUE = """
+local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
+if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'pending')
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 1
+"""
+
+
 def timer_member(payload: dict[str, Any]) -> str:
     """Encode a timer payload the same way every time, so equal timers are one member."""
     return jsonio.dumps(payload, sort_keys=True)
@@ -205,6 +221,7 @@ class Store:
         self._unlock = client.register_script(_UNLOCK)
         self._begin = client.register_script(_BEGIN)
         self._commit = client.register_script(_COMMIT)
+        self._requeue = client.register_script(_REQUEUE)
         self._run = ScriptRunner(client)
 
     # keys
@@ -364,10 +381,12 @@ class Store:
             pipe.hget(self.key("msg", message_id), "phone")
         return pipe.execute()
 
-    def claim_message(self, message_id: str, phone: str) -> tuple[Message, Standing | None] | None:
+    def claim_message(
+        self, message_id: str, phone: str, now: float | None = None
+    ) -> tuple[Message, Standing | None] | None:
         """Move a pending message to `submitting`; return it and its contact's standing."""
         keys = [self.key("msg", message_id), self.key("contact", phone)]
-        reply = self._run(self._claim, keys, [])
+        reply = self._run(self._claim, keys, [repr(time.time() if now is None else now)])
         if not reply:
             return None
         flat, exists, subscribed, undeliverable, marketing = reply
@@ -386,8 +405,20 @@ class Store:
         mapping = {key: "" if value is None else str(value) for key, value in fields.items()}
         self.redis.hset(self.key("msg", message_id), mapping=mapping)
 
-    def accept(self, message_id: str, sid: str, status: str) -> str:
-        """Record that Twilio accepted a message as `sid`; return its resulting status."""
+    def requeue(self, message_id: str, attempt: int) -> bool:
+        """Send a message again whose attempt `attempt` never reached Twilio; True if queued."""
+        keys = [self.key("msg", message_id), self.key("outbox")]
+        return bool(self._run(self._requeue, keys, [str(attempt), message_id]))
+
+    def sid_known(self, sid: str) -> bool:
+        """Say whether a Twilio sid is already linked to one of Parley's messages."""
+        return bool(self.redis.exists(self.key("sid", sid)))
+
+    def accept(self, message_id: str, sid: str, status: str) -> str | None:
+        """Record that Twilio accepted a message as `sid`; return its resulting status.
+
+        None means the message is unknown or already linked to another sid.
+        """
         return self._run(
             self._accept,
             [self.key("msg", message_id), self.key("sid", sid), self.key("parked", sid)],

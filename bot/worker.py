@@ -14,6 +14,7 @@ from rq import Worker
 
 import nlu
 from bot.runtime import Runtime, install
+from bot.sender import Sender
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def tick(runtime: Runtime, now: datetime | None = None) -> int:
 
 def _fire(runtime: Runtime, due: list[tuple[str, dict[str, Any]]]) -> int:
     """Handle one claimed batch; timers that fail stay in flight and come back later."""
-    by_type: dict[str, list[dict[str, Any]]] = {"timeout": [], "send": [], "start": []}
+    by_type: dict[str, list[dict[str, Any]]] = {"timeout": [], "send": [], "start": [], "check": []}
     for _, payload in due:
         if payload.get("type") in by_type:
             by_type[payload["type"]].append(payload)
@@ -50,12 +51,26 @@ def _fire(runtime: Runtime, due: list[tuple[str, dict[str, Any]]]) -> int:
                 payload["phone"], payload["journey"], payload["due"], payload.get("data") or {}
             )
         runtime.outbox.push(*(payload["message"] for payload in by_type["send"]))
+        if by_type["check"]:
+            sender = Sender(runtime)
+            for payload in by_type["check"]:
+                sender.check(payload["message"], int(payload["attempt"]))
     except Exception:
         # Left in flight: they come back after the in-flight timeout and are tried again.
         log.exception("%d timers failed", len(due))
         return 0
     runtime.timers.done(*(member for member, _ in due))
     return len(due)
+
+
+def recover(runtime: Runtime) -> int:
+    """Take back what dead senders left: pending messages are queued, unsure ones checked."""
+    unsure = runtime.outbox.recover(time.time())
+    now = runtime.clock()
+    for message_id, attempt in unsure:
+        runtime.timers.schedule(now, {"type": "check", "message": message_id, "attempt": attempt})
+    runtime.outbox.done(*(message_id for message_id, _ in unsure))
+    return len(unsure)
 
 
 class Ticker(threading.Thread):
@@ -73,7 +88,7 @@ class Ticker(threading.Thread):
             try:
                 now = self.runtime.clock()
                 self.runtime.timers.recover(now)
-                self.runtime.outbox.recover(now.timestamp())
+                recover(self.runtime)
                 tick(self.runtime, now)
                 if self.runtime.outbox.size():
                     self.runtime.outbox.kick()

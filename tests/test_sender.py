@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
+import pytest
+
+from bot import sender
 from bot.conversation import Inbound
 from bot.messages import Kind, Status
 from bot.sender import MAX_ATTEMPTS, Sender
 from bot.turn import Turn
 from bot.worker import tick
-from tests.conftest import BUSINESS_NUMBER, PUBLIC_URL
+from tests.conftest import BUSINESS_NUMBER, PUBLIC_URL, free_port
 
 PHONE = "+14155550123"
 
@@ -29,7 +35,8 @@ def test_a_queued_message_reaches_twilio_with_a_status_callback(runtime, emulato
     assert sent["to"] == PHONE
     assert sent["from"] == BUSINESS_NUMBER
     assert sent["body"] == "Your table is ready"
-    assert sent["status_callback"] == f"{PUBLIC_URL}/webhooks/twilio/status"
+    # The callback's URL names the message, so it settles a send whose answer was lost.
+    assert sent["status_callback"] == f"{PUBLIC_URL}/webhooks/twilio/status?message={message_id}"
     stored = runtime.store.message(message_id)
     assert stored.sid == sent["sid"]
     assert stored.status in (Status.QUEUED, Status.SENT, Status.DELIVERED)
@@ -80,42 +87,104 @@ def test_invalid_numbers_are_marked_and_not_retried(runtime, emulator) -> None:
     assert runtime.timers.pending() == 0
 
 
-def test_server_errors_and_429_retry_with_backoff(runtime, emulator, clock) -> None:
+def test_server_errors_are_checked_and_429_retried_with_backoff(
+    runtime, emulator, clock, quick_checks
+) -> None:
     emulator.inject_fault(status=500, count=1)
     emulator.inject_fault(status=429, count=1)
     queued = queue(runtime, "eventually")
     Sender(runtime).drain()
-    assert runtime.store.message(queued).status == Status.PENDING
+    # A 500 may or may not have created the message: it waits for a look at Twilio's list.
+    assert runtime.store.message(queued).status == Status.SUBMITTING
     assert emulator.messages() == []
     for _ in range(2):
-        clock.advance(minutes=5)
-        tick(runtime)
+        check_due(runtime, clock, quick_checks)
         Sender(runtime).drain()
     assert [m["body"] for m in emulator.messages()] == ["eventually"]
     assert runtime.store.message(queued).attempts == 3
 
 
-def test_timeouts_retry_too(runtime, emulator, clock, settings) -> None:
-    from dataclasses import replace
-
+@pytest.fixture
+def quick_checks(runtime, settings, monkeypatch) -> float:
+    """Time out sends after 0.3 s and check them with Twilio 0.2 s after that."""
+    monkeypatch.setattr(sender, "CHECK_AFTER", 0.2)
     runtime.settings = replace(settings, send_timeout=0.3)
-    emulator.inject_fault(delay=1.0, count=1)
-    queued = queue(runtime, "slow")
-    Sender(runtime).drain()
-    assert runtime.store.message(queued).status == Status.PENDING
+    runtime._local.__dict__.clear()  # Twilio clients are made with the send timeout
+    return 0.5
+
+
+def check_due(runtime, clock, wait: float) -> None:
+    """Let a check's real-time grace pass, then fire it as the ticker would."""
+    time.sleep(wait)
     clock.advance(minutes=5)
     tick(runtime)
+
+
+def test_a_send_answered_too_late_is_found_at_twilio_not_sent_again(
+    runtime, emulator, clock, quick_checks
+) -> None:
+    emulator.inject_fault(delay=1.0, mode="late")  # Twilio creates it, answers after 1 s
+    queued = queue(runtime, "slow")
     Sender(runtime).drain()
+    assert runtime.store.message(queued).status == Status.SUBMITTING
+    emulator.wait_for(lambda sent: len(sent) == 1)
+    check_due(runtime, clock, quick_checks)
+    Sender(runtime).drain()
+    (sent,) = emulator.messages()
+    message = runtime.store.message(queued)
+    assert (message.sid, message.attempts) == (sent["sid"], 1)
+    assert message.status in (Status.QUEUED, Status.SENT, Status.DELIVERED)
+
+
+def test_a_send_whose_answer_was_lost_is_found_at_twilio(
+    runtime, emulator, clock, quick_checks
+) -> None:
+    emulator.inject_fault(mode="drop")  # Twilio creates it; the connection drops
+    queued = queue(runtime, "dropped")
+    Sender(runtime).drain()
+    assert runtime.store.message(queued).status == Status.SUBMITTING
+    check_due(runtime, clock, quick_checks)
+    Sender(runtime).drain()
+    (sent,) = emulator.messages()
+    assert runtime.store.message(queued).sid == sent["sid"]
+
+
+def test_a_timed_out_send_twilio_never_created_is_sent_again(
+    runtime, emulator, clock, quick_checks
+) -> None:
+    emulator.inject_fault(status=503, delay=1.0)  # answered too late, and not created
+    queued = queue(runtime, "again")
+    Sender(runtime).drain()
+    assert runtime.store.message(queued).status == Status.SUBMITTING
+    time.sleep(1.0)  # Twilio's answer, which nobody hears, has gone out by now
+    check_due(runtime, clock, quick_checks)
+    Sender(runtime).drain()
+    assert [m["body"] for m in emulator.messages()] == ["again"]
     assert runtime.store.message(queued).attempts == 2
 
 
-def test_retries_give_up_after_max_attempts(runtime, emulator, clock) -> None:
+def test_a_send_that_cannot_have_reached_twilio_is_retried_without_a_check(
+    runtime, emulator, clock, settings
+) -> None:
+    runtime.settings = replace(settings, twilio_api_base=f"http://127.0.0.1:{free_port()}")
+    queued = queue(runtime, "refused")
+    Sender(runtime).drain()
+    assert runtime.store.message(queued).status == Status.PENDING
+    runtime.settings = settings
+    runtime._local.__dict__.clear()
+    clock.advance(minutes=5)
+    tick(runtime)
+    Sender(runtime).drain()
+    assert [m["body"] for m in emulator.messages()] == ["refused"]
+    assert runtime.store.message(queued).attempts == 2
+
+
+def test_retries_give_up_after_max_attempts(runtime, emulator, clock, quick_checks) -> None:
     emulator.inject_fault(status=503, count=MAX_ATTEMPTS + 2)
     queued = queue(runtime, "never")
     for _ in range(MAX_ATTEMPTS + 1):
         Sender(runtime).drain()
-        clock.advance(hours=1)
-        tick(runtime)
+        check_due(runtime, clock, quick_checks)
     message = runtime.store.message(queued)
     assert message.status == Status.FAILED
     assert message.attempts == MAX_ATTEMPTS
@@ -125,7 +194,8 @@ def test_messages_lost_by_a_dead_worker_are_recovered(runtime, emulator, clock) 
     queued = queue(runtime, "survives")
     runtime.outbox.take(10, clock().timestamp())  # taken by a worker that then died
     assert runtime.outbox.size() == 0
-    assert runtime.outbox.recover(clock().timestamp() + 3600) == 1
+    assert runtime.outbox.recover(clock().timestamp() + 3600) == []  # nothing unsure
+    assert runtime.outbox.size() == 1
     Sender(runtime).drain()
     assert runtime.store.message(queued).sid
     assert [m["body"] for m in emulator.messages()] == ["survives"]

@@ -10,6 +10,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import phones
 from bot.conversation import Inbound
+from bot.messages import RANK
 from bot.runtime import Runtime
 from webhooks.signature import is_signed
 
@@ -78,6 +79,15 @@ def status() -> Response:
     error = request.form.get("ErrorCode") or None
     error_code = int(error) if error and error.isdigit() else None
     result = runtime.store.advance_status(sid, state, error_code)
+    message_id = request.args.get("message")
+    # The sender never heard Twilio's answer, but the callback's URL names the message.
+    if (
+        result is None
+        and message_id
+        and state in RANK
+        and runtime.store.accept(message_id, sid, state) is not None
+    ):
+        result = runtime.store.advance_status(sid, state, error_code)
     if result and error in _UNSUBSCRIBED_ERRORS:
         runtime.conversations.mark_unsubscribed(result[1], f"twilio:{error}")
     return Response("", status=204)
