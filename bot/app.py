@@ -11,6 +11,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 import nlu
 from bot.runtime import Runtime, current
 
+log = logging.getLogger(__name__)
+
 
 class PageSessions(SecureCookieSessionInterface):
     """Cookie sessions for pages people use; machines' requests never need one."""
@@ -47,13 +49,15 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         try:
             runtime.redis.ping()
         except redis.exceptions.RedisError as exc:
-            return jsonify({"status": "unavailable", "redis": str(exc)}), 503
+            # The error names Redis' host and port: the log may know them, callers may not.
+            log.error("health check: Redis unavailable: %s", exc)
+            return jsonify({"status": "unavailable", "error": "storage unavailable"}), 503
         return jsonify({"status": "ok"}), 200
 
     @app.errorhandler(redis.exceptions.RedisError)
     def redis_down(exc: redis.exceptions.RedisError) -> tuple[Response, int]:
         # Twilio retries a webhook that fails with 5xx, so nothing is lost.
-        logging.getLogger(__name__).error("Redis unavailable: %s", exc)
+        log.error("Redis unavailable: %s", exc)
         return jsonify({"error": "storage unavailable, try again"}), 503
 
     return app
