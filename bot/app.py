@@ -7,6 +7,7 @@ import logging
 import redis
 from flask import Flask, Request, Response, jsonify
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import nlu
 from bot.runtime import Runtime, current
@@ -35,6 +36,17 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no webhook or API call needs more
     app.session_interface = PageSessions()
     app.extensions["parley"] = runtime
+    proxies = runtime.settings.trusted_proxies
+    if proxies:
+        # Believe X-Forwarded-* only from the proxies we run: anyone can send those headers.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=proxies,
+            x_proto=proxies,
+            x_host=proxies,
+            x_port=proxies,
+            x_prefix=proxies,
+        )
 
     # Imported here: bot/ is below webhooks/ and inbox/, and this is where they meet.
     from webhooks import api, twilio
