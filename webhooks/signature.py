@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from functools import lru_cache
 
 from flask import Request
-from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.request_validator import (
+    HMAC_SHA1,
+    HMAC_SHA256,
+    RequestValidator,
+    get_signature_algorithm,
+)
 
 from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+# What RequestValidator can compute; it raises ValueError on any other name.
+ALGORITHMS = frozenset({HMAC_SHA1, HMAC_SHA256})
 
 
 def signed_url(request: Request, public_url: str | None) -> str:
@@ -29,9 +40,12 @@ def is_signed(request: Request, settings: Settings) -> bool:
     if not settings.verify_signatures:
         return True
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature:
+    if not signature or not signature.isascii():  # base64, so never anything else
         return False
     algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+    if algorithm.upper() not in ALGORITHMS:
+        log.info("refused webhook signed with unknown algorithm %r", algorithm[:40])
+        return False
     url = signed_url(request, settings.public_url)
     validator = _validator(settings.auth_token)
     # Parley's request class (webhooks.forms) gives the form the `getall` the validator
