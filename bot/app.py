@@ -7,9 +7,12 @@ import logging
 import redis
 from flask import Flask, Request, Response, jsonify
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import nlu
 from bot.runtime import Runtime, current
+
+log = logging.getLogger(__name__)
 
 
 class PageSessions(SecureCookieSessionInterface):
@@ -33,6 +36,17 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no webhook or API call needs more
     app.session_interface = PageSessions()
     app.extensions["parley"] = runtime
+    proxies = runtime.settings.trusted_proxies
+    if proxies:
+        # Believe X-Forwarded-* only from the proxies we run: anyone can send those headers.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=proxies,
+            x_proto=proxies,
+            x_host=proxies,
+            x_port=proxies,
+            x_prefix=proxies,
+        )
 
     # Imported here: bot/ is below webhooks/ and inbox/, and this is where they meet.
     from webhooks import api, twilio
@@ -47,13 +61,15 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         try:
             runtime.redis.ping()
         except redis.exceptions.RedisError as exc:
-            return jsonify({"status": "unavailable", "redis": str(exc)}), 503
+            # The error names Redis' host and port: the log may know them, callers may not.
+            log.error("health check: Redis unavailable: %s", exc)
+            return jsonify({"status": "unavailable", "error": "storage unavailable"}), 503
         return jsonify({"status": "ok"}), 200
 
     @app.errorhandler(redis.exceptions.RedisError)
     def redis_down(exc: redis.exceptions.RedisError) -> tuple[Response, int]:
         # Twilio retries a webhook that fails with 5xx, so nothing is lost.
-        logging.getLogger(__name__).error("Redis unavailable: %s", exc)
+        log.error("Redis unavailable: %s", exc)
         return jsonify({"error": "storage unavailable, try again"}), 503
 
     return app

@@ -165,4 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The twilio SDK logs every request and response at INFO: a kilobyte per message sent.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    from bot.config import SettingsError
+
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2

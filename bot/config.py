@@ -20,6 +20,19 @@ SANDBOX_FROM_NUMBER = "+15005550006"
 TWILIO_API_BASE = "https://api.twilio.com"
 
 
+class SettingsError(ValueError):
+    """A variable in the environment that Parley cannot use; the message names it."""
+
+
+def _count(name: str, value: str | None) -> int:
+    """Return a count of things from the variable `name`: unset is 0."""
+    if value is None:
+        return 0
+    if not (value.isascii() and value.isdigit()):
+        raise SettingsError(f"{name} must be a whole number (0 or more), not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything Parley reads from its environment (see README, Configuration)."""
@@ -42,6 +55,7 @@ class Settings:
     var_dir: Path = field(default=PROJECT_ROOT / "var")
     send_concurrency: int = 8
     send_timeout: float = 15.0
+    trusted_proxies: int = 0  # proxies in front whose X-Forwarded-* headers count
 
     @property
     def sandbox(self) -> bool:
@@ -129,4 +143,5 @@ class Settings:
             var_dir=Path(get("PARLEY_VAR_DIR") or defaults.var_dir),
             send_concurrency=int(get("SEND_CONCURRENCY") or defaults.send_concurrency),
             send_timeout=float(get("SEND_TIMEOUT") or defaults.send_timeout),
+            trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
         )

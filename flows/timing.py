@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from flows.model import Delay, Trigger
+
+# Two days short of each end of the calendar: neither an offset written into a time nor
+# any zone's clock (each under a day) can move a time between these off the calendar.
+FIRST_DAY = date.min + timedelta(days=2)
+LAST_DAY = date.max - timedelta(days=2)
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def zone_named(name: Any) -> tzinfo | None:
     """Return the IANA time zone called name, or None when there is none by that name."""
-    if not isinstance(name, str) or not name:
+    # ZoneInfo opens whatever file the name points at: a folder ("America"), a path too
+    # long for the file system, anything. Only the database's own zone names get that far.
+    if not isinstance(name, str) or name not in _zone_names():
         return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    return ZoneInfo(name)
 
 
 def zone_of(*holders: Any) -> tzinfo:
@@ -29,8 +39,7 @@ def zone_of(*holders: Any) -> tzinfo:
     return UTC
 
 
-def moment(value: Any) -> datetime | date | None:
-    """Return value as a datetime (or a plain date), or None when it is not one."""
+def _parse(value: Any) -> datetime | date | None:
     if isinstance(value, datetime | date):
         return value
     if not isinstance(value, str):
@@ -41,6 +50,35 @@ def moment(value: Any) -> datetime | date | None:
             return date.fromisoformat(text)
         return datetime.fromisoformat(text)
     except ValueError:
+        return None
+
+
+def _on_calendar(found: datetime | date) -> bool:
+    day = found.date() if isinstance(found, datetime) else found
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def moment(value: Any) -> datetime | date | None:
+    """Return value as a datetime (or a plain date), or None when it is not one.
+
+    A time within two days of the calendar's ends (years 1 and 9999) counts as none:
+    some time zone's clock would show it on a day the calendar does not have.
+    """
+    found = _parse(value)
+    return found if found is not None and _on_calendar(found) else None
+
+
+def off_calendar(value: Any) -> bool:
+    """Say whether value is an ISO-8601 time too near the calendar's ends to show everywhere."""
+    found = _parse(value)
+    return found is not None and not _on_calendar(found)
+
+
+def _shifted(anchor: datetime, delta: timedelta) -> datetime | None:
+    """Return anchor moved by delta, or None when that leaves the calendar."""
+    try:
+        return anchor + delta
+    except OverflowError:
         return None
 
 
@@ -81,7 +119,7 @@ def delay_due(
     anchor = instant(field_value(delay.field or "", variables), zone)
     if anchor is None:
         return None
-    return anchor - delay.duration if delay.mode == "before" else anchor + delay.duration
+    return _shifted(anchor, -delay.duration if delay.mode == "before" else delay.duration)
 
 
 def date_trigger_time(
@@ -98,7 +136,7 @@ def date_trigger_time(
     if value is None and source in ("contact", "any"):
         value = fields.get(name)
     anchor = instant(value, zone_of(contact))
-    return None if anchor is None else anchor + trigger.params["offset"]
+    return None if anchor is None else _shifted(anchor, trigger.params["offset"])
 
 
 def next_schedule_time(

@@ -157,13 +157,18 @@ def test_healthz_answers_200_when_redis_answers(client) -> None:
     assert client.get("/healthz").status_code == 200
 
 
-def test_healthz_answers_503_when_redis_is_down(runtime, redis_process) -> None:
+def test_healthz_answers_503_when_redis_is_down(runtime, redis_process, caplog) -> None:
     from bot.app import create_app
     from bot.redis_server import connect
 
     runtime.redis = connect("redis://127.0.0.1:1/0")  # nothing listens on port 1
     response = create_app(runtime).test_client().get("/healthz")
     assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "error": "storage unavailable"}
+    # Anyone may call /healthz: where Redis lives is not theirs to learn.
+    for detail in ("127.0.0.1", ":1", "redis://", "Connection", "Errno"):
+        assert detail not in response.get_data(as_text=True)
+    assert "127.0.0.1:1" in caplog.text  # the operator still finds out why
 
 
 def test_event_data_with_huge_numbers_is_kept(client) -> None:

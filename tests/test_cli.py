@@ -98,3 +98,12 @@ def test_handback_releases_a_handed_off_contact(redis_url: str, tmp_path: Path) 
     result = bot("handback", "(415) 555-0123", env=env)
     assert result.returncode == 0, result.stderr
     assert runtime.store.load_contact("+14155550123").handoff is False
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(redis_url: str, tmp_path: Path) -> None:
+    env = {"REDIS_URL": redis_url, "PARLEY_VAR_DIR": str(tmp_path), "TRUSTED_PROXIES": "two"}
+    result = bot("handback", "+14155550123", env=env)
+    assert result.returncode == 2
+    assert "TRUSTED_PROXIES" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bot.config import SANDBOX_API_BASE, SANDBOX_FROM_NUMBER, TWILIO_API_BASE, Settings
+import pytest
+
+from bot.config import (
+    SANDBOX_API_BASE,
+    SANDBOX_FROM_NUMBER,
+    TWILIO_API_BASE,
+    Settings,
+    SettingsError,
+)
 
 
 def test_no_credentials_means_the_sandbox() -> None:
@@ -42,3 +50,14 @@ def test_blank_values_count_as_unset() -> None:
     assert settings.redis_url is None
     assert settings.api_token is None
     assert settings.api_base == SANDBOX_API_BASE
+
+
+def test_trusted_proxies_counts_proxies_and_defaults_to_zero() -> None:
+    assert Settings.from_env({}).trusted_proxies == 0
+    assert Settings.from_env({"TRUSTED_PROXIES": " 2 "}).trusted_proxies == 2
+
+
+@pytest.mark.parametrize("value", ["-1", "one", "1.5", "²", "true"])
+def test_a_bad_trusted_proxies_names_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        Settings.from_env({"TRUSTED_PROXIES": value})

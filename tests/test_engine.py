@@ -28,11 +28,11 @@ from flows.engine import (
 )
 from flows.events import as_dict
 from flows.loader import load_journeys
-from flows.model import Journey, JourneyKind, Segment, Step, Wait
+from flows.model import Delay, Journey, JourneyKind, Segment, Step, Wait
 from flows.parser import Parser
 from flows.rules import entry_decision, exit_matches, keyword_matches, matches_segment
 from flows.template import compile_template, render
-from flows.timing import date_trigger_time, next_schedule_time
+from flows.timing import date_trigger_time, delay_due, next_schedule_time, zone_named
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts" / "engine"
 JOURNEYS = load_journeys()
@@ -183,6 +183,38 @@ def test_local_time_falls_back_to_the_business_time_zone() -> None:
         "event": {"at": "2026-06-01T12:00:00Z"},
     }
     assert render("{{ event.at | local_time }}", variables) == "Mon, Jun 1 at 1:00 PM"
+
+
+# Shown in Kiritimati (UTC+14) or Pago Pago (UTC-11), these fall off the calendar.
+CALENDAR_EDGES = [
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T10:00:00+14:00",
+    "0001-01-02",
+    "9999-12-31T23:59:59Z",
+    "9999-12-31",
+]
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Hong_Kong"])
+@pytest.mark.parametrize("value", CALENDAR_EDGES)
+def test_times_at_the_ends_of_the_calendar_render_as_written(value: str, zone: str) -> None:
+    variables = {"contact": {"timezone": zone}, "event": {"at": value}}
+    assert render("{{ event.at | local_time }}", variables) == value
+    assert render("{{ event.at | local_date }}", variables) == value
+    assert render("{{ event.at | hours_until is none }}", variables) == "True"
+
+
+@pytest.mark.parametrize(
+    "name", ["America", "Etc", "posix", "right", "Europe/", "A" * 300, "America/" + "x" * 500,
+             "../etc/passwd", "/etc/localtime", "Europe/Paris\x00", "zone1970.tab", "", None],
+)  # fmt: skip
+def test_only_names_in_the_time_zone_database_are_zones(name: Any) -> None:
+    assert zone_named(name) is None
+
+
+def test_zone_names_are_the_databases() -> None:
+    assert zone_named("Pacific/Kiritimati") == ZoneInfo("Pacific/Kiritimati")
+    assert zone_named("UTC") == ZoneInfo("UTC")
 
 
 def test_templates_are_compiled_once_per_text() -> None:
@@ -864,6 +896,16 @@ def test_segments(contact: dict, expected: bool) -> None:
     assert matches_segment(segment, contact, NOW) is expected
 
 
+def test_a_delay_that_would_leave_the_calendar_does_not_hold_the_run() -> None:
+    later = Delay("after", 1, timedelta(days=5), field="event.at")
+    earlier = Delay("before", 1, timedelta(days=5), field="event.at")
+    assert delay_due(later, {"event": {"at": "9999-12-28T00:00:00Z"}}, NOW, UTC) is None
+    assert delay_due(earlier, {"event": {"at": "0001-01-04T00:00:00Z"}}, NOW, UTC) is None
+    assert delay_due(later, {"event": {"at": "2026-12-01"}}, NOW, UTC) == datetime(
+        2026, 12, 6, tzinfo=UTC
+    )
+
+
 def test_date_and_schedule_trigger_times() -> None:
     reminders = JOURNEYS["appointment_reminders"].triggers_of("date")[0]
     assert date_trigger_time(reminders, ANA, APPOINTMENT) == datetime(
@@ -876,6 +918,10 @@ def test_date_and_schedule_trigger_times() -> None:
     contact = {**ANA, "fields": {"birthday": "2026-12-24"}}
     # Midnight in Los Angeles plus nine hours.
     assert date_trigger_time(birthday, contact) == datetime(2026, 12, 24, 17, 0, tzinfo=UTC)
+
+    kiritimati = {**ANA, "timezone": "Pacific/Kiritimati"}
+    for edge in CALENDAR_EDGES:
+        assert date_trigger_time(reminders, kiritimati, {"appointment_at": edge}) is None
 
     daily = JOURNEYS["re_engagement"].triggers_of("schedule")[0]
     new_york = ZoneInfo("America/New_York")

@@ -1,12 +1,16 @@
-"""X-Twilio-Signature: Twilio's published vectors, one-character changes, and the webhook's 403."""
+"""X-Twilio-Signature: Twilio's published vectors, one-character changes, replays, proxies, 403."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from twilio.request_validator import RequestValidator
 
+from bot.app import create_app
+from bot.sender import Sender
 from tests.conftest import PUBLIC_URL, sign
-from tests.texting import post_signed
+from tests.texting import Texter, post_signed
 
 # The vector twilio-python publishes in its own tests.
 TOKEN = "12345"
@@ -91,23 +95,88 @@ def test_webhook_refuses_one_wrong_character(client, settings, what: str) -> Non
     assert response.status_code == 403
 
 
-def test_webhook_honours_forwarded_proto_and_host(runtime, settings) -> None:
-    from dataclasses import replace
+OTHER = "https://other.example.com"  # another app on the same Twilio account
+PHONE = "+14155550123"
 
-    from bot.app import create_app
 
-    runtime.settings = replace(settings, public_url=None)
-    client = create_app(runtime).test_client()
+def _client(runtime, settings, **changes):
+    runtime.settings = replace(settings, **changes)
+    return create_app(runtime).test_client()
+
+
+def _replay(client, path: str, params: dict[str, str], token: str, via: str):
+    """Post what Twilio signed for another host, claiming to be that host."""
+    headers = {"X-Twilio-Signature": sign(f"{OTHER}{path}", params, token)}
+    if via == "host":
+        return client.post(path, data=params, headers=headers, base_url=OTHER)
+    headers |= {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "other.example.com"}
+    return client.post(path, data=params, headers=headers)
+
+
+@pytest.mark.parametrize("trusted_proxies", [0, 1])
+@pytest.mark.parametrize("via", ["host", "forwarded"])
+def test_a_status_callback_signed_for_another_host_is_refused(
+    runtime, settings, via: str, trusted_proxies: int
+) -> None:
+    client = _client(runtime, settings, trusted_proxies=trusted_proxies)
+    phone = Texter(client, PHONE, settings.auth_token, settings.api_token)
+    phone.text("hello")
+    Sender(runtime).drain()
+    (reply,) = phone.outbound()
+    sid = runtime.store.messages(PHONE)[-1].sid
+    params = {"MessageSid": sid, "MessageStatus": "failed", "ErrorCode": "21610"}
+    path = "/webhooks/twilio/status"
+    assert _replay(client, path, params, settings.auth_token, via).status_code == 403
+    assert phone.contact()["subscribed"] is True
+    assert phone.outbound()[0]["status"] == reply["status"]
+
+
+@pytest.mark.parametrize("trusted_proxies", [0, 1])
+@pytest.mark.parametrize("via", ["host", "forwarded"])
+def test_an_inbound_text_signed_for_another_host_is_refused(
+    runtime, settings, via: str, trusted_proxies: int
+) -> None:
+    client = _client(runtime, settings, trusted_proxies=trusted_proxies)
+    phone = Texter(client, PHONE, settings.auth_token, settings.api_token)
+    phone.text("hello")
+    params = _inbound("STOP")
+    path = "/webhooks/twilio/sms"
+    assert _replay(client, path, params, settings.auth_token, via).status_code == 403
+    assert phone.contact()["subscribed"] is True
+    assert [m["body"] for m in phone.messages() if m["direction"] == "inbound"] == ["hello"]
+
+
+def _forwarded(client, signed_for: str, host: str, token: str) -> int:
     params = _inbound()
-    url = "https://bot.shop.example/webhooks/twilio/sms"
     headers = {
-        "X-Twilio-Signature": sign(url, params, settings.auth_token),
+        "X-Twilio-Signature": sign(f"{signed_for}/webhooks/twilio/sms", params, token),
         "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "bot.shop.example",
+        "X-Forwarded-Host": host,
     }
-    assert client.post("/webhooks/twilio/sms", data=params, headers=headers).status_code == 200
-    headers["X-Forwarded-Host"] = "evil.example"
-    assert client.post("/webhooks/twilio/sms", data=params, headers=headers).status_code == 403
+    return client.post("/webhooks/twilio/sms", data=params, headers=headers).status_code
+
+
+def test_without_public_url_forwarded_headers_are_ignored_by_default(runtime, settings) -> None:
+    client = _client(runtime, settings, public_url=None)
+    token = settings.auth_token
+    assert _forwarded(client, "https://bot.shop.example", "bot.shop.example", token) == 403
+    # What reached Parley is what counts: here, the test client's own URL.
+    assert _forwarded(client, "http://localhost", "bot.shop.example", token) == 200
+
+
+def test_without_public_url_a_trusted_proxy_names_the_url(runtime, settings) -> None:
+    client = _client(runtime, settings, public_url=None, trusted_proxies=1)
+    token = settings.auth_token
+    assert _forwarded(client, "https://bot.shop.example", "bot.shop.example", token) == 200
+    assert _forwarded(client, "https://bot.shop.example", "evil.example", token) == 403
+    assert _forwarded(client, "http://localhost", "bot.shop.example", token) == 403
+
+
+def test_with_public_url_a_trusted_proxy_cannot_move_it(runtime, settings) -> None:
+    client = _client(runtime, settings, trusted_proxies=1)
+    token = settings.auth_token
+    assert _forwarded(client, PUBLIC_URL, "parley.example.com", token) == 200
+    assert _forwarded(client, "https://bot.shop.example", "bot.shop.example", token) == 403
 
 
 def test_status_callbacks_need_a_signature_too(client) -> None:

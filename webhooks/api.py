@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -12,12 +12,16 @@ from werkzeug.exceptions import HTTPException
 from bot import phones
 from bot.contacts import Contact
 from bot.runtime import Runtime
+from flows.timing import off_calendar, zone_named
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 CONTACT_FIELDS = ("phone", "fields", "language", "timezone", "consent")
 EVENT_FIELDS = ("phone", "event", "data")
 CONSENT_FIELDS = ("marketing", "source")
+# Business data nests a few levels. Far deeper, the recursive code that reads and writes
+# JSON runs out of stack, so such a body is refused before anything else sees it.
+MAX_DEPTH = 32
 
 
 class BadRequest(Exception):
@@ -62,13 +66,32 @@ def authenticate() -> tuple[Response, int] | None:
 
 
 def _json_object(allowed: tuple[str, ...]) -> dict[str, Any]:
-    data = request.get_json(silent=True, force=True)
+    too_deep = BadRequest(f"request body nests deeper than {MAX_DEPTH} arrays and objects")
+    try:
+        data = request.get_json(silent=True, force=True)
+    except RecursionError:  # the json module recurses once per level it reads
+        raise too_deep from None
+    if _depth(data) > MAX_DEPTH:
+        raise too_deep
     if data is None:
         raise BadRequest("request body must be a JSON object")
     if not isinstance(data, dict):
         raise BadRequest(f"request body must be a JSON object, not {type(data).__name__}")
     _no_unknown(data, allowed, "")
     return data
+
+
+def _depth(value: Any) -> int:
+    """Return how many arrays and objects deep value nests, looking no deeper than MAX_DEPTH + 1."""
+    deepest, pending = 0, [(value, 1)]
+    while pending and deepest <= MAX_DEPTH:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in item)
+    return deepest
 
 
 def _no_unknown(data: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -93,6 +116,15 @@ def _optional(data: dict[str, Any], name: str, kind: type, label: str) -> Any:
     return value
 
 
+def _times_on_calendar(values: Mapping[str, Any], where: str) -> None:
+    for name, value in values.items():
+        if off_calendar(value):
+            raise BadRequest(
+                f"{where}{name!r} is too near the ends of the calendar (years 1 and 9999)"
+                " to show in every time zone"
+            )
+
+
 @blueprint.post("/contacts")
 def upsert_contact() -> Response:
     """Create or update a contact."""
@@ -102,13 +134,13 @@ def upsert_contact() -> Response:
     for name, value in fields.items():
         if not isinstance(value, str | int | float | bool) and value is not None:
             raise BadRequest(f"field {name!r} must be a string, number, boolean or null")
+    _times_on_calendar(fields, "field ")
     language = _optional(data, "language", str, "a language code such as 'en'")
     timezone = _optional(data, "timezone", str, "an IANA time zone such as 'Europe/Paris'")
-    if timezone:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise BadRequest(f"unknown time zone {timezone!r}") from None
+    if timezone and zone_named(timezone) is None:
+        raise BadRequest(
+            f"'timezone': unknown time zone {timezone[:64]!r}; use a name such as 'Europe/Paris'"
+        )
     consent = _optional(data, "consent", dict, 'an object like {"marketing": true, "source": ...}')
     if consent is not None:
         _no_unknown(consent, CONSENT_FIELDS, "consent.")
@@ -167,5 +199,6 @@ def post_event() -> tuple[Response, int]:
     if not isinstance(event, str) or not event.strip():
         raise BadRequest("'event' must be a non-empty string such as 'appointment_booked'")
     payload = _optional(data, "data", dict, "an object")
+    _times_on_calendar(payload or {}, "data.")
     outcome = _runtime().conversations.trigger(phone, event.strip(), payload or {})
     return jsonify({"started": outcome.started, "skipped": outcome.skipped}), 202

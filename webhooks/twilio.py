@@ -21,6 +21,10 @@ blueprint = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 MAX_BODY = 1600  # the longest message Twilio delivers
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UNSUBSCRIBED_ERRORS = {"21610"}
+# Twilio's error codes have five digits. str.isdigit() passes superscripts and int()
+# reads Arabic-Indic digits or refuses over 4,300 of them: match the form, then read it.
+MAX_ERROR_DIGITS = 9
+_ERROR_CODE = re.compile(rf"[0-9]{{1,{MAX_ERROR_DIGITS}}}")
 
 
 def _runtime() -> Runtime:
@@ -77,7 +81,9 @@ def status() -> Response:
     if not sid or not state:
         return _bad("missing MessageSid or MessageStatus")
     error = request.form.get("ErrorCode") or None
-    error_code = int(error) if error and error.isdigit() else None
+    if error is not None and not _ERROR_CODE.fullmatch(error):
+        return _bad(f"ErrorCode must be a number of at most {MAX_ERROR_DIGITS} ASCII digits")
+    error_code = int(error) if error else None
     result = runtime.store.advance_status(sid, state, error_code)
     message_id = request.args.get("message")
     # The sender never heard Twilio's answer, but the callback's URL names the message.
