@@ -68,6 +68,12 @@ if #parked > 0 then
   end
   redis.call('DEL', KEYS[3])
 end
+-- A status callback may have linked the message already and moved it further on.
+local current = redis.call('HGET', KEYS[1], 'status')
+if current and (rank[current] or 0) > (rank[status] or 0) then
+  redis.call('HSET', KEYS[1], 'sid', ARGV[2])
+  return current
+end
 redis.call('HSET', KEYS[1], 'sid', ARGV[2], 'status', status)
 if error_code ~= '' then redis.call('HSET', KEYS[1], 'error_code', error_code) end
 return status

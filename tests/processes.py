@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -56,6 +57,26 @@ def environment(
     )
 
 
+def descendants(pid: int) -> list[int]:
+    """Return the pids of every live process below `pid`, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 class Processes:
     """Procfile processes by name: start, kill and stop them; their output goes to logs."""
 
@@ -80,8 +101,16 @@ class Processes:
         return process
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGKILL a process and everything it started, as a crash or the OOM killer would."""
-        os.killpg(process.pid, signal.SIGKILL)
+        """SIGKILL a process and everything it started, as a crash or the OOM killer would.
+
+        RQ's work horses run in process groups of their own, so they are found by parentage.
+        """
+        doomed = [process.pid, *descendants(process.pid)]
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         process.wait(timeout=10)
 
     def log(self, name: str, number: int = 0) -> str:

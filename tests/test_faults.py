@@ -80,3 +80,66 @@ def test_the_worker_rides_out_a_redis_outage(proxy: RedisProxy, emulator, tmp_pa
         )
         (worker,) = processes.running["worker"]
         assert worker.poll() is None, processes.log("worker")
+
+
+def final_statuses(parley, phones: list[str]) -> dict[str, list[str]]:
+    return {
+        phone: [m["status"] for m in parley.messages(phone) if m["direction"] == "outbound"]
+        for phone in phones
+    }
+
+
+def settled(statuses: dict[str, list[str]]) -> bool:
+    return all(s and all(x in ("sent", "delivered") for x in s) for s in statuses.values())
+
+
+def test_a_send_whose_answer_is_late_or_lost_reaches_the_person_once(
+    emulator, redis_url: str, tmp_path: Path
+) -> None:
+    phones = ["+14155550141", "+14155550142", "+14155550143"]
+    with deployment(redis_url, emulator, tmp_path, SEND_TIMEOUT="1") as (parley, _):
+        # Twilio takes each message but: answers after the sender gave up; drops the
+        # connection instead of answering; posts `delivered` before it answers.
+        emulator.inject_fault(delay=2.0, mode="late")
+        emulator.inject_fault(mode="drop")
+        emulator.inject_fault(mode="callback_first")
+        for phone in phones:
+            assert parley.text("HELP", phone=phone).status_code == 200
+            wait_until(lambda p=phone: sent_to(emulator, p), what=f"the answer to {phone}")
+        statuses = wait_until(
+            lambda: (s := final_statuses(parley, phones)) and settled(s) and s,
+            timeout=30,
+            what="every message to end with Twilio's status",
+        )
+        assert statuses == {phone: ["delivered"] for phone in phones}
+        assert {phone: len(sent_to(emulator, phone)) for phone in phones} == dict.fromkeys(
+            phones, 1
+        )
+
+
+def test_a_killed_workers_batch_is_recovered_within_seconds(
+    emulator, redis_url: str, tmp_path: Path
+) -> None:
+    phones = [f"+1415555016{n}" for n in range(6)]
+    extra = {"SEND_CONCURRENCY": "1", "SEND_TIMEOUT": "2"}
+    with deployment(redis_url, emulator, tmp_path, workers=0, **extra) as (parley, processes):
+        for phone in phones:  # six opt-outs wait in the outbox: one batch for one worker
+            assert parley.text("STOP", phone=phone).status_code == 200
+        # Every send is slow: Twilio takes the message and answers a second later.
+        emulator.inject_fault(delay=1.0, mode="late", count=len(phones))
+        doomed = processes.start("worker")
+        wait_until(lambda: len(emulator.messages()) == 2, what="the second send to reach Twilio")
+        processes.kill(doomed)  # mid-batch, before Twilio's answer to the second arrives
+        assert len(emulator.messages()) == 2
+        processes.start("worker")
+        wait_until(
+            lambda: all(sent_to(emulator, phone) for phone in phones),
+            timeout=20,
+            what="the rest of the batch",
+        )
+        wait_until(
+            lambda: settled(final_statuses(parley, phones)),
+            timeout=20,
+            what="every message to end with Twilio's status",
+        )
+        assert all(len(sent_to(emulator, phone)) == 1 for phone in phones)

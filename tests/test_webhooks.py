@@ -131,3 +131,27 @@ def test_error_21610_in_a_callback_unsubscribes(runtime, client, settings) -> No
 
 def test_a_callback_for_an_unknown_sid_is_ignored(client, settings) -> None:
     assert _status(client, settings, "SMnobody", "delivered") == 204
+
+
+def test_a_callback_naming_its_message_settles_a_send_whose_answer_was_lost(
+    runtime, client, settings
+) -> None:
+    from bot.messages import Status
+
+    phone = texter(client, settings)
+    phone.text("hello")
+    (message,) = [m for m in runtime.store.messages(PHONE) if m.direction == "outbound"]
+    assert runtime.store.claim_message(message.id, PHONE) is not None  # handed to Twilio...
+    params = {"MessageSid": "SMlinked", "MessageStatus": "delivered"}
+    path = f"/webhooks/twilio/status?message={message.id}"
+    assert post_signed(client, path, params, settings.auth_token).status_code == 204
+    linked = runtime.store.message(message.id)
+    assert (linked.sid, linked.status) == ("SMlinked", Status.DELIVERED)
+    # ... and Twilio's answer, arriving after its own callback, does not move it back.
+    assert runtime.store.accept(message.id, "SMlinked", Status.QUEUED) == "delivered"
+    assert phone.outbound()[0]["status"] == "delivered"
+    # One message, one sid: a callback naming it for another sid does not take it over.
+    other = {"MessageSid": "SMother", "MessageStatus": "failed"}
+    assert post_signed(client, path, other, settings.auth_token).status_code == 204
+    assert runtime.store.message(message.id).sid == "SMlinked"
+    assert phone.outbound()[0]["status"] == "delivered"
