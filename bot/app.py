@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import nlu
 from bot.runtime import Runtime, current
+from bot.store import LockLost
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,15 @@ def create_app(runtime: Runtime | None = None) -> Flask:
             return jsonify({"status": "unavailable", "error": "storage unavailable"}), 503
         return jsonify({"status": "ok"}), 200
 
+    @app.errorhandler(LockLost)
+    def contact_busy(exc: LockLost) -> tuple[Response, int]:
+        # Nothing was saved; Twilio and API clients can try again.
+        log.warning("%s", exc)
+        return jsonify({"error": "contact busy, try again"}), 503
+
     @app.errorhandler(redis.exceptions.RedisError)
     def redis_down(exc: redis.exceptions.RedisError) -> tuple[Response, int]:
-        # Twilio retries a webhook that fails with 5xx, so nothing is lost.
+        # Nothing of the request was saved, so a retry of it starts afresh.
         log.error("Redis unavailable: %s", exc)
         return jsonify({"error": "storage unavailable, try again"}), 503
 

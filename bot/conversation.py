@@ -20,7 +20,7 @@ from bot.contacts import Contact, Purpose
 from bot.journeys import JourneyRunner
 from bot.messages import Kind
 from bot.outbox import Outbox
-from bot.store import BUSY, DUPLICATE, LOCK_LOST, REPEAT, InboundClaim, Store
+from bot.store import BUSY, DUPLICATE, LOCK_LOST, REPEAT, InboundClaim, LockLost, Store
 from bot.turn import Turn
 from flows.engine import Reply, Timeout, expecting
 from nlu.intents import GREET, HUMAN, THANKS
@@ -96,7 +96,7 @@ class Conversations:
         consent: Mapping[str, Any] | None = None,
     ) -> Contact:
         """Create or update a contact from the API; consent changes go to the ledger."""
-        with self.store.lock(phone):
+        with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone) or self.new_contact(phone)
             turn = Turn(contact, self.clock())
             contact.fields.update(fields or {})
@@ -117,24 +117,32 @@ class Conversations:
                     self._opted_in(turn)
             if fields:
                 self.runner.schedule_dates(turn, None, {})
-            self._commit(turn)
+            self._commit(turn, token)
             return contact
 
-    def _commit(self, turn: Turn, unlock: dict[str, str] | None = None) -> None:
-        self._commit_many([turn], unlock)
+    def _commit(self, turn: Turn, token: str) -> None:
+        """Save a transition made under the contact's lock `token`."""
+        self._commit_many([turn], fence={turn.contact.phone: token})
 
     def _commit_many(
         self,
         turns: list[Turn],
         unlock: dict[str, str] | None = None,
         claims: tuple[InboundClaim, ...] = (),
+        fence: dict[str, str] | None = None,
     ) -> int:
-        """Save transitions, release their locks and raise the drain flag in one round trip."""
+        """Save transitions, release their locks and raise the drain flag in one round trip.
+
+        Outside an inbound message (whose caller handles it), a lock lost before the save
+        raises LockLost: nothing was written, and the caller may try again.
+        """
         sends = any(turn.changes.outbox for turn in turns)
         flag = self.outbox.flag if sends else None
         outcome, raised = self.store.commit_many(
-            (t.changes for t in turns), unlock=unlock, flag=flag, claims=claims
+            (t.changes for t in turns), unlock=unlock, flag=flag, claims=claims, fence=fence
         )
+        if outcome == LOCK_LOST and not claims:
+            raise LockLost("a contact's lock expired before its transition was saved")
         if raised:
             try:
                 self.outbox.enqueue_drain()
@@ -165,13 +173,14 @@ class Conversations:
                 return Outcome(duplicate=True)
             if state == BUSY:  # another message of this contact is being handled: wait
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"could not lock contact {inbound.phone}")
+                    raise LockLost(f"could not lock contact {inbound.phone}")
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
                 continue
             try:
                 turn = self._receive(inbound, contact)
-                outcome = self._commit_many([turn], {inbound.phone: claim.token}, (claim,))
+                lock = {inbound.phone: claim.token}
+                outcome = self._commit_many([turn], lock, (claim,), fence=lock)
             except BaseException:
                 with suppress(redis.exceptions.RedisError):  # the lock expires anyway
                     self.store.unlock(inbound.phone, claim.token)
@@ -244,7 +253,7 @@ class Conversations:
         """Apply a business event: end journeys it exits, start the ones it triggers."""
         data = dict(data or {})
         outcome = Outcome()
-        with self.store.lock(phone):
+        with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone) or self.new_contact(phone)
             turn = Turn(contact, self.clock())
             turn.log({"type": "event_received", "event": event})
@@ -256,43 +265,43 @@ class Conversations:
                 else:
                     outcome.skipped.append({"journey": journey.id, "reason": reason})
             self.runner.schedule_dates(turn, event, data)
-            self._commit(turn)
+            self._commit(turn, token)
         outcome.events, outcome.replies = turn.events, turn.replies
         return outcome
 
     def enter(self, phone: str, journey_id: str, data: Mapping[str, Any]) -> str | None:
         """Start one journey for one contact; return why not, or None when started."""
         journey = self.journeys[journey_id]
-        with self.store.lock(phone):
+        with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone) or self.new_contact(phone)
             turn = Turn(contact, self.clock())
             reason = self.runner.start(turn, journey, data)
-            self._commit(turn)
+            self._commit(turn, token)
             return reason
 
     def fire_start(self, phone: str, journey_id: str, due: str, data: Mapping[str, Any]) -> bool:
         """Start a date-triggered journey whose time came, unless it was rescheduled since."""
         journey = self.journeys.get(journey_id)
-        with self.store.lock(phone):
+        with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone)
             if contact is None or journey is None or contact.date_starts.get(journey_id) != due:
                 return False
             turn = Turn(contact, self.clock())
             del contact.date_starts[journey_id]
             started = self.runner.start(turn, journey, data) is None
-            self._commit(turn)
+            self._commit(turn, token)
             return started
 
     # timers
     def fire_timeout(self, phone: str, run_id: str, seq: int) -> Outcome:
         """Resume a waiting run whose timeout came due, unless it has moved on since."""
-        with self.store.lock(phone):
+        with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone)
             if contact is None:
                 return Outcome()
             turn = Turn(contact, self.clock())
             self._time_out(turn, run_id, seq)
-            self._commit(turn)
+            self._commit(turn, token)
         return Outcome(events=turn.events, replies=turn.replies)
 
     def fire_timeouts(self, timers: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -312,7 +321,7 @@ class Conversations:
                     continue
                 turn = turns.setdefault(contact.phone, Turn(contact, now))
                 self._time_out(turn, timer["run"], int(timer["seq"]))
-            self._commit_many(list(turns.values()), unlock=tokens)
+            self._commit_many(list(turns.values()), unlock=tokens, fence=tokens)
         except BaseException:
             self.store.unlock_many(tokens)
             raise
@@ -331,29 +340,29 @@ class Conversations:
     # signals from the sender and status callbacks
     def mark_unsubscribed(self, phone: str, source: str) -> None:
         """Opt a contact out because Twilio or the carrier says they are (e.g. error 21610)."""
-        with self.store.lock(phone):
+        with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone) or self.new_contact(phone)
             turn = Turn(contact, self.clock())
             compliance.unsubscribe(turn, source)
-            self._commit(turn)
+            self._commit(turn, token)
 
     def mark_undeliverable(self, phone: str, error_code: int) -> None:
         """Stop messaging a number Twilio says cannot receive SMS."""
-        with self.store.lock(phone):
+        with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone) or self.new_contact(phone)
             turn = Turn(contact, self.clock())
             contact.undeliverable = error_code
             turn.log({"type": "undeliverable", "error_code": error_code})
-            self._commit(turn)
+            self._commit(turn, token)
 
     def release_handoff(self, phone: str) -> bool:
         """Give a conversation back to the bot; False if it was not handed off."""
-        with self.store.lock(phone):
+        with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone)
             if contact is None or not contact.handoff:
                 return False
             turn = Turn(contact, self.clock())
             contact.handoff, contact.handoff_reason = False, None
             turn.log({"type": "handoff_released"})
-            self._commit(turn)
+            self._commit(turn, token)
             return True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,23 +26,44 @@ FLAG_TTL = 120
 # to hand to Twilio are returned for a check with Twilio before anything is sent again.
 LEASE = 10.0
 
-_TAKE = """
-local ids = redis.call('LPOP', KEYS[1], ARGV[1])
-if not ids then return {} end
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[2], ARGV[2], id) end
-return ids
+# Leases are timed by Redis' clock, so workers whose clocks disagree still agree on them.
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# KEYS: outbox, in flight. ARGV: now, message key prefix, lease.
+# KEYS: outbox, in flight. ARGV: how many, lease.
+_TAKE = (
+    _NOW
+    + """
+local ids = redis.call('LPOP', KEYS[1], ARGV[1])
+if not ids then return {} end
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[2], now + ARGV[2], id) end
+return ids
+"""
+)
+
+# KEYS: in flight. ARGV: lease, then the ids whose leases are renewed.
+_RENEW = (
+    _NOW
+    + """
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ARGV[1], ARGV[i]) end
+return #ARGV - 1
+"""
+)
+
+# KEYS: outbox, in flight. ARGV: message key prefix, lease.
 # Answers [id, attempt, ...] of the messages that a dead sender left `submitting`; they stay
 # in flight, their lease renewed, until the caller has scheduled their check.
-_RECOVER = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+_RECOVER = (
+    _NOW
+    + """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 local unsure = {}
 for _, id in ipairs(ids) do
-  local m = redis.call('HMGET', ARGV[2] .. id, 'status', 'attempts')
+  local m = redis.call('HMGET', ARGV[1] .. id, 'status', 'attempts')
   if m[1] == 'submitting' then
-    redis.call('ZADD', KEYS[2], ARGV[1] + ARGV[3], id)
+    redis.call('ZADD', KEYS[2], now + ARGV[2], id)
     table.insert(unsure, id)
     table.insert(unsure, m[2] or '0')
   else
@@ -53,6 +73,7 @@ for _, id in ipairs(ids) do
 end
 return unsure
 """
+)
 
 
 class Outbox:
@@ -66,6 +87,7 @@ class Outbox:
         self.inflight_key = store.key("outbox", "inflight")
         self._take = store.redis.register_script(_TAKE)
         self._recover = store.redis.register_script(_RECOVER)
+        self._renew = store.redis.register_script(_RENEW)
 
     def push(self, *message_ids: str) -> None:
         """Queue messages that are already recorded as pending, and kick a drain."""
@@ -99,44 +121,46 @@ class Outbox:
         """Clear the flag so that anything queued from now on kicks a new job."""
         self.store.redis.delete(self.flag_key)
 
-    def take(self, count: int, now: float) -> list[str]:
-        """Pop up to `count` message ids, oldest first, leased to the caller until now + LEASE."""
-        return self._take(keys=[self.list_key, self.inflight_key], args=[count, now + LEASE])
+    def take(self, count: int) -> list[str]:
+        """Pop up to `count` message ids, oldest first, leased to the caller for LEASE s."""
+        return self._take(keys=[self.list_key, self.inflight_key], args=[count, LEASE])
 
-    def renew(self, message_ids: list[str], now: float) -> None:
+    def renew(self, message_ids: list[str]) -> None:
         """Extend the leases of messages still in flight."""
         if message_ids:
-            self.store.redis.zadd(
-                self.inflight_key, dict.fromkeys(message_ids, now + LEASE), xx=True
-            )
+            self._renew(keys=[self.inflight_key], args=[LEASE, *message_ids])
 
     @contextmanager
-    def holding(self, message_ids: list[str]) -> Iterator[None]:
-        """Renew the leases of `message_ids` while the block runs; done() them if it succeeds."""
-        stop = threading.Event()
+    def holding(self, message_ids: list[str]) -> Iterator[set[str]]:
+        """Renew the leases of `message_ids` while the block runs, then mark them done.
+
+        The block adds to the set it is given the ids it could not see through (a store
+        error mid-send): those keep their lease until it runs out, and are then recovered.
+        """
+        stop, unsettled = threading.Event(), set[str]()
 
         def renew() -> None:
             while not stop.wait(LEASE / 4):
                 try:
-                    self.renew(message_ids, time.time())
+                    self.renew(message_ids)
                 except redis.exceptions.RedisError:
                     log.warning("could not renew the leases of %d messages", len(message_ids))
 
         keeper = threading.Thread(target=renew, name="parley-lease", daemon=True)
         keeper.start()
         try:
-            yield
+            yield unsettled
         finally:
             stop.set()
             keeper.join()
-        self.done(*message_ids)
+        self.done(*(message_id for message_id in message_ids if message_id not in unsettled))
 
     def done(self, *message_ids: str) -> None:
         """Mark messages as finished by their sender."""
         if message_ids:
             self.store.redis.zrem(self.inflight_key, *message_ids)
 
-    def recover(self, now: float) -> list[tuple[str, int]]:
+    def recover(self) -> list[tuple[str, int]]:
         """Take back the messages of senders whose lease ran out.
 
         Pending ones go back in the outbox. Those a dead sender may have handed to Twilio
@@ -144,7 +168,7 @@ class Outbox:
         check with Twilio and calls done() for them.
         """
         flat = self._recover(
-            keys=[self.list_key, self.inflight_key], args=[now, self.store.key("msg", ""), LEASE]
+            keys=[self.list_key, self.inflight_key], args=[self.store.key("msg", ""), LEASE]
         )
         return [(flat[i], int(flat[i + 1])) for i in range(0, len(flat), 2)]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +36,8 @@ UNREACHABLE = frozenset({21211, 21614})
 # After an unknown outcome, look for the message at Twilio no sooner than this many seconds
 # after the request timed out: time for a request Twilio was still working on to finish.
 CHECK_AFTER = 5.0
+# A check that failed (Twilio's list unreachable) is tried again this much later.
+CHECK_RETRY = timedelta(minutes=1)
 # Twilio's clock and ours may differ a little; its date_created is whole seconds.
 CLOCK_SLACK = 120.0
 # The newest messages to the number that a check looks through.
@@ -44,6 +47,11 @@ LOOKBACK = 50
 def drain(budget: float = 30.0) -> int:
     """Send queued messages until the outbox is empty or `budget` seconds pass (RQ job)."""
     return Sender(current()).drain(budget)
+
+
+def check_sends(checks: list[tuple[str, int]]) -> None:
+    """Settle sends whose outcome was unknown (RQ job), each on its own."""
+    Sender(current()).check_each(checks)
 
 
 class Sender:
@@ -62,13 +70,14 @@ class Sender:
         workers = max(1, self.settings.send_concurrency)
         with ThreadPoolExecutor(workers, thread_name_prefix="parley-send") as pool:
             while True:
-                ids = self.outbox.take(BATCH, time.time())
+                ids = self.outbox.take(BATCH)
                 if not ids:
                     break
                 # One contact's messages go one after another, in the order queued, so
                 # that "you're confirmed" never overtakes the question it answers.
-                with self.outbox.holding(ids):
-                    list(pool.map(self._send_in_order, self._by_contact(ids)))
+                with self.outbox.holding(ids) as unsettled:
+                    for failed in pool.map(self._send_in_order, self._by_contact(ids)):
+                        unsettled.update(failed)
                 handled += len(ids)
                 if time.monotonic() - started > budget:
                     if self.outbox.size():
@@ -83,20 +92,28 @@ class Sender:
                 groups.setdefault(phone, []).append(message_id)
         return list(groups.items())
 
-    def _send_in_order(self, group: tuple[str, list[str]]) -> None:
+    def _send_in_order(self, group: tuple[str, list[str]]) -> list[str]:
+        """Send one contact's messages in order; return those left unsettled by an error."""
         phone, ids = group
-        for message_id in ids:
-            self.send(message_id, phone)
+        for number, message_id in enumerate(ids):
+            try:
+                self.send(message_id, phone)
+            except Exception:
+                # Its lease runs out and it is recovered (checked with Twilio if need be),
+                # and so are the contact's later messages, which are not sent past it here.
+                log.exception("sending %s failed; it will be recovered", message_id)
+                return ids[number:]
+        return []
 
     def send(self, message_id: str, phone: str) -> str:
         """Send one pending message unless a guardrail withholds it; return its id."""
-        claimed = self.store.claim_message(message_id, phone, time.time())
+        claimed = self.store.claim_message(message_id, phone, uuid.uuid4().hex)
         if claimed is None:
             return message_id  # already sent, suppressed or claimed by another worker
         message, standing = claimed
         reason = refusal(standing, message.kind)
         if reason:
-            self.store.update_message(message.id, status=Status.SUPPRESSED)
+            self.store.settle(message.id, message.attempts, Status.SUPPRESSED)
             log.info("withheld %s to %s: %s", message.id, message.phone, reason)
             return message_id
         try:
@@ -118,7 +135,9 @@ class Sender:
         except TwilioException as exc:  # an answer the SDK could not read
             self._unsure(message, str(exc))
         else:
-            self.store.accept(message.id, created.sid, created.status or Status.QUEUED)
+            status = created.status or Status.QUEUED
+            if self.store.accept(message.id, created.sid, status) is None:
+                log.error("%s was already linked to another sid; Twilio has it twice", message.id)
         return message_id
 
     def _refused(self, message: Message, exc: TwilioRestException) -> None:
@@ -130,7 +149,7 @@ class Sender:
             self._unsure(message, f"Twilio answered {exc.status}")
             return
         log.warning("Twilio refused %s: %s %s", message.id, exc.code, exc.msg)
-        self.store.update_message(message.id, status=Status.FAILED, error_code=exc.code)
+        self.store.settle(message.id, message.attempts, Status.FAILED, exc.code)
         if exc.code == UNSUBSCRIBED:
             self.runtime.conversations.mark_unsubscribed(message.phone, f"twilio:{exc.code}")
         elif exc.code in UNREACHABLE:
@@ -138,19 +157,26 @@ class Sender:
 
     def _retry(self, message: Message) -> None:
         if message.attempts >= MAX_ATTEMPTS:
-            self.store.update_message(message.id, status=Status.FAILED)
-            return
-        self.store.update_message(message.id, status=Status.PENDING)
-        self.runtime.timers.schedule(
-            self.runtime.clock() + backoff(message.attempts),
-            {"type": "send", "message": message.id},
-        )
+            self.store.settle(message.id, message.attempts, Status.FAILED)
+        elif self.store.settle(message.id, message.attempts, Status.PENDING):
+            retry = {"type": "send", "message": message.id}
+            self.runtime.timers.schedule(self.runtime.clock() + backoff(message.attempts), retry)
 
     def _unsure(self, message: Message, why: str) -> None:
         """Leave a message `submitting` and look for it at Twilio later."""
         log.warning("send %s may or may not have reached Twilio (%s); checking", message.id, why)
         delay = max(timedelta(seconds=CHECK_AFTER), backoff(message.attempts))
         self.runtime.timers.schedule(self.runtime.clock() + delay, check_timer(message))
+
+    def check_each(self, checks: list[tuple[str, int]]) -> None:
+        """Run each check; one that fails (Twilio unreachable) is tried again later."""
+        for message_id, attempt in checks:
+            try:
+                self.check(message_id, attempt)
+            except Exception:
+                log.exception("checking %s with Twilio failed; trying again later", message_id)
+                again = {"type": "check", "message": message_id, "attempt": attempt}
+                self.runtime.timers.schedule(self.runtime.clock() + CHECK_RETRY, again)
 
     def check(self, message_id: str, attempt: int) -> None:
         """Settle attempt `attempt` of a message whose outcome was unknown.
@@ -169,7 +195,7 @@ class Sender:
             return
         # Twilio may still be working on a request our side gave up on: give it time.
         started = message.submitted_at or 0.0
-        wait = started + self.settings.send_timeout + CHECK_AFTER - time.time()
+        wait = started + self.settings.send_timeout + CHECK_AFTER - self.store.now()
         if wait > 0:
             later = self.runtime.clock() + timedelta(seconds=wait)
             self.runtime.timers.schedule(later, check_timer(message))
@@ -179,8 +205,8 @@ class Sender:
             status = self.store.accept(message.id, found.sid, found.status or Status.QUEUED)
             log.info("%s had reached Twilio as %s (%s)", message.id, found.sid, status)
         elif message.attempts >= MAX_ATTEMPTS:
-            self.store.update_message(message.id, status=Status.FAILED)
-        elif self.store.requeue(message.id, attempt):
+            self.store.settle(message.id, attempt, Status.FAILED)
+        elif self.store.settle(message.id, attempt, Status.PENDING, requeue=True):
             log.info("%s never reached Twilio; sending it again", message.id)
             self.outbox.kick()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', 2592000)
 local status = ARGV[3]
 local parked = redis.call('HGETALL', KEYS[3])
-local error_code = ''
+local error_code = ARGV[5]
 if #parked > 0 then
   local p = {}
   for i = 1, #parked, 2 do p[parked[i]] = parked[i + 1] end
@@ -104,21 +104,33 @@ COMMITTED, REPEAT, LOCK_LOST = 0, 1, 2
 
 # Apply the writes of one or more transitions (see Store.commit_many) atomically.
 # KEYS: contacts index, outbox, timers, stats. ARGV: the document, event log length.
-# doc.claims holds [marker key, token, lock key, ttl] for each inbound message the
-# transitions handle: if one was handled already (by another attempt) or its attempt
-# no longer holds the contact's lock, nothing is written. Otherwise the markers are set with
-# the writes, so a message counts as handled exactly when its turn is saved.
-# Answers {COMMITTED|REPEAT|LOCK_LOST, 1 if this call raised the drain flag else 0}.
+# - doc.done marks this very call as applied for a minute: the same call made again after
+#   its reply was lost (the script runner retries on a new connection) changes nothing.
+# - doc.claims holds [marker key, token, ttl] for each inbound message the transitions
+#   handle: if one was handled already by another attempt, nothing is written; otherwise
+#   the markers are set with the writes, so a message counts as handled exactly when its
+#   turn is saved.
+# - doc.fence holds [lock key, token] for each contact lock the transitions were made
+#   under: if one is no longer held (it expired, or a retry took it over), nothing is
+#   written, so a transition never overwrites one saved after it was read.
+# Answers {COMMITTED|REPEAT|LOCK_LOST, 1 if the drain flag is up because of this call}.
 _COMMIT = """
 local doc = cjson.decode(ARGV[1])
+local function flag_up()
+  if doc.flag ~= cjson.null and redis.call('EXISTS', doc.flag[1]) == 1 then return 1 end
+  return 0
+end
+if redis.call('EXISTS', doc.done) == 1 then return {0, flag_up()} end
 for _, c in ipairs(doc.claims) do
   local marker = redis.call('GET', c[1])
   if marker then
-    -- Our own marker: this very commit was applied and its reply lost on the way back.
-    if marker == c[2] then return {0, 0} end
+    -- Our own marker: this very turn was saved and the reply lost on the way back.
+    if marker == c[2] then return {0, flag_up()} end
     return {1, 0}
   end
-  if redis.call('GET', c[3]) ~= c[2] then return {2, 0} end
+end
+for _, f in ipairs(doc.fence) do
+  if redis.call('GET', f[1]) ~= f[2] then return {2, 0} end
 end
 for _, c in ipairs(doc.contacts) do
   redis.call('SET', c.key, c.value)
@@ -133,7 +145,8 @@ for _, c in ipairs(doc.contacts) do
   end
   for _, name in ipairs(c.counters) do redis.call('HINCRBY', KEYS[4], name, 1) end
 end
-for _, c in ipairs(doc.claims) do redis.call('SET', c[1], c[2], 'EX', c[4]) end
+for _, c in ipairs(doc.claims) do redis.call('SET', c[1], c[2], 'EX', c[3]) end
+redis.call('SET', doc.done, 1, 'EX', 60)
 for _, l in ipairs(doc.unlock) do
   if redis.call('GET', l[1]) == l[2] then redis.call('DEL', l[1]) end
 end
@@ -152,10 +165,18 @@ return 0
 # Hand a pending message to exactly one sender.
 # It also reads what the guardrails need from the contact, so a send costs one round trip
 # before Twilio and one after: {hash, exists, subscribed, undeliverable, marketing}.
+# KEYS: message, contact. ARGV: the claim's token. The time of the attempt is Redis' own,
+# so every worker measures from one clock. The same claim made again (its reply was lost
+# and the script runner retried it) answers as the first did.
 _CLAIM = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return nil end
-redis.call('HSET', KEYS[1], 'status', 'submitting', 'submitted_at', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local m = redis.call('HMGET', KEYS[1], 'status', 'claim', 'sid')
+if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
+  if m[1] ~= 'pending' or (m[3] and m[3] ~= '') then return nil end
+  local t = redis.call('TIME')
+  local now = string.format('%.6f', tonumber(t[1]) + tonumber(t[2]) / 1000000)
+  redis.call('HSET', KEYS[1], 'status', 'submitting', 'submitted_at', now, 'claim', ARGV[1])
+  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+end
 local standing = {'0', '0', '', '0'}
 local raw = redis.call('GET', KEYS[2])
 if raw then
@@ -170,6 +191,10 @@ if raw then
 end
 return {redis.call('HGETALL', KEYS[1]), standing[1], standing[2], standing[3], standing[4]}
 """
+
+
+class LockLost(TimeoutError):
+    """A contact's lock could not be had, or expired before the transition was saved."""
 
 
 @dataclass(frozen=True)
@@ -187,14 +212,16 @@ class InboundClaim:
         return cls(sid, phone, f"{sid}:{uuid.uuid4().hex}", lease)
 
 
-# Put a message whose send never reached Twilio back in the outbox, unless it has moved on
-# since attempt ARGV[1]: linked to a sid, withheld, or being tried again.
-# KEYS: message, outbox. Answers 1 when requeued.
-_REQUEUE = """
+# Settle attempt ARGV[1] of a message whose sender is done with it: a new status (and
+# error code), and back in the outbox if ARGV[4] is '1'. Nothing happens if the message has
+# moved on since: linked to a sid by a status callback, or tried again.
+# KEYS: message, outbox. ARGV: attempt, status, error code or '', requeue, message id.
+_SETTLE = """
 local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
 if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'pending')
-redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error_code', ARGV[3]) end
+if ARGV[4] == '1' then redis.call('RPUSH', KEYS[2], ARGV[5]) end
 return 1
 """
 
@@ -227,7 +254,7 @@ class Store:
         self._unlock = client.register_script(_UNLOCK)
         self._begin = client.register_script(_BEGIN)
         self._commit = client.register_script(_COMMIT)
-        self._requeue = client.register_script(_REQUEUE)
+        self._settle = client.register_script(_SETTLE)
         self._run = ScriptRunner(client)
 
     # keys
@@ -243,19 +270,24 @@ class Store:
         return Contact.from_dict(jsonio.loads(raw)) if raw else None
 
     @contextmanager
-    def lock(self, phone: str, timeout: float = 30.0) -> Iterator[None]:
-        """Serialise state transitions for one contact across every process."""
-        lock = self.redis.lock(
-            self.key("lock", phone), timeout=timeout, blocking_timeout=timeout, thread_local=False
-        )
-        if not lock.acquire():
-            raise TimeoutError(f"could not lock contact {phone}")
+    def lock(self, phone: str, timeout: float = 30.0) -> Iterator[str]:
+        """Serialise state transitions for one contact across every process; yield the token.
+
+        Commits made under the lock pass the token as a fence, so a transition whose lock
+        expired while it ran is refused rather than overwriting a newer one.
+        """
+        key, token = self.key("lock", phone), uuid.uuid4().hex
+        deadline, pause = time.monotonic() + timeout, 0.005
+        while not self.redis.set(key, token, nx=True, px=int(timeout * 1000)):
+            if time.monotonic() > deadline:
+                raise LockLost(f"could not lock contact {phone}")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
         try:
-            yield
+            yield token
         finally:
             # If it expired while held, the next holder owns it now: nothing to release.
-            with suppress(redis.exceptions.LockNotOwnedError):
-                lock.release()
+            self.unlock(phone, token)
 
     def begin_inbound(
         self, inbound: InboundClaim, *, take_over: bool = True
@@ -313,29 +345,26 @@ class Store:
         unlock: dict[str, str] | None = None,
         flag: tuple[str, int] | None = None,
         claims: Iterable[InboundClaim] = (),
+        fence: dict[str, str] | None = None,
     ) -> tuple[int, bool]:
         """Write several transitions atomically, as one script call; return (outcome, flag).
 
-        The outcome is COMMITTED, or REPEAT / LOCK_LOST when one of `claims` (inbound
-        messages these transitions handle) was handled already or lost its lock, in which
-        case nothing is written. `unlock` ({phone: token}) releases locks in the same step;
-        `flag` (key, ttl) is set if absent, and the answer says whether this call set it.
-        One command carrying one JSON document costs far less to send than the twenty it
-        replaces.
+        The outcome is COMMITTED; or REPEAT when one of `claims` (inbound messages these
+        transitions handle) was handled already, or LOCK_LOST when a lock in `fence`
+        ({phone: token}) is no longer ours: then nothing is written. `unlock` ({phone:
+        token}) releases locks in the same step; `flag` (key, ttl) is set if absent, and
+        the answer says whether it is up because of this call. One command carrying one
+        JSON document costs far less to send than the twenty it replaces.
         """
         now = repr(time.time())
         document = {
+            "done": self.key("committed", uuid.uuid4().hex),
             "contacts": [self._writes(changes) for changes in batch],
             "now": now,
             "claims": [
-                [
-                    self.key("inbound", claim.sid),
-                    claim.token,
-                    self.key("lock", claim.phone),
-                    INBOUND_TTL,
-                ]
-                for claim in claims
+                [self.key("inbound", claim.sid), claim.token, INBOUND_TTL] for claim in claims
             ],
+            "fence": [[self.key("lock", phone), token] for phone, token in (fence or {}).items()],
             "unlock": [[self.key("lock", phone), token] for phone, token in (unlock or {}).items()],
             "flag": [flag[0], flag[1]] if flag else None,
         }
@@ -388,11 +417,11 @@ class Store:
         return pipe.execute()
 
     def claim_message(
-        self, message_id: str, phone: str, now: float | None = None
+        self, message_id: str, phone: str, token: str
     ) -> tuple[Message, Standing | None] | None:
         """Move a pending message to `submitting`; return it and its contact's standing."""
         keys = [self.key("msg", message_id), self.key("contact", phone)]
-        reply = self._run(self._claim, keys, [repr(time.time() if now is None else now)])
+        reply = self._run(self._claim, keys, [token])
         if not reply:
             return None
         flat, exists, subscribed, undeliverable, marketing = reply
@@ -406,29 +435,42 @@ class Store:
         )
         return message, standing
 
-    def update_message(self, message_id: str, **fields: Any) -> None:
-        """Overwrite fields of a message record."""
-        mapping = {key: "" if value is None else str(value) for key, value in fields.items()}
-        self.redis.hset(self.key("msg", message_id), mapping=mapping)
-
-    def requeue(self, message_id: str, attempt: int) -> bool:
-        """Send a message again whose attempt `attempt` never reached Twilio; True if queued."""
+    def settle(
+        self,
+        message_id: str,
+        attempt: int,
+        status: str,
+        error_code: int | None = None,
+        *,
+        requeue: bool = False,
+    ) -> bool:
+        """Give attempt `attempt` of a message its outcome; False if it has moved on since."""
         keys = [self.key("msg", message_id), self.key("outbox")]
-        return bool(self._run(self._requeue, keys, [str(attempt), message_id]))
+        error = "" if error_code is None else str(error_code)
+        args = [str(attempt), str(status), error, "1" if requeue else "0", message_id]
+        return bool(self._run(self._settle, keys, args))
+
+    def now(self) -> float:
+        """Return Redis' clock, the one every worker's leases and attempts are timed by."""
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1_000_000
 
     def sid_known(self, sid: str) -> bool:
         """Say whether a Twilio sid is already linked to one of Parley's messages."""
         return bool(self.redis.exists(self.key("sid", sid)))
 
-    def accept(self, message_id: str, sid: str, status: str) -> str | None:
+    def accept(
+        self, message_id: str, sid: str, status: str, error_code: int | None = None
+    ) -> str | None:
         """Record that Twilio accepted a message as `sid`; return its resulting status.
 
         None means the message is unknown or already linked to another sid.
         """
+        error = "" if error_code is None else str(error_code)
         return self._run(
             self._accept,
             [self.key("msg", message_id), self.key("sid", sid), self.key("parked", sid)],
-            [message_id, sid, str(status), _RANK_JSON],
+            [message_id, sid, str(status), _RANK_JSON, error],
         )
 
     def advance_status(

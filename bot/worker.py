@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -14,11 +16,11 @@ from rq import Worker
 
 import nlu
 from bot.runtime import Runtime, install
-from bot.sender import Sender
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
+CHECK_JOB = "bot.sender.check_sends"
 BATCH = 200
 
 
@@ -52,9 +54,11 @@ def _fire(runtime: Runtime, due: list[tuple[str, dict[str, Any]]]) -> int:
             )
         runtime.outbox.push(*(payload["message"] for payload in by_type["send"]))
         if by_type["check"]:
-            sender = Sender(runtime)
-            for payload in by_type["check"]:
-                sender.check(payload["message"], int(payload["attempt"]))
+            # Checks ask Twilio, which may be slow: they run as a job, not on the ticker.
+            checks = [(payload["message"], int(payload["attempt"])) for payload in by_type["check"]]
+            runtime.queue.enqueue(
+                CHECK_JOB, checks, result_ttl=0, failure_ttl=24 * 3600, job_timeout=600
+            )
     except Exception:
         # Left in flight: they come back after the in-flight timeout and are tried again.
         log.exception("%d timers failed", len(due))
@@ -65,7 +69,7 @@ def _fire(runtime: Runtime, due: list[tuple[str, dict[str, Any]]]) -> int:
 
 def recover(runtime: Runtime) -> int:
     """Take back what dead senders left: pending messages are queued, unsure ones checked."""
-    unsure = runtime.outbox.recover(time.time())
+    unsure = runtime.outbox.recover()
     now = runtime.clock()
     for message_id, attempt in unsure:
         runtime.timers.schedule(now, {"type": "check", "message": message_id, "attempt": attempt})
@@ -108,7 +112,9 @@ class OutboundWorker(Worker):
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Note the request, then stop as RQ does: after the job in hand."""
         self.stopping = True
-        super().request_stop(signum, frame)
+        # With Redis down and the loop over, RQ's own bookkeeping fails: noting it is enough.
+        with contextlib.suppress(redis.exceptions.RedisError):
+            super().request_stop(signum, frame)
 
 
 def run(runtime: Runtime, *, burst: bool = False) -> None:
@@ -131,18 +137,26 @@ def run(runtime: Runtime, *, burst: bool = False) -> None:
                 log.warning("worker lost Redis: %s", exc)
             if burst or worker.stopping:
                 return
-            wait_for_redis(runtime.redis)
-            log.warning("Redis answers again: restarting the work loop")
+            time.sleep(1.0)  # whatever ended the loop, do not spin on it
+            if not wait_for_redis(runtime.redis, lambda current=worker: current.stopping):
+                return
+            log.warning("restarting the work loop")
     finally:
         ticker.stop()
 
 
-def wait_for_redis(client: redis.Redis, pause: float = 0.5, longest: float = 5.0) -> None:
-    """Block until Redis answers a PING, trying again less often as the outage goes on."""
-    while True:
+def wait_for_redis(
+    client: redis.Redis,
+    stopping: Callable[[], bool],
+    pause: float = 0.5,
+    longest: float = 5.0,
+) -> bool:
+    """Wait until Redis answers a PING (True) or `stopping()` says to give up (False)."""
+    while not stopping():
         try:
             client.ping()
-            return
+            return True
         except redis.exceptions.RedisError:
             time.sleep(pause)
             pause = min(pause * 2, longest)
+    return False

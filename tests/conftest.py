@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.emulator import EmulatorServer
 from bot.redis_server import RedisProcess
 from bot.runtime import Runtime, install
+from tests.redis_proxy import RedisProxy
 
 PUBLIC_URL = "https://parley.example.com"
 BUSINESS_NUMBER = "+15005550006"
@@ -61,6 +62,15 @@ def redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisPro
 def redis_url(redis_process: RedisProcess) -> str:
     redis.Redis.from_url(redis_process.url).flushall()
     return redis_process.url
+
+
+@pytest.fixture
+def proxy(redis_url: str) -> Iterator[RedisProxy]:
+    """A proxy in front of the suite's Redis that drops connections on cue."""
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = RedisProxy(port)
+    yield proxy
+    proxy.close()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,8 @@ class RedisProxy:
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._pattern: bytes | None = None
+        self._reply_pattern: bytes | None = None
+        self._muted: set[socket.socket] = set()
         self._outage = 0.0
         self._refuse_until = 0.0
         self.cuts = 0
@@ -35,6 +37,12 @@ class RedisProxy:
         """Drop everything when a client next sends `pattern`, and refuse for `outage` s."""
         with self._lock:
             self._pattern, self._outage = pattern, outage
+
+    def lose_reply_to(self, pattern: bytes) -> None:
+        """Forward the next command containing `pattern`, but drop the connection before
+        its reply gets back, as when the network fails just after Redis ran it."""
+        with self._lock:
+            self._reply_pattern = pattern
 
     def down(self, outage: float) -> None:
         """Drop every connection now and refuse new ones for `outage` seconds."""
@@ -88,6 +96,16 @@ class RedisProxy:
                             self._pattern = None
                             self._cut(self._outage)
                             return
+                if from_client and self._reply_pattern is not None and self._reply_pattern in chunk:
+                    with self._lock:
+                        self._reply_pattern = None
+                        self._muted.add(sink)  # what Redis answers on it goes nowhere
+                    sink.sendall(chunk)
+                    time.sleep(0.2)  # Redis runs the command meanwhile
+                    self.cuts += 1
+                    return
+                if not from_client and source in self._muted:
+                    continue
                 sink.sendall(chunk)
         except OSError:
             pass

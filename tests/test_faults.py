@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bot import store
 from tests.processes import deployment, wait_until
@@ -15,14 +12,6 @@ from tests.redis_proxy import RedisProxy
 from tests.texting import new_sid
 
 COMMIT_SHA = hashlib.sha1(store._COMMIT.encode()).hexdigest().encode()
-
-
-@pytest.fixture
-def proxy(redis_url: str) -> Iterator[RedisProxy]:
-    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
-    proxy = RedisProxy(port)
-    yield proxy
-    proxy.close()
 
 
 def sent_to(emulator, phone: str) -> list[str]:

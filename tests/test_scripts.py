@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
@@ -108,6 +110,22 @@ def test_an_attempt_that_never_committed_leaves_its_message_to_the_retry(runtime
     assert store.begin_inbound(retry)[0] == LOCKED
     changes = Changes(runtime.conversations.new_contact(phone))
     # Should the first attempt still be alive, it can no longer commit.
-    assert store.commit(changes, claims=[dead])[0] == LOCK_LOST
-    assert store.commit(changes, claims=[retry], unlock={phone: retry.token})[0] == COMMITTED
+    assert store.commit(changes, claims=[dead], fence={phone: dead.token})[0] == LOCK_LOST
+    held = {phone: retry.token}
+    assert store.commit(changes, claims=[retry], unlock=held, fence=held)[0] == COMMITTED
     assert store.begin_inbound(other)[0] == LOCKED
+
+
+def test_a_transition_whose_lock_expired_cannot_overwrite_a_later_opt_out(runtime) -> None:
+    from bot.conversation import Inbound
+    from bot.store import LOCK_LOST, Changes
+
+    phone = "+14155550123"
+    runtime.conversations.receive(Inbound(sid="SM" + "4" * 32, phone=phone, body="hello"))
+    with runtime.store.lock(phone, timeout=0.2) as token:
+        stale = runtime.store.load_contact(phone)  # a slow transition reads the contact ...
+        time.sleep(0.3)  # ... and outlives its lock, while the contact texts STOP
+        runtime.conversations.receive(Inbound(sid="SM" + "5" * 32, phone=phone, body="STOP"))
+        outcome, _ = runtime.store.commit(Changes(stale), fence={phone: token})
+    assert outcome == LOCK_LOST
+    assert runtime.store.load_contact(phone).subscribed is False

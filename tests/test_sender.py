@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot import sender
+from bot import sender, worker
 from bot.conversation import Inbound
 from bot.messages import Kind, Status
 from bot.sender import MAX_ATTEMPTS, Sender
@@ -114,10 +114,11 @@ def quick_checks(runtime, settings, monkeypatch) -> float:
 
 
 def check_due(runtime, clock, wait: float) -> None:
-    """Let a check's real-time grace pass, then fire it as the ticker would."""
+    """Let a check's grace pass, then fire it as the ticker would, and run its job."""
     time.sleep(wait)
     clock.advance(minutes=5)
     tick(runtime)
+    worker.run(runtime, burst=True)
 
 
 def test_a_send_answered_too_late_is_found_at_twilio_not_sent_again(
@@ -192,10 +193,57 @@ def test_retries_give_up_after_max_attempts(runtime, emulator, clock, quick_chec
 
 def test_messages_lost_by_a_dead_worker_are_recovered(runtime, emulator, clock) -> None:
     queued = queue(runtime, "survives")
-    runtime.outbox.take(10, clock().timestamp())  # taken by a worker that then died
+    runtime.outbox.take(10)  # taken by a worker that then died
     assert runtime.outbox.size() == 0
-    assert runtime.outbox.recover(clock().timestamp() + 3600) == []  # nothing unsure
+    assert runtime.outbox.recover() == []  # its lease has not run out yet
+    runtime.redis.zadd(runtime.outbox.inflight_key, {queued: 0}, xx=True)  # now it has
+    assert runtime.outbox.recover() == []  # nothing it had begun to send
     assert runtime.outbox.size() == 1
     Sender(runtime).drain()
     assert runtime.store.message(queued).sid
     assert [m["body"] for m in emulator.messages()] == ["survives"]
+
+
+def test_a_late_callback_wins_over_a_retry_decided_after_it(runtime, emulator) -> None:
+    queued = queue(runtime, "late news")
+    claimed, _ = runtime.store.claim_message(queued, PHONE, "attempt-1")
+    # Attempt 1's outcome was unknown; its status callback links it before it is settled.
+    assert runtime.store.accept(queued, "SMlate", Status.DELIVERED) == "delivered"
+    queued_before = runtime.outbox.size()
+    assert not runtime.store.settle(queued, claimed.attempts, Status.PENDING, requeue=True)
+    for outcome in (Status.FAILED, Status.SUPPRESSED):
+        assert not runtime.store.settle(queued, claimed.attempts, outcome)
+    assert runtime.store.claim_message(queued, PHONE, "attempt-2") is None
+    assert runtime.store.message(queued).status == Status.DELIVERED
+    assert runtime.outbox.size() == queued_before
+
+
+def test_a_claim_made_again_with_its_token_answers_as_before(runtime) -> None:
+    queued = queue(runtime, "once")
+    first, _ = runtime.store.claim_message(queued, PHONE, "token-a")
+    again, _ = runtime.store.claim_message(queued, PHONE, "token-a")
+    assert (first.attempts, again.attempts) == (1, 1)
+    assert runtime.store.claim_message(queued, PHONE, "token-b") is None
+
+
+def test_leases_follow_redis_clock_not_the_workers(runtime, monkeypatch) -> None:
+    queue(runtime, "leased")
+    assert len(runtime.outbox.take(10)) == 1
+    monkeypatch.setattr(time, "time", lambda: 4_000_000_000.0)  # a worker far ahead
+    assert runtime.outbox.recover() == []
+    assert runtime.outbox.size() == 0
+
+
+def test_one_failing_check_does_not_hold_back_the_others(
+    runtime, emulator, clock, quick_checks
+) -> None:
+    emulator.inject_fault(mode="drop", count=2)
+    good, broken = queue(runtime, "good"), queue(runtime, "broken", phone="+14155550199")
+    Sender(runtime).drain()
+    runtime.redis.hset(runtime.store.key("msg", broken), "status", "garbled")
+    time.sleep(quick_checks)
+    Sender(runtime).check_each([(broken, 1), (good, 1)])
+    (good_at_twilio,) = [m for m in emulator.messages() if m["to"] == PHONE]
+    assert runtime.store.message(good).sid == good_at_twilio["sid"]
+    retries = runtime.redis.zrange(runtime.timers.key, 0, -1)
+    assert any(broken in member and '"check"' in member for member in retries)

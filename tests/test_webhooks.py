@@ -141,7 +141,7 @@ def test_a_callback_naming_its_message_settles_a_send_whose_answer_was_lost(
     phone = texter(client, settings)
     phone.text("hello")
     (message,) = [m for m in runtime.store.messages(PHONE) if m.direction == "outbound"]
-    assert runtime.store.claim_message(message.id, PHONE) is not None  # handed to Twilio...
+    assert runtime.store.claim_message(message.id, PHONE, "claim-1")  # handed to Twilio...
     params = {"MessageSid": "SMlinked", "MessageStatus": "delivered"}
     path = f"/webhooks/twilio/status?message={message.id}"
     assert post_signed(client, path, params, settings.auth_token).status_code == 204
@@ -155,3 +155,15 @@ def test_a_callback_naming_its_message_settles_a_send_whose_answer_was_lost(
     assert post_signed(client, path, other, settings.auth_token).status_code == 204
     assert runtime.store.message(message.id).sid == "SMlinked"
     assert phone.outbound()[0]["status"] == "delivered"
+
+
+def test_a_callback_that_links_its_message_keeps_its_error_code(runtime, client, settings) -> None:
+    phone = texter(client, settings)
+    phone.text("hello")
+    (message,) = [m for m in runtime.store.messages(PHONE) if m.direction == "outbound"]
+    assert runtime.store.claim_message(message.id, PHONE, "claim-1")
+    params = {"MessageSid": "SMgone", "MessageStatus": "undelivered", "ErrorCode": "30007"}
+    path = f"/webhooks/twilio/status?message={message.id}"
+    assert post_signed(client, path, params, settings.auth_token).status_code == 204
+    linked = runtime.store.message(message.id)
+    assert (linked.status, linked.error_code) == ("undelivered", 30007)

@@ -91,7 +91,7 @@ def status() -> Response:
         result is None
         and message_id
         and state in RANK
-        and runtime.store.accept(message_id, sid, state) is not None
+        and runtime.store.accept(message_id, sid, state, error_code) is not None
     ):
         result = runtime.store.advance_status(sid, state, error_code)
     if result and error in _UNSUBSCRIBED_ERRORS:
