@@ -202,7 +202,9 @@ class Sender:
             return
         found = self._find(message)
         if found is not None:
-            status = self.store.accept(message.id, found.sid, found.status or Status.QUEUED)
+            status = self.store.accept(
+                message.id, found.sid, found.status or Status.QUEUED, found.error_code
+            )
             log.info("%s had reached Twilio as %s (%s)", message.id, found.sid, status)
         elif message.attempts >= MAX_ATTEMPTS:
             self.store.settle(message.id, attempt, Status.FAILED)
