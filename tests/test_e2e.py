@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +10,10 @@ from typing import Any
 import pytest
 import requests
 
-from bot.devserver import procfile
 from tests.conftest import BUSINESS_NUMBER, free_port, sign
+from tests.processes import procfile_env, running, wait_healthy
 from tests.texting import new_sid
 
-ROOT = Path(__file__).resolve().parent.parent
 PHONE = "+14155550123"
 TOKEN = "e2e-token"
 
@@ -59,54 +54,18 @@ def wait_until(predicate, timeout: float = 15.0, what: str = "condition") -> Any
 @pytest.fixture
 def parley(redis_url: str, emulator, tmp_path: Path) -> Iterator[Parley]:
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(
-        os.environ,
-        PORT=str(port),
-        WEB_CONCURRENCY="2",
-        REDIS_URL=redis_url,
-        TWILIO_ACCOUNT_SID=emulator.account_sid,
-        TWILIO_AUTH_TOKEN=emulator.auth_token,
-        TWILIO_FROM_NUMBER=BUSINESS_NUMBER,
-        TWILIO_API_BASE=emulator.base_url,
-        PUBLIC_URL=base,
+    env = procfile_env(
+        port,
+        redis_url,
+        emulator,
+        tmp_path / "var",
         API_TOKEN=TOKEN,
         BUSINESS_NAME="Bright Smile Dental",
-        PARLEY_VAR_DIR=str(tmp_path / "var"),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
-    commands = procfile()
-    processes = [
-        subprocess.Popen(
-            ["sh", "-c", commands[name]],
-            cwd=ROOT,
-            env=env,
-            stdout=open(tmp_path / f"{name}.log", "wb"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for name in ("web", "worker")
-    ]
-    try:
-        app = Parley(base, emulator.auth_token)
-
-        def healthy() -> bool:
-            try:
-                return requests.get(f"{base}/healthz", timeout=5).status_code == 200
-            except requests.RequestException:  # not listening yet, or busy starting
-                return False
-
-        wait_until(healthy, 30, "the web process to answer /healthz")
-        yield app
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+    base = env["PUBLIC_URL"]
+    with running(("web", "worker"), env, tmp_path):
+        wait_healthy(base)
+        yield Parley(base, emulator.auth_token)
 
 
 def test_a_whole_appointment_conversation_over_http(parley: Parley, emulator) -> None:
