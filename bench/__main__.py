@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import inbound, nlu, outbound, timers
+from bench import inbound, nlu, outbound, slow_clients, timers
 from bench.report import HEADER, Section, commit, machine, merge, now
 from bot.config import PROJECT_ROOT
 
@@ -36,7 +36,13 @@ def _nlu(quick: bool, workdir: Path) -> Section:
     return section
 
 
-BENCHMARKS = {"inbound": inbound.run, "outbound": outbound.run, "timers": _timers, "nlu": _nlu}
+BENCHMARKS = {
+    "inbound": inbound.run,
+    "outbound": outbound.run,
+    "timers": _timers,
+    "nlu": _nlu,
+    "slow_clients": slow_clients.run,
+}
 
 
 def _stop(signum: int, frame: object) -> None:

@@ -323,10 +323,11 @@ def report(section: Section, plan: Plan, bare: Target, parley: Target) -> None:
     )
     per_round = [ratio(p.rate, b.rate) for b, p in zip(bare.rounds, parley.rounds, strict=True)]
     workers, threads = option(argv, "--workers"), option(argv, "--threads")
+    worker_class = (option(argv, "--worker-class") or "sync").rpartition(".")[2]
     section.add(
         f"_Run: {'quick' if plan is QUICK else 'full'}._ Both servers run `{web_line(argv)}`"
-        f" ({workers} workers x {threads} threads, gthread), the Procfile's web line bound to"
-        " 127.0.0.1; only the app differs.",
+        f" ({workers} workers x {threads} threads, {worker_class}), the Procfile's web line"
+        " bound to 127.0.0.1; only the app differs.",
         "",
     )
     section.table(

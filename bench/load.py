@@ -78,14 +78,18 @@ def _gather(channel: Any, workers: list[Any], deadline: float) -> list[Any]:
 
 
 def _send_all(
-    base_url: str, calls: list[Call], sessions: list[requests.Session]
+    base_url: str,
+    calls: list[Call],
+    sessions: list[requests.Session],
+    timeout: float,
+    stop_at: float = math.inf,
 ) -> list[tuple[float, int]]:
-    """Send every call from one thread per session; return (latency, status) pairs."""
+    """Send the calls from one thread per session until done or `stop_at`; return results."""
     pending = deque(calls)
     results: list[tuple[float, int]] = []
 
     def sender(session: requests.Session) -> None:
-        while True:
+        while time.monotonic() < stop_at:
             try:
                 call = pending.popleft()
             except IndexError:
@@ -96,7 +100,7 @@ def _send_all(
                     base_url + call.path,
                     data=call.body,
                     headers=call.headers,
-                    timeout=REQUEST_TIMEOUT,
+                    timeout=timeout,
                 )
                 status = response.status_code
             except requests.RequestException:
@@ -116,6 +120,8 @@ def _client(
     warmup: list[Call],
     calls: list[Call],
     threads: int,
+    timeout: float,
+    budget: float,
     ready: Any,
     go: Any,
     out: Any,
@@ -123,12 +129,12 @@ def _client(
     """Run in a client process: warm up, report ready, wait for go, send, report results."""
     sessions = [requests.Session() for _ in range(threads)]
     try:
-        _send_all(base_url, warmup, sessions)
+        _send_all(base_url, warmup, sessions, timeout)
         ready.put(True)
         if not go.wait(RUN_TIMEOUT):
             return
         cpu = time.process_time()
-        results = _send_all(base_url, calls, sessions)
+        results = _send_all(base_url, calls, sessions, timeout, time.monotonic() + budget)
         out.put((results, time.monotonic(), time.process_time() - cpu))
     finally:
         for session in sessions:
@@ -142,12 +148,16 @@ def drive(
     senders: int = 8,
     processes: int = 2,
     probe: Callable[[], dict[str, float]] | None = None,
+    timeout: float = REQUEST_TIMEOUT,
+    budget: float = math.inf,
 ) -> LoadResult:
     """Send `warmup`, then time `calls`, with `senders` concurrent keep-alive connections.
 
     The senders are split over `processes` client processes so that one GIL does not cap
     the load; each process keeps its connections from the warm-up into the measured part.
     `probe` returns counters (CPU seconds) whose change over the measured part is recorded.
+    A request with no answer within `timeout` seconds counts as failed (status 0); no
+    request starts after `budget` seconds of the measured part, so some may not be sent.
     """
     processes = max(1, min(processes, senders))
     context = multiprocessing.get_context("spawn")
@@ -159,7 +169,7 @@ def drive(
         warm = (warmup or [])[index::processes]
         process = context.Process(
             target=_client,
-            args=(base_url, warm, share, threads, ready, go, out),
+            args=(base_url, warm, share, threads, timeout, budget, ready, go, out),
             name=f"bench-client-{index}",
             daemon=True,
         )

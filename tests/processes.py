@@ -142,7 +142,7 @@ class Parley:
         self.http.headers["Authorization"] = f"Bearer {API_TOKEN}"
 
     def text(
-        self, body: str, sid: str | None = None, phone: str | None = None
+        self, body: str, sid: str | None = None, phone: str | None = None, timeout: float = 30
     ) -> requests.Response:
         """Deliver an inbound SMS as a signed Twilio webhook."""
         url = f"{self.base}/webhooks/twilio/sms"
@@ -154,7 +154,7 @@ class Parley:
         }
         signature = sign(url, params, self.auth_token)
         return self.http.post(
-            url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30
+            url, data=params, headers={"X-Twilio-Signature": signature}, timeout=timeout
         )
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
