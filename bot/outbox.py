@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import redis
 from rq import Queue
 
+from bot import lua
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -26,55 +27,6 @@ FLAG_TTL = 120
 # to hand to Twilio are returned for a check with Twilio before anything is sent again.
 LEASE = 10.0
 
-# Leases are timed by Redis' clock, so workers whose clocks disagree still agree on them.
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-"""
-
-# KEYS: outbox, in flight. ARGV: how many, lease.
-_TAKE = (
-    _NOW
-    + """
-local ids = redis.call('LPOP', KEYS[1], ARGV[1])
-if not ids then return {} end
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[2], now + ARGV[2], id) end
-return ids
-"""
-)
-
-# KEYS: in flight. ARGV: lease, then the ids whose leases are renewed.
-_RENEW = (
-    _NOW
-    + """
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ARGV[1], ARGV[i]) end
-return #ARGV - 1
-"""
-)
-
-# KEYS: outbox, in flight. ARGV: message key prefix, lease.
-# Answers [id, attempt, ...] of the messages that a dead sender left `submitting`; they stay
-# in flight, their lease renewed, until the caller has scheduled their check.
-_RECOVER = (
-    _NOW
-    + """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
-local unsure = {}
-for _, id in ipairs(ids) do
-  local m = redis.call('HMGET', ARGV[1] .. id, 'status', 'attempts')
-  if m[1] == 'submitting' then
-    redis.call('ZADD', KEYS[2], now + ARGV[2], id)
-    table.insert(unsure, id)
-    table.insert(unsure, m[2] or '0')
-  else
-    redis.call('ZREM', KEYS[2], id)
-    if m[1] == 'pending' then redis.call('RPUSH', KEYS[1], id) end
-  end
-end
-return unsure
-"""
-)
-
 
 class Outbox:
     """Holds queued outbound messages and makes sure a drain job is on its way."""
@@ -85,9 +37,9 @@ class Outbox:
         self.list_key = store.key("outbox")
         self.flag_key = store.key("outbox", "drain")
         self.inflight_key = store.key("outbox", "inflight")
-        self._take = store.redis.register_script(_TAKE)
-        self._recover = store.redis.register_script(_RECOVER)
-        self._renew = store.redis.register_script(_RENEW)
+        self._take = lua.register(store.redis, "take")
+        self._recover = lua.register(store.redis, "recover_outbox")
+        self._renew = lua.register(store.redis, "renew")
 
     def push(self, *message_ids: str) -> None:
         """Queue messages that are already recorded as pending, and kick a drain."""

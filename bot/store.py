@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from bot import jsonio
+from bot import jsonio, lua
 from bot.contacts import Contact
 from bot.guardrails import Standing
 from bot.messages import RANK, Message
@@ -23,174 +23,11 @@ INBOUND_TTL = 7 * 24 * 3600
 EVENT_LOG_LENGTH = 500
 _RANK_JSON = jsonio.dumps({str(status): rank for status, rank in RANK.items()})
 
-# Move a message to a status only if it ranks higher than its current one. A callback
-# that arrives before the sender has linked its MessageSid is parked under the sid
-# and applied by _ACCEPT, so an early `delivered` is not lost.
-_ADVANCE = """
-local rank = cjson.decode(ARGV[3])
-local id = redis.call('GET', KEYS[1])
-if not id then
-  local parked = redis.call('HGET', KEYS[2], 'status')
-  if (not parked) or (rank[ARGV[1]] or 0) > (rank[parked] or 0) then
-    redis.call('HSET', KEYS[2], 'status', ARGV[1], 'error_code', ARGV[2])
-    redis.call('EXPIRE', KEYS[2], 3600)
-  end
-  return nil
-end
-local key = ARGV[4] .. id
-local current = redis.call('HGET', key, 'status')
-local phone = redis.call('HGET', key, 'phone')
-if current and (rank[ARGV[1]] or 0) <= (rank[current] or 0) then
-  return {id, phone, current, 0}
-end
-redis.call('HSET', key, 'status', ARGV[1])
-if ARGV[2] ~= '' then redis.call('HSET', key, 'error_code', ARGV[2]) end
-return {id, phone, ARGV[1], 1}
-"""
-
-# Record Twilio's acceptance of a message: its sid, and the best status known for it.
-# A message already linked to another sid keeps it (answers nil): one message, one sid.
-_ACCEPT = """
-local rank = cjson.decode(ARGV[4])
-local linked = redis.call('HGET', KEYS[1], 'sid')
-if linked and linked ~= ARGV[2] then return nil end
-if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-redis.call('SET', KEYS[2], ARGV[1], 'EX', 2592000)
-local status = ARGV[3]
-local parked = redis.call('HGETALL', KEYS[3])
-local error_code = ARGV[5]
-if #parked > 0 then
-  local p = {}
-  for i = 1, #parked, 2 do p[parked[i]] = parked[i + 1] end
-  if (rank[p.status] or 0) > (rank[status] or 0) then
-    status = p.status
-    error_code = p.error_code or ''
-  end
-  redis.call('DEL', KEYS[3])
-end
--- A status callback may have linked the message already and moved it further on.
-local current = redis.call('HGET', KEYS[1], 'status')
-if current and (rank[current] or 0) > (rank[status] or 0) then
-  redis.call('HSET', KEYS[1], 'sid', ARGV[2])
-  return current
-end
-redis.call('HSET', KEYS[1], 'sid', ARGV[2], 'status', status)
-if error_code ~= '' then redis.call('HSET', KEYS[1], 'error_code', error_code) end
-return status
-"""
-
-# Start handling an inbound message in one round trip: skip it if a turn for its MessageSid
-# has committed, else take the contact's lock and read the contact. Nothing lasting is
-# written here: a MessageSid counts as handled only once its turn commits (see _COMMIT), so
-# an attempt that dies before its commit leaves nothing behind that would hide the retry.
-# A lock token is "<MessageSid>:<hex>"; with ARGV[4] = '1' a lock held by an earlier attempt
-# at the same MessageSid is taken over, since that attempt is dead or cannot commit anyway.
-# KEYS: handled marker, lock, contact. ARGV: token, lock lease (ms), MessageSid, take over.
-# Answers {DUPLICATE}, {BUSY} or {LOCKED, contact json}.
-_BEGIN = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then
-  local prefix = ARGV[3] .. ':'
-  local same = #holder == #prefix + 32 and string.sub(holder, 1, #prefix) == prefix
-  if not (same and ARGV[4] == '1') then return {1} end
-end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return {2, redis.call('GET', KEYS[3])}
-"""
+# What beginning an inbound message found (bot/lua/begin.lua).
 DUPLICATE, BUSY, LOCKED = 0, 1, 2
-# What a commit did: applied, or nothing because the MessageSid was handled or the lock lost.
+# What a commit did (bot/lua/commit.lua): applied, or nothing because the MessageSid was
+# handled or the lock lost.
 COMMITTED, REPEAT, LOCK_LOST = 0, 1, 2
-
-# Apply the writes of one or more transitions (see Store.commit_many) atomically.
-# KEYS: contacts index, outbox, timers, stats. ARGV: the document, event log length.
-# - doc.done marks this very call as applied for a minute: the same call made again after
-#   its reply was lost (the script runner retries on a new connection) changes nothing.
-# - doc.claims holds [marker key, token, ttl] for each inbound message the transitions
-#   handle: if one was handled already by another attempt, nothing is written; otherwise
-#   the markers are set with the writes, so a message counts as handled exactly when its
-#   turn is saved.
-# - doc.fence holds [lock key, token] for each contact lock the transitions were made
-#   under: if one is no longer held (it expired, or a retry took it over), nothing is
-#   written, so a transition never overwrites one saved after it was read.
-# Answers {COMMITTED|REPEAT|LOCK_LOST, 1 if the drain flag is up because of this call}.
-_COMMIT = """
-local doc = cjson.decode(ARGV[1])
-local function flag_up()
-  if doc.flag ~= cjson.null and redis.call('EXISTS', doc.flag[1]) == 1 then return 1 end
-  return 0
-end
-if redis.call('EXISTS', doc.done) == 1 then return {0, flag_up()} end
-for _, c in ipairs(doc.claims) do
-  local marker = redis.call('GET', c[1])
-  if marker then
-    -- Our own marker: this very turn was saved and the reply lost on the way back.
-    if marker == c[2] then return {0, flag_up()} end
-    return {1, 0}
-  end
-end
-for _, f in ipairs(doc.fence) do
-  if redis.call('GET', f[1]) ~= f[2] then return {2, 0} end
-end
-for _, c in ipairs(doc.contacts) do
-  redis.call('SET', c.key, c.value)
-  redis.call('ZADD', KEYS[1], 'GT', doc.now, c.phone)
-  for _, m in ipairs(c.messages) do redis.call('HSET', m[1], unpack(m[2])) end
-  if #c.ids > 0 then redis.call('RPUSH', c.list, unpack(c.ids)) end
-  if #c.outbox > 0 then redis.call('RPUSH', KEYS[2], unpack(c.outbox)) end
-  for _, t in ipairs(c.timers) do redis.call('ZADD', KEYS[3], t[1], t[2]) end
-  if #c.events > 0 then
-    redis.call('RPUSH', c.log, unpack(c.events))
-    redis.call('LTRIM', c.log, -tonumber(ARGV[2]), -1)
-  end
-  for _, name in ipairs(c.counters) do redis.call('HINCRBY', KEYS[4], name, 1) end
-end
-for _, c in ipairs(doc.claims) do redis.call('SET', c[1], c[2], 'EX', c[3]) end
-redis.call('SET', doc.done, 1, 'EX', 60)
-for _, l in ipairs(doc.unlock) do
-  if redis.call('GET', l[1]) == l[2] then redis.call('DEL', l[1]) end
-end
-if doc.flag ~= cjson.null then
-  if redis.call('SET', doc.flag[1], 1, 'NX', 'EX', doc.flag[2]) then return {0, 1} end
-end
-return {0, 0}
-"""
-
-# Release a lock only if it still holds our token (it may have expired and moved on).
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-# Hand a pending message to exactly one sender.
-# It also reads what the guardrails need from the contact, so a send costs one round trip
-# before Twilio and one after: {hash, exists, subscribed, undeliverable, marketing}.
-# KEYS: message, contact. ARGV: the claim's token. The time of the attempt is Redis' own,
-# so every worker measures from one clock. The same claim made again (its reply was lost
-# and the script runner retried it) answers as the first did.
-_CLAIM = """
-local m = redis.call('HMGET', KEYS[1], 'status', 'claim', 'sid')
-if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
-  if m[1] ~= 'pending' or (m[3] and m[3] ~= '') then return nil end
-  local t = redis.call('TIME')
-  local now = string.format('%.6f', tonumber(t[1]) + tonumber(t[2]) / 1000000)
-  redis.call('HSET', KEYS[1], 'status', 'submitting', 'submitted_at', now, 'claim', ARGV[1])
-  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-end
-local standing = {'0', '0', '', '0'}
-local raw = redis.call('GET', KEYS[2])
-if raw then
-  local c = cjson.decode(raw)
-  local consent = type(c.consent) == 'table' and c.consent.marketing or nil
-  standing = {
-    '1',
-    c.subscribed == true and '1' or '0',
-    (c.undeliverable ~= nil and c.undeliverable ~= cjson.null) and tostring(c.undeliverable) or '',
-    (type(consent) == 'table' and consent.granted == true) and '1' or '0',
-  }
-end
-return {redis.call('HGETALL', KEYS[1]), standing[1], standing[2], standing[3], standing[4]}
-"""
 
 
 class LockLost(TimeoutError):
@@ -210,20 +47,6 @@ class InboundClaim:
     def new(cls, sid: str, phone: str, lease: float = 30.0) -> InboundClaim:
         """Return a claim with a fresh token, "<MessageSid>:<32 hex digits>"."""
         return cls(sid, phone, f"{sid}:{uuid.uuid4().hex}", lease)
-
-
-# Settle attempt ARGV[1] of a message whose sender is done with it: a new status (and
-# error code), and back in the outbox if ARGV[4] is '1'. Nothing happens if the message has
-# moved on since: linked to a sid by a status callback, or tried again.
-# KEYS: message, outbox. ARGV: attempt, status, error code or '', requeue, message id.
-_SETTLE = """
-local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
-if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error_code', ARGV[3]) end
-if ARGV[4] == '1' then redis.call('RPUSH', KEYS[2], ARGV[5]) end
-return 1
-"""
 
 
 def timer_member(payload: dict[str, Any]) -> str:
@@ -248,13 +71,13 @@ class Store:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
-        self._advance = client.register_script(_ADVANCE)
-        self._claim = client.register_script(_CLAIM)
-        self._accept = client.register_script(_ACCEPT)
-        self._unlock = client.register_script(_UNLOCK)
-        self._begin = client.register_script(_BEGIN)
-        self._commit = client.register_script(_COMMIT)
-        self._settle = client.register_script(_SETTLE)
+        self._advance = lua.register(client, "advance")
+        self._claim = lua.register(client, "claim")
+        self._accept = lua.register(client, "accept")
+        self._unlock = lua.register(client, "unlock")
+        self._begin = lua.register(client, "begin")
+        self._commit = lua.register(client, "commit")
+        self._settle = lua.register(client, "settle")
         self._run = ScriptRunner(client)
 
     # keys

@@ -6,29 +6,12 @@ import json
 from datetime import datetime
 from typing import Any
 
+from bot import lua
 from bot.store import Store, timer_member
 
 # Claimed timers sit in an in-flight set until handled; if their worker dies they
 # come back after this many seconds, so a crash delays a timer but never loses it.
 INFLIGHT_TIMEOUT = 60
-
-_CLAIM_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, member in ipairs(due) do
-  redis.call('ZREM', KEYS[1], member)
-  redis.call('ZADD', KEYS[2], ARGV[3], member)
-end
-return due
-"""
-
-_RECOVER = """
-local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)
-for _, member in ipairs(stale) do
-  redis.call('ZREM', KEYS[2], member)
-  redis.call('ZADD', KEYS[1], ARGV[2], member)
-end
-return #stale
-"""
 
 
 class Timers:
@@ -38,8 +21,8 @@ class Timers:
         self.redis = store.redis
         self.key = store.key("timers")
         self.inflight_key = store.key("timers", "inflight")
-        self._claim = self.redis.register_script(_CLAIM_DUE)
-        self._recover = self.redis.register_script(_RECOVER)
+        self._claim = lua.register(self.redis, "claim_due")
+        self._recover = lua.register(self.redis, "recover_timers")
 
     def schedule(self, due: datetime, payload: dict[str, Any]) -> None:
         """Add a timer outside a transition (transitions use Turn.schedule)."""

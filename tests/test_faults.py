@@ -6,12 +6,12 @@ import hashlib
 import os
 from pathlib import Path
 
-from bot import store
+from bot import lua
 from tests.processes import deployment, wait_until
 from tests.redis_proxy import RedisProxy
 from tests.texting import new_sid
 
-COMMIT_SHA = hashlib.sha1(store._COMMIT.encode()).hexdigest().encode()
+COMMIT_SHA = hashlib.sha1(lua.source("commit").encode()).hexdigest().encode()
 
 
 def sent_to(emulator, phone: str) -> list[str]:

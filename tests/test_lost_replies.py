@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from bot import store
+from bot import lua
 from bot.conversation import Inbound
 from bot.messages import Kind, Status
 from bot.runtime import Runtime
@@ -29,7 +29,7 @@ def test_a_claim_whose_reply_was_lost_is_still_sent_once(
     turn = Turn(contact, clock())
     message = turn.send("Your table is ready", Kind.TRANSACTIONAL)
     runtime.store.commit(turn.changes)
-    lose_reply(proxy, runtime, store._CLAIM)
+    lose_reply(proxy, runtime, lua.source("claim"))
     Sender(runtime).drain()
     assert proxy.cuts == 1
     assert [m["body"] for m in emulator.messages()] == ["Your table is ready"]
@@ -42,7 +42,7 @@ def test_a_commit_whose_reply_was_lost_is_saved_once_and_still_kicks_the_sender(
     proxy: RedisProxy, settings, clock, emulator
 ) -> None:
     runtime = Runtime(settings, proxy.url, clock=clock)
-    lose_reply(proxy, runtime, store._COMMIT)
+    lose_reply(proxy, runtime, lua.source("commit"))
     outcome = runtime.conversations.receive(Inbound(sid="SMlost", phone=PHONE, body="HELP"))
     assert proxy.cuts == 1
     assert not outcome.duplicate
@@ -57,7 +57,7 @@ def test_a_trigger_whose_commit_reply_was_lost_is_saved_once(
     proxy: RedisProxy, settings, clock, emulator
 ) -> None:
     runtime = Runtime(settings, proxy.url, clock=clock)
-    lose_reply(proxy, runtime, store._COMMIT)
+    lose_reply(proxy, runtime, lua.source("commit"))
     data = {"appointment_at": "2026-12-03T17:30:00Z", "provider": "Dr. Lee"}
     started = runtime.conversations.trigger(PHONE, "appointment_booked", data).started
     assert proxy.cuts == 1

@@ -1,0 +1,31 @@
+-- Record Twilio's acceptance of a message: its sid, and the best status known for it.
+-- A message already linked to another sid keeps it (answers nil): one message, one sid.
+-- KEYS: message, the sid's link to its message, the sid's parked status.
+-- ARGV: message id, sid, status, status ranks (JSON), error code or ''.
+-- Answers the message's resulting status, or nil.
+local rank = cjson.decode(ARGV[4])
+local linked = redis.call('HGET', KEYS[1], 'sid')
+if linked and linked ~= ARGV[2] then return nil end
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', 2592000)
+local status = ARGV[3]
+local parked = redis.call('HGETALL', KEYS[3])
+local error_code = ARGV[5]
+if #parked > 0 then
+  local p = {}
+  for i = 1, #parked, 2 do p[parked[i]] = parked[i + 1] end
+  if (rank[p.status] or 0) > (rank[status] or 0) then
+    status = p.status
+    error_code = p.error_code or ''
+  end
+  redis.call('DEL', KEYS[3])
+end
+-- A status callback may have linked the message already and moved it further on.
+local current = redis.call('HGET', KEYS[1], 'status')
+if current and (rank[current] or 0) > (rank[status] or 0) then
+  redis.call('HSET', KEYS[1], 'sid', ARGV[2])
+  return current
+end
+redis.call('HSET', KEYS[1], 'sid', ARGV[2], 'status', status)
+if error_code ~= '' then redis.call('HSET', KEYS[1], 'error_code', error_code) end
+return status
