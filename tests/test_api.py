@@ -176,3 +176,29 @@ def test_event_data_with_huge_numbers_is_kept(client) -> None:
     event = {"phone": "+14155550123", "event": "appointment_booked", "data": data}
     assert client.post("/api/events", json=event, headers=AUTH).status_code == 202
     assert client.get("/api/contacts/+14155550123", headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "says"),
+    [
+        ("GET", "/api/nope", 404, "no such route: GET /api/nope"),
+        ("POST", "/api/contacts/+14155550123/nope", 404, "no such route: POST /api/contacts/"),
+        ("GET", "/api", 404, "no such route: GET /api"),
+        ("PUT", "/api/contacts", 405, "method PUT not allowed on /api/contacts; use POST"),
+        ("DELETE", "/api/events", 405, "method DELETE not allowed on /api/events; use POST"),
+        ("POST", "/api/contacts/+14155550123", 405, "; use GET"),
+    ],
+)
+def test_unknown_routes_and_methods_under_api_answer_json(
+    client, method: str, path: str, status: int, says: str
+) -> None:
+    response = client.open(path, method=method, headers=AUTH)
+    assert response.status_code == status
+    assert response.is_json, response.get_data(as_text=True)[:200]
+    assert says in response.get_json()["error"]
+
+
+def test_unknown_routes_outside_api_stay_html(client) -> None:
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert not response.is_json
