@@ -202,3 +202,23 @@ def test_unknown_routes_outside_api_stay_html(client) -> None:
     response = client.get("/nope")
     assert response.status_code == 404
     assert not response.is_json
+
+
+@pytest.mark.parametrize("path", ["/api/contacts", "/api/events"])
+@pytest.mark.parametrize(
+    ("phone", "says"),
+    [
+        (14155550123, "phone must be a string"),
+        (True, "phone must be a string"),
+        (["+14155550123"], "phone must be a string"),
+        ({"number": "+14155550123"}, "phone must be a string"),
+        (None, "phone is required"),
+        ("  ", "phone is required"),
+    ],
+)
+def test_a_phone_that_is_not_a_string_says_so(client, path: str, phone, says: str) -> None:
+    event = {"event": "appointment_booked"} if path == "/api/events" else {}
+    body = {"phone": phone, **event}
+    response = client.post(path, json=body, headers=AUTH)
+    assert response.status_code == 400
+    assert says in response.get_json()["error"]
