@@ -100,6 +100,12 @@ def test_handback_releases_a_handed_off_contact(redis_url: str, tmp_path: Path) 
     assert runtime.store.load_contact("+14155550123").handoff is False
 
 
+def test_commands_do_not_log_action_registrations(redis_url: str, tmp_path: Path) -> None:
+    env = {"REDIS_URL": redis_url, "PARLEY_VAR_DIR": str(tmp_path)}
+    result = bot("handback", "+14155550123", env=env)
+    assert result.stderr.strip() == "+14155550123: was not handed off"
+
+
 def test_a_bad_setting_is_one_line_naming_the_variable(redis_url: str, tmp_path: Path) -> None:
     env = {"REDIS_URL": redis_url, "PARLEY_VAR_DIR": str(tmp_path), "TRUSTED_PROXIES": "two"}
     result = bot("handback", "+14155550123", env=env)
