@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import uuid
@@ -72,7 +73,7 @@ def chat(phone: str, base_url: str | None = None, to: str | None = None) -> int:
     try:
         phone = phones.normalize(phone, settings.default_region, strict=False)
     except phones.InvalidPhone as exc:
-        print(exc)
+        print(f"parley: {exc}", file=sys.stderr)
         return 2
     base = base_url or settings.public_url or "http://127.0.0.1:5000"
     session = ChatSession(base, phone, to or settings.from_number or "", settings)

@@ -95,7 +95,11 @@ def _handback(args: argparse.Namespace) -> int:
     from bot.runtime import Runtime
 
     runtime = Runtime.from_env()
-    phone = phones.normalize(args.phone, runtime.settings.default_region)
+    try:
+        phone = phones.normalize(args.phone, runtime.settings.default_region)
+    except phones.InvalidPhone as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
     if runtime.conversations.release_handoff(phone):
         print(f"{phone}: back with the bot")
         return 0
@@ -165,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The twilio SDK logs every request and response at INFO: a kilobyte per message sent.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    from redis.exceptions import ConnectionError as RedisUnreachable
+
     from bot.config import SettingsError
 
     try:
@@ -172,3 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
+    except RedisUnreachable as exc:
+        print(f"parley: cannot reach Redis: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # Files and folders named on the command line that are missing or unwritable.
+        print(f"parley: {exc}", file=sys.stderr)
+        return 1

@@ -113,3 +113,55 @@ def test_a_bad_setting_is_one_line_naming_the_variable(redis_url: str, tmp_path:
     assert "TRUSTED_PROXIES" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert the command failed with one clear line and no traceback; return that line."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_handback_of_a_bad_phone_says_why_in_one_line(tmp_path: Path) -> None:
+    env = {"PARLEY_VAR_DIR": str(tmp_path)}
+    assert "not a phone number" in one_line_error(bot("handback", "notaphone", env=env))
+    assert "phone is required" in one_line_error(bot("handback", " ", env=env))
+
+
+def test_handback_without_redis_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {"REDIS_URL": "redis://127.0.0.1:1/0", "PARLEY_VAR_DIR": str(tmp_path)}
+    assert "Redis" in one_line_error(bot("handback", "+14155550123", env=env))
+
+
+def test_chat_with_a_bad_phone_says_why_in_one_line() -> None:
+    assert "not a phone number" in one_line_error(bot("chat", "notaphone", stdin=""))
+
+
+def test_flows_graph_of_an_unknown_journey_lists_the_known_ones(tmp_path: Path) -> None:
+    line = one_line_error(bot("flows", "graph", "no_such_journey", "--out", str(tmp_path)))
+    assert "no_such_journey" in line
+    assert "appointment_confirmation" in line
+
+
+def test_flows_graph_into_a_folder_it_cannot_make_says_why(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = bot("flows", "graph", "welcome", "--out", str(blocker / "graphs"))
+    assert str(blocker) in one_line_error(result)
+
+
+def test_nlu_evaluate_on_missing_data_says_so_in_one_line(tmp_path: Path) -> None:
+    result = bot("nlu", "evaluate", "--data", str(tmp_path / "missing"))
+    assert str(tmp_path / "missing") in one_line_error(result)
+
+
+def test_parse_of_odd_input_prints_a_parse_per_line() -> None:
+    odd = b"\x00\n\xff\xfe not UTF-8\n" + b"a" * 100_000 + b"\n\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "parse"], cwd=ROOT, input=odd, capture_output=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert len(result.stdout.splitlines()) == 4
