@@ -48,9 +48,17 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bot.config import Settings
     from bot.devserver import run
 
-    return run(port=args.port)
+    return run(port=args.port or Settings.from_env().port)
+
+
+def _port(text: str) -> int:
+    """Read a TCP port given on the command line."""
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, not {text!r}")
+    return int(text)
 
 
 def _flows_check(args: argparse.Namespace) -> int:
@@ -138,11 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator = commands.add_parser("emulator", help="run the local Twilio-compatible sandbox")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8025)
+    emulator.add_argument("--port", type=_port, default=8025)
     emulator.set_defaults(func=_emulator)
 
     run = commands.add_parser("run", help="run web, worker and sandbox together (make run)")
-    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    run.add_argument("--port", type=_port, default=None, help="default PORT, else 5000")
     run.set_defaults(func=_run)
 
     flows = commands.add_parser("flows", help="journey files")

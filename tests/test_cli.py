@@ -165,3 +165,11 @@ def test_parse_of_odd_input_prints_a_parse_per_line() -> None:
     assert result.returncode == 0, result.stderr
     assert b"Traceback" not in result.stderr
     assert len(result.stdout.splitlines()) == 4
+
+
+def test_a_bad_port_stops_run_in_one_line_and_leaves_other_commands_be(tmp_path: Path) -> None:
+    env = {"PORT": "http", "PARLEY_VAR_DIR": str(tmp_path)}
+    assert bot("parse", "hi", env=env).returncode == 0
+    result = bot("run", env=env)
+    assert result.returncode == 2
+    assert "PORT" in one_line_error(result)
