@@ -113,12 +113,52 @@ def test_events_start_the_triggered_journey_and_report_it(client) -> None:
     assert set(messages[0]) >= {"direction", "body", "status", "at"}
 
 
-def test_an_event_no_journey_listens_to_starts_nothing(client) -> None:
+def test_a_known_event_that_starts_nothing_for_the_contact_answers_202(client) -> None:
+    # appointment_cancelled only ends journeys, and this contact is in none.
     response = client.post(
-        "/api/events", json={"phone": "+14155550123", "event": "order_placed"}, headers=AUTH
+        "/api/events",
+        json={"phone": "+14155550123", "event": "appointment_cancelled"},
+        headers=AUTH,
     )
     assert response.status_code == 202
-    assert response.get_json()["started"] == []
+    assert response.get_json() == {"started": [], "skipped": []}
+
+
+def test_a_mistyped_event_is_a_400_that_suggests_the_closest(client) -> None:
+    response = client.post(
+        "/api/events", json={"phone": "+14155550123", "event": "apointment_booked"}, headers=AUTH
+    )
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert "unknown event 'apointment_booked'" in error
+    assert "did you mean 'appointment_booked'?" in error
+    for known in ("appointment_cancelled", "cart_abandoned", "order_placed", "signup"):
+        assert known in error
+    contact = client.get("/api/contacts/+14155550123", headers=AUTH)
+    assert contact.status_code == 404  # nothing was recorded for it
+
+
+def test_an_event_like_none_known_lists_the_known_ones(client) -> None:
+    response = client.post(
+        "/api/events", json={"phone": "+14155550123", "event": "zzz"}, headers=AUTH
+    )
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert "did you mean" not in error
+    assert "known events are" in error and "appointment_booked" in error
+
+
+def test_known_events_are_those_journeys_start_exit_or_date_on(runtime) -> None:
+    known = runtime.runner.known_events()
+    assert {"appointment_booked", "signup", "product_viewed"} <= known  # start journeys
+    assert {"appointment_cancelled", "order_placed"} <= known  # end them
+    dated = {
+        trigger.params["event"]
+        for journey in runtime.journeys.values()
+        for trigger in journey.triggers_of("date")
+        if trigger.params.get("event")
+    }
+    assert dated and dated <= known
 
 
 def test_marketing_journeys_need_marketing_consent(client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hmac
 from collections.abc import Mapping
 from typing import Any
@@ -218,6 +219,18 @@ def get_events(raw_phone: str) -> Response:
     return jsonify(_runtime().store.events(_known(raw_phone).phone))
 
 
+def _known_event(event: str) -> str:
+    """Return `event` if a journey uses it; a typo would otherwise be accepted and do nothing."""
+    known = _runtime().runner.known_events()
+    if event in known:
+        return event
+    close = difflib.get_close_matches(event, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise BadRequest(
+        f"unknown event {event[:64]!r}{hint} (known events are {', '.join(sorted(known))})"
+    )
+
+
 @blueprint.post("/events")
 def post_event() -> tuple[Response, int]:
     """Start every journey that `event` triggers for the contact."""
@@ -228,5 +241,6 @@ def post_event() -> tuple[Response, int]:
         raise BadRequest("'event' must be a non-empty string such as 'appointment_booked'")
     payload = _optional(data, "data", dict, "an object")
     _times_on_calendar(payload or {}, "data.")
-    outcome = _runtime().conversations.trigger(phone, event.strip(), payload or {})
+    event = _known_event(event.strip())
+    outcome = _runtime().conversations.trigger(phone, event, payload or {})
     return jsonify({"started": outcome.started, "skipped": outcome.skipped}), 202
