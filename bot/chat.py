@@ -18,6 +18,10 @@ SHOWN = {"accepted", "queued", "sending", "sent", "delivered", "read"}
 FAILED = {"failed", "undelivered", "suppressed"}
 
 
+class ChatError(Exception):
+    """The chat cannot go on; the message says why, in one line."""
+
+
 class ChatSession:
     """Sends signed inbound webhooks as one phone, and watches what the bot sends back."""
 
@@ -50,8 +54,18 @@ class ChatSession:
     def new_replies(self) -> list[str]:
         """Return bot messages sent (or refused) since the last call."""
         url = f"{self.base_url}/api/contacts/{quote(self.phone)}/messages"
-        response = self.http.get(url, timeout=5)
-        if response.status_code != 200:
+        try:
+            response = self.http.get(url, timeout=5)
+        except requests.ConnectionError:
+            raise ChatError(
+                f"no Parley server answers at {self.base_url}: start it with make run"
+            ) from None
+        if response.status_code == 401:
+            given = "refused the API token" if self.settings.api_token else "wants an API token"
+            raise ChatError(
+                f"the server at {self.base_url} {given} (401): set API_TOKEN to the server's"
+            )
+        if response.status_code != 200:  # 404: the contact has not texted yet
             return []
         lines = []
         for index, message in enumerate(response.json()):
@@ -84,10 +98,14 @@ def chat(phone: str, base_url: str | None = None, to: str | None = None) -> int:
             try:
                 for line in session.new_replies():
                     print(f"\rbot> {line}\nyou> ", end="", flush=True)
-            except requests.RequestException:
-                pass
+            except (requests.RequestException, ChatError):
+                pass  # a server restarting mid-chat: try again on the next look
 
-    session.new_replies()  # what was said before this chat is history, not news
+    try:
+        session.new_replies()  # what was said before this chat is history, not news
+    except ChatError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 1
     threading.Thread(target=watch, daemon=True).start()
     print(f"Texting {base} as {phone}. Ctrl-D to quit.")
     try:

@@ -6,7 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,3 +180,28 @@ def test_a_bad_port_stops_run_in_one_line_and_leaves_other_commands_be(tmp_path:
     result = bot("run", env=env)
     assert result.returncode == 2
     assert "PORT" in one_line_error(result)
+
+
+@pytest.fixture
+def served(app) -> Iterator[str]:
+    """Serve the app over HTTP on loopback; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.mark.parametrize("token", ["wrong-token", ""])
+def test_chat_refused_by_the_server_says_set_api_token(served: str, token: str) -> None:
+    result = bot("chat", "+14155550123", "--url", served, stdin="", env={"API_TOKEN": token})
+    line = one_line_error(result)
+    assert "401" in line and "API_TOKEN" in line and served in line
+
+
+def test_chat_with_no_server_says_start_one() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    line = one_line_error(bot("chat", "+14155550123", "--url", url, stdin=""))
+    assert f"no Parley server answers at {url}" in line
+    assert "make run" in line
