@@ -100,14 +100,16 @@ def _flows_graph(args: argparse.Namespace) -> int:
 
 def _handback(args: argparse.Namespace) -> int:
     from bot import phones
+    from bot.config import Settings
     from bot.runtime import Runtime
 
-    runtime = Runtime.from_env()
-    try:
-        phone = phones.normalize(args.phone, runtime.settings.default_region)
+    settings = Settings.from_env()
+    try:  # before Runtime: a typo should not start an embedded Redis
+        phone = phones.normalize(args.phone, settings.default_region)
     except phones.InvalidPhone as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
+    runtime = Runtime.from_env()
     if runtime.conversations.release_handoff(phone):
         print(f"{phone}: back with the bot")
         return 0

@@ -131,8 +131,8 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_handback_of_a_bad_phone_says_why_in_one_line(tmp_path: Path) -> None:
-    env = {"PARLEY_VAR_DIR": str(tmp_path)}
+def test_handback_of_a_bad_phone_says_why_in_one_line(redis_url: str, tmp_path: Path) -> None:
+    env = {"REDIS_URL": redis_url, "PARLEY_VAR_DIR": str(tmp_path)}
     assert "not a phone number" in one_line_error(bot("handback", "notaphone", env=env))
     assert "phone is required" in one_line_error(bot("handback", " ", env=env))
 
