@@ -15,6 +15,9 @@ from rasa_sdk.executor import ActionExecutor
 from bot.contacts import Contact
 
 log = logging.getLogger(__name__)
+# rasa_sdk logs each action it registers at INFO, in every process at start-up; its
+# warnings and errors are still worth reading.
+logging.getLogger("rasa_sdk.executor").setLevel(logging.WARNING)
 
 BUILTIN_PACKAGES = ("bot.custom_actions",)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import uuid
@@ -15,6 +16,10 @@ from bot.config import Settings
 
 SHOWN = {"accepted", "queued", "sending", "sent", "delivered", "read"}
 FAILED = {"failed", "undelivered", "suppressed"}
+
+
+class ChatError(Exception):
+    """The chat cannot go on; the message says why, in one line."""
 
 
 class ChatSession:
@@ -49,8 +54,18 @@ class ChatSession:
     def new_replies(self) -> list[str]:
         """Return bot messages sent (or refused) since the last call."""
         url = f"{self.base_url}/api/contacts/{quote(self.phone)}/messages"
-        response = self.http.get(url, timeout=5)
-        if response.status_code != 200:
+        try:
+            response = self.http.get(url, timeout=5)
+        except requests.ConnectionError:
+            raise ChatError(
+                f"no Parley server answers at {self.base_url}: start it with make run"
+            ) from None
+        if response.status_code == 401:
+            given = "refused the API token" if self.settings.api_token else "wants an API token"
+            raise ChatError(
+                f"the server at {self.base_url} {given} (401): set API_TOKEN to the server's"
+            )
+        if response.status_code != 200:  # 404: the contact has not texted yet
             return []
         lines = []
         for index, message in enumerate(response.json()):
@@ -72,7 +87,7 @@ def chat(phone: str, base_url: str | None = None, to: str | None = None) -> int:
     try:
         phone = phones.normalize(phone, settings.default_region, strict=False)
     except phones.InvalidPhone as exc:
-        print(exc)
+        print(f"parley: {exc}", file=sys.stderr)
         return 2
     base = base_url or settings.public_url or "http://127.0.0.1:5000"
     session = ChatSession(base, phone, to or settings.from_number or "", settings)
@@ -83,10 +98,14 @@ def chat(phone: str, base_url: str | None = None, to: str | None = None) -> int:
             try:
                 for line in session.new_replies():
                     print(f"\rbot> {line}\nyou> ", end="", flush=True)
-            except requests.RequestException:
-                pass
+            except (requests.RequestException, ChatError):
+                pass  # a server restarting mid-chat: try again on the next look
 
-    session.new_replies()  # what was said before this chat is history, not news
+    try:
+        session.new_replies()  # what was said before this chat is history, not news
+    except ChatError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 1
     threading.Thread(target=watch, daemon=True).start()
     print(f"Texting {base} as {phone}. Ctrl-D to quit.")
     try:

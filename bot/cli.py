@@ -48,9 +48,17 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bot.config import Settings
     from bot.devserver import run
 
-    return run(port=args.port)
+    return run(port=args.port or Settings.from_env().port)
+
+
+def _port(text: str) -> int:
+    """Read a TCP port given on the command line."""
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, not {text!r}")
+    return int(text)
 
 
 def _flows_check(args: argparse.Namespace) -> int:
@@ -92,10 +100,16 @@ def _flows_graph(args: argparse.Namespace) -> int:
 
 def _handback(args: argparse.Namespace) -> int:
     from bot import phones
+    from bot.config import Settings
     from bot.runtime import Runtime
 
+    settings = Settings.from_env()
+    try:  # before Runtime: a typo should not start an embedded Redis
+        phone = phones.normalize(args.phone, settings.default_region)
+    except phones.InvalidPhone as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
     runtime = Runtime.from_env()
-    phone = phones.normalize(args.phone, runtime.settings.default_region)
     if runtime.conversations.release_handoff(phone):
         print(f"{phone}: back with the bot")
         return 0
@@ -134,11 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator = commands.add_parser("emulator", help="run the local Twilio-compatible sandbox")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8025)
+    emulator.add_argument("--port", type=_port, default=8025)
     emulator.set_defaults(func=_emulator)
 
     run = commands.add_parser("run", help="run web, worker and sandbox together (make run)")
-    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    run.add_argument("--port", type=_port, default=None, help="default PORT, else 5000")
     run.set_defaults(func=_run)
 
     flows = commands.add_parser("flows", help="journey files")
@@ -165,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The twilio SDK logs every request and response at INFO: a kilobyte per message sent.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    from redis.exceptions import ConnectionError as RedisUnreachable
+
     from bot.config import SettingsError
 
     try:
@@ -172,3 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
+    except RedisUnreachable as exc:
+        print(f"parley: cannot reach Redis: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # Files and folders named on the command line that are missing or unwritable.
+        print(f"parley: {exc}", file=sys.stderr)
+        return 1

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+
+import phonenumbers
 
 from bot.phones import region_of
+from flows.timing import zone_named
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +35,76 @@ def _count(name: str, value: str | None) -> int:
     if not (value.isascii() and value.isdigit()):
         raise SettingsError(f"{name} must be a whole number (0 or more), not {value!r}")
     return int(value)
+
+
+def _positive_int(name: str, value: str | None, default: int) -> int:
+    """Return a whole number above 0 from the variable `name`: unset is `default`."""
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or int(value) == 0:
+        raise SettingsError(f"{name} must be a whole number above 0, not {value!r}")
+    return int(value)
+
+
+def _port(name: str, value: str | None, default: int) -> int:
+    """Return a TCP port from the variable `name`: unset is `default`."""
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
+        raise SettingsError(f"{name} must be a port from 1 to 65535, not {value!r}")
+    return int(value)
+
+
+def _seconds(name: str, value: str | None, default: float) -> float:
+    """Return a positive, finite number of seconds from the variable `name`."""
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise SettingsError(f"{name} must be a positive number of seconds, not {value!r}")
+    return number
+
+
+def _url(name: str, value: str | None) -> str | None:
+    """Return an http(s) URL with a host from the variable `name`, without a trailing /."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # e.g. a port that is not a number
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("http", "https"):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, not {value!r}")
+    if not host:
+        raise SettingsError(f"{name} must be a URL with a host, not {value!r}")
+    return value.rstrip("/")
+
+
+def _zone(name: str, value: str | None, default: str) -> str:
+    """Return the IANA time zone named by the variable `name`."""
+    if value is None:
+        return default
+    if zone_named(value) is None:
+        raise SettingsError(
+            f"{name} must be an IANA time zone such as 'America/New_York', not {value!r}"
+        )
+    return value
+
+
+def _region(name: str, value: str | None, default: str) -> str:
+    """Return the phone region (e.g. 'US', 'GB') named by the variable `name`."""
+    if value is None:
+        return default
+    if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingsError(
+            f"{name} must be a two-letter region that phone numbers use, such as 'US' or"
+            f" 'GB', not {value!r}"
+        )
+    return value.upper()
 
 
 @dataclass(frozen=True)
@@ -56,6 +130,7 @@ class Settings:
     send_concurrency: int = 8
     send_timeout: float = 15.0
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-* headers count
+    port: int = 5000  # gunicorn binds it (Procfile); read here so a bad one stops start-up
 
     @property
     def sandbox(self) -> bool:
@@ -115,7 +190,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from environment variables; unset or empty means the default."""
+        """Build settings from environment variables; unset or empty means the default.
+
+        Raise SettingsError, naming the variable, for a value Parley cannot use: a process
+        stops at start-up rather than fail at every tick or send.
+        """
         env = os.environ if env is None else env
 
         def get(name: str) -> str | None:
@@ -123,25 +202,37 @@ class Settings:
             return value or None
 
         defaults = cls()
+        # gunicorn reads these from the Procfile's command line; checked here too so that
+        # every process refuses them the same way.
+        _positive_int("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), 2)
+        _positive_int("WEB_THREADS", get("WEB_THREADS"), 4)
         return cls(
             redis_url=get("REDIS_URL"),
             twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
             twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
             twilio_from_number=get("TWILIO_FROM_NUMBER"),
             twilio_messaging_service_sid=get("TWILIO_MESSAGING_SERVICE_SID"),
-            twilio_api_base=(get("TWILIO_API_BASE") or "").rstrip("/") or None,
-            public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
+            twilio_api_base=_url("TWILIO_API_BASE", get("TWILIO_API_BASE")),
+            public_url=_url("PUBLIC_URL", get("PUBLIC_URL")),
             api_token=get("API_TOKEN"),
             secret_key=get("SECRET_KEY") or defaults.secret_key,
             flows_dir=get("FLOWS_DIR"),
             action_endpoint=get("ACTION_ENDPOINT"),
-            default_timezone=get("DEFAULT_TIMEZONE") or defaults.default_timezone,
-            default_region=get("DEFAULT_REGION")
-            or region_of(get("TWILIO_FROM_NUMBER"), defaults.default_region),
+            default_timezone=_zone(
+                "DEFAULT_TIMEZONE", get("DEFAULT_TIMEZONE"), defaults.default_timezone
+            ),
+            default_region=_region(
+                "DEFAULT_REGION",
+                get("DEFAULT_REGION"),
+                region_of(get("TWILIO_FROM_NUMBER"), defaults.default_region),
+            ),
             business_name=get("BUSINESS_NAME") or defaults.business_name,
             business_contact=get("BUSINESS_CONTACT") or defaults.business_contact,
             var_dir=Path(get("PARLEY_VAR_DIR") or defaults.var_dir),
-            send_concurrency=int(get("SEND_CONCURRENCY") or defaults.send_concurrency),
-            send_timeout=float(get("SEND_TIMEOUT") or defaults.send_timeout),
+            send_concurrency=_positive_int(
+                "SEND_CONCURRENCY", get("SEND_CONCURRENCY"), defaults.send_concurrency
+            ),
+            send_timeout=_seconds("SEND_TIMEOUT", get("SEND_TIMEOUT"), defaults.send_timeout),
             trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
+            port=_port("PORT", get("PORT"), defaults.port),
         )

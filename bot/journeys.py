@@ -32,6 +32,7 @@ class JourneyRunner:
         self.journeys = journeys
         self.settings = settings
         self.actions = actions
+        self._known_events: frozenset[str] | None = None  # the journeys never change
 
     def context(self, turn: Turn) -> Context:
         """Return what the engine sees: the contact, the business and the time."""
@@ -40,6 +41,21 @@ class JourneyRunner:
         )
 
     # which journeys
+    def known_events(self) -> frozenset[str]:
+        """Return the API events some journey starts on, exits on, or dates a start from."""
+        if self._known_events is None:
+            self._known_events = frozenset(
+                name
+                for journey in self.journeys.values()
+                for name in (
+                    *journey.trigger_events,
+                    *journey.exit_events,
+                    *(t.params.get("event") for t in journey.triggers_of("date")),
+                )
+                if name
+            )
+        return self._known_events
+
     def triggered_by(self, event: str) -> list[Journey]:
         """Return the journeys an API event starts."""
         return [j for j in self.journeys.values() if event in j.trigger_events]

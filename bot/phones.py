@@ -37,13 +37,29 @@ def normalize(raw: object, region: str = "US", *, strict: bool = True) -> str:
     `strict` also requires a number that is assigned in its country's plan; webhooks
     from Twilio pass strict=False, since Twilio has already routed the message.
     """
-    if not isinstance(raw, str) or not raw.strip():
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise InvalidPhone("phone is required")
+    if not isinstance(raw, str):
+        # A number loses its leading + and zeros; only text keeps a phone number whole.
+        raise InvalidPhone(f'phone must be a string such as "+14155550123", not {_json_kind(raw)}')
     text = raw.strip()
     e164, assigned = _read(text, region)
     if strict and not assigned:
         raise InvalidPhone(f"{text!r} is not a valid phone number: no such number is assigned")
     return e164
+
+
+def _json_kind(value: object) -> str:
+    """Name a value's kind as JSON calls it: a number, true/false, an array, an object."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 # The same people text again and again: parsing a number costs more than remembering it.

@@ -30,11 +30,14 @@ from concurrent.futures import Future
 from contextlib import suppress
 from functools import partial
 
+from gunicorn.errors import AppImportError
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.message import Request
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from bot.config import SettingsError
 
 REQUEST_TIMEOUT = 10.0  # seconds for a whole request to arrive
 MAX_HEAD = 64 * 1024  # a longer head goes to gunicorn's parser, which refuses it
@@ -144,6 +147,15 @@ class RequestBufferingWorker(ThreadWorker):
         # Both keep insertion order, which is deadline order: each entry gets the same wait.
         self.arriving: dict[TConn, ArrivingRequest] = {}
         self.lingering: dict[socket.socket, float] = {}
+
+    def load_wsgi(self) -> None:
+        """Load the app; a bad setting stops gunicorn with one line naming the variable."""
+        try:
+            super().load_wsgi()
+        except SettingsError as exc:
+            # gunicorn logs other failures as a traceback and boots the worker again;
+            # AppImportError is printed as its message and halts the whole server.
+            raise AppImportError(f"parley: {exc}") from None
 
     def buffers(self, conn: TConn) -> bool:
         """Say whether this worker reads the connection's requests itself (plain HTTP/1)."""

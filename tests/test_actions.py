@@ -90,3 +90,13 @@ def test_an_action_server_that_is_down_fails_clearly() -> None:
     runner = ActionRunner(endpoint="http://127.0.0.1:1/webhook", timeout=1)
     with pytest.raises(ActionFailed, match="action server failed"):
         runner.run("action_points", tracker_state(contact(), {}))
+
+
+def test_rasa_sdk_warnings_still_reach_the_log() -> None:
+    import logging
+
+    import bot.actions  # noqa: F401  (it sets rasa_sdk's log level)
+
+    executor = logging.getLogger("rasa_sdk.executor")
+    assert executor.isEnabledFor(logging.WARNING)
+    assert not executor.isEnabledFor(logging.INFO)

@@ -113,12 +113,52 @@ def test_events_start_the_triggered_journey_and_report_it(client) -> None:
     assert set(messages[0]) >= {"direction", "body", "status", "at"}
 
 
-def test_an_event_no_journey_listens_to_starts_nothing(client) -> None:
+def test_a_known_event_that_starts_nothing_for_the_contact_answers_202(client) -> None:
+    # appointment_cancelled only ends journeys, and this contact is in none.
     response = client.post(
-        "/api/events", json={"phone": "+14155550123", "event": "order_placed"}, headers=AUTH
+        "/api/events",
+        json={"phone": "+14155550123", "event": "appointment_cancelled"},
+        headers=AUTH,
     )
     assert response.status_code == 202
-    assert response.get_json()["started"] == []
+    assert response.get_json() == {"started": [], "skipped": []}
+
+
+def test_a_mistyped_event_is_a_400_that_suggests_the_closest(client) -> None:
+    response = client.post(
+        "/api/events", json={"phone": "+14155550123", "event": "apointment_booked"}, headers=AUTH
+    )
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert "unknown event 'apointment_booked'" in error
+    assert "did you mean 'appointment_booked'?" in error
+    for known in ("appointment_cancelled", "cart_abandoned", "order_placed", "signup"):
+        assert known in error
+    contact = client.get("/api/contacts/+14155550123", headers=AUTH)
+    assert contact.status_code == 404  # nothing was recorded for it
+
+
+def test_an_event_like_none_known_lists_the_known_ones(client) -> None:
+    response = client.post(
+        "/api/events", json={"phone": "+14155550123", "event": "zzz"}, headers=AUTH
+    )
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert "did you mean" not in error
+    assert "known events are" in error and "appointment_booked" in error
+
+
+def test_known_events_are_those_journeys_start_exit_or_date_on(runtime) -> None:
+    known = runtime.runner.known_events()
+    assert {"appointment_booked", "signup", "product_viewed"} <= known  # start journeys
+    assert {"appointment_cancelled", "order_placed"} <= known  # end them
+    dated = {
+        trigger.params["event"]
+        for journey in runtime.journeys.values()
+        for trigger in journey.triggers_of("date")
+        if trigger.params.get("event")
+    }
+    assert dated and dated <= known
 
 
 def test_marketing_journeys_need_marketing_consent(client) -> None:
@@ -176,3 +216,49 @@ def test_event_data_with_huge_numbers_is_kept(client) -> None:
     event = {"phone": "+14155550123", "event": "appointment_booked", "data": data}
     assert client.post("/api/events", json=event, headers=AUTH).status_code == 202
     assert client.get("/api/contacts/+14155550123", headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "says"),
+    [
+        ("GET", "/api/nope", 404, "no such route: GET /api/nope"),
+        ("POST", "/api/contacts/+14155550123/nope", 404, "no such route: POST /api/contacts/"),
+        ("GET", "/api", 404, "no such route: GET /api"),
+        ("PUT", "/api/contacts", 405, "method PUT not allowed on /api/contacts; use POST"),
+        ("DELETE", "/api/events", 405, "method DELETE not allowed on /api/events; use POST"),
+        ("POST", "/api/contacts/+14155550123", 405, "; use GET"),
+    ],
+)
+def test_unknown_routes_and_methods_under_api_answer_json(
+    client, method: str, path: str, status: int, says: str
+) -> None:
+    response = client.open(path, method=method, headers=AUTH)
+    assert response.status_code == status
+    assert response.is_json, response.get_data(as_text=True)[:200]
+    assert says in response.get_json()["error"]
+
+
+def test_unknown_routes_outside_api_stay_html(client) -> None:
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert not response.is_json
+
+
+@pytest.mark.parametrize("path", ["/api/contacts", "/api/events"])
+@pytest.mark.parametrize(
+    ("phone", "says"),
+    [
+        (14155550123, "phone must be a string"),
+        (True, "phone must be a string"),
+        (["+14155550123"], "phone must be a string"),
+        ({"number": "+14155550123"}, "phone must be a string"),
+        (None, "phone is required"),
+        ("  ", "phone is required"),
+    ],
+)
+def test_a_phone_that_is_not_a_string_says_so(client, path: str, phone, says: str) -> None:
+    event = {"event": "appointment_booked"} if path == "/api/events" else {}
+    body = {"phone": phone, **event}
+    response = client.post(path, json=body, headers=AUTH)
+    assert response.status_code == 400
+    assert says in response.get_json()["error"]

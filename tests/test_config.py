@@ -61,3 +61,55 @@ def test_trusted_proxies_counts_proxies_and_defaults_to_zero() -> None:
 def test_a_bad_trusted_proxies_names_the_variable(value: str) -> None:
     with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
         Settings.from_env({"TRUSTED_PROXIES": value})
+
+
+BAD_SETTINGS = {
+    "a misspelt zone": ("DEFAULT_TIMEZONE", "America/New_Yrok", "IANA time zone"),
+    "a folder of zones": ("DEFAULT_TIMEZONE", "America", "IANA time zone"),
+    "an unknown region": ("DEFAULT_REGION", "XX", "region"),
+    "a country name": ("DEFAULT_REGION", "USA", "region"),
+    "a public URL without scheme": ("PUBLIC_URL", "sms.example.com", "http"),
+    "a public URL without host": ("PUBLIC_URL", "https://", "host"),
+    "a public URL of another scheme": ("PUBLIC_URL", "ftp://sms.example.com", "http"),
+    "an API base without scheme": ("TWILIO_API_BASE", "127.0.0.1:8025", "http"),
+    "a send timeout in words": ("SEND_TIMEOUT", "ten", "positive number"),
+    "a zero send timeout": ("SEND_TIMEOUT", "0", "positive number"),
+    "a negative send timeout": ("SEND_TIMEOUT", "-5", "positive number"),
+    "an endless send timeout": ("SEND_TIMEOUT", "inf", "positive number"),
+    "a send timeout that is not a number": ("SEND_TIMEOUT", "nan", "positive number"),
+    "a fractional concurrency": ("SEND_CONCURRENCY", "2.5", "whole number"),
+    "no concurrency": ("SEND_CONCURRENCY", "0", "whole number"),
+    "a port in words": ("PORT", "http", "port"),
+    "a port out of range": ("PORT", "70000", "port"),
+    "no web processes": ("WEB_CONCURRENCY", "0", "whole number"),
+    "threads in words": ("WEB_THREADS", "four", "whole number"),
+}
+
+
+@pytest.mark.parametrize(("name", "value", "says"), BAD_SETTINGS.values(), ids=BAD_SETTINGS)
+def test_a_bad_setting_names_the_variable_and_what_is_wrong(
+    name: str, value: str, says: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({name: value})
+    assert str(raised.value).startswith(f"{name} ")
+    assert says in str(raised.value)
+    assert value in str(raised.value)
+
+
+def test_good_settings_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DEFAULT_TIMEZONE": "Europe/Paris",
+            "DEFAULT_REGION": "fr",
+            "PUBLIC_URL": "http://127.0.0.1:5000/",
+            "TWILIO_API_BASE": "https://api.twilio.com",
+            "SEND_TIMEOUT": "2.5",
+            "SEND_CONCURRENCY": "16",
+            "PORT": "8080",
+        }
+    )
+    assert settings.default_timezone == "Europe/Paris"
+    assert settings.default_region == "FR"
+    assert settings.public_url == "http://127.0.0.1:5000"
+    assert (settings.send_timeout, settings.send_concurrency, settings.port) == (2.5, 16, 8080)

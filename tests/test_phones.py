@@ -26,7 +26,7 @@ def test_normalize_gives_e164(raw: str, region: str, e164: str) -> None:
     [
         ("", "required"),
         (None, "required"),
-        (4155550123, "required"),
+        (4155550123, "must be a string"),
         ("hello", "not a phone number"),
         ("+1 212", "too short"),
         ("+1 415 555 0123 4567 89", "too long"),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import hmac
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug import exceptions as http
 
 from bot import phones
 from bot.contacts import Contact
@@ -43,10 +44,38 @@ def bad_request(exc: BadRequest) -> tuple[Response, int]:
     return error(str(exc))
 
 
-@blueprint.errorhandler(HTTPException)
-def http_error(exc: HTTPException) -> tuple[Response, int]:
+@blueprint.errorhandler(http.HTTPException)
+def http_error(exc: http.HTTPException) -> tuple[Response, int]:
     """Answer HTTP errors under /api in JSON too."""
     return error(exc.description or exc.name, exc.code or 500)
+
+
+def _under_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+# Routing errors happen before a blueprint is chosen, so only app-wide handlers see them.
+@blueprint.app_errorhandler(http.NotFound)
+def no_such_route(exc: http.NotFound) -> Any:
+    """Answer an unknown route under /api with a JSON 404 naming it; elsewhere, as Flask does."""
+    if not _under_api():
+        return exc
+    if request.blueprint == blueprint.name:  # a route of ours said 404 itself
+        return error(exc.description or exc.name, 404)
+    return error(f"no such route: {request.method} {request.path}", 404)
+
+
+@blueprint.app_errorhandler(http.MethodNotAllowed)
+def wrong_method(exc: http.MethodNotAllowed) -> Any:
+    """Answer a wrong method under /api with a JSON 405 naming the methods the route takes."""
+    if not _under_api():
+        return exc
+    allowed = sorted(set(exc.valid_methods or ()) - {"HEAD", "OPTIONS"})
+    response, status = error(
+        f"method {request.method} not allowed on {request.path}; use {', '.join(allowed)}", 405
+    )
+    response.headers["Allow"] = ", ".join(exc.valid_methods or ())
+    return response, status
 
 
 @blueprint.before_request
@@ -190,6 +219,18 @@ def get_events(raw_phone: str) -> Response:
     return jsonify(_runtime().store.events(_known(raw_phone).phone))
 
 
+def _known_event(event: str) -> str:
+    """Return `event` if a journey uses it; a typo would otherwise be accepted and do nothing."""
+    known = _runtime().runner.known_events()
+    if event in known:
+        return event
+    close = difflib.get_close_matches(event, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise BadRequest(
+        f"unknown event {event[:64]!r}{hint} (known events are {', '.join(sorted(known))})"
+    )
+
+
 @blueprint.post("/events")
 def post_event() -> tuple[Response, int]:
     """Start every journey that `event` triggers for the contact."""
@@ -200,5 +241,6 @@ def post_event() -> tuple[Response, int]:
         raise BadRequest("'event' must be a non-empty string such as 'appointment_booked'")
     payload = _optional(data, "data", dict, "an object")
     _times_on_calendar(payload or {}, "data.")
-    outcome = _runtime().conversations.trigger(phone, event.strip(), payload or {})
+    event = _known_event(event.strip())
+    outcome = _runtime().conversations.trigger(phone, event, payload or {})
     return jsonify({"started": outcome.started, "skipped": outcome.skipped}), 202

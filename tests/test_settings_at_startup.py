@@ -1,0 +1,41 @@
+"""A bad setting stops the Procfile's processes at start-up, with a line naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.emulator import EmulatorServer
+from tests.conftest import free_port
+from tests.processes import Processes, environment, wait_until
+
+
+def test_the_web_process_stops_and_logs_the_bad_setting(
+    redis_url: str, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    env = environment(redis_url, emulator, free_port(), tmp_path / "var")
+    processes = Processes(env, tmp_path)
+    try:
+        web = processes.start("web", DEFAULT_TIMEZONE="America/New_Yrok")
+        wait_until(lambda: web.poll() is not None, 60, "the web process to stop")
+        assert web.returncode != 0
+        log = processes.log("web")
+        assert "DEFAULT_TIMEZONE must be an IANA time zone" in log, log
+        assert "Traceback" not in log, log
+    finally:
+        processes.stop()
+
+
+def test_the_worker_stops_with_one_line_naming_the_bad_setting(
+    redis_url: str, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    env = environment(redis_url, emulator, free_port(), tmp_path / "var")
+    processes = Processes(env, tmp_path)
+    try:
+        worker = processes.start("worker", DEFAULT_TIMEZONE="America/New_Yrok")
+        wait_until(lambda: worker.poll() is not None, 60, "the worker to stop")
+        assert worker.returncode == 2
+        lines = processes.log("worker").strip().splitlines()
+        assert len(lines) == 1, lines
+        assert "DEFAULT_TIMEZONE" in lines[0]
+    finally:
+        processes.stop()
