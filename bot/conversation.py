@@ -21,6 +21,7 @@ from bot.journeys import JourneyRunner
 from bot.messages import Kind
 from bot.outbox import Outbox
 from bot.store import BUSY, DUPLICATE, LOCK_LOST, REPEAT, InboundClaim, LockLost, Store
+from bot.timers import TimeoutTimer
 from bot.turn import Turn
 from flows.engine import Reply, Timeout, expecting
 from nlu.intents import GREET, HUMAN, THANKS
@@ -304,36 +305,36 @@ class Conversations:
             self._commit(turn, token)
         return Outcome(events=turn.events, replies=turn.replies)
 
-    def fire_timeouts(self, timers: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    def fire_timeouts(self, timers: list[TimeoutTimer]) -> list[TimeoutTimer]:
         """Fire many timeouts with one round trip per stage; return those left for later.
 
         Contacts whose lock is busy (a reply is being handled right now) are left out
         and returned, so the caller can fire them one by one.
         """
-        tokens = self.store.lock_many(timer["phone"] for timer in timers)
+        tokens = self.store.lock_many(timer.phone for timer in timers)
         try:
             contacts = self.store.load_contacts(list(tokens))
             now = self.clock()
             turns: dict[str, Turn] = {}
             for timer in timers:
-                contact = contacts.get(timer["phone"])
+                contact = contacts.get(timer.phone)
                 if contact is None:
                     continue
                 turn = turns.setdefault(contact.phone, Turn(contact, now))
-                self._time_out(turn, timer["run"], int(timer["seq"]))
+                self._time_out(turn, timer.run, timer.seq)
             self._commit_many(list(turns.values()), unlock=tokens, fence=tokens)
         except BaseException:
             self.store.unlock_many(tokens)
             raise
-        return [timer for timer in timers if timer["phone"] not in tokens]
+        return [timer for timer in timers if timer.phone not in tokens]
 
     def _time_out(self, turn: Turn, run_id: str, seq: int) -> None:
         run = turn.contact.run(run_id)
         if run is None or run.wait_seq != seq or not run.is_open:
             return  # replied, ended or opted out since: the timer is stale
         if turn.contact.handoff:
-            payload = {"type": "timeout", "phone": turn.contact.phone, "run": run_id, "seq": seq}
-            turn.schedule(turn.now + HANDOFF_RECHECK, payload)
+            later = TimeoutTimer(turn.contact.phone, run_id, seq)
+            turn.schedule(turn.now + HANDOFF_RECHECK, later)
             return
         self.runner.resume(turn, run, Timeout(seq))
 

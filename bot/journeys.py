@@ -10,6 +10,7 @@ from typing import Any
 from bot.actions import ActionFailed, ActionOutcome, ActionRunner, tracker_state
 from bot.config import Settings
 from bot.contacts import Contact, Purpose
+from bot.timers import StartTimer
 from bot.turn import Turn
 from flows.engine import ActionResult, Context, Run, RunStatus, interrupt, resume, start
 from flows.events import ActionRequested, Event, JourneyStartRequested
@@ -130,14 +131,8 @@ class JourneyRunner:
             stamp = max(due, turn.now).isoformat()
             # The latest schedule per journey wins: a rebooked appointment moves it.
             turn.contact.date_starts[journey.id] = stamp
-            payload = {
-                "type": "start",
-                "phone": turn.contact.phone,
-                "journey": journey.id,
-                "due": stamp,
-                "data": dict(data),
-            }
-            turn.schedule(max(due, turn.now), payload)
+            start = StartTimer(turn.contact.phone, journey.id, stamp, dict(data))
+            turn.schedule(max(due, turn.now), start)
             turn.log({"type": "journey_scheduled", "journey": journey.id, "at": stamp})
 
     # moving runs

@@ -14,7 +14,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
 
 import requests
 import urllib3
@@ -24,6 +23,7 @@ from twilio.rest.api.v2010.account.message import MessageInstance
 from bot.guardrails import refusal
 from bot.messages import Message, Status
 from bot.runtime import Runtime, current
+from bot.timers import CheckTimer, SendTimer
 
 log = logging.getLogger(__name__)
 
@@ -159,14 +159,15 @@ class Sender:
         if message.attempts >= MAX_ATTEMPTS:
             self.store.settle(message.id, message.attempts, Status.FAILED)
         elif self.store.settle(message.id, message.attempts, Status.PENDING):
-            retry = {"type": "send", "message": message.id}
-            self.runtime.timers.schedule(self.runtime.clock() + backoff(message.attempts), retry)
+            later = self.runtime.clock() + backoff(message.attempts)
+            self.runtime.timers.schedule(later, SendTimer(message.id))
 
     def _unsure(self, message: Message, why: str) -> None:
         """Leave a message `submitting` and look for it at Twilio later."""
         log.warning("send %s may or may not have reached Twilio (%s); checking", message.id, why)
         delay = max(timedelta(seconds=CHECK_AFTER), backoff(message.attempts))
-        self.runtime.timers.schedule(self.runtime.clock() + delay, check_timer(message))
+        check = CheckTimer(message.id, message.attempts)
+        self.runtime.timers.schedule(self.runtime.clock() + delay, check)
 
     def check_each(self, checks: list[tuple[str, int]]) -> None:
         """Run each check; one that fails (Twilio unreachable) is tried again later."""
@@ -175,7 +176,7 @@ class Sender:
                 self.check(message_id, attempt)
             except Exception:
                 log.exception("checking %s with Twilio failed; trying again later", message_id)
-                again = {"type": "check", "message": message_id, "attempt": attempt}
+                again = CheckTimer(message_id, attempt)
                 self.runtime.timers.schedule(self.runtime.clock() + CHECK_RETRY, again)
 
     def check(self, message_id: str, attempt: int) -> None:
@@ -198,7 +199,7 @@ class Sender:
         wait = started + self.settings.send_timeout + CHECK_AFTER - self.store.now()
         if wait > 0:
             later = self.runtime.clock() + timedelta(seconds=wait)
-            self.runtime.timers.schedule(later, check_timer(message))
+            self.runtime.timers.schedule(later, CheckTimer(message.id, message.attempts))
             return
         found = self._find(message)
         if found is not None:
@@ -226,11 +227,6 @@ class Sender:
             and not self.store.sid_known(m.sid or "")
         ]
         return min(candidates, key=_created) if candidates else None
-
-
-def check_timer(message: Message) -> dict[str, Any]:
-    """Return the timer payload that checks the latest attempt of `message` with Twilio."""
-    return {"type": "check", "message": message.id, "attempt": message.attempts}
 
 
 def backoff(attempts: int) -> timedelta:

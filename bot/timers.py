@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from bot import lua
 from bot.store import Store, timer_member
@@ -14,8 +16,68 @@ from bot.store import Store, timer_member
 INFLIGHT_TIMEOUT = 60
 
 
+@dataclass(frozen=True)
+class TimeoutTimer:
+    """A waiting run's timeout: resume the run unless it has moved on since."""
+
+    kind: ClassVar[str] = "timeout"
+    phone: str
+    run: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """A date-triggered journey's start, unless the date it was scheduled from has moved."""
+
+    kind: ClassVar[str] = "start"
+    phone: str
+    journey: str
+    due: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendTimer:
+    """A message to put back in the outbox after a retry's backoff."""
+
+    kind: ClassVar[str] = "send"
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckTimer:
+    """A look at Twilio's list for attempt `attempt` of a message whose outcome is unknown."""
+
+    kind: ClassVar[str] = "check"
+    message: str
+    attempt: int
+
+
+Timer = TimeoutTimer | StartTimer | SendTimer | CheckTimer
+_KINDS: dict[str, type[Timer]] = {
+    cls.kind: cls for cls in (TimeoutTimer, StartTimer, SendTimer, CheckTimer)
+}
+
+
+def encode(timer: Timer) -> dict[str, Any]:
+    """Return the JSON payload stored for `timer`: its fields and its kind as "type"."""
+    return {"type": timer.kind, **asdict(timer)}
+
+
+def decode(payload: Mapping[str, Any]) -> Timer | None:
+    """Return the timer a stored payload describes, or None if it describes none."""
+    cls = _KINDS.get(payload.get("type")) if isinstance(payload, Mapping) else None
+    if cls is None:
+        return None
+    try:
+        return cls(**{f.name: payload[f.name] for f in fields(cls) if f.name in payload})
+    except TypeError:  # a field missing
+        return None
+
+
 class Timers:
-    """Schedules and claims timers; payloads are small JSON objects."""
+    """Schedules and claims timers, stored as small JSON objects (see encode)."""
 
     def __init__(self, store: Store) -> None:
         self.redis = store.redis
@@ -24,15 +86,15 @@ class Timers:
         self._claim = lua.register(self.redis, "claim_due")
         self._recover = lua.register(self.redis, "recover_timers")
 
-    def schedule(self, due: datetime, payload: dict[str, Any]) -> None:
+    def schedule(self, due: datetime, timer: Timer) -> None:
         """Add a timer outside a transition (transitions use Turn.schedule)."""
-        self.redis.zadd(self.key, {timer_member(payload): due.timestamp()})
+        self.redis.zadd(self.key, {timer_member(encode(timer)): due.timestamp()})
 
-    def claim_due(self, now: datetime, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
-        """Claim up to `limit` timers due at `now`, earliest first."""
+    def claim_due(self, now: datetime, limit: int = 500) -> list[tuple[str, Timer | None]]:
+        """Claim up to `limit` timers due at `now`, earliest first (None: not a timer)."""
         stamp = now.timestamp()
         members = self._claim(keys=[self.key, self.inflight_key], args=[stamp, limit, stamp])
-        return [(member, json.loads(member)) for member in members]
+        return [(member, decode(json.loads(member))) for member in members]
 
     def done(self, *members: str) -> None:
         """Forget claimed timers once they have been handled."""

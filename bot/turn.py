@@ -11,6 +11,7 @@ from bot.contacts import Contact, Purpose
 from bot.guardrails import refusal
 from bot.messages import Direction, Kind, Message, Status
 from bot.store import Changes
+from bot.timers import TimeoutTimer, Timer, encode
 from flows.engine import Run
 from flows.events import (
     ActionRequested,
@@ -92,9 +93,9 @@ class Turn:
             self.contact.last_active_at = self.stamp
         return message
 
-    def schedule(self, due: datetime, payload: dict[str, Any]) -> None:
+    def schedule(self, due: datetime, timer: Timer) -> None:
         """Add a durable timer that fires at `due`."""
-        self.changes.timers.append((due.timestamp(), payload))
+        self.changes.timers.append((due.timestamp(), encode(timer)))
 
     def count(self, counter: str) -> None:
         """Increment an analytics counter."""
@@ -122,13 +123,7 @@ def _message_created(turn: Turn, event: MessageCreated) -> None:
 
 def _wait_started(turn: Turn, event: WaitStarted) -> None:
     if event.timeout_at is not None:
-        payload = {
-            "type": "timeout",
-            "phone": turn.contact.phone,
-            "run": event.run_id,
-            "seq": event.seq,
-        }
-        turn.schedule(event.timeout_at, payload)
+        turn.schedule(event.timeout_at, TimeoutTimer(turn.contact.phone, event.run_id, event.seq))
 
 
 def _field_set(turn: Turn, event: FieldSet) -> None:

@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
-from typing import Any
 
 import redis
 from rq import Worker
 
 import nlu
 from bot.runtime import Runtime, install
+from bot.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, Timer
 
 log = logging.getLogger(__name__)
 
@@ -34,30 +34,28 @@ def tick(runtime: Runtime, now: datetime | None = None) -> int:
     return fired
 
 
-def _fire(runtime: Runtime, due: list[tuple[str, dict[str, Any]]]) -> int:
+def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
     """Handle one claimed batch; timers that fail stay in flight and come back later."""
-    by_type: dict[str, list[dict[str, Any]]] = {"timeout": [], "send": [], "start": [], "check": []}
-    for _, payload in due:
-        if payload.get("type") in by_type:
-            by_type[payload["type"]].append(payload)
-        else:
-            log.error("dropping timer of unknown type: %r", payload)
+    timeouts = [timer for _, timer in due if isinstance(timer, TimeoutTimer)]
+    starts = [timer for _, timer in due if isinstance(timer, StartTimer)]
+    sends = [timer for _, timer in due if isinstance(timer, SendTimer)]
+    checks = [timer for _, timer in due if isinstance(timer, CheckTimer)]
+    for member, timer in due:
+        if timer is None:
+            log.error("dropping a timer Parley does not know: %r", member)
     conversations = runtime.conversations
     try:
-        timeouts = by_type["timeout"]
         busy = conversations.fire_timeouts(timeouts) if timeouts else []
-        for payload in busy:  # contacts mid-reply: wait for their lock
-            conversations.fire_timeout(payload["phone"], payload["run"], int(payload["seq"]))
-        for payload in by_type["start"]:
-            conversations.fire_start(
-                payload["phone"], payload["journey"], payload["due"], payload.get("data") or {}
-            )
-        runtime.outbox.push(*(payload["message"] for payload in by_type["send"]))
-        if by_type["check"]:
+        for timeout in busy:  # contacts mid-reply: wait for their lock
+            conversations.fire_timeout(timeout.phone, timeout.run, timeout.seq)
+        for start in starts:
+            conversations.fire_start(start.phone, start.journey, start.due, start.data)
+        runtime.outbox.push(*(send.message for send in sends))
+        if checks:
             # Checks ask Twilio, which may be slow: they run as a job, not on the ticker.
-            checks = [(payload["message"], int(payload["attempt"])) for payload in by_type["check"]]
+            pairs = [(check.message, check.attempt) for check in checks]
             runtime.queue.enqueue(
-                CHECK_JOB, checks, result_ttl=0, failure_ttl=24 * 3600, job_timeout=600
+                CHECK_JOB, pairs, result_ttl=0, failure_ttl=24 * 3600, job_timeout=600
             )
     except Exception:
         # Left in flight: they come back after the in-flight timeout and are tried again.
@@ -72,7 +70,7 @@ def recover(runtime: Runtime) -> int:
     unsure = runtime.outbox.recover()
     now = runtime.clock()
     for message_id, attempt in unsure:
-        runtime.timers.schedule(now, {"type": "check", "message": message_id, "attempt": attempt})
+        runtime.timers.schedule(now, CheckTimer(message_id, attempt))
     runtime.outbox.done(*(message_id for message_id, _ in unsure))
     return len(unsure)
 

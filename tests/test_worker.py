@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from bot import worker
 from bot.conversation import Inbound
 from bot.messages import Status
+from bot.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, decode, encode
 
 PHONE = "+14155550123"
 
@@ -15,7 +18,7 @@ PHONE = "+14155550123"
 def test_each_timer_fires_once_with_two_tickers_racing(runtime, clock) -> None:
     due = clock() - timedelta(seconds=1)
     for number in range(300):
-        runtime.timers.schedule(due, {"type": "send", "message": f"m{number}"})
+        runtime.timers.schedule(due, SendTimer(f"m{number}"))
     barrier = threading.Barrier(2)
     fired: list[int] = []
 
@@ -35,14 +38,14 @@ def test_each_timer_fires_once_with_two_tickers_racing(runtime, clock) -> None:
 
 
 def test_timers_not_yet_due_wait(runtime, clock) -> None:
-    runtime.timers.schedule(clock() + timedelta(minutes=5), {"type": "send", "message": "x"})
+    runtime.timers.schedule(clock() + timedelta(minutes=5), SendTimer("x"))
     assert worker.tick(runtime) == 0
     clock.advance(minutes=5)
     assert worker.tick(runtime) == 1
 
 
 def test_a_timer_claimed_by_a_dead_worker_comes_back(runtime, clock) -> None:
-    runtime.timers.schedule(clock(), {"type": "send", "message": "x"})
+    runtime.timers.schedule(clock(), SendTimer("x"))
     assert len(runtime.timers.claim_due(clock())) == 1  # claimed, then the worker died
     assert worker.tick(runtime) == 0
     clock.advance(minutes=2)
@@ -111,7 +114,48 @@ def test_timers_survive_a_redis_restart_with_aof(tmp_path, settings, clock) -> N
 def test_due_timers_fire_earliest_first(runtime, clock) -> None:
     for minutes in (3, 1, 2):
         due = clock() + timedelta(minutes=minutes)
-        runtime.timers.schedule(due, {"type": "send", "message": f"m{minutes}"})
+        runtime.timers.schedule(due, SendTimer(f"m{minutes}"))
     clock.advance(minutes=5)
     assert worker.tick(runtime) == 3
     assert runtime.redis.lrange(runtime.outbox.list_key, 0, -1) == ["m1", "m2", "m3"]
+
+
+@pytest.mark.parametrize(
+    ("timer", "stored"),
+    [
+        (
+            TimeoutTimer("+14155550123", "r1", 3),
+            {"type": "timeout", "phone": "+14155550123", "run": "r1", "seq": 3},
+        ),
+        (
+            StartTimer("+14155550123", "reminders", "2026-12-01T17:00:00+00:00", {"a": 1}),
+            {
+                "type": "start",
+                "phone": "+14155550123",
+                "journey": "reminders",
+                "due": "2026-12-01T17:00:00+00:00",
+                "data": {"a": 1},
+            },
+        ),
+        (SendTimer("m1"), {"type": "send", "message": "m1"}),
+        (CheckTimer("m1", 2), {"type": "check", "message": "m1", "attempt": 2}),
+    ],
+)
+def test_timers_are_stored_as_before_and_read_back(timer, stored) -> None:
+    # Timers already in Redis from earlier versions must still be read.
+    assert encode(timer) == stored
+    assert decode(stored) == timer
+
+
+@pytest.mark.parametrize(
+    "stored", [{"type": "nope"}, {"type": "send"}, {"message": "m1"}, ["send", "m1"], "send"]
+)
+def test_what_is_not_a_timer_reads_as_none(stored) -> None:
+    assert decode(stored) is None
+
+
+def test_an_unknown_timer_is_dropped_and_the_rest_fire(runtime, clock) -> None:
+    runtime.redis.zadd(runtime.timers.key, {'{"type": "nope"}': clock().timestamp()})
+    runtime.timers.schedule(clock(), SendTimer("m1"))
+    assert worker.tick(runtime) == 2
+    assert runtime.redis.lrange(runtime.outbox.list_key, 0, -1) == ["m1"]
