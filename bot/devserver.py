@@ -32,7 +32,9 @@ def procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
 def run(port: int = 5000) -> int:
     """Start everything, print how to talk to it once it answers, and stop it all on Ctrl-C."""
     settings = Settings.from_env()
-    host = "0.0.0.0"
+    # Without Twilio credentials nothing outside this machine needs to reach the web process,
+    # and /api is open without API_TOKEN: keep it on loopback.
+    host = "127.0.0.1" if settings.sandbox else "0.0.0.0"
     if not port_free(host, port):
         print(
             f"parley: port {port} is already in use; choose another, e.g. PORT={port + 1} make run",
@@ -57,6 +59,8 @@ def run(port: int = 5000) -> int:
         children.append(("sandbox", _spawn(command, env)))
         print("parley: no Twilio credentials, so texts go to the local sandbox", flush=True)
     for name, command in procfile().items():
+        if name == "web":
+            command = bound_to(command, host)
         if name in ("web", "worker"):
             children.append((name, _spawn(["sh", "-c", f"exec {command}"], env)))
     print(f"parley: starting web and worker on port {port}", flush=True)
@@ -70,6 +74,15 @@ def run(port: int = 5000) -> int:
         redis_process.terminate()  # SIGTERM: Redis flushes its append-only file and exits
         redis_process.wait(timeout=10)
     return code
+
+
+def bound_to(web_command: str, host: str) -> str:
+    """Return the Procfile's web command listening on `host` instead of every interface."""
+    everywhere = "--bind 0.0.0.0:"
+    if everywhere not in web_command:
+        # Refuse rather than run a sandbox that might listen on every interface.
+        raise RuntimeError(f"the Procfile's web command has no {everywhere!r} to rewrite")
+    return web_command.replace(everywhere, f"--bind {host}:")
 
 
 def port_free(host: str, port: int) -> bool:

@@ -1,4 +1,4 @@
-"""`python -m bot run` (what `make run` runs): its banner and a taken port."""
+"""`python -m bot run` (what `make run` runs): its banner, a taken port, and where it listens."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.devserver import bound_to, procfile
 from tests.conftest import free_port
 from tests.processes import wait_until
 
@@ -31,6 +32,17 @@ def sandbox_env(redis_url: str, port: int, var_dir: Path) -> dict[str, str]:
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     return env
+
+
+def non_loopback_address() -> str | None:
+    """Return an IPv4 address of this machine other than loopback, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # UDP: picks the outgoing address, sends nothing
+        except OSError:  # no route: only loopback
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
 
 
 def healthy(base: str) -> bool:
@@ -91,3 +103,18 @@ def test_run_prints_the_banner_once_healthz_answers(running: tuple[int, Path]) -
     port, output = running
     assert f"listening on http://127.0.0.1:{port}" in output.read_text()
     assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+
+
+def test_run_in_sandbox_mode_listens_on_loopback_only(running: tuple[int, Path]) -> None:
+    port, _ = running
+    address = non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 60, "the web process on loopback")
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://{address}:{port}/healthz", timeout=5)
+
+
+def test_the_sandbox_binds_the_procfile_web_command_to_loopback() -> None:
+    web = bound_to(procfile()["web"], "127.0.0.1")
+    assert "--bind 127.0.0.1:" in web and "0.0.0.0" not in web
