@@ -58,6 +58,12 @@ def run(port: int = 5000) -> int:
         command = [sys.executable, "-m", "bot", "emulator", "--port", str(SANDBOX_PORT)]
         children.append(("sandbox", _spawn(command, env)))
         print("parley: no Twilio credentials, so texts go to the local sandbox", flush=True)
+        if not settings.business_contact:
+            print(
+                "parley: BUSINESS_CONTACT is unset; set it before going live, as HELP replies"
+                " quote it",
+                flush=True,
+            )
     for name, command in procfile().items():
         if name == "web":
             command = bound_to(command, host)
