@@ -2,19 +2,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# `make run` needs requirements.txt only; tests, lint and benchmarks add requirements-dev.txt.
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: install run test lint format bench check clean
 
-install: $(STAMP)
+install: $(DEV_STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || { echo "parley: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@echo "parley: installing requirements.txt into $(VENV) (a minute or two the first time)"
+	$(BIN)/python -m pip install -r requirements.txt
 	touch $(STAMP)
 
-run: install
+$(DEV_STAMP): requirements-dev.txt $(STAMP)
+	@echo "parley: installing requirements-dev.txt (test, lint and benchmark tools) into $(VENV)"
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
+run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bot run
 
 test: install
@@ -28,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-check: install
+check: $(STAMP)
 	$(BIN)/python -m bot flows check
 
 bench: install

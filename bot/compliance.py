@@ -37,7 +37,12 @@ def start_text(business: Mapping[str, str]) -> str:
 def help_text(business: Mapping[str, str]) -> str:
     """Return the HELP answer: who we are, how to reach us, rates, and how to stop."""
     reach = business.get("contact")
-    how = f"for help, contact {reach}." if reach else "for help, reply with your question."
+    # Without a contact, point to what reaches staff here: AGENT hands the conversation over.
+    how = (
+        f"for help, contact {reach}."
+        if reach
+        else "for help, reply AGENT and someone from our team will text you back here."
+    )
     return f"{business['name']}: {how} Msg & data rates may apply. Reply STOP to unsubscribe."
 
 

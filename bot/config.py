@@ -179,6 +179,16 @@ class Settings:
         url = self.status_callback_url
         return f"{url}?{urlencode({'message': message_id})}" if url else None
 
+    def startup_warnings(self) -> list[str]:
+        """Return what web and worker warn about at start-up: settings that work, but badly."""
+        if self.business_contact or self.sandbox:
+            return []
+        # Carriers expect the HELP reply to say how to reach the business.
+        return [
+            "BUSINESS_CONTACT is unset, so HELP replies cannot say how to reach you;"
+            " set it to e.g. '+1 415 555 0100 or help@example.com'"
+        ]
+
     @property
     def business(self) -> dict[str, str]:
         """Return the business profile that templates and compliance replies use."""

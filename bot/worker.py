@@ -123,6 +123,8 @@ def run(runtime: Runtime, *, burst: bool = False) -> None:
     outage only pauses sending.
     """
     install(runtime)
+    for warning in runtime.settings.startup_warnings():
+        log.warning("%s", warning)
     nlu.prepare()  # before forking work horses, so they inherit the trained model
     ticker = Ticker(runtime)
     ticker.start()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.emulator import EmulatorServer
 from tests.conftest import free_port
-from tests.processes import Processes, environment, wait_until
+from tests.processes import Processes, deployment, environment, wait_until
 
 
 def test_the_web_process_stops_and_logs_the_bad_setting(
@@ -39,3 +39,26 @@ def test_the_worker_stops_with_one_line_naming_the_bad_setting(
         assert "DEFAULT_TIMEZONE" in lines[0]
     finally:
         processes.stop()
+
+
+def test_web_and_worker_warn_when_business_contact_is_unset(
+    redis_url: str, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    env = environment(redis_url, emulator, free_port(), tmp_path / "var", BUSINESS_CONTACT="")
+    processes = Processes(env, tmp_path)
+    try:
+        processes.start("web")
+        processes.start("worker")
+        for name in ("web", "worker"):
+            wait_until(lambda n=name: "BUSINESS_CONTACT is unset" in processes.log(n), 60, name)
+    finally:
+        processes.stop()
+
+
+def test_web_does_not_warn_when_business_contact_is_set(
+    redis_url: str, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    with deployment(
+        redis_url, emulator, tmp_path, workers=0, BUSINESS_CONTACT="help@example.com"
+    ) as (_, processes):
+        assert "BUSINESS_CONTACT" not in processes.log("web")
