@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -20,7 +19,16 @@ from bot.contacts import Contact, Purpose
 from bot.journeys import JourneyRunner
 from bot.messages import Kind
 from bot.outbox import Outbox
-from bot.store import BUSY, DUPLICATE, LOCK_LOST, REPEAT, InboundClaim, LockLost, Store
+from bot.store import (
+    BUSY,
+    DUPLICATE,
+    LOCK_LOST,
+    REPEAT,
+    Backoff,
+    InboundClaim,
+    LockLost,
+    Store,
+)
 from bot.timers import TimeoutTimer
 from bot.turn import Turn
 from flows.engine import Reply, Timeout, expecting
@@ -165,18 +173,14 @@ class Conversations:
         retry free to handle it. Usually this is two round trips: begin, then commit.
         """
         claim = InboundClaim.new(inbound.sid, inbound.phone, INBOUND_LEASE)
-        take_over = True
-        deadline = time.monotonic() + INBOUND_LEASE
-        pause = 0.005
+        take_over, backoff = True, Backoff(INBOUND_LEASE)
         while True:
             state, contact = self.store.begin_inbound(claim, take_over=take_over)
             if state == DUPLICATE:
                 return Outcome(duplicate=True)
             if state == BUSY:  # another message of this contact is being handled: wait
-                if time.monotonic() > deadline:
+                if not backoff.wait():
                     raise LockLost(f"could not lock contact {inbound.phone}")
-                time.sleep(pause)
-                pause = min(pause * 2, 0.1)
                 continue
             try:
                 turn = self._receive(inbound, contact)

@@ -34,6 +34,22 @@ class LockLost(TimeoutError):
     """A contact's lock could not be had, or expired before the transition was saved."""
 
 
+class Backoff:
+    """Paces the tries for a busy lock: each pause longer than the last, up to a deadline."""
+
+    def __init__(self, timeout: float, first: float = 0.005, longest: float = 0.1) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.pause, self.longest = first, longest
+
+    def wait(self) -> bool:
+        """Sleep before the next try; False, without sleeping, once the deadline has passed."""
+        if time.monotonic() > self.deadline:
+            return False
+        time.sleep(self.pause)
+        self.pause = min(self.pause * 2, self.longest)
+        return True
+
+
 @dataclass(frozen=True)
 class InboundClaim:
     """One attempt at handling an inbound message: its MessageSid, contact and lock token."""
@@ -47,6 +63,11 @@ class InboundClaim:
     def new(cls, sid: str, phone: str, lease: float = 30.0) -> InboundClaim:
         """Return a claim with a fresh token, "<MessageSid>:<32 hex digits>"."""
         return cls(sid, phone, f"{sid}:{uuid.uuid4().hex}", lease)
+
+
+def _blank_if_none(value: object) -> str:
+    """Return `value` as a script argument: None is the empty string."""
+    return "" if value is None else str(value)
 
 
 def timer_member(payload: dict[str, Any]) -> str:
@@ -99,13 +120,10 @@ class Store:
         Commits made under the lock pass the token as a fence, so a transition whose lock
         expired while it ran is refused rather than overwriting a newer one.
         """
-        key, token = self.key("lock", phone), uuid.uuid4().hex
-        deadline, pause = time.monotonic() + timeout, 0.005
+        key, token, backoff = self.key("lock", phone), uuid.uuid4().hex, Backoff(timeout)
         while not self.redis.set(key, token, nx=True, px=int(timeout * 1000)):
-            if time.monotonic() > deadline:
+            if not backoff.wait():
                 raise LockLost(f"could not lock contact {phone}")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
         try:
             yield token
         finally:
@@ -187,13 +205,17 @@ class Store:
             "claims": [
                 [self.key("inbound", claim.sid), claim.token, INBOUND_TTL] for claim in claims
             ],
-            "fence": [[self.key("lock", phone), token] for phone, token in (fence or {}).items()],
-            "unlock": [[self.key("lock", phone), token] for phone, token in (unlock or {}).items()],
+            "fence": self._lock_pairs(fence),
+            "unlock": self._lock_pairs(unlock),
             "flag": [flag[0], flag[1]] if flag else None,
         }
         keys = [self.key("contacts"), self.key("outbox"), self.key("timers"), self.key("stats")]
         outcome, raised = self._run(self._commit, keys, [jsonio.dumps(document), EVENT_LOG_LENGTH])
         return int(outcome), bool(raised)
+
+    def _lock_pairs(self, tokens: dict[str, str] | None) -> list[list[str]]:
+        """Return {phone: token} as the [lock key, token] pairs the commit script reads."""
+        return [[self.key("lock", phone), token] for phone, token in (tokens or {}).items()]
 
     def _writes(self, changes: Changes) -> dict[str, Any]:
         contact = changes.contact
@@ -269,8 +291,8 @@ class Store:
     ) -> bool:
         """Give attempt `attempt` of a message its outcome; False if it has moved on since."""
         keys = [self.key("msg", message_id), self.key("outbox")]
-        error = "" if error_code is None else str(error_code)
-        args = [str(attempt), str(status), error, "1" if requeue else "0", message_id]
+        error, again = _blank_if_none(error_code), "1" if requeue else "0"
+        args = [str(attempt), str(status), error, again, message_id]
         return bool(self._run(self._settle, keys, args))
 
     def now(self) -> float:
@@ -289,22 +311,20 @@ class Store:
 
         None means the message is unknown or already linked to another sid.
         """
-        error = "" if error_code is None else str(error_code)
         return self._run(
             self._accept,
             [self.key("msg", message_id), self.key("sid", sid), self.key("parked", sid)],
-            [message_id, sid, str(status), _RANK_JSON, error],
+            [message_id, sid, str(status), _RANK_JSON, _blank_if_none(error_code)],
         )
 
     def advance_status(
         self, sid: str, status: str, error_code: int | None = None
     ) -> tuple[str, str, str, bool] | None:
         """Apply a Twilio status if it moves forward; return (id, phone, status, changed)."""
-        error = "" if error_code is None else str(error_code)
         result = self._run(
             self._advance,
             [self.key("sid", sid), self.key("parked", sid)],
-            [status, error, _RANK_JSON, self.key("msg", "")],
+            [status, _blank_if_none(error_code), _RANK_JSON, self.key("msg", "")],
         )
         if not result:
             return None
