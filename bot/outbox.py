@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "parley-outbound"
 DRAIN_JOB = "bot.sender.drain"
+CHECK_JOB = "bot.sender.check_sends"
 # If a drain job is lost (a worker killed before it started), the flag expires and
 # the next kick enqueues a fresh one.
 FLAG_TTL = 120
@@ -61,12 +62,16 @@ class Outbox:
 
     def enqueue_drain(self) -> None:
         """Enqueue a drain job (the caller has just set the flag)."""
+        self._enqueue(DRAIN_JOB, job_id=f"parley-drain-{uuid.uuid4().hex}")
+
+    def enqueue_checks(self, checks: list[tuple[str, int]]) -> None:
+        """Enqueue a job that checks sends of unknown outcome, (message id, attempt) each."""
+        self._enqueue(CHECK_JOB, checks)
+
+    def _enqueue(self, job: str, *args: object, job_id: str | None = None) -> None:
+        # Results are not read; a failed job is kept a day for a look at why.
         self.queue.enqueue(
-            DRAIN_JOB,
-            job_id=f"parley-drain-{uuid.uuid4().hex}",
-            result_ttl=0,
-            failure_ttl=24 * 3600,
-            job_timeout=600,
+            job, *args, job_id=job_id, result_ttl=0, failure_ttl=24 * 3600, job_timeout=600
         )
 
     def begin_drain(self) -> None:

@@ -20,7 +20,7 @@ INFLIGHT_TIMEOUT = 60
 class TimeoutTimer:
     """A waiting run's timeout: resume the run unless it has moved on since."""
 
-    kind: ClassVar[str] = "timeout"
+    type: ClassVar[str] = "timeout"
     phone: str
     run: str
     seq: int
@@ -30,7 +30,7 @@ class TimeoutTimer:
 class StartTimer:
     """A date-triggered journey's start, unless the date it was scheduled from has moved."""
 
-    kind: ClassVar[str] = "start"
+    type: ClassVar[str] = "start"
     phone: str
     journey: str
     due: str
@@ -41,7 +41,7 @@ class StartTimer:
 class SendTimer:
     """A message to put back in the outbox after a retry's backoff."""
 
-    kind: ClassVar[str] = "send"
+    type: ClassVar[str] = "send"
     message: str
 
 
@@ -49,25 +49,25 @@ class SendTimer:
 class CheckTimer:
     """A look at Twilio's list for attempt `attempt` of a message whose outcome is unknown."""
 
-    kind: ClassVar[str] = "check"
+    type: ClassVar[str] = "check"
     message: str
     attempt: int
 
 
 Timer = TimeoutTimer | StartTimer | SendTimer | CheckTimer
-_KINDS: dict[str, type[Timer]] = {
-    cls.kind: cls for cls in (TimeoutTimer, StartTimer, SendTimer, CheckTimer)
+_CLASSES: dict[str, type[Timer]] = {
+    cls.type: cls for cls in (TimeoutTimer, StartTimer, SendTimer, CheckTimer)
 }
 
 
 def encode(timer: Timer) -> dict[str, Any]:
-    """Return the JSON payload stored for `timer`: its fields and its kind as "type"."""
-    return {"type": timer.kind, **asdict(timer)}
+    """Return the JSON payload stored for `timer`: its type and its fields."""
+    return {"type": timer.type, **asdict(timer)}
 
 
 def decode(payload: Mapping[str, Any]) -> Timer | None:
     """Return the timer a stored payload describes, or None if it describes none."""
-    cls = _KINDS.get(payload.get("type")) if isinstance(payload, Mapping) else None
+    cls = _CLASSES.get(payload.get("type")) if isinstance(payload, Mapping) else None
     if cls is None:
         return None
     try:

@@ -20,7 +20,6 @@ from bot.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, Timer
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
-CHECK_JOB = "bot.sender.check_sends"
 BATCH = 200
 
 
@@ -53,10 +52,7 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
         runtime.outbox.push(*(send.message for send in sends))
         if checks:
             # Checks ask Twilio, which may be slow: they run as a job, not on the ticker.
-            pairs = [(check.message, check.attempt) for check in checks]
-            runtime.queue.enqueue(
-                CHECK_JOB, pairs, result_ttl=0, failure_ttl=24 * 3600, job_timeout=600
-            )
+            runtime.outbox.enqueue_checks([(check.message, check.attempt) for check in checks])
     except Exception:
         # Left in flight: they come back after the in-flight timeout and are tried again.
         log.exception("%d timers failed", len(due))
