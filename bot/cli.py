@@ -56,9 +56,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _port(text: str) -> int:
     """Read a TCP port given on the command line."""
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, not {text!r}")
-    return int(text)
+    from bot.config import port_number
+
+    try:
+        return port_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _flows_check(args: argparse.Namespace) -> int:

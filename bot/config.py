@@ -46,13 +46,21 @@ def _positive_int(name: str, value: str | None, default: int) -> int:
     return int(value)
 
 
+def port_number(text: str) -> int:
+    """Return the TCP port `text` names; ValueError says why it names none."""
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise ValueError(f"must be a port from 1 to 65535, not {text!r}")
+    return int(text)
+
+
 def _port(name: str, value: str | None, default: int) -> int:
     """Return a TCP port from the variable `name`: unset is `default`."""
     if value is None:
         return default
-    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
-        raise SettingsError(f"{name} must be a port from 1 to 65535, not {value!r}")
-    return int(value)
+    try:
+        return port_number(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name} {exc}") from None
 
 
 def _seconds(name: str, value: str | None, default: float) -> float:
