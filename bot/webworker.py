@@ -30,14 +30,15 @@ from concurrent.futures import Future
 from contextlib import suppress
 from functools import partial
 
-from gunicorn.errors import AppImportError
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.message import Request
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from bot.config import SettingsError
+from bot.config import Settings, SettingsError
 
 REQUEST_TIMEOUT = 10.0  # seconds for a whole request to arrive
 MAX_HEAD = 64 * 1024  # a longer head goes to gunicorn's parser, which refuses it
@@ -148,14 +149,19 @@ class RequestBufferingWorker(ThreadWorker):
         self.arriving: dict[TConn, ArrivingRequest] = {}
         self.lingering: dict[socket.socket, float] = {}
 
-    def load_wsgi(self) -> None:
-        """Load the app; a bad setting stops gunicorn with one line naming the variable."""
+    @classmethod
+    def check_config(cls, cfg: Config, log: Logger) -> None:
+        """Check the settings once, in gunicorn's master, before any worker starts.
+
+        A bad one stops gunicorn with one line naming the variable. Found in each worker
+        instead, every worker failed at once and the master, reaping them, could halt twice
+        and print a traceback of its own.
+        """
+        super().check_config(cfg, log)
         try:
-            super().load_wsgi()
+            Settings.from_env()
         except SettingsError as exc:
-            # gunicorn logs other failures as a traceback and boots the worker again;
-            # AppImportError is printed as its message and halts the whole server.
-            raise AppImportError(f"parley: {exc}") from None
+            raise RuntimeError(f"parley: {exc}") from None  # gunicorn prints it and exits 1
 
     def buffers(self, conn: TConn) -> bool:
         """Say whether this worker reads the connection's requests itself (plain HTTP/1)."""

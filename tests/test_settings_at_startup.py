@@ -2,57 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from bot.emulator import EmulatorServer
 from tests.conftest import free_port
 from tests.processes import Processes, deployment, environment, wait_until
 
 
-def test_the_web_process_stops_and_logs_the_bad_setting(
-    redis_url: str, emulator: EmulatorServer, tmp_path: Path
-) -> None:
-    env = environment(redis_url, emulator, free_port(), tmp_path / "var")
-    processes = Processes(env, tmp_path)
-    try:
-        web = processes.start("web", DEFAULT_TIMEZONE="America/New_Yrok")
-        wait_until(lambda: web.poll() is not None, 60, "the web process to stop")
-        assert web.returncode != 0
-        log = processes.log("web")
-        assert "DEFAULT_TIMEZONE must be an IANA time zone" in log, log
-        assert "Traceback" not in log, log
-    finally:
-        processes.stop()
+@pytest.fixture
+def processes(redis_url: str, emulator: EmulatorServer, tmp_path: Path) -> Iterator[Processes]:
+    """The Procfile's processes, none started yet; all stopped after the test."""
+    processes = Processes(environment(redis_url, emulator, free_port(), tmp_path / "var"), tmp_path)
+    yield processes
+    processes.stop()
 
 
-def test_the_worker_stops_with_one_line_naming_the_bad_setting(
-    redis_url: str, emulator: EmulatorServer, tmp_path: Path
-) -> None:
-    env = environment(redis_url, emulator, free_port(), tmp_path / "var")
-    processes = Processes(env, tmp_path)
-    try:
-        worker = processes.start("worker", DEFAULT_TIMEZONE="America/New_Yrok")
-        wait_until(lambda: worker.poll() is not None, 60, "the worker to stop")
-        assert worker.returncode == 2
-        lines = processes.log("worker").strip().splitlines()
-        assert len(lines) == 1, lines
-        assert "DEFAULT_TIMEZONE" in lines[0]
-    finally:
-        processes.stop()
+def test_the_web_process_stops_and_logs_the_bad_setting(processes: Processes) -> None:
+    web = processes.start("web", DEFAULT_TIMEZONE="America/New_Yrok")
+    wait_until(lambda: web.poll() is not None, 60, "the web process to stop")
+    assert web.returncode != 0
+    log = processes.log("web")
+    assert "DEFAULT_TIMEZONE must be an IANA time zone" in log, log
+    assert "Traceback" not in log, log
 
 
-def test_web_and_worker_warn_when_business_contact_is_unset(
-    redis_url: str, emulator: EmulatorServer, tmp_path: Path
-) -> None:
-    env = environment(redis_url, emulator, free_port(), tmp_path / "var", BUSINESS_CONTACT="")
-    processes = Processes(env, tmp_path)
-    try:
-        processes.start("web")
-        processes.start("worker")
-        for name in ("web", "worker"):
-            wait_until(lambda n=name: "BUSINESS_CONTACT is unset" in processes.log(n), 60, name)
-    finally:
-        processes.stop()
+def test_the_worker_stops_with_one_line_naming_the_bad_setting(processes: Processes) -> None:
+    worker = processes.start("worker", DEFAULT_TIMEZONE="America/New_Yrok")
+    wait_until(lambda: worker.poll() is not None, 60, "the worker to stop")
+    assert worker.returncode == 2
+    lines = processes.log("worker").strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "DEFAULT_TIMEZONE" in lines[0]
+
+
+def test_web_and_worker_warn_when_business_contact_is_unset(processes: Processes) -> None:
+    processes.start("web", BUSINESS_CONTACT="")
+    processes.start("worker", BUSINESS_CONTACT="")
+    for name in ("web", "worker"):
+        wait_until(lambda n=name: "BUSINESS_CONTACT is unset" in processes.log(n), 60, name)
 
 
 def test_web_does_not_warn_when_business_contact_is_set(
