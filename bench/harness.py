@@ -18,11 +18,12 @@ from pathlib import Path
 import redis
 import requests
 
-from bot import phones, redis_server
 from bot.config import PROJECT_ROOT
-from bot.devserver import procfile
-from bot.emulator_callbacks import UNDELIVERABLE_SUFFIX
-from bot.redis_server import RedisProcess
+from bot.domain import phones
+from bot.storage import redis_server
+from bot.storage.redis_server import RedisProcess
+from sandbox.devserver import procfile
+from sandbox.emulator_callbacks import UNDELIVERABLE_SUFFIX
 
 VENV_BIN = Path(sys.executable).parent
 BUSINESS_NUMBER = "+15005550006"
@@ -277,7 +278,7 @@ def start_emulator(log_dir: Path) -> tuple[Service, str]:
     port = free_port()
     gunicorn = str(VENV_BIN / "gunicorn")
     argv = [
-        gunicorn, "bot.emulator:create_emulator()",
+        gunicorn, "sandbox.emulator:create_emulator()",
         "--bind", f"127.0.0.1:{port}",
         "--workers", "1", "--threads", str(EMULATOR_THREADS), "--worker-class", "gthread",
         "--log-level", "warning",
@@ -290,7 +291,7 @@ def start_emulator(log_dir: Path) -> tuple[Service, str]:
 
 
 def valid_phones(count: int, seed: int = 2026) -> list[str]:
-    """Return `count` distinct US mobile-style numbers that bot.phones accepts as assigned."""
+    """Return `count` distinct US mobile-style numbers bot.domain.phones takes as assigned."""
     rng = random.Random(seed)
     found: dict[str, None] = {}
     while len(found) < count:

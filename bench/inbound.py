@@ -39,8 +39,8 @@ from bench.harness import (
 )
 from bench.load import Call, LoadResult, drive
 from bench.report import Section, cpus, ratio, verdict
-from bot.contacts import Contact
-from bot.store import Store
+from bot.domain.contacts import Contact
+from bot.storage.store import Store
 
 SMS_PATH = "/webhooks/twilio/sms"
 JOURNEY = "appointment_confirmation"
@@ -191,7 +191,7 @@ def run(quick: bool, workdir: Path) -> Section:
             PARLEY_VAR_DIR=str(workdir / "var-inbound"),
             PORT=str(parley_port),
         )
-        parley = serve("parley", "bot.app:create_app()", parley_port, parley_env, workdir, stack)
+        parley = serve("parley", "parley.app:create_app()", parley_port, parley_env, workdir, stack)
         bare_port = free_port()
         bare_env = base_env(PORT=str(bare_port))
         bare = serve("bare", "bench.bare_app:create_app()", bare_port, bare_env, workdir, stack)

@@ -35,9 +35,9 @@ from bench.harness import (
 )
 from bench.report import Section, cpus, ratio, verdict
 from bot.config import Settings
-from bot.messages import Kind, Status
+from bot.conversation.turn import Turn
+from bot.domain.messages import Kind, Status
 from bot.runtime import Runtime
-from bot.turn import Turn
 
 BODY = (
     "Reminder: you have an appointment with Dr. Lee on Tue Dec 1 at 12:30 PM."

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 
 from bot.config import PROJECT_ROOT
-from bot.redis_server import server_binary
+from bot.storage.redis_server import server_binary
 
 
 @dataclass

@@ -226,7 +226,7 @@ def run(quick: bool, workdir: Path, web_args: tuple[str, ...] = ()) -> Section:
             PARLEY_VAR_DIR=str(workdir / "var-slow"),
             PORT=str(port),
         )
-        argv = web_argv("bot.app:create_app()", port, env) + list(web_args)
+        argv = web_argv("parley.app:create_app()", port, env) + list(web_args)
         web = Service("web-slow", argv, env, workdir)
         stack.callback(web.stop)
         web.wait_http(base_url + "/healthz")

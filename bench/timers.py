@@ -27,9 +27,9 @@ from rq.suspension import suspend
 from bench.harness import BenchRedis, Service, base_env, procfile_argv
 from bench.load import percentile
 from bot.config import Settings
+from bot.delivery.timers import Timers
 from bot.runtime import Runtime
-from bot.store import timer_member
-from bot.timers import Timers
+from bot.storage.store import timer_member
 
 SPREAD = 1.0  # seconds over which the timers fall due
 LEAD = 15.0  # seconds between the end of set-up and the first due time

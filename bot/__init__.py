@@ -1,1 +1,1 @@
-"""The running bot: config, store, conversation runner, compliance, outbound, CLI."""
+"""The running bot, by concern: domain, conversation, storage, delivery; config and runtime."""

@@ -1,7 +1,7 @@
-"""`python -m bot`: Parley's command line."""
+"""`python -m bot`: Parley's command line, which lives in the composition root (`parley.cli`)."""
 
 import sys
 
-from bot.cli import main
+from parley.cli import main
 
 sys.exit(main())

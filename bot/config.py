@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 import phonenumbers
 
-from bot.phones import region_of
+from bot.domain.phones import region_of
 from flows.timing import zone_named
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

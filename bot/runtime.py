@@ -10,15 +10,15 @@ from rq import Queue
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot import redis_server
-from bot.actions import ActionRunner
 from bot.config import TWILIO_API_BASE, Settings
-from bot.conversation import Conversations, utcnow
-from bot.journeys import JourneyRunner
-from bot.outbox import QUEUE_NAME, Outbox
-from bot.schedules import Schedules
-from bot.store import Store
-from bot.timers import Timers
+from bot.conversation.actions import ActionRunner
+from bot.conversation.journeys import JourneyRunner
+from bot.conversation.runner import Conversations, utcnow
+from bot.conversation.schedules import Schedules
+from bot.delivery.outbox import QUEUE_NAME, Outbox
+from bot.delivery.timers import Timers
+from bot.storage import redis_server
+from bot.storage.store import Store
 from flows.loader import load_journeys
 
 

@@ -12,11 +12,11 @@ import pytest
 import redis
 from twilio.request_validator import RequestValidator
 
-from bot.app import create_app
 from bot.config import Settings
-from bot.emulator import EmulatorServer
-from bot.redis_server import RedisProcess
 from bot.runtime import Runtime, install
+from bot.storage.redis_server import RedisProcess
+from parley.app import create_app
+from sandbox.emulator import EmulatorServer
 from tests.redis_proxy import RedisProxy
 
 PUBLIC_URL = "https://parley.example.com"

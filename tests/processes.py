@@ -15,8 +15,8 @@ from typing import Any
 
 import requests
 
-from bot.devserver import procfile
-from bot.emulator import EmulatorServer
+from sandbox.devserver import procfile
+from sandbox.emulator import EmulatorServer
 from tests.conftest import BUSINESS_NUMBER, free_port, sign
 from tests.texting import new_sid
 

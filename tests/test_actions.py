@@ -10,8 +10,8 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 from werkzeug.serving import make_server
 
-from bot.actions import ActionFailed, ActionRunner, tracker_state
-from bot.contacts import Contact
+from bot.conversation.actions import ActionFailed, ActionRunner, tracker_state
+from bot.domain.contacts import Contact
 
 
 def contact(**fields) -> Contact:
@@ -95,7 +95,7 @@ def test_an_action_server_that_is_down_fails_clearly() -> None:
 def test_rasa_sdk_warnings_still_reach_the_log() -> None:
     import logging
 
-    import bot.actions  # noqa: F401  (it sets rasa_sdk's log level)
+    import bot.conversation.actions  # noqa: F401  (it sets rasa_sdk's log level)
 
     executor = logging.getLogger("rasa_sdk.executor")
     assert executor.isEnabledFor(logging.WARNING)

@@ -198,8 +198,8 @@ def test_healthz_answers_200_when_redis_answers(client) -> None:
 
 
 def test_healthz_answers_503_when_redis_is_down(runtime, redis_process, caplog) -> None:
-    from bot.app import create_app
-    from bot.redis_server import connect
+    from bot.storage.redis_server import connect
+    from parley.app import create_app
 
     runtime.redis = connect("redis://127.0.0.1:1/0")  # nothing listens on port 1
     response = create_app(runtime).test_client().get("/healthz")

@@ -92,7 +92,7 @@ def test_flows_check_warns_about_long_messages_without_failing(tmp_path: Path) -
 
 def test_handback_releases_a_handed_off_contact(redis_url: str, tmp_path: Path) -> None:
     from bot.config import Settings
-    from bot.conversation import Inbound
+    from bot.conversation.runner import Inbound
     from bot.runtime import Runtime
 
     runtime = Runtime(Settings(var_dir=tmp_path), redis_url)

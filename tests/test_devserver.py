@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.devserver import bound_to, procfile
+from sandbox.devserver import bound_to, procfile
 from tests.conftest import free_port
 from tests.processes import wait_until
 

@@ -18,8 +18,8 @@ from twilio.rest import Client
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from bot.emulator import EmulatorServer, create_emulator
-from bot.emulator_store import count_segments
+from sandbox.emulator import EmulatorServer, create_emulator
+from sandbox.emulator_store import count_segments
 
 FROM = "+15005550006"
 TO = "+14155550123"

@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from bot import lua
+from bot.storage import lua
 from tests.processes import deployment, wait_until
 from tests.redis_proxy import RedisProxy
 from tests.texting import new_sid

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from flows.graph import mermaid, svg, write_graph
 from flows.loader import load_journeys
 from flows.model import Journey
 from flows.parser import Parser
+from parley.cli import main
 
 JOURNEYS = load_journeys()
 SVG = "{http://www.w3.org/2000/svg}"

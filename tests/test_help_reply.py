@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import nlu
-from bot.compliance import help_text
+from bot.conversation.compliance import help_text
 from nlu.intents import HUMAN
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.sender import Sender
+from bot.delivery.sender import Sender
 from tests.texting import Texter, new_sid, post_signed
 
 AUTH = {"Authorization": "Bearer test-token"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 
-from bot import jsonio
+from bot.storage import jsonio
 
 
 class Purpose(StrEnum):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-from bot import lua
-from bot.conversation import Inbound
-from bot.messages import Kind, Status
+from bot.conversation.runner import Inbound
+from bot.conversation.turn import Turn
+from bot.delivery.sender import Sender
+from bot.domain.messages import Kind, Status
 from bot.runtime import Runtime
-from bot.sender import Sender
-from bot.turn import Turn
+from bot.storage import lua
 from tests.redis_proxy import RedisProxy
 
 PHONE = "+14155550123"

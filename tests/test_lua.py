@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot import lua
+from bot.storage import lua
 
 SCRIPTS = sorted(path.stem for path in Path(lua.__file__).parent.glob("*.lua"))
 

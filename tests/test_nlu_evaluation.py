@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from nlu import corpus
 from nlu.evaluation import evaluate, format_report
 from nlu.intents import INTENTS
 from nlu.rules import normalise
+from parley.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import phones
+from bot.domain import phones
 
 
 @pytest.mark.parametrize(

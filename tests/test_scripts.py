@@ -7,10 +7,10 @@ import time
 import pytest
 import redis
 
-from bot.app import create_app
-from bot.redis_server import RedisProcess
 from bot.runtime import Runtime
-from bot.scripts import ScriptRunner
+from bot.storage.redis_server import RedisProcess
+from bot.storage.scripts import ScriptRunner
+from parley.app import create_app
 from tests.texting import Texter
 
 ECHO = "return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}"
@@ -79,7 +79,7 @@ def test_a_forked_child_opens_its_own_connection(redis_url) -> None:
 
 
 def test_a_begin_retried_after_a_lost_reply_is_not_taken_for_a_repeat(runtime) -> None:
-    from bot.store import COMMITTED, DUPLICATE, LOCKED, REPEAT, Changes, InboundClaim
+    from bot.storage.store import COMMITTED, DUPLICATE, LOCKED, REPEAT, Changes, InboundClaim
 
     store, phone, sid = runtime.store, "+14155550123", "SM" + "1" * 32
     claim = InboundClaim.new(sid, phone)
@@ -98,7 +98,7 @@ def test_a_begin_retried_after_a_lost_reply_is_not_taken_for_a_repeat(runtime) -
 
 
 def test_an_attempt_that_never_committed_leaves_its_message_to_the_retry(runtime) -> None:
-    from bot.store import BUSY, COMMITTED, LOCK_LOST, LOCKED, Changes, InboundClaim
+    from bot.storage.store import BUSY, COMMITTED, LOCK_LOST, LOCKED, Changes, InboundClaim
 
     store, phone, sid = runtime.store, "+14155550123", "SM" + "2" * 32
     dead = InboundClaim.new(sid, phone)
@@ -117,8 +117,8 @@ def test_an_attempt_that_never_committed_leaves_its_message_to_the_retry(runtime
 
 
 def test_a_transition_whose_lock_expired_cannot_overwrite_a_later_opt_out(runtime) -> None:
-    from bot.conversation import Inbound
-    from bot.store import LOCK_LOST, Changes
+    from bot.conversation.runner import Inbound
+    from bot.storage.store import LOCK_LOST, Changes
 
     phone = "+14155550123"
     runtime.conversations.receive(Inbound(sid="SM" + "4" * 32, phone=phone, body="hello"))

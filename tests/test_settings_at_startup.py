@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import EmulatorServer
+from sandbox.emulator import EmulatorServer
 from tests.conftest import free_port
 from tests.processes import Processes, deployment, environment, wait_until
 

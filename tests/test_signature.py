@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot.app import create_app
-from bot.sender import Sender
+from bot.delivery.sender import Sender
+from parley.app import create_app
 from tests.conftest import PUBLIC_URL, sign
 from tests.texting import Texter, post_signed
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.sender import Sender
-from bot.worker import tick
+from bot.delivery.sender import Sender
+from bot.delivery.worker import tick
 from flows.parser import parse_duration
 from tests.texting import Texter, new_sid
 

@@ -95,7 +95,7 @@ def _status(client, settings, sid: str, status: str, error: str | None = None) -
 
 
 def _sent_message(runtime, client, settings) -> tuple[Texter, str]:
-    from bot.sender import Sender
+    from bot.delivery.sender import Sender
 
     phone = texter(client, settings)
     phone.text("hello")
@@ -113,7 +113,7 @@ def test_status_never_moves_backwards(runtime, client, settings, emulator) -> No
 
 
 def test_a_callback_before_the_sender_records_the_sid_is_kept(runtime, client, settings) -> None:
-    from bot.messages import Status
+    from bot.domain.messages import Status
 
     phone = texter(client, settings)
     phone.text("hello")
@@ -136,7 +136,7 @@ def test_a_callback_for_an_unknown_sid_is_ignored(client, settings) -> None:
 def test_a_callback_naming_its_message_settles_a_send_whose_answer_was_lost(
     runtime, client, settings
 ) -> None:
-    from bot.messages import Status
+    from bot.domain.messages import Status
 
     phone = texter(client, settings)
     phone.text("hello")

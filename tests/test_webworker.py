@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.webworker import MAX_BODY, MAX_HEAD, ArrivingRequest
+from parley.webworker import MAX_BODY, MAX_HEAD, ArrivingRequest
 
 
 def arrivals(*parts: bytes) -> list[bool]:

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot import worker
-from bot.conversation import Inbound
-from bot.messages import Status
-from bot.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, decode, encode
+from bot.conversation.runner import Inbound
+from bot.delivery import worker
+from bot.delivery.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, decode, encode
+from bot.domain.messages import Status
 
 PHONE = "+14155550123"
 
@@ -93,8 +93,8 @@ def test_timeouts_fire_in_batches_and_wait_for_a_busy_contact(runtime, clock) ->
 
 
 def test_timers_survive_a_redis_restart_with_aof(tmp_path, settings, clock) -> None:
-    from bot.redis_server import RedisProcess
     from bot.runtime import Runtime
+    from bot.storage.redis_server import RedisProcess
 
     server = RedisProcess(tmp_path / "aof", appendonly=True).start()
     try:

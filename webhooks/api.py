@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug import exceptions as http
 
-from bot import phones
-from bot.contacts import Contact
+from bot.domain import phones
+from bot.domain.contacts import Contact
 from bot.runtime import Runtime
 from flows.timing import off_calendar, zone_named
 

@@ -8,9 +8,9 @@ import re
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import phones
-from bot.conversation import Inbound
-from bot.messages import RANK
+from bot.conversation.runner import Inbound
+from bot.domain import phones
+from bot.domain.messages import RANK
 from bot.runtime import Runtime
 from webhooks.signature import is_signed
 

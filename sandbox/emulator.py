@@ -19,8 +19,8 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from bot.emulator_callbacks import SERVICE_FROM, CallbackDispatcher
-from bot.emulator_store import (
+from sandbox.emulator_callbacks import SERVICE_FROM, CallbackDispatcher
+from sandbox.emulator_store import (
     API_VERSION,
     FAULT_MODES,
     Fault,

@@ -20,10 +20,10 @@ import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest.api.v2010.account.message import MessageInstance
 
-from bot.guardrails import refusal
-from bot.messages import Message, Status
+from bot.delivery.timers import CheckTimer, SendTimer
+from bot.domain.guardrails import refusal
+from bot.domain.messages import Message, Status
 from bot.runtime import Runtime, current
-from bot.timers import CheckTimer, SendTimer
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,17 @@ from typing import Any
 import redis
 
 import nlu
-from bot import compliance, phones
-from bot.compliance import OPTED_IN
 from bot.config import Settings
-from bot.contacts import Contact, Purpose
-from bot.journeys import JourneyRunner
-from bot.messages import Kind
-from bot.outbox import Outbox
-from bot.store import (
+from bot.conversation import compliance
+from bot.conversation.compliance import OPTED_IN
+from bot.conversation.journeys import JourneyRunner
+from bot.conversation.turn import Turn
+from bot.delivery.outbox import Outbox
+from bot.delivery.timers import TimeoutTimer
+from bot.domain import phones
+from bot.domain.contacts import Contact, Purpose
+from bot.domain.messages import Kind
+from bot.storage.store import (
     BUSY,
     DUPLICATE,
     LOCK_LOST,
@@ -29,8 +32,6 @@ from bot.store import (
     LockLost,
     Store,
 )
-from bot.timers import TimeoutTimer
-from bot.turn import Turn
 from flows.engine import Reply, Timeout, expecting
 from nlu.intents import GREET, HUMAN, THANKS
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bot.messages import Kind
-from bot.turn import Turn
+from bot.conversation.turn import Turn
+from bot.domain.messages import Kind
 from flows.engine import Context, RunStatus, interrupt
 from nlu import Parse
 from nlu.intents import HELP, OPT_IN, OPT_OUT

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.contacts import Contact, Purpose
-from bot.messages import Kind
+from bot.domain.contacts import Contact, Purpose
+from bot.domain.messages import Kind
 
 
 @dataclass(frozen=True)

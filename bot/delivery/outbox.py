@@ -11,14 +11,14 @@ from contextlib import contextmanager
 import redis
 from rq import Queue
 
-from bot import lua
-from bot.store import Store
+from bot.storage import lua
+from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "parley-outbound"
-DRAIN_JOB = "bot.sender.drain"
-CHECK_JOB = "bot.sender.check_sends"
+DRAIN_JOB = "bot.delivery.sender.drain"
+CHECK_JOB = "bot.delivery.sender.check_sends"
 # If a drain job is lost (a worker killed before it started), the flag expires and
 # the next kick enqueues a fresh one.
 FLAG_TTL = 120

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 from twilio.request_validator import RequestValidator
 
-from bot.emulator_store import API_VERSION, MessageStore
+from sandbox.emulator_store import API_VERSION, MessageStore
 
 log = logging.getLogger(__name__)
 

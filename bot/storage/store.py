@@ -11,11 +11,11 @@ from typing import Any
 
 import redis
 
-from bot import jsonio, lua
-from bot.contacts import Contact
-from bot.guardrails import Standing
-from bot.messages import RANK, Message
-from bot.scripts import ScriptRunner
+from bot.domain.contacts import Contact
+from bot.domain.guardrails import Standing
+from bot.domain.messages import RANK, Message
+from bot.storage import jsonio, lua
+from bot.storage.scripts import ScriptRunner
 
 PREFIX = "parley:"
 # A handled MessageSid is remembered this long: far past any retry of Twilio's.
@@ -23,9 +23,9 @@ INBOUND_TTL = 7 * 24 * 3600
 EVENT_LOG_LENGTH = 500
 _RANK_JSON = jsonio.dumps({str(status): rank for status, rank in RANK.items()})
 
-# What beginning an inbound message found (bot/lua/begin.lua).
+# What beginning an inbound message found (bot/storage/lua/begin.lua).
 DUPLICATE, BUSY, LOCKED = 0, 1, 2
-# What a commit did (bot/lua/commit.lua): applied, or nothing because the MessageSid was
+# What a commit did (bot/storage/lua/commit.lua): applied, or nothing because the MessageSid was
 # handled or the lock lost.
 COMMITTED, REPEAT, LOCK_LOST = 0, 1, 2
 

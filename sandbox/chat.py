@@ -11,8 +11,8 @@ from urllib.parse import quote
 import requests
 from twilio.request_validator import RequestValidator
 
-from bot import phones
 from bot.config import Settings
+from bot.domain import phones
 
 SHOWN = {"accepted", "queued", "sending", "sent", "delivered", "read"}
 FAILED = {"failed", "undelivered", "suppressed"}

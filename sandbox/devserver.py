@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bot import redis_server
 from bot.config import PROJECT_ROOT, Settings
+from bot.storage import redis_server
 
 SANDBOX_PORT = 8025
 

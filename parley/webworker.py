@@ -16,7 +16,7 @@ gthread also closes a connection by waiting up to two seconds for the client to 
 its end, on its event loop, so clients that never close stall everyone; here that wait
 is one more socket in the event loop.
 
-Use it with `gunicorn --worker-class bot.webworker.RequestBufferingWorker`. TLS and
+Use it with `gunicorn --worker-class parley.webworker.RequestBufferingWorker`. TLS and
 HTTP/2 prior-knowledge connections get gthread's own handling.
 """
 

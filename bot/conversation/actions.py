@@ -12,14 +12,14 @@ import requests
 from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
 
-from bot.contacts import Contact
+from bot.domain.contacts import Contact
 
 log = logging.getLogger(__name__)
 # rasa_sdk logs each action it registers at INFO, in every process at start-up; its
 # warnings and errors are still worth reading.
 logging.getLogger("rasa_sdk.executor").setLevel(logging.WARNING)
 
-BUILTIN_PACKAGES = ("bot.custom_actions",)
+BUILTIN_PACKAGES = ("bot.conversation.custom_actions",)
 
 
 class ActionFailed(Exception):

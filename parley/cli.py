@@ -26,13 +26,13 @@ def _nlu_evaluate(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from bot.chat import chat
+    from sandbox.chat import chat
 
     return chat(args.phone, args.url, to=args.to)
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from bot import worker
+    from bot.delivery import worker
     from bot.runtime import Runtime
 
     worker.run(Runtime.from_env(), burst=args.burst)
@@ -41,7 +41,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _emulator(args: argparse.Namespace) -> int:
     from bot.config import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
-    from bot.emulator import serve
+    from sandbox.emulator import serve
 
     serve(args.host, args.port, SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
     return 0
@@ -49,7 +49,7 @@ def _emulator(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from bot.config import Settings
-    from bot.devserver import run
+    from sandbox.devserver import run
 
     return run(port=args.port or Settings.from_env().port)
 
@@ -102,8 +102,8 @@ def _flows_graph(args: argparse.Namespace) -> int:
 
 
 def _handback(args: argparse.Namespace) -> int:
-    from bot import phones
     from bot.config import Settings
+    from bot.domain import phones
     from bot.runtime import Runtime
 
     settings = Settings.from_env()

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from bot import lua
-from bot.store import Store, timer_member
+from bot.storage import lua
+from bot.storage.store import Store, timer_member
 
 # Claimed timers sit in an in-flight set until handled; if their worker dies they
 # come back after this many seconds, so a crash delays a timer but never loses it.

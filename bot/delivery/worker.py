@@ -14,8 +14,8 @@ import redis
 from rq import Worker
 
 import nlu
+from bot.delivery.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, Timer
 from bot.runtime import Runtime, install
-from bot.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, Timer
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import nlu
 from bot.runtime import Runtime, current
-from bot.store import LockLost
+from bot.storage.store import LockLost
 
 log = logging.getLogger(__name__)
 

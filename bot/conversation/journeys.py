@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from bot.actions import ActionFailed, ActionOutcome, ActionRunner, tracker_state
 from bot.config import Settings
-from bot.contacts import Contact, Purpose
-from bot.timers import StartTimer
-from bot.turn import Turn
+from bot.conversation.actions import ActionFailed, ActionOutcome, ActionRunner, tracker_state
+from bot.conversation.turn import Turn
+from bot.delivery.timers import StartTimer
+from bot.domain.contacts import Contact, Purpose
 from flows.engine import ActionResult, Context, Run, RunStatus, interrupt, resume, start
 from flows.events import ActionRequested, Event, JourneyStartRequested
 from flows.model import Journey, JourneyKind, Trigger

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime
 
-from bot.conversation import Conversations
-from bot.store import Store
+from bot.conversation.runner import Conversations
+from bot.storage.store import Store
 from flows.model import Journey, Trigger
 from flows.rules import matches_segment
 from flows.timing import next_schedule_time, zone_named

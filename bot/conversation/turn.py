@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.contacts import Contact, Purpose
-from bot.guardrails import refusal
-from bot.messages import Direction, Kind, Message, Status
-from bot.store import Changes
-from bot.timers import TimeoutTimer, Timer, encode
+from bot.delivery.timers import TimeoutTimer, Timer, encode
+from bot.domain.contacts import Contact, Purpose
+from bot.domain.guardrails import refusal
+from bot.domain.messages import Direction, Kind, Message, Status
+from bot.storage.store import Changes
 from flows.engine import Run
 from flows.events import (
     ActionRequested,

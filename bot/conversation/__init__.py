@@ -1,0 +1,1 @@
+"""One contact's conversation: the runner, the turn, compliance, journeys and actions."""

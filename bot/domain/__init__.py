@@ -1,0 +1,1 @@
+"""What the bot knows of people and messages: contacts, phone numbers, messages, consent."""

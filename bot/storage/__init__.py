@@ -1,0 +1,1 @@
+"""Where the bot keeps hot state: the Redis store, its Lua scripts and the embedded Redis."""
