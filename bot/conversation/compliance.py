@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from bot.conversation.log_events import OptedIn, OptedOut, OptOutRepeated
 from bot.conversation.turn import Turn
 from bot.domain.messages import Kind
 from flows.engine import Context, RunStatus, interrupt
 from nlu import Parse
 from nlu.intents import HELP, OPT_IN, OPT_OUT
-
-OPTED_IN = "opted_in"  # the event a resubscribe logs
 
 # Only a clear HELP/INFO gets the compliance answer; "who is this?" goes to the bot.
 HELP_CONFIDENCE = 0.9
@@ -71,7 +70,7 @@ def handle(
     if kind == "START" or (not kind and resubscribing):
         if not contact.subscribed:
             contact.subscribed = True
-            turn.log({"type": OPTED_IN, "source": f"sms:{parse.text.strip()[:60]}"})
+            turn.log(OptedIn(f"sms:{parse.text.strip()[:60]}"))
             turn.count("opt_ins")
         if not answered_by_twilio:
             turn.send(start_text(business), Kind.COMPLIANCE)
@@ -89,10 +88,10 @@ def unsubscribe(turn: Turn, source: str) -> bool:
     """Opt a contact out of everything and end their open journeys; False if already out."""
     contact = turn.contact
     if not contact.subscribed:
-        turn.log({"type": "opt_out_repeated", "source": source})
+        turn.log(OptOutRepeated(source))
         return False
     contact.subscribed = False
-    turn.log({"type": "opted_out", "source": source})
+    turn.log(OptedOut(source))
     turn.count("opt_outs")
     ctx = Context(contact=contact.template_view(), business={}, now=turn.now)
     for run in contact.open_runs():

@@ -9,6 +9,12 @@ from typing import Any
 
 from bot.config import Settings
 from bot.conversation.actions import ActionFailed, ActionOutcome, ActionRunner, tracker_state
+from bot.conversation.log_events import (
+    ActionFailure,
+    JourneyScheduled,
+    JourneySkipped,
+    JourneyStarted,
+)
 from bot.conversation.turn import Turn
 from bot.delivery.timers import StartTimer
 from bot.domain.contacts import Contact, Purpose
@@ -99,14 +105,14 @@ class JourneyRunner:
         if reason is None and decision == "skip":
             reason = "already_in_journey"
         if reason is not None:
-            turn.log({"type": "journey_skipped", "journey": journey.id, "reason": reason})
+            turn.log(JourneySkipped(journey.id, reason))
             return reason
         ctx = self.context(turn)
         for run in to_end:
             ended, events = interrupt(run, ctx, RunStatus.INTERRUPTED, reason=f"entry:{journey.id}")
             self.advance(turn, ended, events, depth)
         run, events = start(journey, self.context(turn), dict(data), uuid.uuid4().hex[:16])
-        turn.log({"type": "journey_started", "journey": journey.id, "run_id": run.id})
+        turn.log(JourneyStarted(journey.id, run.id))
         turn.count(f"journey:{journey.id}:started")
         self.advance(turn, run, events, depth)
         return None
@@ -133,7 +139,7 @@ class JourneyRunner:
             turn.contact.date_starts[journey.id] = stamp
             start = StartTimer(turn.contact.phone, journey.id, stamp, dict(data))
             turn.schedule(max(due, turn.now), start)
-            turn.log({"type": "journey_scheduled", "journey": journey.id, "at": stamp})
+            turn.log(JourneyScheduled(journey.id, stamp))
 
     # moving runs
     def resume(self, turn: Turn, run: Run, input: Any, depth: int = 0) -> bool:
@@ -157,7 +163,7 @@ class JourneyRunner:
                 target = self.journeys.get(event.target)
                 if target is None or depth >= MAX_DEPTH:
                     why = "unknown_journey" if target is None else "too_deep"
-                    turn.log({"type": "journey_skipped", "journey": event.target, "reason": why})
+                    turn.log(JourneySkipped(event.target, why))
                 else:
                     self.start(turn, target, event.data, depth + 1)
 
@@ -171,7 +177,7 @@ class JourneyRunner:
             )
         except ActionFailed as exc:
             log.warning("%s", exc)
-            turn.log({"type": "action_failed", "action": event.action, "error": str(exc)})
+            turn.log(ActionFailure(event.action, str(exc)))
             outcome = ActionOutcome()
         result = ActionResult(fields=dict(outcome.fields), messages=tuple(outcome.messages))
         self.resume(turn, run, result, depth)

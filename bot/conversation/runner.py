@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,8 +14,15 @@ import redis
 import nlu
 from bot.config import Settings
 from bot.conversation import compliance
-from bot.conversation.compliance import OPTED_IN
 from bot.conversation.journeys import JourneyRunner
+from bot.conversation.log_events import (
+    ConsentChanged,
+    EventReceived,
+    HandoffReleased,
+    MessageReceived,
+    OptedIn,
+    Undeliverable,
+)
 from bot.conversation.turn import Turn
 from bot.delivery.outbox import Outbox
 from bot.delivery.timers import TimeoutTimer
@@ -97,6 +104,34 @@ class Conversations:
             created_at=self.clock().isoformat(),
         )
 
+    @contextmanager
+    def transition(self, phone: str) -> Iterator[Turn]:
+        """Lock a contact, load it (or a new one), yield its turn, and commit it if all went well.
+
+        The commit is fenced by the lock: if the lock expired meanwhile, nothing is saved and
+        LockLost is raised. An exception inside the block saves nothing. A block that finds
+        nothing to do calls `turn.discard()`.
+        """
+        with self.store.lock(phone) as token:
+            contact = self.store.load_contact(phone) or self.new_contact(phone)
+            turn = Turn(contact, self.clock())
+            yield turn
+            if not turn.discarded:
+                self._commit(turn, token)
+
+    @contextmanager
+    def transition_existing(self, phone: str) -> Iterator[Turn | None]:
+        """Like `transition`, but yield None (and save nothing) for a contact never seen."""
+        with self.store.lock(phone) as token:
+            contact = self.store.load_contact(phone)
+            if contact is None:
+                yield None
+                return
+            turn = Turn(contact, self.clock())
+            yield turn
+            if not turn.discarded:
+                self._commit(turn, token)
+
     def update_contact(
         self,
         phone: str,
@@ -106,9 +141,8 @@ class Conversations:
         consent: Mapping[str, Any] | None = None,
     ) -> Contact:
         """Create or update a contact from the API; consent changes go to the ledger."""
-        with self.store.lock(phone) as token:
-            contact = self.store.load_contact(phone) or self.new_contact(phone)
-            turn = Turn(contact, self.clock())
+        with self.transition(phone) as turn:
+            contact = turn.contact
             contact.fields.update(fields or {})
             if language:
                 contact.language = language
@@ -122,13 +156,12 @@ class Conversations:
                     str(consent.get("source") or "api"),
                     turn.now,
                 )
-                turn.log({"type": "consent_changed", **entry})
+                turn.log(ConsentChanged(**entry))
                 if not had and contact.has_consent(Purpose.MARKETING):
                     self._opted_in(turn)
             if fields:
                 self.runner.schedule_dates(turn, None, {})
-            self._commit(turn, token)
-            return contact
+        return contact
 
     def _commit(self, turn: Turn, token: str) -> None:
         """Save a transition made under the contact's lock `token`."""
@@ -211,16 +244,9 @@ class Conversations:
             language=contact.language,
             vocabulary=journey.vocabulary if journey else None,
         )
-        turn.log(
-            {
-                "type": "message_received",
-                "text": inbound.body,
-                "intent": parse.intent,
-                "confidence": parse.confidence,
-            }
-        )
+        turn.log(MessageReceived(inbound.body, parse.intent, parse.confidence))
         handled = compliance.handle(turn, parse, self.settings.business, inbound.opt_out_type)
-        if handled and turn.events[-1]["type"] == OPTED_IN:
+        if handled and turn.events[-1]["type"] == OptedIn.type:
             self._opted_in(turn)
         if not handled and contact.subscribed and not contact.handoff:
             handled = self._start_by_keyword(turn, inbound.body)
@@ -259,10 +285,8 @@ class Conversations:
         """Apply a business event: end journeys it exits, start the ones it triggers."""
         data = dict(data or {})
         outcome = Outcome()
-        with self.store.lock(phone) as token:
-            contact = self.store.load_contact(phone) or self.new_contact(phone)
-            turn = Turn(contact, self.clock())
-            turn.log({"type": "event_received", "event": event})
+        with self.transition(phone) as turn:
+            turn.log(EventReceived(event))
             self.runner.end_on_event(turn, event)
             for journey in self.runner.triggered_by(event):
                 reason = self.runner.start(turn, journey, data)
@@ -271,43 +295,35 @@ class Conversations:
                 else:
                     outcome.skipped.append({"journey": journey.id, "reason": reason})
             self.runner.schedule_dates(turn, event, data)
-            self._commit(turn, token)
         outcome.events, outcome.replies = turn.events, turn.replies
         return outcome
 
     def enter(self, phone: str, journey_id: str, data: Mapping[str, Any]) -> str | None:
         """Start one journey for one contact; return why not, or None when started."""
         journey = self.journeys[journey_id]
-        with self.store.lock(phone) as token:
-            contact = self.store.load_contact(phone) or self.new_contact(phone)
-            turn = Turn(contact, self.clock())
+        with self.transition(phone) as turn:
             reason = self.runner.start(turn, journey, data)
-            self._commit(turn, token)
-            return reason
+        return reason
 
     def fire_start(self, phone: str, journey_id: str, due: str, data: Mapping[str, Any]) -> bool:
         """Start a date-triggered journey whose time came, unless it was rescheduled since."""
         journey = self.journeys.get(journey_id)
-        with self.store.lock(phone) as token:
-            contact = self.store.load_contact(phone)
-            if contact is None or journey is None or contact.date_starts.get(journey_id) != due:
+        with self.transition_existing(phone) as turn:
+            if turn is None or journey is None or turn.contact.date_starts.get(journey_id) != due:
+                if turn is not None:
+                    turn.discard()
                 return False
-            turn = Turn(contact, self.clock())
-            del contact.date_starts[journey_id]
+            del turn.contact.date_starts[journey_id]
             started = self.runner.start(turn, journey, data) is None
-            self._commit(turn, token)
-            return started
+        return started
 
     # timers
     def fire_timeout(self, phone: str, run_id: str, seq: int) -> Outcome:
         """Resume a waiting run whose timeout came due, unless it has moved on since."""
-        with self.store.lock(phone) as token:
-            contact = self.store.load_contact(phone)
-            if contact is None:
+        with self.transition_existing(phone) as turn:
+            if turn is None:
                 return Outcome()
-            turn = Turn(contact, self.clock())
             self._time_out(turn, run_id, seq)
-            self._commit(turn, token)
         return Outcome(events=turn.events, replies=turn.replies)
 
     def fire_timeouts(self, timers: list[TimeoutTimer]) -> list[TimeoutTimer]:
@@ -346,29 +362,22 @@ class Conversations:
     # signals from the sender and status callbacks
     def mark_unsubscribed(self, phone: str, source: str) -> None:
         """Opt a contact out because Twilio or the carrier says they are (e.g. error 21610)."""
-        with self.store.lock(phone) as token:
-            contact = self.store.load_contact(phone) or self.new_contact(phone)
-            turn = Turn(contact, self.clock())
+        with self.transition(phone) as turn:
             compliance.unsubscribe(turn, source)
-            self._commit(turn, token)
 
     def mark_undeliverable(self, phone: str, error_code: int) -> None:
         """Stop messaging a number Twilio says cannot receive SMS."""
-        with self.store.lock(phone) as token:
-            contact = self.store.load_contact(phone) or self.new_contact(phone)
-            turn = Turn(contact, self.clock())
-            contact.undeliverable = error_code
-            turn.log({"type": "undeliverable", "error_code": error_code})
-            self._commit(turn, token)
+        with self.transition(phone) as turn:
+            turn.contact.undeliverable = error_code
+            turn.log(Undeliverable(error_code))
 
     def release_handoff(self, phone: str) -> bool:
         """Give a conversation back to the bot; False if it was not handed off."""
-        with self.store.lock(phone) as token:
-            contact = self.store.load_contact(phone)
-            if contact is None or not contact.handoff:
+        with self.transition_existing(phone) as turn:
+            if turn is None or not turn.contact.handoff:
+                if turn is not None:
+                    turn.discard()
                 return False
-            turn = Turn(contact, self.clock())
-            contact.handoff, contact.handoff_reason = False, None
-            turn.log({"type": "handoff_released"})
-            self._commit(turn, token)
-            return True
+            turn.contact.handoff, turn.contact.handoff_reason = False, None
+            turn.log(HandoffReleased())
+        return True

@@ -7,6 +7,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from bot.conversation.log_events import (
+    ConsentChanged,
+    HandoffStarted,
+    LogEvent,
+    MessageSuppressed,
+    entry,
+)
 from bot.delivery.timers import TimeoutTimer, Timer, encode
 from bot.domain.contacts import Contact, Purpose
 from bot.domain.guardrails import refusal
@@ -27,7 +34,6 @@ from flows.events import (
     StageChanged,
     TagsChanged,
     WaitStarted,
-    as_dict,
 )
 
 
@@ -42,15 +48,20 @@ class Turn:
         self.replies: list[str] = []
         self.inbound_text = ""  # what the contact just said, evidence for consent
         self.intent: str | None = None  # what the parser made of it
+        self.discarded = False  # nothing to save after all
+
+    def discard(self) -> None:
+        """Drop this transition: the contact is left as it was stored."""
+        self.discarded = True
 
     @property
     def events(self) -> list[dict[str, Any]]:
         """Return the events recorded so far, as data."""
         return self.changes.events
 
-    def log(self, event: dict[str, Any]) -> None:
+    def log(self, event: LogEvent | Event) -> None:
         """Record an event in the contact's event log."""
-        self.changes.events.append({"at": self.stamp, **event})
+        self.changes.events.append({"at": self.stamp, **entry(event)})
 
     def record_inbound(self, sid: str, body: str) -> Message:
         """Record a message the contact sent."""
@@ -86,7 +97,7 @@ class Turn:
         )
         self.changes.messages.append(message)
         if blocked:
-            self.log({"type": "message_suppressed", "reason": blocked, "text": text})
+            self.log(MessageSuppressed(reason=blocked, text=text))
         else:
             self.changes.outbox.append(message.id)
             self.replies.append(text)
@@ -106,14 +117,14 @@ class Turn:
         if not self.contact.handoff:
             self.contact.handoff = True
             self.contact.handoff_reason = reason
-            self.log({"type": "handoff_started", "reason": reason})
+            self.log(HandoffStarted(reason))
             self.count("handoffs")
 
     def apply(self, run: Run, events: Iterable[Event]) -> None:
         """Store the engine's new run state, then act on each of its events."""
         self.contact.replace_run(run)
         for event in events:
-            self.log(as_dict(event))
+            self.log(event)
             _HANDLERS[event.type](self, event)
 
 
@@ -145,8 +156,8 @@ def _tags_changed(turn: Turn, event: TagsChanged) -> None:
 
 def _consent_granted(turn: Turn, event: ConsentGranted) -> None:
     source = f"sms reply in {event.journey}/{event.step}"
-    entry = turn.contact.grant(Purpose(event.purpose), True, source, turn.now)
-    turn.log({"type": "consent_changed", **entry, "evidence": turn.inbound_text})
+    granted = turn.contact.grant(Purpose(event.purpose), True, source, turn.now)
+    turn.log(ConsentChanged(**granted, evidence=turn.inbound_text))
 
 
 def _split_chosen(turn: Turn, event: SplitChosen) -> None:

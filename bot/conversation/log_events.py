@@ -1,0 +1,166 @@
+"""What the bot itself records in a contact's event log, beside the engine's events.
+
+Each is a typed record whose `type` names it in the stored log; `Turn.log` stamps and
+stores them, as it stores the engine's events (flows.events). Readers of the log (the
+API, the record, analytics) match on these `type` names, so they are part of the contract.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, get_args
+
+from flows.events import Event, as_dict
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    """The contact texted in, and this is what the parser made of it."""
+
+    type: ClassVar[str] = "message_received"
+    text: str
+    intent: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class MessageSuppressed:
+    """A message was not queued because a guardrail forbids it (the reason says which)."""
+
+    type: ClassVar[str] = "message_suppressed"
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True)
+class EventReceived:
+    """A business event arrived through the API."""
+
+    type: ClassVar[str] = "event_received"
+    event: str
+
+
+@dataclass(frozen=True)
+class ConsentChanged:
+    """A consent decision; `evidence` is what the contact said, when they said something."""
+
+    type: ClassVar[str] = "consent_changed"
+    purpose: str
+    granted: bool
+    source: str
+    at: str
+    evidence: str | None = None
+
+
+@dataclass(frozen=True)
+class OptedIn:
+    """The contact texted START (or the like) and is subscribed again."""
+
+    type: ClassVar[str] = "opted_in"
+    source: str
+
+
+@dataclass(frozen=True)
+class OptedOut:
+    """The contact is unsubscribed from everything."""
+
+    type: ClassVar[str] = "opted_out"
+    source: str
+
+
+@dataclass(frozen=True)
+class OptOutRepeated:
+    """An opt-out from a contact who was already out: nothing changes, it is kept as evidence."""
+
+    type: ClassVar[str] = "opt_out_repeated"
+    source: str
+
+
+@dataclass(frozen=True)
+class Undeliverable:
+    """Twilio says the number cannot receive SMS."""
+
+    type: ClassVar[str] = "undeliverable"
+    error_code: int
+
+
+@dataclass(frozen=True)
+class HandoffStarted:
+    """Staff now own the conversation; the bot stays quiet."""
+
+    type: ClassVar[str] = "handoff_started"
+    reason: str
+
+
+@dataclass(frozen=True)
+class HandoffReleased:
+    """The conversation is the bot's again."""
+
+    type: ClassVar[str] = "handoff_released"
+
+
+@dataclass(frozen=True)
+class JourneyStarted:
+    """A journey run began for the contact."""
+
+    type: ClassVar[str] = "journey_started"
+    journey: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class JourneySkipped:
+    """A journey did not start for the contact, and why."""
+
+    type: ClassVar[str] = "journey_skipped"
+    journey: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class JourneyScheduled:
+    """A date-triggered journey will start for the contact at `at`."""
+
+    type: ClassVar[str] = "journey_scheduled"
+    journey: str
+    at: str
+
+
+@dataclass(frozen=True)
+class ActionFailure:
+    """A custom action raised; the run went on without its results."""
+
+    type: ClassVar[str] = "action_failed"
+    action: str
+    error: str
+
+
+LogEvent = (
+    MessageReceived
+    | MessageSuppressed
+    | EventReceived
+    | ConsentChanged
+    | OptedIn
+    | OptedOut
+    | OptOutRepeated
+    | Undeliverable
+    | HandoffStarted
+    | HandoffReleased
+    | JourneyStarted
+    | JourneySkipped
+    | JourneyScheduled
+    | ActionFailure
+)
+
+
+def entry(event: LogEvent | Event) -> dict[str, Any]:
+    """Return the event as the log stores it: JSON-safe, with its type first."""
+    if isinstance(event, _OWN):
+        # Only strings, numbers and booleans; an unset option is left out, not null.
+        fields = ((f.name, getattr(event, f.name)) for f in dataclasses.fields(event))
+        return {"type": event.type, **{name: value for name, value in fields if value is not None}}
+    return as_dict(event)
+
+
+_OWN: tuple[type, ...] = get_args(LogEvent)
