@@ -139,6 +139,7 @@ class Settings:
     send_timeout: float = 15.0
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-* headers count
     port: int = 5000  # gunicorn binds it (Procfile); read here so a bad one stops start-up
+    sandbox_port: int = 8025  # where `make run` starts the SMS sandbox without credentials
 
     @property
     def sandbox(self) -> bool:
@@ -160,7 +161,9 @@ class Settings:
         """Return where the Twilio client sends requests: Twilio, or the local sandbox."""
         if self.twilio_api_base:
             return self.twilio_api_base
-        return SANDBOX_API_BASE if self.sandbox else TWILIO_API_BASE
+        if not self.sandbox:
+            return TWILIO_API_BASE
+        return f"http://127.0.0.1:{self.sandbox_port}"
 
     @property
     def from_number(self) -> str | None:
@@ -253,4 +256,5 @@ class Settings:
             send_timeout=_seconds("SEND_TIMEOUT", get("SEND_TIMEOUT"), defaults.send_timeout),
             trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
             port=_port("PORT", get("PORT"), defaults.port),
+            sandbox_port=_port("SANDBOX_PORT", get("SANDBOX_PORT"), defaults.sandbox_port),
         )

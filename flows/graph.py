@@ -238,7 +238,7 @@ def svg(journey: Journey) -> str:
     )
 
 
-def write_graph(journey: Journey, out_dir: str | Path = ".") -> tuple[Path, Path]:
+def write_graph(journey: Journey, out_dir: str | Path) -> tuple[Path, Path]:
     """Write ID.mmd and ID.svg into out_dir (created if missing); return their paths."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)

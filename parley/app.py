@@ -32,8 +32,6 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     """Create the Parley web app (gunicorn calls this with no arguments)."""
     runtime = runtime or current()
     nlu.prepare()  # train the classifier now, not on the first free-text reply
-    for warning in runtime.settings.startup_warnings():
-        log.warning("%s", warning)
     app = Flask("parley")
     app.config["SECRET_KEY"] = runtime.settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no webhook or API call needs more

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def _parse(args: argparse.Namespace) -> int:
@@ -83,6 +84,7 @@ def _flows_check(args: argparse.Namespace) -> int:
 
 
 def _flows_graph(args: argparse.Namespace) -> int:
+    from bot.config import PROJECT_ROOT
     from flows.graph import mermaid, write_graph
     from flows.loader import JourneyLoadError, load_journeys
 
@@ -96,8 +98,11 @@ def _flows_graph(args: argparse.Namespace) -> int:
     if journey is None:
         print(f"no journey {args.id!r} (there are: {', '.join(sorted(journeys))})", file=sys.stderr)
         return 1
-    write_graph(journey, args.out)
+    # By default beside the rest of what Parley writes, not wherever the command was run.
+    out = args.out or Path(os.environ.get("PARLEY_VAR_DIR") or PROJECT_ROOT / "var") / "graphs"
+    drawings = write_graph(journey, out)
     print(mermaid(journey), end="")
+    print(f"parley: wrote {' and '.join(str(path) for path in drawings)}", file=sys.stderr)
     return 0
 
 
@@ -165,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_flows_check)
     graph = flow_commands.add_parser("graph", help="draw a journey as ID.mmd and ID.svg")
     graph.add_argument("id", help="the journey's id")
-    graph.add_argument("--out", default=".", help="folder to write to (default: here)")
+    graph.add_argument("--out", type=Path, help="folder to write to (default: var/graphs)")
     graph.set_defaults(func=_flows_graph)
 
     handback = commands.add_parser("handback", help="give a handed-off conversation back")

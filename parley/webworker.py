@@ -151,7 +151,7 @@ class RequestBufferingWorker(ThreadWorker):
 
     @classmethod
     def check_config(cls, cfg: Config, log: Logger) -> None:
-        """Check the settings once, in gunicorn's master, before any worker starts.
+        """Check the settings once, in gunicorn's master, before any worker starts; warn once.
 
         A bad one stops gunicorn with one line naming the variable. Found in each worker
         instead, every worker failed at once and the master, reaping them, could halt twice
@@ -159,9 +159,12 @@ class RequestBufferingWorker(ThreadWorker):
         """
         super().check_config(cfg, log)
         try:
-            Settings.from_env()
+            settings = Settings.from_env()
         except SettingsError as exc:
             raise RuntimeError(f"parley: {exc}") from None  # gunicorn prints it and exits 1
+        # Here rather than in the app factory, which each worker runs: warned once, not N times.
+        for warning in settings.startup_warnings():
+            log.warning("parley: %s", warning)
 
     def buffers(self, conn: TConn) -> bool:
         """Say whether this worker reads the connection's requests itself (plain HTTP/1)."""

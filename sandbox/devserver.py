@@ -16,8 +16,6 @@ from pathlib import Path
 from bot.config import PROJECT_ROOT, Settings
 from bot.storage import redis_server
 
-SANDBOX_PORT = 8025
-
 
 def procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
     """Return the process types of a Procfile and their commands."""
@@ -35,12 +33,18 @@ def run(port: int = 5000) -> int:
     # Without Twilio credentials nothing outside this machine needs to reach the web process,
     # and /api is open without API_TOKEN: keep it on loopback.
     host = "127.0.0.1" if settings.sandbox else "0.0.0.0"
-    if not port_free(host, port):
+    wanted = [("PORT", host, port)]
+    if settings.sandbox:
+        wanted.append(("SANDBOX_PORT", "127.0.0.1", settings.sandbox_port))
+    taken = [(name, number) for name, where, number in wanted if not port_free(where, number)]
+    for name, number in taken:
         print(
-            f"parley: port {port} is already in use; choose another, e.g. PORT={port + 1} make run",
+            f"parley: port {number} ({name}) is already in use; choose another,"
+            f" e.g. {name}={number + 1} make run",
             file=sys.stderr,
             flush=True,
         )
+    if taken:
         return 1
     env = dict(os.environ, PORT=str(port), PYTHONUNBUFFERED="1")
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -54,8 +58,8 @@ def run(port: int = 5000) -> int:
         _wait_for_redis(env["REDIS_URL"], redis_process)
         print(f"parley: embedded Redis, data in {var}", flush=True)
     if settings.sandbox:
-        env.setdefault("TWILIO_API_BASE", f"http://127.0.0.1:{SANDBOX_PORT}")
-        command = [sys.executable, "-m", "bot", "emulator", "--port", str(SANDBOX_PORT)]
+        env.setdefault("TWILIO_API_BASE", settings.api_base)
+        command = [sys.executable, "-m", "bot", "emulator", "--port", str(settings.sandbox_port)]
         children.append(("sandbox", _spawn(command, env)))
         print("parley: no Twilio credentials, so texts go to the local sandbox", flush=True)
         if not settings.business_contact:

@@ -26,6 +26,7 @@ def sandbox_env(redis_url: str, port: int, var_dir: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in TWILIO_VARIABLES}
     env.update(
         PORT=str(port),
+        SANDBOX_PORT=str(free_port()),
         REDIS_URL=redis_url,
         PARLEY_VAR_DIR=str(var_dir),
         WEB_CONCURRENCY="1",
@@ -97,6 +98,29 @@ def test_run_on_a_taken_port_says_so_in_one_line_and_exits(redis_url: str, tmp_p
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert str(port) in lines[0] and "PORT=" in lines[0]
+
+
+def test_run_with_the_sandbox_port_taken_says_which_and_exits(
+    redis_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        sandbox_port = taken.getsockname()[1]
+        env = sandbox_env(redis_url, free_port(), tmp_path / "var")
+        env["SANDBOX_PORT"] = str(sandbox_port)
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(sandbox_port) in lines[0] and "SANDBOX_PORT=" in lines[0]
 
 
 def test_run_prints_the_banner_once_healthz_answers(running: tuple[int, Path]) -> None:

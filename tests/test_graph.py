@@ -134,10 +134,16 @@ def test_write_graph_and_the_command_line(tmp_path: Path, capsys: pytest.Capture
     assert "no journey 'no_such_journey'" in capsys.readouterr().err
 
 
-def test_the_command_line_writes_here_by_default(
+def test_the_command_line_writes_under_var_by_default_not_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    here, var = tmp_path / "here", tmp_path / "var"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("PARLEY_VAR_DIR", str(var))
     assert main(["flows", "graph", "welcome"]) == 0
-    assert (tmp_path / "welcome.mmd").is_file() and (tmp_path / "welcome.svg").is_file()
-    capsys.readouterr()
+    assert list(here.iterdir()) == []
+    drawn = var / "graphs"
+    assert (drawn / "welcome.mmd").is_file() and (drawn / "welcome.svg").is_file()
+    err = capsys.readouterr().err
+    assert str(drawn / "welcome.mmd") in err and str(drawn / "welcome.svg") in err

@@ -10,6 +10,7 @@ import pytest
 from sandbox.emulator import EmulatorServer
 from tests.conftest import free_port
 from tests.processes import Processes, deployment, environment, wait_until
+from tests.test_devserver import healthy
 
 
 @pytest.fixture
@@ -43,6 +44,17 @@ def test_web_and_worker_warn_when_business_contact_is_unset(processes: Processes
     processes.start("worker", BUSINESS_CONTACT="")
     for name in ("web", "worker"):
         wait_until(lambda n=name: "BUSINESS_CONTACT is unset" in processes.log(n), 60, name)
+
+
+def test_web_warns_once_however_many_workers_it_runs(processes: Processes) -> None:
+    base = f"http://127.0.0.1:{processes.env['PORT']}"
+    processes.start("web", BUSINESS_CONTACT="", WEB_CONCURRENCY="3")
+    wait_until(lambda: healthy(base), 60, "the web process")
+    wait_until(lambda: "BUSINESS_CONTACT is unset" in processes.log("web"), 60, "the warning")
+    # Every worker has served /healthz by now: give a late duplicate a moment to show.
+    for _ in range(6):
+        healthy(base)
+    assert processes.log("web").count("BUSINESS_CONTACT is unset") == 1, processes.log("web")
 
 
 def test_web_does_not_warn_when_business_contact_is_set(
