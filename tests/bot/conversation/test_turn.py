@@ -21,7 +21,7 @@ def contact(**overrides: object) -> Contact:
 
 def run(journey: str = "welcome") -> Run:
     """Return a run of `journey` at its first step."""
-    return Run(id="r1", journey=journey, step="ask", status="waiting", started_at=NOW.isoformat())
+    return Run(id="r1", journey=journey, step="ask", status="waiting", started_at=NOW)
 
 
 def test_a_message_the_contact_may_get_is_queued_and_counted_as_a_reply() -> None:
