@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from flows.definition.journey import Parser
+from flows.definition.loader import load_journeys
 from flows.engine import (
     MAX_STEPS,
     ActionResult,
@@ -27,9 +29,7 @@ from flows.engine import (
     start,
 )
 from flows.events import as_dict
-from flows.loader import load_journeys
 from flows.model import Delay, Journey, JourneyKind, Segment, Step, Wait
-from flows.parser import Parser
 from flows.rules import entry_decision, exit_matches, keyword_matches, matches_segment
 from flows.template import compile_template, render
 from flows.timing import date_trigger_time, delay_due, next_schedule_time, zone_named

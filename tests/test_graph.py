@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from flows.definition.journey import Parser
+from flows.definition.loader import load_journeys
 from flows.graph import mermaid, svg, write_graph
-from flows.loader import load_journeys
 from flows.model import Journey
-from flows.parser import Parser
 from parley.cli import main
 
 JOURNEYS = load_journeys()

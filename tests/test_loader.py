@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.loader import (
+from flows.definition.loader import (
     BUILTIN_DIR,
     JourneyError,
     JourneyLoadError,
@@ -19,9 +19,9 @@ from flows.loader import (
     load_journey,
     load_journeys,
 )
+from flows.definition.wording import find_keyword_requests
 from flows.model import Delay, Entry, Journey, JourneyKind, Segment, Text
 from flows.sms import segments
-from flows.wording import find_keyword_requests
 
 LIBRARY = {
     "abandoned_cart",

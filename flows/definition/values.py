@@ -13,10 +13,10 @@ import jinja2
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from flows.definition.wording import find_keyword_requests
 from flows.model import Text
 from flows.sms import UCS2, segments
 from flows.template import compile_template, fixed_text, references, unknown_variables
-from flows.wording import find_keyword_requests
 
 ERROR, WARNING = "error", "warning"
 

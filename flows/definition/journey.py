@@ -5,9 +5,9 @@ from __future__ import annotations
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from flows.model import Journey, JourneyKind, Step
-from flows.parser_steps import StepsReader
-from flows.reader import (
+from flows.definition.checks import check_fields, check_links, check_loops, check_reachable
+from flows.definition.steps import StepsReader
+from flows.definition.values import (
     LANGUAGE_CODE,
     JourneyError,
     kind_name,
@@ -15,7 +15,7 @@ from flows.reader import (
     parse_duration,
     parse_offset,
 )
-from flows.validation import check_fields, check_links, check_loops, check_reachable
+from flows.model import Journey, JourneyKind, Step
 
 __all__ = ["JourneyError", "Parser", "parse_duration", "parse_offset"]
 

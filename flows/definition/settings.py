@@ -10,8 +10,8 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from flows.definition.values import Reader, is_null, kind_name, line_of, plain
 from flows.model import STAGES, Entry, Segment, Trigger
-from flows.reader import Reader, is_null, kind_name, line_of, plain
 from nlu import Vocabulary
 from nlu.intents import (
     FALLBACK,

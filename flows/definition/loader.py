@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from flows.definition.journey import JourneyError, Parser
 from flows.model import Journey
-from flows.parser import JourneyError, Parser
 
 __all__ = [
     "BUILTIN_DIR",
@@ -17,7 +17,7 @@ __all__ = [
     "load_journeys",
 ]
 
-BUILTIN_DIR: Path = Path(__file__).resolve().parent / "journeys"
+BUILTIN_DIR: Path = Path(__file__).resolve().parent.parent / "journeys"
 SUFFIXES = (".yaml", ".yml")
 
 

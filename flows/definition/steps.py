@@ -11,6 +11,8 @@ from typing import Any
 import jinja2
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from flows.definition.settings import SettingsReader
+from flows.definition.values import is_null, kind_name, line_of, plain
 from flows.model import (
     OTHER,
     STAGES,
@@ -24,8 +26,6 @@ from flows.model import (
     Wait,
 )
 from flows.model import format_duration as _fmt
-from flows.parser_settings import SettingsReader
-from flows.reader import is_null, kind_name, line_of, plain
 from flows.template import compile_condition, references, unknown_variables
 from nlu.intents import INTENTS
 
