@@ -1,4 +1,4 @@
-"""Journeys: the model, the YAML loader and validator, and the pure engine that runs them."""
+"""Journeys: the model, their definitions (read, checked, linted, loaded), the pure engine."""
 
 from flows.definition import (
     BUILTIN_DIR,

@@ -65,7 +65,7 @@ def _port(text: str) -> int:
 
 
 def _flows_check(args: argparse.Namespace) -> int:
-    from flows.definition.loader import BUILTIN_DIR, check
+    from flows.definition import BUILTIN_DIR, check
 
     paths = args.paths or [str(BUILTIN_DIR)] + (
         [os.environ["FLOWS_DIR"]] if os.environ.get("FLOWS_DIR") else []
@@ -83,7 +83,7 @@ def _flows_check(args: argparse.Namespace) -> int:
 
 
 def _flows_graph(args: argparse.Namespace) -> int:
-    from flows.definition.loader import JourneyLoadError, load_journeys
+    from flows.definition import JourneyLoadError, load_journeys
     from flows.graph import mermaid, write_graph
 
     extra = [os.environ["FLOWS_DIR"]] if os.environ.get("FLOWS_DIR") else []

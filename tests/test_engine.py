@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from flows.definition.journey import Parser
-from flows.definition.loader import load_journeys
+from flows.definition import load_journeys, read_journey
 from flows.engine import (
     MAX_STEPS,
     ActionResult,
@@ -435,10 +434,9 @@ def test_run_round_trips_through_json() -> None:
 
 
 def _parse(text: str) -> Journey:
-    parser = Parser("<test>", textwrap.dedent(text))
-    journey = parser.parse()
-    assert journey is not None, "\n".join(str(e) for e in parser.errors)
-    return journey
+    reading = read_journey("<test>", textwrap.dedent(text))
+    assert reading.journey is not None, "\n".join(str(e) for e in reading.errors)
+    return reading.journey
 
 
 def _types(events: list[Any]) -> list[str]:

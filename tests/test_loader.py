@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.definition.loader import (
+from flows.definition import (
     BUILTIN_DIR,
     JourneyError,
     JourneyLoadError,
