@@ -19,7 +19,7 @@ from bot.delivery.outbox import QUEUE_NAME, Outbox
 from bot.delivery.timers import Timers
 from bot.storage import redis_server
 from bot.storage.store import Store
-from flows.loader import load_journeys
+from flows.definition import load_journeys
 
 
 class Runtime:

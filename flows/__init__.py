@@ -1,5 +1,13 @@
-"""Journeys: the model, the YAML loader and validator, and the pure engine that runs them."""
+"""Journeys: the model, their definitions (read, checked, linted, loaded), the pure engine."""
 
+from flows.definition import (
+    BUILTIN_DIR,
+    JourneyError,
+    JourneyLoadError,
+    check,
+    load_journey,
+    load_journeys,
+)
 from flows.engine import (
     ActionResult,
     Context,
@@ -27,14 +35,6 @@ from flows.events import (
     TagsChanged,
     WaitStarted,
     as_dict,
-)
-from flows.loader import (
-    BUILTIN_DIR,
-    JourneyError,
-    JourneyLoadError,
-    check,
-    load_journey,
-    load_journeys,
 )
 from flows.model import STAGES, Entry, Journey, JourneyKind, Segment, Step, Trigger, Wait
 from flows.rules import entry_decision, exit_matches, keyword_matches, matches_segment

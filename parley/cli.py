@@ -66,7 +66,7 @@ def _port(text: str) -> int:
 
 
 def _flows_check(args: argparse.Namespace) -> int:
-    from flows.loader import BUILTIN_DIR, check
+    from flows.definition import BUILTIN_DIR, check
 
     paths = args.paths or [str(BUILTIN_DIR)] + (
         [os.environ["FLOWS_DIR"]] if os.environ.get("FLOWS_DIR") else []
@@ -85,8 +85,8 @@ def _flows_check(args: argparse.Namespace) -> int:
 
 def _flows_graph(args: argparse.Namespace) -> int:
     from bot.config import PROJECT_ROOT
+    from flows.definition import JourneyLoadError, load_journeys
     from flows.graph import mermaid, write_graph
-    from flows.loader import JourneyLoadError, load_journeys
 
     extra = [os.environ["FLOWS_DIR"]] if os.environ.get("FLOWS_DIR") else []
     try:

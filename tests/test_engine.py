@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from flows.definition import load_journeys, read_journey
 from flows.engine import (
     MAX_STEPS,
     ActionResult,
@@ -27,9 +28,7 @@ from flows.engine import (
     start,
 )
 from flows.events import as_dict
-from flows.loader import load_journeys
 from flows.model import Delay, Journey, JourneyKind, Segment, Step, Wait
-from flows.parser import Parser
 from flows.rules import entry_decision, exit_matches, keyword_matches, matches_segment
 from flows.template import compile_template, render
 from flows.timing import date_trigger_time, delay_due, next_schedule_time, zone_named
@@ -435,10 +434,9 @@ def test_run_round_trips_through_json() -> None:
 
 
 def _parse(text: str) -> Journey:
-    parser = Parser("<test>", textwrap.dedent(text))
-    journey = parser.parse()
-    assert journey is not None, "\n".join(str(e) for e in parser.errors)
-    return journey
+    reading = read_journey("<test>", textwrap.dedent(text))
+    assert reading.journey is not None, "\n".join(str(e) for e in reading.errors)
+    return reading.journey
 
 
 def _types(events: list[Any]) -> list[str]:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.definition import load_journeys, read_journey
 from flows.graph import mermaid, svg, write_graph
-from flows.loader import load_journeys
 from flows.model import Journey
-from flows.parser import Parser
 from parley.cli import main
 
 JOURNEYS = load_journeys()
@@ -50,10 +49,9 @@ steps:
 
 
 def _parse(text: str) -> Journey:
-    parser = Parser("<test>", textwrap.dedent(text))
-    journey = parser.parse()
-    assert journey is not None, parser.errors
-    return journey
+    reading = read_journey("<test>", textwrap.dedent(text))
+    assert reading.journey is not None, reading.errors
+    return reading.journey
 
 
 def _all() -> list[Journey]:

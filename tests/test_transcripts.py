@@ -23,7 +23,7 @@ import yaml
 
 from bot.delivery.sender import Sender
 from bot.delivery.worker import tick
-from flows.parser import parse_duration
+from flows.definition import parse_duration
 from tests.texting import Texter, new_sid
 
 TRANSCRIPTS = sorted((Path(__file__).parent / "transcripts").glob("*.yaml"))

@@ -1,12 +1,14 @@
-"""Load journey files from files and directories, reporting every mistake with its line."""
+"""Find journey files (the built-in ones, FLOWS_DIR, paths given) and load them all."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
 
+from flows.definition.checks import check_starts
+from flows.definition.context import JourneyError
+from flows.definition.journey import Reading, read_journey
 from flows.model import Journey
-from flows.parser import JourneyError, Parser
 
 __all__ = [
     "BUILTIN_DIR",
@@ -15,9 +17,10 @@ __all__ = [
     "check",
     "load_journey",
     "load_journeys",
+    "read_file",
 ]
 
-BUILTIN_DIR: Path = Path(__file__).resolve().parent / "journeys"
+BUILTIN_DIR: Path = Path(__file__).resolve().parent.parent / "journeys"
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -32,15 +35,13 @@ class JourneyLoadError(Exception):
         return "\n".join(str(error) for error in self.errors)
 
 
-def _parse_file(path: Path) -> tuple[Journey | None, Parser]:
+def read_file(path: Path) -> Reading:
+    """Read one journey file from disk; a file that cannot be read is an error at line 0."""
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        parser = Parser(str(path), "")
-        parser.error(0, f"cannot read the file: {exc}")
-        return None, parser
-    parser = Parser(str(path), source)
-    return parser.parse(), parser
+        return Reading(None, (JourneyError(str(path), 0, f"cannot read the file: {exc}"),), ())
+    return read_journey(path, source)
 
 
 def _files(paths: Iterable[str | Path]) -> tuple[list[Path], list[JourneyError]]:
@@ -66,18 +67,7 @@ def _files(paths: Iterable[str | Path]) -> tuple[list[Path], list[JourneyError]]
 
 def _builtin_ids() -> set[str]:
     files, _ = _files([BUILTIN_DIR])
-    return {journey.id for journey in (_parse_file(f)[0] for f in files) if journey}
-
-
-def _check_starts(journeys: dict[str, Journey], known: set[str]) -> list[JourneyError]:
-    """Flag `start:` steps that name a journey nobody loaded."""
-    errors = []
-    for journey in journeys.values():
-        for step in journey.steps:
-            if step.start is not None and step.start not in journeys and step.start not in known:
-                message = f"step {step.id!r}: `start` names unknown journey {step.start!r}"
-                errors.append(JourneyError(journey.path, step.line, message))
-    return errors
+    return {journey.id for journey in (read_file(f).journey for f in files) if journey}
 
 
 def _load(
@@ -88,22 +78,23 @@ def _load(
     warnings: list[JourneyError] = []
     journeys: dict[str, Journey] = {}
     for file in files:
-        journey, parser = _parse_file(file)
-        errors.extend(sorted(parser.errors, key=lambda error: error.line))
-        warnings.extend(sorted(parser.warnings, key=lambda warning: warning.line))
+        reading = read_file(file)
+        errors.extend(reading.errors)
+        warnings.extend(reading.warnings)
+        journey = reading.journey
         if journey is None:
             continue
         if journey.id in journeys:
             other = journeys[journey.id].path
             message = f"duplicate journey id {journey.id!r} (also in {other})"
-            errors.append(JourneyError(journey.path, parser.id_line, message))
+            errors.append(JourneyError(journey.path, reading.id_line, message))
             continue
         journeys[journey.id] = journey
     # A file checked on its own may start a built-in journey.
     builtin = BUILTIN_DIR.resolve()
-    known = set() if any(Path(p).resolve() == builtin for p in paths) else None
     if any(step.start for journey in journeys.values() for step in journey.steps):
-        errors.extend(_check_starts(journeys, known if known is not None else _builtin_ids()))
+        named = any(Path(p).resolve() == builtin for p in paths)
+        errors.extend(check_starts(journeys, set() if named else _builtin_ids()))
     return journeys, errors, warnings
 
 

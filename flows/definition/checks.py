@@ -1,15 +1,31 @@
-"""Check how a journey's steps fit together: links, reachability, loops and declared fields."""
+"""Check how a journey fits together: links, reachability, loops, fields and started journeys."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from flows.model import CONTACT_ATTRIBUTES, Edge, Step
+from flows.definition.context import Context, FieldUse, JourneyError
+from flows.model import CONTACT_ATTRIBUTES, Edge, Journey, Step
 
 # report(line, message)
 Report = Callable[[int, str], None]
 EdgeLines = Mapping[tuple[int, str, str], int]
+
+
+def check_journey(
+    ctx: Context, steps: Sequence[Step], fields: frozenset[str] | None, complete: bool
+) -> None:
+    """Check what was read of one journey as a whole, recording mistakes in the context.
+
+    complete says whether every step had an id: without them the first step and the
+    links are unknown, so reachability is not checked (it would only add noise).
+    """
+    check_links(steps, ctx.edge_lines, ctx.error)
+    check_loops(steps, ctx.error)
+    if complete:
+        check_reachable(steps, ctx.error)
+    check_fields(ctx.uses, fields, ctx.defaults, steps, ctx.error)
 
 
 def edge_line(step: Step, edge: Edge, lines: EdgeLines) -> int:
@@ -102,7 +118,7 @@ def _path_back(start: str, following: Mapping[str, list[str]]) -> list[str] | No
 
 
 def check_fields(
-    uses: Iterable[tuple[int, str, str]],
+    uses: Iterable[FieldUse],
     declared: frozenset[str] | None,
     defaults: Mapping[str, Any],
     steps: Sequence[Step],
@@ -122,3 +138,14 @@ def check_fields(
                 f"`{what}` uses {reference}, which `fields` does not declare "
                 "and `defaults` does not cover",
             )
+
+
+def check_starts(journeys: Mapping[str, Journey], known: set[str]) -> list[JourneyError]:
+    """Flag `start:` steps that name a journey neither loaded nor known."""
+    errors = []
+    for journey in journeys.values():
+        for step in journey.steps:
+            if step.start is not None and step.start not in journeys and step.start not in known:
+                message = f"step {step.id!r}: `start` names unknown journey {step.start!r}"
+                errors.append(JourneyError(journey.path, step.line, message))
+    return errors

@@ -1,0 +1,166 @@
+"""Read a journey's settings: kind, language, entry and exit rules, fields, defaults and nlu."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from flows.definition.context import Context
+from flows.definition.messages import LANGUAGE_CODE
+from flows.definition.values import (
+    is_null,
+    kind_name,
+    plain,
+    read_mapping,
+    read_pairs,
+    read_text,
+    read_words,
+)
+from flows.model import Entry, JourneyKind
+from nlu import Vocabulary
+from nlu.intents import FALLBACK, INTENTS, OPT_OUT_KEYWORDS, RATING
+
+EXIT_KEYS = ("events",)
+NLU_KEYS = ("keywords", "examples")
+HOLDERS = ("contact", "event", "business")
+# A journey without `kind` gets the stricter rules: quiet hours and caps apply.
+DEFAULT_KIND = JourneyKind.MARKETING
+DEFAULT_LANGUAGE = "en"
+# A rating needs its number and nlu_fallback means nothing matched: neither can be taught.
+TEACHABLE = INTENTS - {FALLBACK, RATING}
+
+
+def read_kind(ctx: Context, node: Node | None) -> JourneyKind | None:
+    """Read a `kind` (a step's overrides the journey's for its messages); None if absent."""
+    text = read_text(ctx, node, "kind")
+    if text is None:
+        return None
+    try:
+        return JourneyKind(text)
+    except ValueError:
+        assert node is not None
+        allowed = ", ".join(k.value for k in JourneyKind)
+        ctx.error(node, f"unknown kind {text!r} (allowed: {allowed})")
+        return None
+
+
+def read_language(ctx: Context, node: Node | None) -> str:
+    """Read `language`, the variant of a message people get when theirs is missing."""
+    text = read_text(ctx, node, "language")
+    if text is None:
+        return DEFAULT_LANGUAGE
+    if not LANGUAGE_CODE.fullmatch(text):
+        assert node is not None
+        ctx.error(node, f"{text!r} is not a language code like en or es")
+        return DEFAULT_LANGUAGE
+    return text
+
+
+def read_entry(ctx: Context, node: Node | None) -> Entry:
+    """Read `entry: skip | restart | interrupt` (default skip)."""
+    text = read_text(ctx, node, "entry")
+    if text is None:
+        return Entry.SKIP
+    try:
+        return Entry(text)
+    except ValueError:
+        assert node is not None
+        allowed = ", ".join(e.value for e in Entry)
+        ctx.error(node, f"unknown entry rule {text!r} (allowed: {allowed})")
+        return Entry.SKIP
+
+
+def read_exit_events(ctx: Context, node: Node | None) -> frozenset[str]:
+    """Read `exit: {events: [order_placed]}`."""
+    if node is None:
+        return frozenset()
+    if not isinstance(node, MappingNode):
+        ctx.error(node, "`exit` must be a mapping like {events: [order_placed]}")
+        return frozenset()
+    keys = read_mapping(ctx, node, EXIT_KEYS, "exit")
+    if "events" not in keys:
+        ctx.error(node, "`exit` needs `events`")
+    return frozenset(read_words(ctx, keys.get("events"), "events"))
+
+
+def read_fields(ctx: Context, node: Node | None) -> frozenset[str] | None:
+    """Read `fields: [contact.first_name, event.total]`; None when not declared."""
+    if node is None:
+        return None
+    if not isinstance(node, SequenceNode):
+        ctx.error(node, "`fields` must be a list like [contact.first_name, event.total]")
+        return None
+    out = set()
+    for item in node.value:
+        name = read_text(ctx, item, "fields")
+        if name is not None and _field_name(ctx, item, name, ("contact", "event"), "fields"):
+            out.add(name.strip())
+    return frozenset(out)
+
+
+def _field_name(ctx: Context, node: Node, name: str, holders: tuple[str, ...], what: str) -> bool:
+    """Check that name reads like holder.field; record an error when it does not."""
+    holder, _, field = name.strip().partition(".")
+    if holder in holders and field.isidentifier():
+        return True
+    ctx.error(node, f"{name!r} in `{what}` must be {' or '.join(holders)} and a field name")
+    return False
+
+
+def read_defaults(ctx: Context, node: Node | None) -> Mapping[str, Any]:
+    """Read `defaults: {contact.first_name: there}`: what a missing field shows."""
+    out: dict[str, Any] = {}
+    for key, value in read_pairs(ctx, node, "defaults", "{contact.first_name: there}"):
+        if not _field_name(ctx, key, key.value, HOLDERS, "defaults"):
+            continue
+        if not isinstance(value, ScalarNode) or is_null(value):
+            found = kind_name(value)
+            ctx.error(value, f"default for {key.value!r} must be a value, not {found}")
+            continue
+        out[key.value.strip()] = plain(value)
+    return MappingProxyType(out)
+
+
+def read_vocabulary(ctx: Context, node: Node | None) -> Vocabulary:
+    """Read `nlu: {intent: {keywords: [...], examples: [...]}}` into an nlu.Vocabulary."""
+    keywords: dict[str, tuple[str, ...]] = {}
+    examples: dict[str, tuple[str, ...]] = {}
+    for key, value in read_pairs(ctx, node, "nlu", "{affirm: {keywords: [YEP]}}"):
+        if key.value not in TEACHABLE:
+            allowed = ", ".join(sorted(TEACHABLE))
+            ctx.error(key, f"unknown intent {key.value!r} in `nlu` (allowed: {allowed})")
+            continue
+        if not isinstance(value, MappingNode):
+            hint = "{keywords: [...], examples: [...]}"
+            ctx.error(value, f"`nlu` for {key.value!r} must be a mapping like {hint}")
+            continue
+        keys = read_mapping(ctx, value, NLU_KEYS, "nlu")
+        words = read_words(ctx, keys.get("keywords"), "keywords")
+        said = read_words(ctx, keys.get("examples"), "examples")
+        for word in words:
+            if word.upper() in OPT_OUT_KEYWORDS:
+                ctx.error(
+                    keys["keywords"],
+                    f"{word} in `nlu` keywords is a carrier opt-out keyword: texting it "
+                    "unsubscribes people at the carrier, whatever the journey means by it",
+                )
+        if any(w.upper() in OPT_OUT_KEYWORDS for w in words):
+            continue
+        try:
+            Vocabulary({key.value: words} if words else {}, {key.value: said} if said else {})
+        except ValueError as exc:
+            ctx.error(key, f"`nlu` for {key.value!r}: {exc}")
+            continue
+        if words:
+            keywords[key.value] = words
+        if said:
+            examples[key.value] = said
+    try:
+        return Vocabulary(keywords, examples)
+    except ValueError as exc:
+        assert node is not None
+        ctx.error(node, f"`nlu`: {exc}")
+        return Vocabulary()

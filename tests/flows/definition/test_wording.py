@@ -1,0 +1,73 @@
+"""Tests for spotting messages that ask people to reply with a carrier opt-out keyword."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from flows.definition import load_journeys
+from flows.definition.wording import find_keyword_requests
+from flows.model import Journey, Text
+
+
+def _texts(journey: Journey) -> list[str]:
+    """Return every message template in a journey, language variants and reminders included."""
+    found: list[Text | None] = []
+    for step in journey.steps:
+        found.append(step.send)
+        if step.wait is not None:
+            found.append(step.wait.retry)
+            found.extend(reminder.send for reminder in step.wait.reminders)
+    out: list[str] = []
+    for text in found:
+        if isinstance(text, str):
+            out.append(text)
+        elif text is not None:
+            out.extend(text.values())
+    return out
+
+
+def test_builtin_texts_never_ask_for_a_carrier_keyword() -> None:
+    texts = [text for journey in load_journeys().values() for text in _texts(journey)]
+    assert len(texts) == 50
+    for text in texts:
+        assert find_keyword_requests(text) == [], text
+        assert re.search(r"\bCANCEL\b", text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Reply CANCEL to cancel your appointment.",
+        "reply cancel to cancel your booking",
+        "Text END to finish the survey.",
+        'Respond with "QUIT" to leave the waitlist.',
+        "Reply YES to confirm or CANCEL to cancel.",
+        "To skip this order, text us STOPALL",
+        "Send UNSUBSCRIBE for the weekly digest only.",
+        "Reply UNSUBSCRIBE to leave the waitlist.",
+        "Reply REVOKE to undo your last change.",
+        "Reply OPTOUT if you can't make it.",
+    ],
+)
+def test_keyword_requests_that_are_flagged(text: str) -> None:
+    assert find_keyword_requests(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Reply STOP to opt out.",
+        "Reply STOP to opt-out of marketing texts.",
+        "Reply STOP to unsubscribe.",
+        "Text STOP to stop receiving messages.",
+        "Reply STOP to cancel.",
+        "Reply END to stop these texts.",
+        "Reply YES to confirm, NO to cancel or R to reschedule.",
+        "Your appointment is cancelled. Text us any time to book again.",
+        "We can't wait to see you. This is the END of the season sale!",
+    ],
+)
+def test_opt_out_wording_that_is_fine(text: str) -> None:
+    assert find_keyword_requests(text) == []
