@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.config import Settings
     from sandbox.devserver import run
 
-    return run(port=args.port or Settings.from_env().port)
+    return run(port=args.port or Settings.from_env().port, sandbox_port=args.sandbox_port)
 
 
 def _port(text: str) -> int:
@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run web, worker and sandbox together (make run)")
     run.add_argument("--port", type=_port, default=None, help="default PORT, else 5000")
+    run.add_argument(
+        "--sandbox-port", type=_port, default=8025, help="the SMS sandbox's port (default 8025)"
+    )
     run.set_defaults(func=_run)
 
     flows = commands.add_parser("flows", help="journey files")

@@ -29,7 +29,7 @@ def procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
     return entries
 
 
-def run(port: int = 5000) -> int:
+def run(port: int = 5000, sandbox_port: int = SANDBOX_PORT) -> int:
     """Start everything, print how to talk to it once it answers, and stop it all on Ctrl-C."""
     settings = Settings.from_env()
     # Without Twilio credentials nothing outside this machine needs to reach the web process,
@@ -54,8 +54,8 @@ def run(port: int = 5000) -> int:
         _wait_for_redis(env["REDIS_URL"], redis_process)
         print(f"parley: embedded Redis, data in {var}", flush=True)
     if settings.sandbox:
-        env.setdefault("TWILIO_API_BASE", f"http://127.0.0.1:{SANDBOX_PORT}")
-        command = [sys.executable, "-m", "bot", "emulator", "--port", str(SANDBOX_PORT)]
+        env.setdefault("TWILIO_API_BASE", f"http://127.0.0.1:{sandbox_port}")
+        command = [sys.executable, "-m", "bot", "emulator", "--port", str(sandbox_port)]
         children.append(("sandbox", _spawn(command, env)))
         print("parley: no Twilio credentials, so texts go to the local sandbox", flush=True)
         if not settings.business_contact:
