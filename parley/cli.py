@@ -107,7 +107,7 @@ def _handback(args: argparse.Namespace) -> int:
     from bot.runtime import Runtime
 
     settings = Settings.from_env()
-    try:  # before Runtime: a typo should not start an embedded Redis
+    try:  # before Runtime: a typo is worth one line, whether Redis is up or not
         phone = phones.normalize(args.phone, settings.default_region)
     except phones.InvalidPhone as exc:
         print(f"parley: {exc}", file=sys.stderr)
@@ -188,12 +188,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from redis.exceptions import ConnectionError as RedisUnreachable
 
     from bot.config import SettingsError
+    from bot.storage.embedded import EmbeddedRedisError
 
     try:
         return int(args.func(args) or 0)
     except SettingsError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
+    except EmbeddedRedisError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 1
     except RedisUnreachable as exc:
         print(f"parley: cannot reach Redis: {exc}", file=sys.stderr)
         return 1
