@@ -17,7 +17,7 @@ from bot.conversation.runner import Conversations, utcnow
 from bot.conversation.schedules import Schedules
 from bot.delivery.outbox import QUEUE_NAME, Outbox
 from bot.delivery.timers import Timers
-from bot.storage import redis_server
+from bot.storage import embedded, redis_server
 from bot.storage.store import Store
 from flows.definition import load_journeys
 
@@ -51,9 +51,13 @@ class Runtime:
 
     @classmethod
     def from_env(cls) -> Runtime:
-        """Build a runtime from the environment, starting the embedded Redis if needed."""
+        """Build a runtime from the environment: REDIS_URL, else the one `make run` keeps.
+
+        Raise EmbeddedRedisError, saying what to do, when REDIS_URL is unset and
+        `make run` is not running.
+        """
         settings = Settings.from_env()
-        return cls(settings, redis_server.resolve_url(settings.redis_url, settings.var_dir))
+        return cls(settings, settings.redis_url or embedded.running_url(settings.var_dir))
 
     def twilio(self) -> Client:
         """Return this thread's Twilio client (requests sessions are not thread-safe)."""

