@@ -65,9 +65,9 @@ def recover(runtime: Runtime) -> int:
     """Take back what dead senders left: pending messages are queued, unsure ones checked."""
     unsure = runtime.outbox.recover()
     now = runtime.clock()
-    for message_id, attempt in unsure:
-        runtime.timers.schedule(now, CheckTimer(message_id, attempt))
-    runtime.outbox.done(*(message_id for message_id, _ in unsure))
+    for ref, attempt in unsure:
+        runtime.timers.schedule(now, CheckTimer(ref, attempt))
+    runtime.outbox.done(*(ref for ref, _ in unsure))
     return len(unsure)
 
 
