@@ -122,6 +122,14 @@ def run(runtime: Runtime, *, burst: bool = False) -> None:
     for warning in runtime.settings.startup_warnings():
         log.warning("%s", warning)
     nlu.prepare()  # before forking work horses, so they inherit the trained model
+    # Nothing runs on data in an older key layout: if Redis was down at start, wait for it.
+    while True:
+        try:
+            runtime.prepare_storage()
+            break
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("waiting for Redis: %s", exc)
+            wait_for_redis(runtime.redis, lambda: False)
     ticker = Ticker(runtime)
     ticker.start()
     try:
