@@ -57,8 +57,9 @@ class Runtime:
         try:
             self.prepare_storage()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            # Web and worker start anyway and prepare it once Redis answers (see callers).
-            log.warning("Redis unavailable at start-up (%s); its data is checked later", exc)
+            # Web and worker start anyway and prepare it once Redis answers; each reports
+            # the outage its own way (503s, "waiting for Redis", the CLI's one line).
+            log.debug("Redis unavailable at start-up (%s); its data is checked later", exc)
 
     def prepare_storage(self) -> None:
         """Bring Redis' data to this version's key layout and load the scripts, once.
