@@ -250,3 +250,8 @@ def test_one_failing_check_does_not_hold_back_the_others(
     assert runtime.store.message(good).sid == good_at_twilio["sid"]
     retries = runtime.redis.zrange(runtime.timers.key, 0, -1)
     assert any(broken in member and '"check"' in member for member in retries)
+
+
+def test_a_check_queued_with_a_bare_id_is_dropped_not_retried(runtime, emulator) -> None:
+    Sender(runtime).check_each([("0123abcd", 1)])  # as jobs queued by an older version
+    assert runtime.timers.pending() == 0

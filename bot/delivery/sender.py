@@ -189,7 +189,11 @@ class Sender:
         the outbox. Nothing happens if the message has moved on since (a status callback
         linked it, or it was tried again).
         """
-        message = self.store.message(ref)
+        try:
+            message = self.store.message(ref)
+        except ValueError:  # a bare id, from a job queued before messages were named by ref
+            log.error("cannot check %s: it names no message", ref)
+            return
         if (
             message is None
             or message.status != Status.SUBMITTING
