@@ -40,6 +40,7 @@ from bench.harness import (
 from bench.load import Call, LoadResult, drive
 from bench.report import Section, cpus, ratio, verdict
 from bot.domain.contacts import Contact
+from bot.storage import keys
 from bot.storage.store import Store
 
 SMS_PATH = "/webhooks/twilio/sms"
@@ -160,7 +161,7 @@ def check_journeys(store: Store, phones: list[str]) -> int:
     """Return how many of `phones` are not waiting in the journey."""
     pipe = store.redis.pipeline(transaction=False)
     for phone in phones:
-        pipe.get(store.key("contact", phone))
+        pipe.get(keys.contact(phone))
     missing = 0
     for raw in pipe.execute():
         run = Contact.from_dict(json.loads(raw)).waiting_run() if raw else None
@@ -416,7 +417,7 @@ def verify(
     rescheduled = sum(1 for _, body in measured if body == "R")
     got_confirmed = stats.get(f"goal:{JOURNEY}:confirmed", 0)
     got_handoffs = stats.get("handoffs", 0)
-    queued = store.redis.llen(store.key("outbox"))
+    queued = store.redis.llen(keys.OUTBOX)
     expected_queue = plan.contacts + WARMUP_CONTACTS + plan.warmup * plan.rounds + plan.requests
     problems = []
     if got_confirmed != confirmed:

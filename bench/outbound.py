@@ -36,8 +36,9 @@ from bench.harness import (
 from bench.report import Section, cpus, ratio, verdict
 from bot.config import Settings
 from bot.conversation.turn import Turn
-from bot.domain.messages import Kind, Status
+from bot.domain.messages import Kind, Status, parse_ref
 from bot.runtime import Runtime
+from bot.storage import keys
 
 BODY = (
     "Reminder: you have an appointment with Dr. Lee on Tue Dec 1 at 12:30 PM."
@@ -136,9 +137,9 @@ def sequential(
 
 
 def queue(runtime: Runtime, phones: list[str]) -> list[str]:
-    """Commit one pending message per phone as a transition does; return their ids.
+    """Commit one pending message per phone as a transition does; return their refs.
 
-    The ids are held back from the outbox list, so nothing can send them before the kick.
+    The refs are held back from the outbox list, so nothing can send them before the kick.
     """
     ids = []
     for phone in phones:
@@ -147,7 +148,7 @@ def queue(runtime: Runtime, phones: list[str]) -> list[str]:
         message = turn.send(BODY, Kind.TRANSACTIONAL, journey="appointment_confirmation")
         turn.changes.outbox.clear()
         runtime.store.commit(turn.changes)
-        ids.append(message.id)
+        ids.append(message.ref)
     return ids
 
 
@@ -220,8 +221,8 @@ def parley(
     cpu = {name: spent[name] - cpu[name] for name in spent}
     problems = []
     pipe = runtime.redis.pipeline(transaction=False)
-    for message_id in ids:
-        pipe.hget(runtime.store.key("msg", message_id), "status")
+    for ref in ids:
+        pipe.hget(keys.message(*parse_ref(ref)), "status")
     unsent = sum(1 for status in pipe.execute() if status not in SENT)
     if unsent:
         problems.append(f"{label}: {unsent} messages not accepted by the emulator")

@@ -29,6 +29,7 @@ from bench.load import percentile
 from bot.config import Settings
 from bot.delivery.timers import Timers
 from bot.runtime import Runtime
+from bot.storage import keys
 from bot.storage.store import timer_member
 
 SPREAD = 1.0  # seconds over which the timers fall due
@@ -56,15 +57,15 @@ def populate(runtime: Runtime, count: int, first_due: float) -> dict[str, float]
         data["runs"][0]["id"] = f"r{number}"
         due = first_due + rng.random() * SPREAD
         dues[phone] = due
-        pipe.set(runtime.store.key("contact", phone), json.dumps(data))
+        pipe.set(keys.contact(phone), json.dumps(data))
         payload = {"type": "timeout", "phone": phone, "run": f"r{number}", "seq": run.wait_seq}
-        pipe.zadd(runtime.store.key("timers"), {timer_member(payload): due})
+        pipe.zadd(keys.TIMERS, {timer_member(payload): due})
         if number % 5000 == 4999:
             pipe.execute()
     pipe.execute()
     # The template's own timer and outbox entry are not part of the measurement.
-    redis.zremrangebyscore(runtime.store.key("timers"), first_due + SPREAD + 3600, "+inf")
-    redis.delete(runtime.store.key("outbox"))
+    redis.zremrangebyscore(keys.TIMERS, first_due + SPREAD + 3600, "+inf")
+    redis.delete(keys.OUTBOX)
     return dues
 
 
@@ -73,13 +74,13 @@ def lateness(runtime: Runtime, dues: dict[str, float]) -> tuple[list[float], int
     phones = list(dues)
     pipe = runtime.redis.pipeline(transaction=False)
     for phone in phones:
-        pipe.llen(runtime.store.key("messages", phone))
+        pipe.llen(keys.messages(phone))
     twice = sum(1 for count in pipe.execute() if count > 1)
     for phone in phones:
-        pipe.lindex(runtime.store.key("messages", phone), -1)
+        pipe.lindex(keys.messages(phone), -1)
     last_ids = pipe.execute()
-    for message_id in last_ids:
-        pipe.hget(runtime.store.key("msg", message_id or "none"), "at")
+    for phone, message_id in zip(phones, last_ids, strict=True):
+        pipe.hget(keys.message(phone, message_id or "none"), "at")
     stamps = pipe.execute()
     late = [
         datetime.fromisoformat(at).timestamp() - dues[phone]
@@ -138,8 +139,7 @@ def run(quick: bool = False, workers: int = 2) -> dict[str, Any]:
         for number in range(workers):
             services.append(Service(f"worker-{number}", procfile_argv("worker", env), env, workdir))
         deadline = first_due + SPREAD + 600
-        timers_key = runtime.store.key("timers")
-        inflight_key = runtime.store.key("timers", "inflight")
+        timers_key, inflight_key = keys.TIMERS, keys.TIMERS_INFLIGHT
         last_due = first_due + SPREAD
         # Each fired timeout schedules the next one a day later: wait only for this minute's.
         while runtime.redis.zcount(timers_key, "-inf", last_due) or runtime.redis.zcard(

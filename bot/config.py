@@ -184,11 +184,11 @@ class Settings:
             return None
         return self.public_url.rstrip("/") + "/webhooks/twilio/status"
 
-    def status_callback_for(self, message_id: str) -> str | None:
-        """Return the status callback URL for one message: it names the message, so a
-        callback settles a send whose answer from Twilio never arrived."""
+    def status_callback_for(self, ref: str) -> str | None:
+        """Return the status callback URL for one message: it names the message (by its
+        ref), so a callback settles a send whose answer from Twilio never arrived."""
         url = self.status_callback_url
-        return f"{url}?{urlencode({'message': message_id})}" if url else None
+        return f"{url}?{urlencode({'message': ref})}" if url else None
 
     def startup_warnings(self) -> list[str]:
         """Return what web and worker warn about at start-up: settings that work, but badly."""

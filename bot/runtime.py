@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
 
+import redis
 from rq import Queue
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -17,9 +19,11 @@ from bot.conversation.runner import Conversations, utcnow
 from bot.conversation.schedules import Schedules
 from bot.delivery.outbox import QUEUE_NAME, Outbox
 from bot.delivery.timers import Timers
-from bot.storage import embedded, redis_server
+from bot.storage import embedded, migrations, redis_server
 from bot.storage.store import Store
 from flows.definition import load_journeys
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -48,6 +52,28 @@ class Runtime:
         )
         self.schedules = Schedules(self.store, self.conversations, settings.default_timezone)
         self._local = threading.local()
+        self._storage_ready = False
+        self._storage_lock = threading.Lock()
+        try:
+            self.prepare_storage()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            # Web and worker start anyway and prepare it once Redis answers; each reports
+            # the outage its own way (503s, "waiting for Redis", the CLI's one line).
+            log.debug("Redis unavailable at start-up (%s); its data is checked later", exc)
+
+    def prepare_storage(self) -> None:
+        """Bring Redis' data to this version's key layout and load the scripts, once.
+
+        Runs before the process first uses Redis: when it starts, or (if Redis was down
+        then) before its first request or job. Cheap once done.
+        """
+        if self._storage_ready:
+            return
+        with self._storage_lock:
+            if not self._storage_ready:
+                migrations.upgrade(self.redis, self.store.scripts)
+                self.store.scripts.load()
+                self._storage_ready = True
 
     @classmethod
     def from_env(cls) -> Runtime:

@@ -57,6 +57,11 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(api.blueprint)
 
+    @app.before_request
+    def prepare_storage() -> None:
+        # Redis may have been down when this process started: its data is checked first.
+        runtime.prepare_storage()
+
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
         try:

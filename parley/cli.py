@@ -121,6 +121,7 @@ def _handback(args: argparse.Namespace) -> int:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
     runtime = Runtime.from_env()
+    runtime.prepare_storage()  # if Redis did not answer just now, this says so
     if runtime.conversations.release_handoff(phone):
         print(f"{phone}: back with the bot")
         return 0

@@ -8,12 +8,13 @@ import pytest
 import redis
 
 from bot.runtime import Runtime
+from bot.storage.lua import Script
 from bot.storage.redis_server import RedisProcess
 from bot.storage.scripts import ScriptRunner
 from parley.app import create_app
 from tests.texting import Texter
 
-ECHO = "return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}"
+ECHO = Script("echo", "return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}")
 
 
 @pytest.fixture
@@ -26,20 +27,19 @@ def own_redis(tmp_path) -> RedisProcess:
 def test_a_script_answers_and_survives_a_flushed_script_cache(redis_url) -> None:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     run = ScriptRunner(client)
-    echo = client.register_script(ECHO)
-    assert run(echo, ["n"], ["hello"]) == ["n", "hello", 1]
+    assert run(ECHO, ["n"], ["hello"]) == ["n", "hello", 1]
     client.script_flush()
-    assert not client.script_exists(echo.sha)[0]
-    assert run(echo, ["n"], ["again"]) == ["n", "again", 2]
+    assert not client.script_exists(ECHO.sha)[0]
+    assert run(ECHO, ["n"], ["again"]) == ["n", "again", 2]
 
 
 def test_a_script_error_reaches_the_caller_and_the_next_call_works(redis_url) -> None:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     run = ScriptRunner(client)
-    broken = client.register_script("return redis.call('NOSUCHCOMMAND')")
+    broken = Script("broken", "return redis.call('NOSUCHCOMMAND')")
     with pytest.raises(redis.exceptions.ResponseError):
         run(broken, [], [])
-    assert run(client.register_script(ECHO), ["n"], ["x"]) == ["n", "x", 1]
+    assert run(ECHO, ["n"], ["x"]) == ["n", "x", 1]
 
 
 def test_a_redis_restart_costs_one_503_and_loses_nothing(own_redis, settings, clock) -> None:
@@ -63,19 +63,18 @@ def test_a_forked_child_opens_its_own_connection(redis_url) -> None:
 
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     run = ScriptRunner(client)
-    echo = client.register_script(ECHO)
-    assert run(echo, ["n"], ["parent"]) == ["n", "parent", 1]
+    assert run(ECHO, ["n"], ["parent"]) == ["n", "parent", 1]
     pid = os.fork()  # as RQ does for every job's work horse
     if pid == 0:
         ok = False
         try:
-            ok = run(echo, ["n"], ["child"]) == ["n", "child", 2]
+            ok = run(ECHO, ["n"], ["child"]) == ["n", "child", 2]
         finally:
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     # The child closed only its copy: the parent's connection still answers, in order.
-    assert run(echo, ["n"], ["parent again"]) == ["n", "parent again", 3]
+    assert run(ECHO, ["n"], ["parent again"]) == ["n", "parent again", 3]
 
 
 def test_a_begin_retried_after_a_lost_reply_is_not_taken_for_a_repeat(runtime) -> None:

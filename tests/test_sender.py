@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from urllib.parse import urlencode
 
 import pytest
 
@@ -12,7 +13,8 @@ from bot.conversation.turn import Turn
 from bot.delivery import sender, worker
 from bot.delivery.sender import MAX_ATTEMPTS, Sender
 from bot.delivery.worker import tick
-from bot.domain.messages import Kind, Status
+from bot.domain.messages import Kind, Status, parse_ref
+from bot.storage import keys
 from tests.conftest import BUSINESS_NUMBER, PUBLIC_URL, free_port
 
 PHONE = "+14155550123"
@@ -25,27 +27,28 @@ def queue(runtime, text: str, kind: Kind = Kind.TRANSACTIONAL, phone: str = PHON
     turn = Turn(contact, runtime.clock())
     message = turn.send(text, kind)
     runtime.store.commit(turn.changes)
-    return message.id
+    return message.ref
 
 
 def test_a_queued_message_reaches_twilio_with_a_status_callback(runtime, emulator) -> None:
-    message_id = queue(runtime, "Your table is ready")
+    ref = queue(runtime, "Your table is ready")
     assert Sender(runtime).drain() == 1
     (sent,) = emulator.messages()
     assert sent["to"] == PHONE
     assert sent["from"] == BUSINESS_NUMBER
     assert sent["body"] == "Your table is ready"
     # The callback's URL names the message, so it settles a send whose answer was lost.
-    assert sent["status_callback"] == f"{PUBLIC_URL}/webhooks/twilio/status?message={message_id}"
-    stored = runtime.store.message(message_id)
+    named = urlencode({"message": ref})
+    assert sent["status_callback"] == f"{PUBLIC_URL}/webhooks/twilio/status?{named}"
+    stored = runtime.store.message(ref)
     assert stored.sid == sent["sid"]
     assert stored.status in (Status.QUEUED, Status.SENT, Status.DELIVERED)
 
 
 def test_a_message_is_never_sent_twice(runtime, emulator) -> None:
-    message_id = queue(runtime, "once")
+    ref = queue(runtime, "once")
     Sender(runtime).drain()
-    runtime.outbox.push(message_id)  # a duplicate id in the queue, as after a recovery
+    runtime.outbox.push(ref)  # a duplicate entry in the queue, as after a recovery
     Sender(runtime).drain()
     assert len(emulator.messages()) == 1
 
@@ -206,24 +209,24 @@ def test_messages_lost_by_a_dead_worker_are_recovered(runtime, emulator, clock) 
 
 def test_a_late_callback_wins_over_a_retry_decided_after_it(runtime, emulator) -> None:
     queued = queue(runtime, "late news")
-    claimed, _ = runtime.store.claim_message(queued, PHONE, "attempt-1")
+    claimed, _ = runtime.store.claim_message(queued, "attempt-1")
     # Attempt 1's outcome was unknown; its status callback links it before it is settled.
     assert runtime.store.accept(queued, "SMlate", Status.DELIVERED) == "delivered"
     queued_before = runtime.outbox.size()
     assert not runtime.store.settle(queued, claimed.attempts, Status.PENDING, requeue=True)
     for outcome in (Status.FAILED, Status.SUPPRESSED):
         assert not runtime.store.settle(queued, claimed.attempts, outcome)
-    assert runtime.store.claim_message(queued, PHONE, "attempt-2") is None
+    assert runtime.store.claim_message(queued, "attempt-2") is None
     assert runtime.store.message(queued).status == Status.DELIVERED
     assert runtime.outbox.size() == queued_before
 
 
 def test_a_claim_made_again_with_its_token_answers_as_before(runtime) -> None:
     queued = queue(runtime, "once")
-    first, _ = runtime.store.claim_message(queued, PHONE, "token-a")
-    again, _ = runtime.store.claim_message(queued, PHONE, "token-a")
+    first, _ = runtime.store.claim_message(queued, "token-a")
+    again, _ = runtime.store.claim_message(queued, "token-a")
     assert (first.attempts, again.attempts) == (1, 1)
-    assert runtime.store.claim_message(queued, PHONE, "token-b") is None
+    assert runtime.store.claim_message(queued, "token-b") is None
 
 
 def test_leases_follow_redis_clock_not_the_workers(runtime, monkeypatch) -> None:
@@ -240,10 +243,15 @@ def test_one_failing_check_does_not_hold_back_the_others(
     emulator.inject_fault(mode="drop", count=2)
     good, broken = queue(runtime, "good"), queue(runtime, "broken", phone="+14155550199")
     Sender(runtime).drain()
-    runtime.redis.hset(runtime.store.key("msg", broken), "status", "garbled")
+    runtime.redis.hset(keys.message(*parse_ref(broken)), "status", "garbled")
     time.sleep(quick_checks)
     Sender(runtime).check_each([(broken, 1), (good, 1)])
     (good_at_twilio,) = [m for m in emulator.messages() if m["to"] == PHONE]
     assert runtime.store.message(good).sid == good_at_twilio["sid"]
     retries = runtime.redis.zrange(runtime.timers.key, 0, -1)
     assert any(broken in member and '"check"' in member for member in retries)
+
+
+def test_a_check_queued_with_a_bare_id_is_dropped_not_retried(runtime, emulator) -> None:
+    Sender(runtime).check_each([("0123abcd", 1)])  # as jobs queued by an older version
+    assert runtime.timers.pending() == 0

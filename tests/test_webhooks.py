@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
 
 import requests
 from werkzeug.serving import make_server
@@ -119,7 +120,7 @@ def test_a_callback_before_the_sender_records_the_sid_is_kept(runtime, client, s
     phone.text("hello")
     (message,) = [m for m in runtime.store.messages(PHONE) if m.direction == "outbound"]
     assert _status(client, settings, "SMearly", "delivered") == 204
-    assert runtime.store.accept(message.id, "SMearly", Status.QUEUED) == "delivered"
+    assert runtime.store.accept(message.ref, "SMearly", Status.QUEUED) == "delivered"
     assert phone.outbound()[0]["status"] == "delivered"
 
 
@@ -141,19 +142,19 @@ def test_a_callback_naming_its_message_settles_a_send_whose_answer_was_lost(
     phone = texter(client, settings)
     phone.text("hello")
     (message,) = [m for m in runtime.store.messages(PHONE) if m.direction == "outbound"]
-    assert runtime.store.claim_message(message.id, PHONE, "claim-1")  # handed to Twilio...
+    assert runtime.store.claim_message(message.ref, "claim-1")  # handed to Twilio...
     params = {"MessageSid": "SMlinked", "MessageStatus": "delivered"}
-    path = f"/webhooks/twilio/status?message={message.id}"
+    path = "/webhooks/twilio/status?" + urlencode({"message": message.ref})
     assert post_signed(client, path, params, settings.auth_token).status_code == 204
-    linked = runtime.store.message(message.id)
+    linked = runtime.store.message(message.ref)
     assert (linked.sid, linked.status) == ("SMlinked", Status.DELIVERED)
     # ... and Twilio's answer, arriving after its own callback, does not move it back.
-    assert runtime.store.accept(message.id, "SMlinked", Status.QUEUED) == "delivered"
+    assert runtime.store.accept(message.ref, "SMlinked", Status.QUEUED) == "delivered"
     assert phone.outbound()[0]["status"] == "delivered"
     # One message, one sid: a callback naming it for another sid does not take it over.
     other = {"MessageSid": "SMother", "MessageStatus": "failed"}
     assert post_signed(client, path, other, settings.auth_token).status_code == 204
-    assert runtime.store.message(message.id).sid == "SMlinked"
+    assert runtime.store.message(message.ref).sid == "SMlinked"
     assert phone.outbound()[0]["status"] == "delivered"
 
 
@@ -161,9 +162,11 @@ def test_a_callback_that_links_its_message_keeps_its_error_code(runtime, client,
     phone = texter(client, settings)
     phone.text("hello")
     (message,) = [m for m in runtime.store.messages(PHONE) if m.direction == "outbound"]
-    assert runtime.store.claim_message(message.id, PHONE, "claim-1")
+    assert runtime.store.claim_message(message.ref, "claim-1")
     params = {"MessageSid": "SMgone", "MessageStatus": "undelivered", "ErrorCode": "30007"}
+    # A URL given to Twilio before messages were named by ref: `To` completes the name.
+    params["To"] = PHONE
     path = f"/webhooks/twilio/status?message={message.id}"
     assert post_signed(client, path, params, settings.auth_token).status_code == 204
-    linked = runtime.store.message(message.id)
+    linked = runtime.store.message(message.ref)
     assert (linked.status, linked.error_code) == ("undelivered", 30007)

@@ -10,7 +10,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.conversation.runner import Inbound
 from bot.domain import phones
-from bot.domain.messages import RANK
+from bot.domain.messages import RANK, message_ref, parse_ref
 from bot.runtime import Runtime
 from webhooks.signature import is_signed
 
@@ -85,15 +85,35 @@ def status() -> Response:
         return _bad(f"ErrorCode must be a number of at most {MAX_ERROR_DIGITS} ASCII digits")
     error_code = int(error) if error else None
     result = runtime.store.advance_status(sid, state, error_code)
-    message_id = request.args.get("message")
+    ref = _named_message(runtime, request.args.get("message"), request.form.get("To"))
     # The sender never heard Twilio's answer, but the callback's URL names the message.
     if (
         result is None
-        and message_id
+        and ref
         and state in RANK
-        and runtime.store.accept(message_id, sid, state, error_code) is not None
+        and runtime.store.accept(ref, sid, state, error_code) is not None
     ):
         result = runtime.store.advance_status(sid, state, error_code)
     if result and error in _UNSUBSCRIBED_ERRORS:
         runtime.conversations.mark_unsubscribed(result[1], f"twilio:{error}")
     return Response("", status=204)
+
+
+def _named_message(runtime: Runtime, named: str | None, to: str | None) -> str | None:
+    """Return the ref of the message a callback's URL names, if it names one.
+
+    URLs given to Twilio before messages were named by ref hold the bare id: the
+    recipient, which Twilio posts as `To`, completes it.
+    """
+    if not named:
+        return None
+    try:
+        parse_ref(named)
+        return named
+    except ValueError:
+        pass
+    try:
+        phone = phones.normalize(to or "", runtime.settings.default_region, strict=False)
+    except phones.InvalidPhone:
+        return None
+    return message_ref(phone, named)

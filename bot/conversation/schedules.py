@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from bot.conversation.runner import Conversations
+from bot.storage import keys
 from bot.storage.store import Store
 from flows.model import Journey, Trigger
 from flows.rules import matches_segment
@@ -25,7 +26,7 @@ class Schedules:
         self.conversations = conversations
         self.journeys = conversations.journeys
         self.zone = zone_named(timezone)
-        self.key = store.key("schedules")
+        self.key = keys.SCHEDULES
 
     def triggers(self) -> Iterator[tuple[str, Journey, Trigger]]:
         """Yield (name, journey, trigger) for every schedule trigger."""
@@ -48,7 +49,10 @@ class Schedules:
                 continue
             following = next_schedule_time(trigger, due, now, self.zone)
             # Only the worker that moves the due time on runs the sweep.
-            if self.store.redis.eval(_ADVANCE, 1, self.key, name, stored, following.isoformat()):
+            moved = self.store.scripts(
+                "advance_schedule", [self.key], [name, stored, following.isoformat()]
+            )
+            if moved:
                 started += self.sweep(journey, trigger, now)
         return started
 
@@ -56,7 +60,7 @@ class Schedules:
         """Start the journey for every contact in the trigger's segment; return how many."""
         segment = trigger.params["segment"]
         started = 0
-        phones = self.store.redis.zrange(self.store.key("contacts"), 0, -1)
+        phones = self.store.redis.zrange(keys.CONTACTS, 0, -1)
         for offset in range(0, len(phones), CHUNK):
             contacts = self.store.load_contacts(phones[offset : offset + CHUNK])
             for contact in contacts.values():
@@ -68,10 +72,3 @@ class Schedules:
                     started += 1
         log.info("schedule %s started %d runs", journey.id, started)
         return started
-
-
-_ADVANCE = """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1
-"""

@@ -99,7 +99,7 @@ class Turn:
         if blocked:
             self.log(MessageSuppressed(reason=blocked, text=text))
         else:
-            self.changes.outbox.append(message.id)
+            self.changes.outbox.append(message.ref)
             self.replies.append(text)
             self.contact.last_active_at = self.stamp
         return message

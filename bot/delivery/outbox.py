@@ -1,4 +1,4 @@
-"""The outbound queue: message ids in a Redis list, drained in batches by RQ jobs."""
+"""The outbound queue: message refs in a Redis list, drained in batches by RQ jobs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from contextlib import contextmanager
 import redis
 from rq import Queue
 
-from bot.storage import lua
+from bot.domain.messages import parse_ref
+from bot.storage import keys
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -35,17 +36,15 @@ class Outbox:
     def __init__(self, store: Store, queue: Queue) -> None:
         self.store = store
         self.queue = queue
-        self.list_key = store.key("outbox")
-        self.flag_key = store.key("outbox", "drain")
-        self.inflight_key = store.key("outbox", "inflight")
-        self._take = lua.register(store.redis, "take")
-        self._recover = lua.register(store.redis, "recover_outbox")
-        self._renew = lua.register(store.redis, "renew")
+        self.list_key = keys.OUTBOX
+        self.flag_key = keys.OUTBOX_DRAIN
+        self.inflight_key = keys.OUTBOX_INFLIGHT
+        self._run = store.scripts
 
-    def push(self, *message_ids: str) -> None:
-        """Queue messages that are already recorded as pending, and kick a drain."""
-        if message_ids:
-            self.store.redis.rpush(self.list_key, *message_ids)
+    def push(self, *refs: str) -> None:
+        """Queue messages (by Message.ref) already recorded as pending, and kick a drain."""
+        if refs:
+            self.store.redis.rpush(self.list_key, *refs)
             self.kick()
 
     @property
@@ -65,7 +64,7 @@ class Outbox:
         self._enqueue(DRAIN_JOB, job_id=f"parley-drain-{uuid.uuid4().hex}")
 
     def enqueue_checks(self, checks: list[tuple[str, int]]) -> None:
-        """Enqueue a job that checks sends of unknown outcome, (message id, attempt) each."""
+        """Enqueue a job that checks sends of unknown outcome, (message ref, attempt) each."""
         self._enqueue(CHECK_JOB, checks)
 
     def _enqueue(self, job: str, *args: object, job_id: str | None = None) -> None:
@@ -79,19 +78,19 @@ class Outbox:
         self.store.redis.delete(self.flag_key)
 
     def take(self, count: int) -> list[str]:
-        """Pop up to `count` message ids, oldest first, leased to the caller for LEASE s."""
-        return self._take(keys=[self.list_key, self.inflight_key], args=[count, LEASE])
+        """Pop up to `count` message refs, oldest first, leased to the caller for LEASE s."""
+        return self._run("take", [self.list_key, self.inflight_key], [count, LEASE])
 
-    def renew(self, message_ids: list[str]) -> None:
+    def renew(self, refs: list[str]) -> None:
         """Extend the leases of messages still in flight."""
-        if message_ids:
-            self._renew(keys=[self.inflight_key], args=[LEASE, *message_ids])
+        if refs:
+            self._run("renew", [self.inflight_key], [LEASE, *refs])
 
     @contextmanager
-    def holding(self, message_ids: list[str]) -> Iterator[set[str]]:
-        """Renew the leases of `message_ids` while the block runs, then mark them done.
+    def holding(self, refs: list[str]) -> Iterator[set[str]]:
+        """Renew the leases of `refs` while the block runs, then mark them done.
 
-        The block adds to the set it is given the ids it could not see through (a store
+        The block adds to the set it is given the refs it could not see through (a store
         error mid-send): those keep their lease until it runs out, and are then recovered.
         """
         stop, unsettled = threading.Event(), set[str]()
@@ -99,9 +98,9 @@ class Outbox:
         def renew() -> None:
             while not stop.wait(LEASE / 4):
                 try:
-                    self.renew(message_ids)
+                    self.renew(refs)
                 except redis.exceptions.RedisError:
-                    log.warning("could not renew the leases of %d messages", len(message_ids))
+                    log.warning("could not renew the leases of %d messages", len(refs))
 
         keeper = threading.Thread(target=renew, name="parley-lease", daemon=True)
         keeper.start()
@@ -110,24 +109,44 @@ class Outbox:
         finally:
             stop.set()
             keeper.join()
-        self.done(*(message_id for message_id in message_ids if message_id not in unsettled))
+        self.done(*(ref for ref in refs if ref not in unsettled))
 
-    def done(self, *message_ids: str) -> None:
+    def done(self, *refs: str) -> None:
         """Mark messages as finished by their sender."""
-        if message_ids:
-            self.store.redis.zrem(self.inflight_key, *message_ids)
+        if refs:
+            self.store.redis.zrem(self.inflight_key, *refs)
 
     def recover(self) -> list[tuple[str, int]]:
         """Take back the messages of senders whose lease ran out.
 
         Pending ones go back in the outbox. Those a dead sender may have handed to Twilio
-        are returned as (id, attempt) and stay in flight until the caller has arranged a
+        are returned as (ref, attempt) and stay in flight until the caller has arranged a
         check with Twilio and calls done() for them.
         """
-        flat = self._recover(
-            keys=[self.list_key, self.inflight_key], args=[self.store.key("msg", ""), LEASE]
-        )
+        expired, unknown = self.expired(), []
+        names = [self.list_key, self.inflight_key]
+        for ref in expired:
+            try:
+                names.append(keys.message(*parse_ref(ref)))
+            except ValueError:
+                unknown.append(ref)
+        if unknown:  # names no message: nothing to send or check
+            log.error("dropping %d outbox entries that name no message", len(unknown))
+            self.done(*unknown)
+            expired = [ref for ref in expired if ref not in unknown]
+        if not expired:
+            return []
+        flat = self._run("recover_outbox", names, [LEASE, *expired])
         return [(flat[i], int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    def expired(self, limit: int = 1000) -> list[str]:
+        """Return up to `limit` refs in flight whose lease has run out by Redis' clock."""
+        pipe = self.store.redis.pipeline(transaction=False)
+        pipe.time()
+        pipe.zrange(self.inflight_key, 0, limit - 1, withscores=True)
+        (seconds, micros), leased = pipe.execute()
+        now = seconds + micros / 1_000_000
+        return [ref for ref, lease in leased if lease <= now]
 
     def size(self) -> int:
         """Return how many messages wait in the outbox."""

@@ -22,7 +22,7 @@ from twilio.rest.api.v2010.account.message import MessageInstance
 
 from bot.delivery.timers import CheckTimer, SendTimer
 from bot.domain.guardrails import refusal
-from bot.domain.messages import Message, Status
+from bot.domain.messages import Message, Status, parse_ref
 from bot.runtime import Runtime, current
 
 log = logging.getLogger(__name__)
@@ -85,44 +85,47 @@ class Sender:
                     break
         return handled
 
-    def _by_contact(self, ids: list[str]) -> list[tuple[str, list[str]]]:
+    def _by_contact(self, refs: list[str]) -> list[tuple[str, list[str]]]:
         groups: dict[str, list[str]] = {}
-        for message_id, phone in zip(ids, self.store.phones_of(ids), strict=True):
-            if phone:  # a message id without a record has nothing to send
-                groups.setdefault(phone, []).append(message_id)
+        for ref in refs:
+            try:
+                phone, _ = parse_ref(ref)
+            except ValueError:  # names no message: nothing to send
+                continue
+            groups.setdefault(phone, []).append(ref)
         return list(groups.items())
 
     def _send_in_order(self, group: tuple[str, list[str]]) -> list[str]:
         """Send one contact's messages in order; return those left unsettled by an error."""
-        phone, ids = group
-        for number, message_id in enumerate(ids):
+        _, refs = group
+        for number, ref in enumerate(refs):
             try:
-                self.send(message_id, phone)
+                self.send(ref)
             except Exception:
                 # Its lease runs out and it is recovered (checked with Twilio if need be),
                 # and so are the contact's later messages, which are not sent past it here.
-                log.exception("sending %s failed; it will be recovered", message_id)
-                return ids[number:]
+                log.exception("sending %s failed; it will be recovered", ref)
+                return refs[number:]
         return []
 
-    def send(self, message_id: str, phone: str) -> str:
-        """Send one pending message unless a guardrail withholds it; return its id."""
-        claimed = self.store.claim_message(message_id, phone, uuid.uuid4().hex)
+    def send(self, ref: str) -> str:
+        """Send one pending message (by Message.ref) unless a guardrail withholds it."""
+        claimed = self.store.claim_message(ref, uuid.uuid4().hex)
         if claimed is None:
-            return message_id  # already sent, suppressed or claimed by another worker
+            return ref  # already sent, suppressed or claimed by another worker
         message, standing = claimed
         reason = refusal(standing, message.kind)
         if reason:
-            self.store.settle(message.id, message.attempts, Status.SUPPRESSED)
+            self.store.settle(message.ref, message.attempts, Status.SUPPRESSED)
             log.info("withheld %s to %s: %s", message.id, message.phone, reason)
-            return message_id
+            return ref
         try:
             created = self.runtime.twilio().messages.create(
                 to=message.phone,
                 body=message.body,
                 from_=self.settings.from_number,
                 messaging_service_sid=self.settings.twilio_messaging_service_sid,
-                status_callback=self.settings.status_callback_for(message.id),
+                status_callback=self.settings.status_callback_for(message.ref),
             )
         except TwilioRestException as exc:
             self._refused(message, exc)
@@ -136,9 +139,9 @@ class Sender:
             self._unsure(message, str(exc))
         else:
             status = created.status or Status.QUEUED
-            if self.store.accept(message.id, created.sid, status) is None:
+            if self.store.accept(message.ref, created.sid, status) is None:
                 log.error("%s was already linked to another sid; Twilio has it twice", message.id)
-        return message_id
+        return ref
 
     def _refused(self, message: Message, exc: TwilioRestException) -> None:
         if exc.status == 429:  # Too Many Requests: Twilio did not take it
@@ -149,7 +152,7 @@ class Sender:
             self._unsure(message, f"Twilio answered {exc.status}")
             return
         log.warning("Twilio refused %s: %s %s", message.id, exc.code, exc.msg)
-        self.store.settle(message.id, message.attempts, Status.FAILED, exc.code)
+        self.store.settle(message.ref, message.attempts, Status.FAILED, exc.code)
         if exc.code == UNSUBSCRIBED:
             self.runtime.conversations.mark_unsubscribed(message.phone, f"twilio:{exc.code}")
         elif exc.code in UNREACHABLE:
@@ -157,36 +160,40 @@ class Sender:
 
     def _retry(self, message: Message) -> None:
         if message.attempts >= MAX_ATTEMPTS:
-            self.store.settle(message.id, message.attempts, Status.FAILED)
-        elif self.store.settle(message.id, message.attempts, Status.PENDING):
+            self.store.settle(message.ref, message.attempts, Status.FAILED)
+        elif self.store.settle(message.ref, message.attempts, Status.PENDING):
             later = self.runtime.clock() + backoff(message.attempts)
-            self.runtime.timers.schedule(later, SendTimer(message.id))
+            self.runtime.timers.schedule(later, SendTimer(message.ref))
 
     def _unsure(self, message: Message, why: str) -> None:
         """Leave a message `submitting` and look for it at Twilio later."""
         log.warning("send %s may or may not have reached Twilio (%s); checking", message.id, why)
         delay = max(timedelta(seconds=CHECK_AFTER), backoff(message.attempts))
-        check = CheckTimer(message.id, message.attempts)
+        check = CheckTimer(message.ref, message.attempts)
         self.runtime.timers.schedule(self.runtime.clock() + delay, check)
 
     def check_each(self, checks: list[tuple[str, int]]) -> None:
         """Run each check; one that fails (Twilio unreachable) is tried again later."""
-        for message_id, attempt in checks:
+        for ref, attempt in checks:
             try:
-                self.check(message_id, attempt)
+                self.check(ref, attempt)
             except Exception:
-                log.exception("checking %s with Twilio failed; trying again later", message_id)
-                again = CheckTimer(message_id, attempt)
+                log.exception("checking %s with Twilio failed; trying again later", ref)
+                again = CheckTimer(ref, attempt)
                 self.runtime.timers.schedule(self.runtime.clock() + CHECK_RETRY, again)
 
-    def check(self, message_id: str, attempt: int) -> None:
+    def check(self, ref: str, attempt: int) -> None:
         """Settle attempt `attempt` of a message whose outcome was unknown.
 
         Found in Twilio's list, it takes that sid and status; not found, it goes back in
         the outbox. Nothing happens if the message has moved on since (a status callback
         linked it, or it was tried again).
         """
-        message = self.store.message(message_id)
+        try:
+            message = self.store.message(ref)
+        except ValueError:  # a bare id, from a job queued before messages were named by ref
+            log.error("cannot check %s: it names no message", ref)
+            return
         if (
             message is None
             or message.status != Status.SUBMITTING
@@ -199,17 +206,17 @@ class Sender:
         wait = started + self.settings.send_timeout + CHECK_AFTER - self.store.now()
         if wait > 0:
             later = self.runtime.clock() + timedelta(seconds=wait)
-            self.runtime.timers.schedule(later, CheckTimer(message.id, message.attempts))
+            self.runtime.timers.schedule(later, CheckTimer(message.ref, message.attempts))
             return
         found = self._find(message)
         if found is not None:
             status = self.store.accept(
-                message.id, found.sid, found.status or Status.QUEUED, found.error_code
+                message.ref, found.sid, found.status or Status.QUEUED, found.error_code
             )
             log.info("%s had reached Twilio as %s (%s)", message.id, found.sid, status)
         elif message.attempts >= MAX_ATTEMPTS:
-            self.store.settle(message.id, attempt, Status.FAILED)
-        elif self.store.settle(message.id, attempt, Status.PENDING, requeue=True):
+            self.store.settle(message.ref, attempt, Status.FAILED)
+        elif self.store.settle(message.ref, attempt, Status.PENDING, requeue=True):
             log.info("%s never reached Twilio; sending it again", message.id)
             self.outbox.kick()
 

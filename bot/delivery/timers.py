@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from bot.storage import lua
+from bot.storage import keys
 from bot.storage.store import Store, timer_member
 
 # Claimed timers sit in an in-flight set until handled; if their worker dies they
@@ -42,7 +42,7 @@ class SendTimer:
     """A message to put back in the outbox after a retry's backoff."""
 
     type: ClassVar[str] = "send"
-    message: str
+    message: str  # its ref (Message.ref)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class CheckTimer:
     """A look at Twilio's list for attempt `attempt` of a message whose outcome is unknown."""
 
     type: ClassVar[str] = "check"
-    message: str
+    message: str  # its ref (Message.ref)
     attempt: int
 
 
@@ -81,10 +81,9 @@ class Timers:
 
     def __init__(self, store: Store) -> None:
         self.redis = store.redis
-        self.key = store.key("timers")
-        self.inflight_key = store.key("timers", "inflight")
-        self._claim = lua.register(self.redis, "claim_due")
-        self._recover = lua.register(self.redis, "recover_timers")
+        self.key = keys.TIMERS
+        self.inflight_key = keys.TIMERS_INFLIGHT
+        self._run = store.scripts
 
     def schedule(self, due: datetime, timer: Timer) -> None:
         """Add a timer outside a transition (transitions use Turn.schedule)."""
@@ -93,7 +92,7 @@ class Timers:
     def claim_due(self, now: datetime, limit: int = 500) -> list[tuple[str, Timer | None]]:
         """Claim up to `limit` timers due at `now`, earliest first (None: not a timer)."""
         stamp = now.timestamp()
-        members = self._claim(keys=[self.key, self.inflight_key], args=[stamp, limit, stamp])
+        members = self._run("claim_due", [self.key, self.inflight_key], [stamp, limit, stamp])
         return [(member, decode(json.loads(member))) for member in members]
 
     def done(self, *members: str) -> None:
@@ -104,11 +103,8 @@ class Timers:
     def recover(self, now: datetime) -> int:
         """Return timers whose worker died to the due set; return how many."""
         stamp = now.timestamp()
-        return int(
-            self._recover(
-                keys=[self.key, self.inflight_key], args=[stamp - INFLIGHT_TIMEOUT, stamp]
-            )
-        )
+        names, args = [self.key, self.inflight_key], [stamp - INFLIGHT_TIMEOUT, stamp]
+        return int(self._run("recover_timers", names, args))
 
     def pending(self) -> int:
         """Return how many timers are scheduled."""

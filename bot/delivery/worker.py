@@ -65,9 +65,9 @@ def recover(runtime: Runtime) -> int:
     """Take back what dead senders left: pending messages are queued, unsure ones checked."""
     unsure = runtime.outbox.recover()
     now = runtime.clock()
-    for message_id, attempt in unsure:
-        runtime.timers.schedule(now, CheckTimer(message_id, attempt))
-    runtime.outbox.done(*(message_id for message_id, _ in unsure))
+    for ref, attempt in unsure:
+        runtime.timers.schedule(now, CheckTimer(ref, attempt))
+    runtime.outbox.done(*(ref for ref, _ in unsure))
     return len(unsure)
 
 
@@ -122,6 +122,14 @@ def run(runtime: Runtime, *, burst: bool = False) -> None:
     for warning in runtime.settings.startup_warnings():
         log.warning("%s", warning)
     nlu.prepare()  # before forking work horses, so they inherit the trained model
+    # Nothing runs on data in an older key layout: if Redis was down at start, wait for it.
+    while True:
+        try:
+            runtime.prepare_storage()
+            break
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("waiting for Redis: %s", exc)
+            wait_for_redis(runtime.redis, lambda: False)
     ticker = Ticker(runtime)
     ticker.start()
     try:

@@ -61,6 +61,19 @@ RANK: dict[str, int] = {
 }
 
 
+def message_ref(phone: str, message_id: str) -> str:
+    """Return how queues, timers and sid links name a message: by its contact and its id."""
+    return f"{phone}/{message_id}"
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """Return (phone, message id) from a message_ref; ValueError if `ref` is not one."""
+    phone, slash, message_id = ref.partition("/")
+    if not (slash and phone and message_id):
+        raise ValueError(f"not a message ref: {ref!r}")
+    return phone, message_id
+
+
 @dataclass
 class Message:
     """One SMS, inbound or outbound, as Parley stores it."""
@@ -79,6 +92,11 @@ class Message:
     attempts: int = 0
     submitted_at: float | None = None  # when the latest attempt to hand it to Twilio began
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        """Return the message's ref: the phone (which finds its keys) and the id."""
+        return message_ref(self.phone, self.id)
 
     def to_hash(self) -> dict[str, str]:
         """Return the Redis hash fields for this message (empty values left out)."""

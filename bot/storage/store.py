@@ -13,21 +13,34 @@ import redis
 
 from bot.domain.contacts import Contact
 from bot.domain.guardrails import Standing
-from bot.domain.messages import RANK, Message
-from bot.storage import jsonio, lua
+from bot.domain.messages import RANK, Message, parse_ref
+from bot.storage import jsonio, keys
 from bot.storage.scripts import ScriptRunner
 
-PREFIX = "parley:"
 # A handled MessageSid is remembered this long: far past any retry of Twilio's.
 INBOUND_TTL = 7 * 24 * 3600
+# A commit call is remembered this long, so that the script runner's retry of it (its reply
+# lost on the way back) is recognised; retries come within seconds.
+COMMIT_REPLAY_TTL = 60
+# A sid's link to its message lasts as long as Twilio sends status callbacks for it.
+SID_LINK_TTL = 30 * 24 * 3600
+# A status callback that came before its sid was linked waits this long for the link.
+PARKED_TTL = 3600
 EVENT_LOG_LENGTH = 500
 _RANK_JSON = jsonio.dumps({str(status): rank for status, rank in RANK.items()})
+
+# The fields of a contact's stored JSON that the scripts read (claim.lua), as paths. Lua reads
+# the document Python wrote: a field renamed or moved here must be changed there too, and a
+# test holds this list to what the Lua source reads.
+SCRIPT_FIELDS = ("consent.marketing.granted", "subscribed", "undeliverable")
 
 # What beginning an inbound message found (bot/storage/lua/begin.lua).
 DUPLICATE, BUSY, LOCKED = 0, 1, 2
 # What a commit did (bot/storage/lua/commit.lua): applied, or nothing because the MessageSid was
 # handled or the lock lost.
 COMMITTED, REPEAT, LOCK_LOST = 0, 1, 2
+# What advancing a status did (bot/storage/lua/advance_status.lua).
+_PARKED, _RELINKED, _APPLIED = 0, 1, 2
 
 
 class LockLost(TimeoutError):
@@ -75,13 +88,31 @@ def timer_member(payload: dict[str, Any]) -> str:
     return jsonio.dumps(payload, sort_keys=True)
 
 
+class KeyList:
+    """The KEYS of one script call, each key once, named in its arguments by position."""
+
+    def __init__(self, *fixed: str) -> None:
+        self.keys: list[str] = []
+        self._positions: dict[str, int] = {}
+        for key in fixed:
+            self.at(key)
+
+    def at(self, key: str) -> int:
+        """Return the 1-based position of `key` in KEYS, adding it if it is new."""
+        position = self._positions.get(key)
+        if position is None:
+            self.keys.append(key)
+            position = self._positions[key] = len(self.keys)
+        return position
+
+
 @dataclass
 class Changes:
     """Everything one state transition writes, committed in a single transaction."""
 
     contact: Contact
     messages: list[Message] = field(default_factory=list)
-    outbox: list[str] = field(default_factory=list)
+    outbox: list[str] = field(default_factory=list)  # refs (Message.ref) to queue
     timers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     counters: list[str] = field(default_factory=list)
@@ -92,25 +123,13 @@ class Store:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
-        self._advance = lua.register(client, "advance")
-        self._claim = lua.register(client, "claim")
-        self._accept = lua.register(client, "accept")
-        self._unlock = lua.register(client, "unlock")
-        self._begin = lua.register(client, "begin")
-        self._commit = lua.register(client, "commit")
-        self._settle = lua.register(client, "settle")
-        self._run = ScriptRunner(client)
-
-    # keys
-    @staticmethod
-    def key(*parts: str) -> str:
-        """Return the namespaced key for `parts`."""
-        return PREFIX + ":".join(parts)
+        # The one way Parley calls its scripts; the outbox, timers and schedules use it too.
+        self.scripts = ScriptRunner(client)
 
     # contacts
     def load_contact(self, phone: str) -> Contact | None:
         """Return the stored contact for `phone`, or None."""
-        raw = self.redis.get(self.key("contact", phone))
+        raw = self.redis.get(keys.contact(phone))
         return Contact.from_dict(jsonio.loads(raw)) if raw else None
 
     @contextmanager
@@ -120,7 +139,7 @@ class Store:
         Commits made under the lock pass the token as a fence, so a transition whose lock
         expired while it ran is refused rather than overwriting a newer one.
         """
-        key, token, backoff = self.key("lock", phone), uuid.uuid4().hex, Backoff(timeout)
+        key, token, backoff = keys.lock(phone), uuid.uuid4().hex, Backoff(timeout)
         while not self.redis.set(key, token, nx=True, px=int(timeout * 1000)):
             if not backoff.wait():
                 raise LockLost(f"could not lock contact {phone}")
@@ -134,19 +153,19 @@ class Store:
         self, inbound: InboundClaim, *, take_over: bool = True
     ) -> tuple[int, Contact | None]:
         """Lock the contact of an unhandled inbound message: (DUPLICATE|BUSY|LOCKED, contact)."""
-        keys = [
-            self.key("inbound", inbound.sid),
-            self.key("lock", inbound.phone),
-            self.key("contact", inbound.phone),
+        names = [
+            keys.handled(inbound.phone, inbound.sid),
+            keys.lock(inbound.phone),
+            keys.contact(inbound.phone),
         ]
-        args = [inbound.token, int(inbound.lease * 1000), inbound.sid, "1" if take_over else "0"]
-        reply = self._run(self._begin, keys, args)
+        lease, again = int(inbound.lease * 1000), "1" if take_over else "0"
+        reply = self.scripts("begin", names, [inbound.token, lease, f"{inbound.sid}:", again])
         raw = reply[1] if len(reply) > 1 else None
         return int(reply[0]), Contact.from_dict(jsonio.loads(raw)) if raw else None
 
     def unlock(self, phone: str, token: str) -> None:
         """Release a lock taken with `token` (by begin_inbound), if we still hold it."""
-        self._run(self._unlock, [self.key("lock", phone)], [token])
+        self.scripts("unlock", [keys.lock(phone)], [token])
 
     def lock_many(self, phones: Iterable[str], timeout: float = 30.0) -> dict[str, str]:
         """Take the locks of every free contact in one round trip; return {phone: token}."""
@@ -154,22 +173,21 @@ class Store:
         tokens = {phone: uuid.uuid4().hex for phone in wanted}
         pipe = self.redis.pipeline(transaction=False)
         for phone in wanted:
-            pipe.set(self.key("lock", phone), tokens[phone], nx=True, px=int(timeout * 1000))
+            pipe.set(keys.lock(phone), tokens[phone], nx=True, px=int(timeout * 1000))
         taken = pipe.execute()
         return {phone: tokens[phone] for phone, ok in zip(wanted, taken, strict=True) if ok}
 
     def unlock_many(self, tokens: dict[str, str]) -> None:
         """Release locks taken by lock_many (only those still held with our token)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for phone, token in tokens.items():
-            self._unlock(keys=[self.key("lock", phone)], args=[token], client=pipe)
-        pipe.execute()
+        self.scripts.many(
+            [("unlock", [keys.lock(phone)], [token]) for phone, token in tokens.items()]
+        )
 
     def load_contacts(self, phones: list[str]) -> dict[str, Contact]:
         """Return the stored contacts among `phones`, in one round trip."""
         if not phones:
             return {}
-        raws = self.redis.mget([self.key("contact", phone) for phone in phones])
+        raws = self.redis.mget([keys.contact(phone) for phone in phones])
         return {
             phone: Contact.from_dict(jsonio.loads(raw))
             for phone, raw in zip(phones, raws, strict=True)
@@ -197,76 +215,79 @@ class Store:
         the answer says whether it is up because of this call. One command carrying one
         JSON document costs far less to send than the twenty it replaces.
         """
-        now = repr(time.time())
+        call = KeyList(keys.CONTACTS, keys.OUTBOX, keys.TIMERS, keys.STATS)
+        call.at(keys.committed(uuid.uuid4().hex))
         document = {
-            "done": self.key("committed", uuid.uuid4().hex),
-            "contacts": [self._writes(changes) for changes in batch],
-            "now": now,
-            "claims": [
-                [self.key("inbound", claim.sid), claim.token, INBOUND_TTL] for claim in claims
-            ],
-            "fence": self._lock_pairs(fence),
-            "unlock": self._lock_pairs(unlock),
-            "flag": [flag[0], flag[1]] if flag else None,
+            "contacts": [self._writes(changes, call) for changes in batch],
+            "now": repr(time.time()),
+            "claims": [[call.at(keys.handled(c.phone, c.sid)), c.token] for c in claims],
+            "fence": self._lock_pairs(fence, call),
+            "unlock": self._lock_pairs(unlock, call),
+            "flag": call.at(flag[0]) if flag else None,
         }
-        keys = [self.key("contacts"), self.key("outbox"), self.key("timers"), self.key("stats")]
-        outcome, raised = self._run(self._commit, keys, [jsonio.dumps(document), EVENT_LOG_LENGTH])
+        args = [
+            jsonio.dumps(document),
+            EVENT_LOG_LENGTH,
+            INBOUND_TTL,
+            COMMIT_REPLAY_TTL,
+            flag[1] if flag else 0,
+        ]
+        outcome, raised = self.scripts("commit", call.keys, args)
         return int(outcome), bool(raised)
 
-    def _lock_pairs(self, tokens: dict[str, str] | None) -> list[list[str]]:
-        """Return {phone: token} as the [lock key, token] pairs the commit script reads."""
-        return [[self.key("lock", phone), token] for phone, token in (tokens or {}).items()]
+    @staticmethod
+    def _lock_pairs(tokens: dict[str, str] | None, call: KeyList) -> list[list[int | str]]:
+        """Return {phone: token} as the [lock, token] pairs the commit script reads."""
+        return [[call.at(keys.lock(phone)), token] for phone, token in (tokens or {}).items()]
 
-    def _writes(self, changes: Changes) -> dict[str, Any]:
+    @staticmethod
+    def _writes(changes: Changes, call: KeyList) -> dict[str, Any]:
         contact = changes.contact
+        phone = contact.phone
         return {
-            "phone": contact.phone,
-            "key": self.key("contact", contact.phone),
+            "phone": phone,
+            "key": call.at(keys.contact(phone)),
             "value": jsonio.dumps(contact.to_dict()),
             "messages": [
-                [self.key("msg", m.id), [x for pair in m.to_hash().items() for x in pair]]
+                [
+                    call.at(keys.message(m.phone, m.id)),
+                    [x for pair in m.to_hash().items() for x in pair],
+                ]
                 for m in changes.messages
             ],
             "ids": [m.id for m in changes.messages],
-            "list": self.key("messages", contact.phone),
+            "list": call.at(keys.messages(phone)),
             "outbox": changes.outbox,
             "timers": [[repr(due), timer_member(payload)] for due, payload in changes.timers],
-            "log": self.key("events", contact.phone),
+            "log": call.at(keys.events(phone)),
             "events": [jsonio.dumps(event) for event in changes.events],
             "counters": changes.counters,
         }
 
     def events(self, phone: str) -> list[dict[str, Any]]:
         """Return the recent event log of a contact, oldest first."""
-        return [jsonio.loads(raw) for raw in self.redis.lrange(self.key("events", phone), 0, -1)]
+        return [jsonio.loads(raw) for raw in self.redis.lrange(keys.events(phone), 0, -1)]
 
     # messages
     def messages(self, phone: str) -> list[Message]:
         """Return a contact's messages, oldest first."""
-        ids = self.redis.lrange(self.key("messages", phone), 0, -1)
+        ids = self.redis.lrange(keys.messages(phone), 0, -1)
         pipe = self.redis.pipeline(transaction=False)
         for message_id in ids:
-            pipe.hgetall(self.key("msg", message_id))
+            pipe.hgetall(keys.message(phone, message_id))
         return [Message.from_hash(data) for data in pipe.execute() if data]
 
-    def message(self, message_id: str) -> Message | None:
-        """Return one message by id."""
-        data = self.redis.hgetall(self.key("msg", message_id))
+    def message(self, ref: str) -> Message | None:
+        """Return one message by its ref (Message.ref)."""
+        data = self.redis.hgetall(keys.message(*parse_ref(ref)))
         return Message.from_hash(data) if data else None
 
-    def phones_of(self, message_ids: list[str]) -> list[str | None]:
-        """Return the phone number of each message, in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for message_id in message_ids:
-            pipe.hget(self.key("msg", message_id), "phone")
-        return pipe.execute()
-
-    def claim_message(
-        self, message_id: str, phone: str, token: str
-    ) -> tuple[Message, Standing | None] | None:
+    def claim_message(self, ref: str, token: str) -> tuple[Message, Standing | None] | None:
         """Move a pending message to `submitting`; return it and its contact's standing."""
-        keys = [self.key("msg", message_id), self.key("contact", phone)]
-        reply = self._run(self._claim, keys, [token])
+        phone, message_id = parse_ref(ref)
+        reply = self.scripts(
+            "claim", [keys.message(phone, message_id), keys.contact(phone)], [token]
+        )
         if not reply:
             return None
         flat, exists, subscribed, undeliverable, marketing = reply
@@ -282,7 +303,7 @@ class Store:
 
     def settle(
         self,
-        message_id: str,
+        ref: str,
         attempt: int,
         status: str,
         error_code: int | None = None,
@@ -290,10 +311,9 @@ class Store:
         requeue: bool = False,
     ) -> bool:
         """Give attempt `attempt` of a message its outcome; False if it has moved on since."""
-        keys = [self.key("msg", message_id), self.key("outbox")]
+        names = [keys.message(*parse_ref(ref)), keys.OUTBOX]
         error, again = _blank_if_none(error_code), "1" if requeue else "0"
-        args = [str(attempt), str(status), error, again, message_id]
-        return bool(self._run(self._settle, keys, args))
+        return bool(self.scripts("settle", names, [str(attempt), str(status), error, again, ref]))
 
     def now(self) -> float:
         """Return Redis' clock, the one every worker's leases and attempts are timed by."""
@@ -302,35 +322,40 @@ class Store:
 
     def sid_known(self, sid: str) -> bool:
         """Say whether a Twilio sid is already linked to one of Parley's messages."""
-        return bool(self.redis.exists(self.key("sid", sid)))
+        return bool(self.redis.exists(keys.sid_link(sid)))
 
-    def accept(
-        self, message_id: str, sid: str, status: str, error_code: int | None = None
-    ) -> str | None:
+    def accept(self, ref: str, sid: str, status: str, error_code: int | None = None) -> str | None:
         """Record that Twilio accepted a message as `sid`; return its resulting status.
 
         None means the message is unknown or already linked to another sid.
         """
-        return self._run(
-            self._accept,
-            [self.key("msg", message_id), self.key("sid", sid), self.key("parked", sid)],
-            [message_id, sid, str(status), _RANK_JSON, _blank_if_none(error_code)],
-        )
+        names = [keys.message(*parse_ref(ref)), keys.sid_link(sid), keys.parked(sid)]
+        args = [ref, sid, str(status), _RANK_JSON, _blank_if_none(error_code), SID_LINK_TTL]
+        return self.scripts("accept", names, args)
 
     def advance_status(
         self, sid: str, status: str, error_code: int | None = None
     ) -> tuple[str, str, str, bool] | None:
-        """Apply a Twilio status if it moves forward; return (id, phone, status, changed)."""
-        result = self._run(
-            self._advance,
-            [self.key("sid", sid), self.key("parked", sid)],
-            [status, _blank_if_none(error_code), _RANK_JSON, self.key("msg", "")],
-        )
-        if not result:
-            return None
-        message_id, phone, current, changed = result
-        return message_id, phone, current, bool(changed)
+        """Apply a Twilio status if it moves forward; return (ref, phone, status, changed).
+
+        None means no message is linked to `sid` yet: the status waits for the link.
+        """
+        names = [keys.sid_link(sid), keys.parked(sid)]
+        while True:
+            # The link names the message, whose key the script must be given: read it first.
+            ref = self.redis.get(names[0]) or ""
+            try:
+                message = [keys.message(*parse_ref(ref))] if ref else []
+            except ValueError:
+                return None  # not a link Parley wrote
+            args = [status, _blank_if_none(error_code), _RANK_JSON, PARKED_TTL, ref]
+            reply = self.scripts("advance_status", names + message, args)
+            if int(reply[0]) == _PARKED:
+                return None
+            if int(reply[0]) == _APPLIED:
+                return ref, parse_ref(ref)[0], reply[1], bool(reply[2])
+            # Linked or expired between the read and the script: read the link again.
 
     def stats(self) -> dict[str, int]:
         """Return the analytics counters."""
-        return {key: int(value) for key, value in self.redis.hgetall(self.key("stats")).items()}
+        return {key: int(value) for key, value in self.redis.hgetall(keys.STATS).items()}

@@ -1,13 +1,24 @@
 -- Record Twilio's acceptance of a message: its sid, and the best status known for it.
 -- A message already linked to another sid keeps it (answers nil): one message, one sid.
--- KEYS: message, the sid's link to its message, the sid's parked status.
--- ARGV: message id, sid, status, status ranks (JSON), error code or ''.
+-- KEYS[1] the message (its contact's slot)
+-- KEYS[2] the sid's link to its message (the sid's slot)
+-- KEYS[3] the sid's parked status (the sid's slot)
+-- ARGV[1] the message's ref, which the link holds
+-- ARGV[2] sid
+-- ARGV[3] status
+-- ARGV[4] status ranks (JSON)
+-- ARGV[5] error code or ''
+-- ARGV[6] how long the link is kept (seconds)
+-- Cluster: two slots, the message's and the sid's. A status callback finds the message
+-- by its sid alone, so the link lives in the sid's slot; linking, taking the parked status
+-- and setting the message's status in one step is what keeps an early callback from being
+-- lost. On a Cluster both slots must be served by one node.
 -- Answers the message's resulting status, or nil.
 local rank = cjson.decode(ARGV[4])
 local linked = redis.call('HGET', KEYS[1], 'sid')
 if linked and linked ~= ARGV[2] then return nil end
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-redis.call('SET', KEYS[2], ARGV[1], 'EX', 2592000)
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[6])
 local status = ARGV[3]
 local parked = redis.call('HGETALL', KEYS[3])
 local error_code = ARGV[5]

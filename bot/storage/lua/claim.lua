@@ -1,9 +1,14 @@
 -- Hand a pending message to exactly one sender.
 -- It also reads what the guardrails need from the contact, so a send costs one round trip
--- before Twilio and one after: {hash, exists, subscribed, undeliverable, marketing}.
--- KEYS: message, contact. ARGV: the claim's token. The time of the attempt is Redis' own,
--- so every worker measures from one clock. The same claim made again (its reply was lost
--- and the script runner retried it) answers as the first did.
+-- before Twilio and one after. The contact's fields read here are listed in SCRIPT_FIELDS
+-- (bot/storage/store.py), which a test holds to this file. The time of the attempt is
+-- Redis' own, so every worker measures from one clock. The same claim made again (its
+-- reply was lost and the script runner retried it) answers as the first did.
+-- KEYS[1] the message (its contact's slot)
+-- KEYS[2] the contact
+-- ARGV[1] the claim's token
+-- Answers nil (not pending, or claimed by another) or
+-- {message hash, exists, subscribed, undeliverable, marketing consent}.
 local m = redis.call('HMGET', KEYS[1], 'status', 'claim', 'sid')
 if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   if m[1] ~= 'pending' or (m[3] and m[3] ~= '') then return nil end
@@ -15,13 +20,19 @@ end
 local standing = {'0', '0', '', '0'}
 local raw = redis.call('GET', KEYS[2])
 if raw then
-  local c = cjson.decode(raw)
-  local consent = type(c.consent) == 'table' and c.consent.marketing or nil
+  local contact = cjson.decode(raw)
+  local undeliverable = ''
+  if contact.undeliverable ~= nil and contact.undeliverable ~= cjson.null then
+    undeliverable = tostring(contact.undeliverable)
+  end
+  local marketing = type(contact.consent) == 'table'
+    and type(contact.consent.marketing) == 'table'
+    and contact.consent.marketing.granted == true
   standing = {
     '1',
-    c.subscribed == true and '1' or '0',
-    (c.undeliverable ~= nil and c.undeliverable ~= cjson.null) and tostring(c.undeliverable) or '',
-    (type(consent) == 'table' and consent.granted == true) and '1' or '0',
+    contact.subscribed == true and '1' or '0',
+    undeliverable,
+    marketing and '1' or '0',
   }
 end
 return {redis.call('HGETALL', KEYS[1]), standing[1], standing[2], standing[3], standing[4]}

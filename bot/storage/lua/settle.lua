@@ -1,7 +1,17 @@
 -- Settle attempt ARGV[1] of a message whose sender is done with it: a new status (and
 -- error code), and back in the outbox if ARGV[4] is '1'. Nothing happens if the message has
 -- moved on since: linked to a sid by a status callback, or tried again.
--- KEYS: message, outbox. ARGV: attempt, status, error code or '', requeue, message id.
+-- KEYS[1] the message (its contact's slot)
+-- KEYS[2] outbox
+-- ARGV[1] attempt
+-- ARGV[2] status
+-- ARGV[3] error code or ''
+-- ARGV[4] '1' to put the message back in the outbox
+-- ARGV[5] the message's ref, as the outbox holds it
+-- Cluster: two slots, the message's contact's and the outbox's. Making the message pending
+-- and queueing it in one step is what keeps it from being stranded, pending but in no
+-- queue; on a Cluster both slots must be served by one node.
+-- Answers 1 when settled, 0 when the message has moved on.
 local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
 if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])

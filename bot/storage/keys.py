@@ -1,0 +1,75 @@
+"""Parley's Redis key names, and the hash tags that decide which Cluster slot each lives in.
+
+Everything of one contact carries the contact's phone as its hash tag (`{+14155550123}`),
+so a script that touches one contact's keys touches one slot. Each global queue carries
+its own tag, shared with its in-flight set and drain flag, so a queue's scripts touch one
+slot too. Twilio's sids tag their own two keys. Scripts that must reach across slots say
+so in their headers (bot/storage/lua).
+"""
+
+from __future__ import annotations
+
+PREFIX = "parley:"
+# The layout below; bot/storage/migrations.py brings older data to it at start-up.
+SCHEMA_VERSION = 2
+
+CONTACTS = PREFIX + "contacts"  # sorted set: phone by last activity
+STATS = PREFIX + "stats"  # hash: analytics counters
+SCHEDULES = PREFIX + "schedules"  # hash: schedule trigger -> next due time
+OUTBOX = PREFIX + "{outbox}"  # list: message refs waiting to be sent
+OUTBOX_INFLIGHT = PREFIX + "{outbox}:inflight"  # sorted set: ref by lease expiry
+OUTBOX_DRAIN = PREFIX + "{outbox}:drain"  # flag: a drain job is on its way
+TIMERS = PREFIX + "{timers}"  # sorted set: timer payload by due time
+TIMERS_INFLIGHT = PREFIX + "{timers}:inflight"  # sorted set: payload by claim time
+SCHEMA = PREFIX + "schema"  # the layout version the data is in
+SCHEMA_LOCK = PREFIX + "schema:lock"  # held by the process bringing the data up to date
+
+
+def tag(value: str) -> str:
+    """Return `value` as a hash tag: Redis Cluster places keys by what is inside the braces."""
+    return "{" + value + "}"
+
+
+def contact(phone: str) -> str:
+    """Return the key of a contact's JSON document."""
+    return f"{PREFIX}contact:{tag(phone)}"
+
+
+def lock(phone: str) -> str:
+    """Return the key of a contact's lock."""
+    return f"{PREFIX}lock:{tag(phone)}"
+
+
+def messages(phone: str) -> str:
+    """Return the key of a contact's list of message ids, oldest first."""
+    return f"{PREFIX}messages:{tag(phone)}"
+
+
+def events(phone: str) -> str:
+    """Return the key of a contact's recent event log."""
+    return f"{PREFIX}events:{tag(phone)}"
+
+
+def message(phone: str, message_id: str) -> str:
+    """Return the key of one message's hash, in its contact's slot."""
+    return f"{PREFIX}msg:{tag(phone)}:{message_id}"
+
+
+def handled(phone: str, sid: str) -> str:
+    """Return the key marking an inbound MessageSid as handled, in its sender's slot."""
+    return f"{PREFIX}inbound:{tag(phone)}:{sid}"
+
+
+def sid_link(sid: str) -> str:
+    """Return the key linking a Twilio sid to the ref of the message it was sent as."""
+    return f"{PREFIX}sid:{tag(sid)}"
+
+
+def parked(sid: str) -> str:
+    """Return the key of a status that arrived before its sid was linked to a message."""
+    return f"{PREFIX}parked:{tag(sid)}"
+
+
+def committed(call: str) -> str:
+    """Return the key that marks one commit call as applied."""
+    return f"{PREFIX}committed:{call}"
