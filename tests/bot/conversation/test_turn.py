@@ -28,7 +28,7 @@ def test_a_message_the_contact_may_get_is_queued_and_counted_as_a_reply() -> Non
     turn = Turn(contact(), NOW)
     message = turn.send("Hi", Kind.CONVERSATION)
     assert message.status is Status.PENDING
-    assert turn.changes.outbox == [message.id]
+    assert turn.changes.outbox == [message.ref]
     assert turn.replies == ["Hi"]
     assert turn.contact.last_active_at == NOW.isoformat()
 
@@ -51,7 +51,7 @@ def test_a_refused_message_is_recorded_as_suppressed_and_never_queued() -> None:
 def test_compliance_replies_go_even_to_an_unsubscribed_contact() -> None:
     turn = Turn(contact(subscribed=False), NOW)
     message = turn.send("You are unsubscribed.", Kind.COMPLIANCE)
-    assert turn.changes.outbox == [message.id]
+    assert turn.changes.outbox == [message.ref]
 
 
 def test_a_handoff_is_logged_and_counted_once() -> None:
