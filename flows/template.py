@@ -57,6 +57,11 @@ class _Placeholder(ChainableUndefined):
         return True
 
 
+# Where the engine puts the current time for `hours_until` and for the year in dates;
+# templates cannot name it.
+NOW = "_now"
+
+
 def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
@@ -65,8 +70,13 @@ def _missing(value: Any) -> bool:
     return value is None or isinstance(value, jinja2.Undefined)
 
 
-def _format_date(day: date) -> str:
-    return f"{_DAYS[day.weekday()]}, {_MONTHS[day.month - 1]} {day.day}"
+def _format_date(context: JinjaContext, day: date) -> str:
+    text = f"{_DAYS[day.weekday()]}, {_MONTHS[day.month - 1]} {day.day}"
+    # "Tue, Jan 5" read in December means next month, so another year is always written out.
+    now = context.get(NOW)
+    if isinstance(now, datetime) and day.year != _localize(context, now).year:
+        text += f", {day.year}"
+    return text
 
 
 def _localize(context: JinjaContext, value: datetime) -> datetime:
@@ -83,11 +93,11 @@ def local_time(context: JinjaContext, value: Any) -> str:
     if found is None:
         return str(value)
     if not isinstance(found, datetime):
-        return _format_date(found)
+        return _format_date(context, found)
     local = _localize(context, found)
     hour = local.hour % 12 or 12
     half = "AM" if local.hour < 12 else "PM"
-    return f"{_format_date(local)} at {hour}:{local.minute:02d} {half}"
+    return f"{_format_date(context, local)} at {hour}:{local.minute:02d} {half}"
 
 
 @pass_context
@@ -100,7 +110,7 @@ def local_date(context: JinjaContext, value: Any) -> str:
         return str(value)
     if isinstance(found, datetime):
         found = _localize(context, found)
-    return _format_date(found)
+    return _format_date(context, found)
 
 
 @pass_context
@@ -121,10 +131,6 @@ def money(context: JinjaContext, value: Any, currency: Any = None) -> str:
     rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     sign = "-" if rounded < 0 else ""
     return f"{sign}{symbol}{abs(rounded):,.{places}f}"
-
-
-# Where the engine puts the current time for `hours_until`; templates cannot name it.
-NOW = "_now"
 
 
 @pass_context
