@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from flows.event_data import check_reads, read_event_data, read_key, with_declared
 from flows.model import Journey, JourneyKind, Step
 from flows.parser_steps import StepsReader
 from flows.reader import (
@@ -21,7 +22,7 @@ __all__ = ["JourneyError", "Parser", "parse_duration", "parse_offset"]
 
 JOURNEY_KEYS = (
     "id", "name", "kind", "language", "trigger", "entry", "exit", "fields", "defaults", "nlu",
-    "steps",
+    "steps", "event_data", "key",
 )  # fmt: skip
 # A journey without `kind` gets the stricter rules: quiet hours and caps apply.
 DEFAULT_KIND = JourneyKind.MARKETING
@@ -53,10 +54,14 @@ class Parser(StepsReader):
         entry = self.entry(top.get("entry"))
         exit_events = self.exit_events(top.get("exit"))
         fields = self.fields(top.get("fields"))
+        event_data = read_event_data(top.get("event_data"), self.error)
+        key = read_key(top.get("key"), event_data, self.error)
         self.defaults = self.defaults_of(top.get("defaults"))
         vocabulary = self.vocabulary(top.get("nlu"))
         steps = self.steps(top.get("steps"), root)
-        check_fields(self.uses, fields, self.defaults, steps, self.error)
+        declared = with_declared(fields, event_data, self.uses)
+        check_fields(self.uses, declared, self.defaults, steps, self.error)
+        check_reads(self.uses, event_data, triggers, self.error)
         self.errors.sort(key=lambda error: error.line)
         if self.errors or journey_id is None:
             return None
@@ -73,6 +78,8 @@ class Parser(StepsReader):
             fields=fields,
             defaults=self.defaults,
             vocabulary=vocabulary,
+            event_data=event_data,
+            key=key,
         )
 
     def root(self) -> MappingNode | None:

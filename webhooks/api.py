@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -231,6 +232,14 @@ def _known_event(event: str) -> str:
     )
 
 
+def _zone(phone: str) -> tzinfo:
+    """Return the contact's time zone, or the one their number suggests for a new contact."""
+    runtime = _runtime()
+    contact = runtime.store.load_contact(phone)
+    name = contact.timezone if contact else runtime.conversations.new_contact(phone).timezone
+    return zone_named(name) or UTC
+
+
 @blueprint.post("/events")
 def post_event() -> tuple[Response, int]:
     """Start every journey that `event` triggers for the contact."""
@@ -242,5 +251,15 @@ def post_event() -> tuple[Response, int]:
     payload = _optional(data, "data", dict, "an object")
     _times_on_calendar(payload or {}, "data.")
     event = _known_event(event.strip())
-    outcome = _runtime().conversations.trigger(phone, event, payload or {})
+    runtime = _runtime()
+    problems = runtime.runner.data_problems(
+        event, payload or {}, runtime.conversations.clock(), lambda: _zone(phone)
+    )
+    if problems:
+        body = {
+            "error": "; ".join(str(problem) for problem in problems),
+            "problems": [{"field": p.field, "problem": p.problem} for p in problems],
+        }
+        return jsonify(body), 400
+    outcome = runtime.conversations.trigger(phone, event, payload or {})
     return jsonify({"started": outcome.started, "skipped": outcome.skipped}), 202

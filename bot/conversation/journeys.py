@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.config import Settings
@@ -13,6 +14,7 @@ from bot.conversation.turn import Turn
 from bot.delivery.timers import StartTimer
 from bot.domain.contacts import Contact, Purpose
 from flows.engine import ActionResult, Context, Run, RunStatus, interrupt, resume, start
+from flows.event_data import Problem, check_data
 from flows.events import ActionRequested, Event, JourneyStartRequested
 from flows.model import Journey, JourneyKind, Trigger
 from flows.rules import entry_decision, exit_matches, trigger_word
@@ -69,6 +71,12 @@ class JourneyRunner:
     def opt_in_journeys(self) -> list[Journey]:
         """Return the journeys that start when a contact opts in."""
         return [j for j in self.journeys.values() if j.triggers_of("opt_in")]
+
+    def data_problems(
+        self, event: str, data: Mapping[str, Any], now: datetime, zone: Callable[[], tzinfo]
+    ) -> list[Problem]:
+        """Return what is wrong with an event's data for the journeys it reaches."""
+        return check_data(self.journeys.values(), event, data, now, zone)
 
     def date_triggers(self, event: str | None) -> list[tuple[Journey, Trigger]]:
         """Return date triggers anchored on this event's data (None: on contact fields)."""
