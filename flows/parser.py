@@ -16,6 +16,7 @@ from flows.reader import (
     parse_duration,
     parse_offset,
 )
+from flows.results import check_results
 from flows.validation import check_fields, check_links, check_loops, check_reachable
 
 __all__ = ["JourneyError", "Parser", "parse_duration", "parse_offset"]
@@ -62,6 +63,7 @@ class Parser(StepsReader):
         declared = with_declared(fields, event_data, self.uses)
         check_fields(self.uses, declared, self.defaults, steps, self.error)
         check_reads(self.uses, event_data, triggers, self.error)
+        check_results(steps, self.uses, fields, self.error)
         self.errors.sort(key=lambda error: error.line)
         if self.errors or journey_id is None:
             return None

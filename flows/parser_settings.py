@@ -30,6 +30,8 @@ SEGMENT_KEYS = ("stage", "tags", "inactive_for", "field")
 EXIT_KEYS = ("events",)
 NLU_KEYS = ("keywords", "examples")
 HOLDERS = ("contact", "event", "business")
+# `fields:` may also declare run.x: a value another journey's run of the same event keeps.
+FIELD_HOLDERS = ("contact", "event", "run")
 # Words the compliance layer answers before any journey sees them.
 RESERVED_WORDS = frozenset(OPT_OUT_KEYWORDS + OPT_IN_KEYWORDS + HELP_KEYWORDS)
 # A rating needs its number and nlu_fallback means nothing matched: neither can be taught.
@@ -190,7 +192,7 @@ class SettingsReader(Reader):
         return frozenset(self.words(keys.get("events"), "events"))
 
     def fields(self, node: Node | None) -> frozenset[str] | None:
-        """Read `fields: [contact.first_name, event.total]`; None when not declared."""
+        """Read `fields: [contact.first_name, event.total, run.status]`; None when not declared."""
         if node is None:
             return None
         if not isinstance(node, SequenceNode):
@@ -199,7 +201,7 @@ class SettingsReader(Reader):
         out = set()
         for item in node.value:
             name = self.text(item, "fields")
-            if name is not None and self.field_name(item, name, ("contact", "event"), "fields"):
+            if name is not None and self.field_name(item, name, FIELD_HOLDERS, "fields"):
                 out.add(name.strip())
         return frozenset(out)
 

@@ -16,7 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from flows.timing import moment, zone_of
 
 # The only names a template may use; anything else is a typo caught at load.
-VARIABLES: frozenset[str] = frozenset({"contact", "event", "business"})
+VARIABLES: frozenset[str] = frozenset({"contact", "event", "business", "run"})
 
 # Fixed English names: strftime's %a/%b/%p follow the process locale.
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -171,13 +171,13 @@ def compile_condition(expression: str) -> Any:
 
 
 def unknown_variables(text: str) -> list[str]:
-    """Return the top-level names a template uses that are not contact, event or business."""
+    """Return the top-level names a template uses that are not contact, event, business or run."""
     names = meta.find_undeclared_variables(ENVIRONMENT.parse(text))
     return sorted(names - VARIABLES)
 
 
 def references(text: str) -> list[str]:
-    """Return the "contact.x" / "event.x" / "business.x" fields a template reads, sorted."""
+    """Return the "contact.x" / "event.x" / "business.x" / "run.x" fields a template reads."""
     found: set[str] = set()
     for node in ENVIRONMENT.parse(text).find_all((nodes.Getattr, nodes.Getitem)):
         owner = node.node
@@ -191,7 +191,7 @@ def references(text: str) -> list[str]:
 
 
 def render(text: str, variables: Mapping[str, Any]) -> str:
-    """Render a template with contact, event and business; missing values render as ""."""
+    """Render a template with contact, event, business and run; missing values render as ""."""
     if "{" not in text:  # no expression, statement or comment: the text renders as itself
         return text.strip()
     return compile_template(text).render(variables).strip()

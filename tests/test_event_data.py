@@ -210,6 +210,14 @@ def test_data_that_does_not_fit_is_a_400_and_starts_nothing(
     assert client.get(f"/api/contacts/{PHONE}", headers=AUTH).status_code == 404
 
 
+def test_a_cancellation_with_a_key_that_is_not_text_is_a_400(client) -> None:
+    response = _book(client, {"booking_id": {"id": 1}}, "appointment_cancelled")
+    assert response.status_code == 400
+    assert response.get_json()["problems"] == [
+        {"field": "data.booking_id", "problem": "must be text, not an object"}
+    ]
+
+
 def test_data_that_fits_starts_the_journey(client) -> None:
     data = {"appointment_at": "2026-12-01T17:30:00Z", "provider": "Dr. Lee", "extra": [1]}
     response = _book(client, data)

@@ -14,6 +14,7 @@ from werkzeug import exceptions as http
 from bot.domain import phones
 from bot.domain.contacts import Contact
 from bot.runtime import Runtime
+from flows.results import results_view
 from flows.timing import off_calendar, zone_named
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -212,6 +213,12 @@ def get_messages(raw_phone: str) -> Response:
     """Return a contact's messages, oldest first."""
     messages = _runtime().store.messages(_known(raw_phone).phone)
     return jsonify([message.public() for message in messages])
+
+
+@blueprint.get("/contacts/<raw_phone>/runs")
+def get_runs(raw_phone: str) -> Response:
+    """Return a contact's journey runs with what each is about and the values it kept."""
+    return jsonify(results_view(_known(raw_phone).runs))
 
 
 @blueprint.get("/contacts/<raw_phone>/events")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import nlu
 from bot.config import Settings
 from bot.conversation import compliance
 from bot.conversation.compliance import OPTED_IN
-from bot.conversation.journeys import JourneyRunner
+from bot.conversation.journeys import JourneyRunner, date_slot
 from bot.conversation.turn import Turn
 from bot.delivery.outbox import Outbox
 from bot.delivery.timers import TimeoutTimer
@@ -33,6 +34,7 @@ from bot.storage.store import (
     Store,
 )
 from flows.engine import Reply, Timeout, expecting
+from flows.event_data import key_of
 from nlu.intents import GREET, HUMAN, THANKS
 
 log = logging.getLogger(__name__)
@@ -259,18 +261,20 @@ class Conversations:
         """Apply a business event: end journeys it exits, start the ones it triggers."""
         data = dict(data or {})
         outcome = Outcome()
+        # Every run this event starts, now or on a date, shares its results with the others.
+        event_id = uuid.uuid4().hex[:16]
         with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone) or self.new_contact(phone)
             turn = Turn(contact, self.clock())
             turn.log({"type": "event_received", "event": event})
-            self.runner.end_on_event(turn, event)
+            self.runner.end_on_event(turn, event, data)
             for journey in self.runner.triggered_by(event):
-                reason = self.runner.start(turn, journey, data)
+                reason = self.runner.start(turn, journey, data, event_id=event_id)
                 if reason is None:
                     outcome.started.append(journey.id)
                 else:
                     outcome.skipped.append({"journey": journey.id, "reason": reason})
-            self.runner.schedule_dates(turn, event, data)
+            self.runner.schedule_dates(turn, event, data, event_id)
             self._commit(turn, token)
         outcome.events, outcome.replies = turn.events, turn.replies
         return outcome
@@ -285,16 +289,28 @@ class Conversations:
             self._commit(turn, token)
             return reason
 
-    def fire_start(self, phone: str, journey_id: str, due: str, data: Mapping[str, Any]) -> bool:
+    def fire_start(
+        self,
+        phone: str,
+        journey_id: str,
+        due: str,
+        data: Mapping[str, Any],
+        event_id: str | None = None,
+    ) -> bool:
         """Start a date-triggered journey whose time came, unless it was rescheduled since."""
         journey = self.journeys.get(journey_id)
         with self.store.lock(phone) as token:
             contact = self.store.load_contact(phone)
-            if contact is None or journey is None or contact.date_starts.get(journey_id) != due:
+            if contact is None or journey is None:
+                return False
+            slot = date_slot(journey_id, key_of(journey, data))
+            if slot not in contact.date_starts:
+                slot = journey_id  # scheduled before the journey had a key
+            if contact.date_starts.get(slot) != due:
                 return False
             turn = Turn(contact, self.clock())
-            del contact.date_starts[journey_id]
-            started = self.runner.start(turn, journey, data) is None
+            del contact.date_starts[slot]
+            started = self.runner.start(turn, journey, data, event_id=event_id) is None
             self._commit(turn, token)
             return started
 
