@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from flows.event_data import key_of
 from flows.events import Event, FieldSet, JourneyEnded
 from flows.model import OTHER, TIMEOUT, Journey
 from flows.runner import MAX_STEPS, Runner
@@ -39,9 +40,16 @@ __all__ = [
 
 
 def start(
-    journey: Journey, ctx: Context, data: Mapping[str, Any], run_id: str
+    journey: Journey,
+    ctx: Context,
+    data: Mapping[str, Any],
+    run_id: str,
+    event_id: str | None = None,
 ) -> tuple[Run, list[Event]]:
-    """Start a run of journey with the triggering event's data and run it to its first pause."""
+    """Start a run of journey with the triggering event's data and run it to its first pause.
+
+    event_id names the API event that started it: the runs of one event share their results.
+    """
     run = Run(
         id=run_id,
         journey=journey.id,
@@ -49,6 +57,8 @@ def start(
         status=RunStatus.ACTIVE,
         started_at=ctx.now,
         data=dict(data),
+        key=key_of(journey, data),
+        event_id=event_id,
     )
     runner = Runner(run, journey, ctx)
     runner.walk(journey.first.id)
@@ -111,7 +121,7 @@ def interrupt(
     """End an open run from outside (opt-out, staff, an exit event); closed runs stay closed."""
     if status in OPEN_STATUSES:
         raise ValueError(f"interrupt needs a closed status, not {status.value!r}")
-    new = replace(run, data=dict(run.data))
+    new = replace(run, data=dict(run.data), results=dict(run.results))
     if not run.is_open:
         return new, []
     new.status = status

@@ -49,6 +49,17 @@ class FieldSet:
 
 
 @dataclass(frozen=True)
+class ResultSaved:
+    """Keep a value with the run (`set: {run.name: value}`); the run already holds it."""
+
+    type: ClassVar[str] = "result_saved"
+    run_id: str
+    journey: str
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class StageChanged:
     """Move the contact to a funnel stage."""
 
@@ -145,6 +156,7 @@ Event = (
     MessageCreated
     | WaitStarted
     | FieldSet
+    | ResultSaved
     | StageChanged
     | HandoffRequested
     | ConsentGranted

@@ -8,9 +8,12 @@ from datetime import time, timedelta
 from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nlu import Vocabulary
+
+if TYPE_CHECKING:
+    from flows.event_data import DataField
 
 # The funnel a contact moves through; a step may declare which stage it belongs to.
 STAGES: tuple[str, ...] = ("awareness", "consideration", "purchase", "post_purchase", "loyalty")
@@ -243,6 +246,10 @@ class Journey:
     defaults: Mapping[str, Any] = field(default_factory=_empty)
     # the journey's own keywords and example replies per intent, for nlu.parse
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    # the event data it takes, by name (`event_data:`); None when undeclared: nothing checked
+    event_data: Mapping[str, DataField] | None = None
+    # event data fields naming what a run is about (`key:`): the first one present counts
+    key: tuple[str, ...] = ()
     _index: Mapping[str, Step] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

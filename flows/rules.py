@@ -15,16 +15,17 @@ _EDGES = re.compile(r"^\W+|\W+$")
 
 
 def entry_decision(
-    journey: Journey, open_runs: Iterable[Run]
+    journey: Journey, open_runs: Iterable[Run], key: str | None = None
 ) -> tuple[Literal["start", "skip"], list[Run]]:
     """Decide whether to start journey given the contact's runs, and which runs to end first.
 
     skip: start only when the contact is not already in this journey.
     restart: end the open run of this journey (if any) and start again.
     interrupt: like skip for this journey, but end every open run of other journeys.
+    "This journey" means its runs about the same key (the same booking), if it has keys.
     """
     runs = [run for run in open_runs if run.is_open]
-    mine = [run for run in runs if run.journey == journey.id]
+    mine = [run for run in runs if run.journey == journey.id and run.key == key]
     if journey.entry is Entry.RESTART:
         return "start", mine
     if mine:
@@ -37,6 +38,13 @@ def entry_decision(
 def exit_matches(journey: Journey, event_name: str) -> bool:
     """Tell whether an API event ends this journey's open runs (its `exit: {events: ...}`)."""
     return event_name in journey.exit_events
+
+
+def exit_ends(journey: Journey, run: Run, event_name: str, key: str | None) -> bool:
+    """Tell whether an exit event about `key` ends this run: only a run of another key survives."""
+    if run.journey != journey.id or not exit_matches(journey, event_name):
+        return False
+    return key is None or run.key is None or run.key == key
 
 
 def keyword_matches(journey: Journey, text: str) -> bool:

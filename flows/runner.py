@@ -19,12 +19,14 @@ from flows.events import (
     JourneyEnded,
     JourneyStartRequested,
     MessageCreated,
+    ResultSaved,
     SplitChosen,
     StageChanged,
     TagsChanged,
     WaitStarted,
 )
 from flows.model import OTHER, TIMEOUT, Journey, Step, Text, Wait
+from flows.results import RUN, result_name, shared_results
 from flows.state import Context, Reply, Run, RunStatus
 from flows.template import NOW, evaluate, render
 from flows.timing import delay_due, zone_of
@@ -83,7 +85,8 @@ class Runner:
     """One call's scratch space: a copy of the run, the events so far, the contact as updated."""
 
     def __init__(self, run: Run, journey: Journey, ctx: Context) -> None:
-        self.run = replace(run, data=dict(run.data))
+        self.run = replace(run, data=dict(run.data), results=dict(run.results))
+        self.shared = shared_results(run, ctx.runs)
         self.journey = journey
         self.ctx = ctx
         self.events: list[Event] = []
@@ -112,6 +115,7 @@ class Runner:
             },
             "event": dict(self.run.data),
             "business": dict(self.ctx.business),
+            RUN: {**self.shared, **self.run.results},
         }
         for key, value in self.journey.defaults.items():
             holder, _, name = key.partition(".")
@@ -159,8 +163,13 @@ class Runner:
             self.stage = step.stage
             self.events.append(StageChanged(step.stage))
         for name, value in step.set.items():
-            self.fields[name] = value
-            self.events.append(FieldSet(name, value))
+            result = result_name(name)
+            if result is not None:
+                self.run.results[result] = value
+                self.events.append(ResultSaved(run_id, journey_id, result, value))
+            else:
+                self.fields[name] = value
+                self.events.append(FieldSet(name, value))
         if step.tag or step.untag:
             self.tags = [t for t in self.tags if t not in step.untag]
             self.tags += [t for t in step.tag if t not in self.tags]

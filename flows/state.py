@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -52,6 +52,12 @@ class Run:
     # when the current wait began and how many of its reminders went out
     wait_started_at: datetime | None = None
     reminders_sent: int = 0
+    # what the run is about (a booking id from the event's data, by the journey's `key`)
+    key: str | None = None
+    # the API event that started it: the runs of one event read each other's results
+    event_id: str | None = None
+    # values kept with the run (`set: {run.x: ...}`), not on the contact
+    results: dict = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
@@ -72,6 +78,9 @@ class Run:
             "data": dict(self.data),
             "wait_started_at": self.wait_started_at.isoformat() if self.wait_started_at else None,
             "reminders_sent": self.reminders_sent,
+            "key": self.key,
+            "event_id": self.event_id,
+            "results": dict(self.results),
         }
 
     @classmethod
@@ -89,17 +98,22 @@ class Run:
             data=dict(d.get("data") or {}),
             wait_started_at=_time(d.get("wait_started_at")),
             reminders_sent=int(d.get("reminders_sent", 0)),
+            key=d.get("key"),
+            event_id=d.get("event_id"),
+            results=dict(d.get("results") or {}),
         )
 
 
 @dataclass(frozen=True)
 class Context:
-    """What the engine may know about the world: the contact, the business and the time."""
+    """What the engine may know about the world: the contact, the business, the time, the runs."""
 
     # phone, fields (dict), language, timezone (IANA name), stage, tags (list, optional)
     contact: Mapping[str, Any]
     business: Mapping[str, Any]
     now: datetime
+    # the contact's runs, where a run finds the results of the others its event started
+    runs: Sequence[Run] = ()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from flows.timing import moment, zone_of
 
 # The only names a template may use; anything else is a typo caught at load.
-VARIABLES: frozenset[str] = frozenset({"contact", "event", "business"})
+VARIABLES: frozenset[str] = frozenset({"contact", "event", "business", "run"})
 
 # Fixed English names: strftime's %a/%b/%p follow the process locale.
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -57,6 +57,11 @@ class _Placeholder(ChainableUndefined):
         return True
 
 
+# Where the engine puts the current time for `hours_until` and for the year in dates;
+# templates cannot name it.
+NOW = "_now"
+
+
 def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
@@ -65,8 +70,13 @@ def _missing(value: Any) -> bool:
     return value is None or isinstance(value, jinja2.Undefined)
 
 
-def _format_date(day: date) -> str:
-    return f"{_DAYS[day.weekday()]}, {_MONTHS[day.month - 1]} {day.day}"
+def _format_date(context: JinjaContext, day: date) -> str:
+    text = f"{_DAYS[day.weekday()]}, {_MONTHS[day.month - 1]} {day.day}"
+    # "Tue, Jan 5" read in December means next month, so another year is always written out.
+    now = context.get(NOW)
+    if isinstance(now, datetime) and day.year != _localize(context, now).year:
+        text += f", {day.year}"
+    return text
 
 
 def _localize(context: JinjaContext, value: datetime) -> datetime:
@@ -83,11 +93,11 @@ def local_time(context: JinjaContext, value: Any) -> str:
     if found is None:
         return str(value)
     if not isinstance(found, datetime):
-        return _format_date(found)
+        return _format_date(context, found)
     local = _localize(context, found)
     hour = local.hour % 12 or 12
     half = "AM" if local.hour < 12 else "PM"
-    return f"{_format_date(local)} at {hour}:{local.minute:02d} {half}"
+    return f"{_format_date(context, local)} at {hour}:{local.minute:02d} {half}"
 
 
 @pass_context
@@ -100,7 +110,7 @@ def local_date(context: JinjaContext, value: Any) -> str:
         return str(value)
     if isinstance(found, datetime):
         found = _localize(context, found)
-    return _format_date(found)
+    return _format_date(context, found)
 
 
 @pass_context
@@ -121,10 +131,6 @@ def money(context: JinjaContext, value: Any, currency: Any = None) -> str:
     rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     sign = "-" if rounded < 0 else ""
     return f"{sign}{symbol}{abs(rounded):,.{places}f}"
-
-
-# Where the engine puts the current time for `hours_until`; templates cannot name it.
-NOW = "_now"
 
 
 @pass_context
@@ -165,13 +171,13 @@ def compile_condition(expression: str) -> Any:
 
 
 def unknown_variables(text: str) -> list[str]:
-    """Return the top-level names a template uses that are not contact, event or business."""
+    """Return the top-level names a template uses that are not contact, event, business or run."""
     names = meta.find_undeclared_variables(ENVIRONMENT.parse(text))
     return sorted(names - VARIABLES)
 
 
 def references(text: str) -> list[str]:
-    """Return the "contact.x" / "event.x" / "business.x" fields a template reads, sorted."""
+    """Return the "contact.x" / "event.x" / "business.x" / "run.x" fields a template reads."""
     found: set[str] = set()
     for node in ENVIRONMENT.parse(text).find_all((nodes.Getattr, nodes.Getitem)):
         owner = node.node
@@ -185,7 +191,7 @@ def references(text: str) -> list[str]:
 
 
 def render(text: str, variables: Mapping[str, Any]) -> str:
-    """Render a template with contact, event and business; missing values render as ""."""
+    """Render a template with contact, event, business and run; missing values render as ""."""
     if "{" not in text:  # no expression, statement or comment: the text renders as itself
         return text.strip()
     return compile_template(text).render(variables).strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,7 +46,9 @@ def test_a_whole_appointment_conversation_over_http(parley: Parley, emulator) ->
         return check
 
     first = wait_until(sent_to_phone(1), what="the confirmation request")[0]
-    assert "Dr. Lee" in first["body"] and "Mon, Jun 3 at 9:00 AM" in first["body"]
+    # The year shows while 2030 is not this year.
+    assert "Dr. Lee" in first["body"]
+    assert re.search(r"Mon, Jun 3(, 2030)? at 9:00 AM", first["body"]), first["body"]
 
     assert parley.text("yes please").status_code == 200
     second = wait_until(sent_to_phone(2), what="the confirmation")[1]

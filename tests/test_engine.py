@@ -79,14 +79,16 @@ def test_transcript(spec: dict[str, Any], conversation: dict[str, Any]) -> None:
 
     journey = JOURNEYS[spec["journey"]]
     contact, business = setting("contact"), setting("business")
-    ctx = Context(contact, business, datetime.fromisoformat(setting("started_at")))
+    # the contact's other runs: those of the same event_id share their results
+    others = tuple(Run.from_dict(other) for other in setting("runs") or ())
+    ctx = Context(contact, business, datetime.fromisoformat(setting("started_at")), others)
 
-    run, events = start(journey, ctx, setting("data"), setting("run_id"))
+    run, events = start(journey, ctx, setting("data"), setting("run_id"), setting("event_id"))
     assert [as_dict(e) for e in events] == setting("start")
 
     for number, turn in enumerate(conversation["turns"], 1):
         before = copy.deepcopy(run.to_dict())
-        ctx = Context(contact, business, datetime.fromisoformat(turn["at"]))
+        ctx = Context(contact, business, datetime.fromisoformat(turn["at"]), others)
         new, events = resume(run, journey, ctx, _input(turn))
         assert [as_dict(e) for e in events] == turn["events"], f"turn {number}"
         assert run.to_dict() == before, f"turn {number} changed the run it was given"

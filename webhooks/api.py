@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -13,6 +14,7 @@ from werkzeug import exceptions as http
 from bot.domain import phones
 from bot.domain.contacts import Contact
 from bot.runtime import Runtime
+from flows.results import results_view
 from flows.timing import off_calendar, zone_named
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -213,6 +215,12 @@ def get_messages(raw_phone: str) -> Response:
     return jsonify([message.public() for message in messages])
 
 
+@blueprint.get("/contacts/<raw_phone>/runs")
+def get_runs(raw_phone: str) -> Response:
+    """Return a contact's journey runs with what each is about and the values it kept."""
+    return jsonify(results_view(_known(raw_phone).runs))
+
+
 @blueprint.get("/contacts/<raw_phone>/events")
 def get_events(raw_phone: str) -> Response:
     """Return a contact's recent conversation events, oldest first."""
@@ -231,6 +239,14 @@ def _known_event(event: str) -> str:
     )
 
 
+def _zone(phone: str) -> tzinfo:
+    """Return the contact's time zone, or the one their number suggests for a new contact."""
+    runtime = _runtime()
+    contact = runtime.store.load_contact(phone)
+    name = contact.timezone if contact else runtime.conversations.new_contact(phone).timezone
+    return zone_named(name) or UTC
+
+
 @blueprint.post("/events")
 def post_event() -> tuple[Response, int]:
     """Start every journey that `event` triggers for the contact."""
@@ -242,5 +258,15 @@ def post_event() -> tuple[Response, int]:
     payload = _optional(data, "data", dict, "an object")
     _times_on_calendar(payload or {}, "data.")
     event = _known_event(event.strip())
-    outcome = _runtime().conversations.trigger(phone, event, payload or {})
+    runtime = _runtime()
+    problems = runtime.runner.data_problems(
+        event, payload or {}, runtime.conversations.clock(), lambda: _zone(phone)
+    )
+    if problems:
+        body = {
+            "error": "; ".join(str(problem) for problem in problems),
+            "problems": [{"field": p.field, "problem": p.problem} for p in problems],
+        }
+        return jsonify(body), 400
+    outcome = runtime.conversations.trigger(phone, event, payload or {})
     return jsonify({"started": outcome.started, "skipped": outcome.skipped}), 202

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.config import Settings
@@ -14,20 +15,27 @@ from bot.conversation.log_events import (
     JourneyScheduled,
     JourneySkipped,
     JourneyStarted,
+    JourneyUnscheduled,
 )
 from bot.conversation.turn import Turn
 from bot.delivery.timers import StartTimer
 from bot.domain.contacts import Contact, Purpose
 from flows.engine import ActionResult, Context, Run, RunStatus, interrupt, resume, start
+from flows.event_data import Problem, check_data, key_of
 from flows.events import ActionRequested, Event, JourneyStartRequested
 from flows.model import Journey, JourneyKind, Trigger
-from flows.rules import entry_decision, exit_matches, trigger_word
+from flows.rules import entry_decision, exit_ends, trigger_word
 from flows.timing import date_trigger_time
 
 log = logging.getLogger(__name__)
 
 # Journeys may start journeys; this bounds a chain of them within one transition.
 MAX_DEPTH = 4
+
+
+def date_slot(journey_id: str, key: str | None) -> str:
+    """Name a scheduled date start in Contact.date_starts: one per journey, or per key."""
+    return journey_id if key is None else f"{journey_id}:{key}"
 
 
 class JourneyRunner:
@@ -44,7 +52,10 @@ class JourneyRunner:
     def context(self, turn: Turn) -> Context:
         """Return what the engine sees: the contact, the business and the time."""
         return Context(
-            contact=turn.contact.template_view(), business=self.settings.business, now=turn.now
+            contact=turn.contact.template_view(),
+            business=self.settings.business,
+            now=turn.now,
+            runs=tuple(turn.contact.runs),
         )
 
     # which journeys
@@ -76,6 +87,12 @@ class JourneyRunner:
         """Return the journeys that start when a contact opts in."""
         return [j for j in self.journeys.values() if j.triggers_of("opt_in")]
 
+    def data_problems(
+        self, event: str, data: Mapping[str, Any], now: datetime, zone: Callable[[], tzinfo]
+    ) -> list[Problem]:
+        """Return what is wrong with an event's data for the journeys it reaches."""
+        return check_data(self.journeys.values(), event, data, now, zone)
+
     def date_triggers(self, event: str | None) -> list[tuple[Journey, Trigger]]:
         """Return date triggers anchored on this event's data (None: on contact fields)."""
         return [
@@ -97,11 +114,20 @@ class JourneyRunner:
         return None
 
     def start(
-        self, turn: Turn, journey: Journey, data: Mapping[str, Any], depth: int = 0
+        self,
+        turn: Turn,
+        journey: Journey,
+        data: Mapping[str, Any],
+        depth: int = 0,
+        event_id: str | None = None,
     ) -> str | None:
-        """Start a journey under its entry rules; return why not, or None when started."""
+        """Start a journey under its entry rules; return why not, or None when started.
+
+        event_id is the API event behind the start, shared by every run it leads to.
+        """
         reason = self.refusal(turn.contact, journey)
-        decision, to_end = entry_decision(journey, turn.contact.open_runs())
+        key = key_of(journey, data)
+        decision, to_end = entry_decision(journey, turn.contact.open_runs(), key)
         if reason is None and decision == "skip":
             reason = "already_in_journey"
         if reason is not None:
@@ -111,33 +137,54 @@ class JourneyRunner:
         for run in to_end:
             ended, events = interrupt(run, ctx, RunStatus.INTERRUPTED, reason=f"entry:{journey.id}")
             self.advance(turn, ended, events, depth)
-        run, events = start(journey, self.context(turn), dict(data), uuid.uuid4().hex[:16])
+        run_id = uuid.uuid4().hex[:16]
+        run, events = start(journey, self.context(turn), dict(data), run_id, event_id)
         turn.log(JourneyStarted(journey.id, run.id))
         turn.count(f"journey:{journey.id}:started")
         self.advance(turn, run, events, depth)
         return None
 
-    def end_on_event(self, turn: Turn, event: str) -> list[str]:
-        """End every open run whose journey exits on `event`; return their journeys."""
+    def end_on_event(self, turn: Turn, event: str, data: Mapping[str, Any]) -> list[str]:
+        """End the open runs, and drop the scheduled starts, that `event` ends; return journeys.
+
+        An event carrying a key (a booking id) ends only what is about that key, and what
+        has no key.
+        """
         ended = []
         for run in turn.contact.open_runs():
             journey = self.journeys.get(run.journey)
-            if journey is not None and exit_matches(journey, event):
+            if journey is not None and exit_ends(journey, run, event, key_of(journey, data)):
                 closed, events = interrupt(run, self.context(turn), RunStatus.EXITED, reason=event)
                 self.advance(turn, closed, events)
                 ended.append(journey.id)
+        for journey in self.journeys.values():
+            if event not in journey.exit_events:
+                continue
+            key = key_of(journey, data)
+            for slot in list(turn.contact.date_starts):
+                name, _, slot_key = slot.partition(":")
+                if name == journey.id and (key is None or slot_key in ("", key)):
+                    del turn.contact.date_starts[slot]
+                    turn.log(JourneyUnscheduled(name, event))
         return ended
 
-    def schedule_dates(self, turn: Turn, event: str | None, data: Mapping[str, Any]) -> None:
+    def schedule_dates(
+        self,
+        turn: Turn,
+        event: str | None,
+        data: Mapping[str, Any],
+        event_id: str | None = None,
+    ) -> None:
         """Schedule the starts of date-triggered journeys (e.g. 24 h before appointment_at)."""
         for journey, trigger in self.date_triggers(event):
             due = date_trigger_time(trigger, turn.contact.template_view(), data)
             if due is None:
                 continue
             stamp = max(due, turn.now).isoformat()
-            # The latest schedule per journey wins: a rebooked appointment moves it.
-            turn.contact.date_starts[journey.id] = stamp
-            start = StartTimer(turn.contact.phone, journey.id, stamp, dict(data))
+            # The latest schedule per journey (per booking, with keys) wins: a rebooked
+            # appointment moves it.
+            turn.contact.date_starts[date_slot(journey.id, key_of(journey, data))] = stamp
+            start = StartTimer(turn.contact.phone, journey.id, stamp, dict(data), event_id)
             turn.schedule(max(due, turn.now), start)
             turn.log(JourneyScheduled(journey.id, stamp))
 
@@ -165,7 +212,9 @@ class JourneyRunner:
                     why = "unknown_journey" if target is None else "too_deep"
                     turn.log(JourneySkipped(event.target, why))
                 else:
-                    self.start(turn, target, event.data, depth + 1)
+                    parent = turn.contact.run(event.run_id)
+                    origin = parent.event_id if parent is not None else None
+                    self.start(turn, target, event.data, depth + 1, origin)
 
     def _run_action(self, turn: Turn, event: ActionRequested, depth: int) -> None:
         run = turn.contact.run(event.run_id)

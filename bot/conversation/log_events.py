@@ -128,6 +128,15 @@ class JourneyScheduled:
 
 
 @dataclass(frozen=True)
+class JourneyUnscheduled:
+    """A date-triggered start was called off by the event `reason` (e.g. a cancellation)."""
+
+    type: ClassVar[str] = "journey_unscheduled"
+    journey: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ActionFailure:
     """A custom action raised; the run went on without its results."""
 
@@ -150,6 +159,7 @@ LogEvent = (
     | JourneyStarted
     | JourneySkipped
     | JourneyScheduled
+    | JourneyUnscheduled
     | ActionFailure
 )
 

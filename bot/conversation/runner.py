@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import redis
 import nlu
 from bot.config import Settings
 from bot.conversation import compliance
-from bot.conversation.journeys import JourneyRunner
+from bot.conversation.journeys import JourneyRunner, date_slot
 from bot.conversation.log_events import (
     ConsentChanged,
     EventReceived,
@@ -40,6 +41,7 @@ from bot.storage.store import (
     Store,
 )
 from flows.engine import Reply, Timeout, expecting
+from flows.event_data import key_of
 from nlu.intents import GREET, HUMAN, THANKS
 
 log = logging.getLogger(__name__)
@@ -285,16 +287,18 @@ class Conversations:
         """Apply a business event: end journeys it exits, start the ones it triggers."""
         data = dict(data or {})
         outcome = Outcome()
+        # Every run this event starts, now or on a date, shares its results with the others.
+        event_id = uuid.uuid4().hex[:16]
         with self.transition(phone) as turn:
             turn.log(EventReceived(event))
-            self.runner.end_on_event(turn, event)
+            self.runner.end_on_event(turn, event, data)
             for journey in self.runner.triggered_by(event):
-                reason = self.runner.start(turn, journey, data)
+                reason = self.runner.start(turn, journey, data, event_id=event_id)
                 if reason is None:
                     outcome.started.append(journey.id)
                 else:
                     outcome.skipped.append({"journey": journey.id, "reason": reason})
-            self.runner.schedule_dates(turn, event, data)
+            self.runner.schedule_dates(turn, event, data, event_id)
         outcome.events, outcome.replies = turn.events, turn.replies
         return outcome
 
@@ -305,16 +309,27 @@ class Conversations:
             reason = self.runner.start(turn, journey, data)
         return reason
 
-    def fire_start(self, phone: str, journey_id: str, due: str, data: Mapping[str, Any]) -> bool:
+    def fire_start(
+        self,
+        phone: str,
+        journey_id: str,
+        due: str,
+        data: Mapping[str, Any],
+        event_id: str | None = None,
+    ) -> bool:
         """Start a date-triggered journey whose time came, unless it was rescheduled since."""
         journey = self.journeys.get(journey_id)
         with self.transition_existing(phone) as turn:
-            if turn is None or journey is None or turn.contact.date_starts.get(journey_id) != due:
-                if turn is not None:
-                    turn.discard()
+            if turn is None:
                 return False
-            del turn.contact.date_starts[journey_id]
-            started = self.runner.start(turn, journey, data) is None
+            slot = None if journey is None else date_slot(journey_id, key_of(journey, data))
+            if slot is not None and slot not in turn.contact.date_starts:
+                slot = journey_id  # scheduled before the journey had a key
+            if journey is None or slot is None or turn.contact.date_starts.get(slot) != due:
+                turn.discard()
+                return False
+            del turn.contact.date_starts[slot]
+            started = self.runner.start(turn, journey, data, event_id=event_id) is None
         return started
 
     # timers

@@ -30,6 +30,7 @@ from flows.events import (
     JourneyEnded,
     JourneyStartRequested,
     MessageCreated,
+    ResultSaved,
     SplitChosen,
     StageChanged,
     TagsChanged,
@@ -160,6 +161,10 @@ def _consent_granted(turn: Turn, event: ConsentGranted) -> None:
     turn.log(ConsentChanged(**granted, evidence=turn.inbound_text))
 
 
+def _result_saved(turn: Turn, event: ResultSaved) -> None:
+    """The run holds its results, saved with it: the event log is all that is left to do."""
+
+
 def _split_chosen(turn: Turn, event: SplitChosen) -> None:
     turn.count(f"split:{event.journey}:{event.step}:{event.variant}")
 
@@ -180,6 +185,7 @@ _HANDLERS: dict[str, Callable[[Turn, Any], None]] = {
     MessageCreated.type: _message_created,
     WaitStarted.type: _wait_started,
     FieldSet.type: _field_set,
+    ResultSaved.type: _result_saved,
     StageChanged.type: _stage_changed,
     HandoffRequested.type: _handoff_requested,
     GoalReached.type: _goal_reached,

@@ -35,6 +35,8 @@ class StartTimer:
     journey: str
     due: str
     data: dict[str, Any] = field(default_factory=dict)
+    # the API event whose data this is: the run shares its results with that event's runs
+    event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,9 @@ _CLASSES: dict[str, type[Timer]] = {
 
 def encode(timer: Timer) -> dict[str, Any]:
     """Return the JSON payload stored for `timer`: its type and its fields."""
-    return {"type": timer.type, **asdict(timer)}
+    # An optional field left unset is not written: a timer stores as it did before it existed.
+    unset = {f.name for f in fields(timer) if f.default is None and getattr(timer, f.name) is None}
+    return {"type": timer.type, **{k: v for k, v in asdict(timer).items() if k not in unset}}
 
 
 def decode(payload: Mapping[str, Any]) -> Timer | None:

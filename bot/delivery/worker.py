@@ -48,7 +48,9 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
         for timeout in busy:  # contacts mid-reply: wait for their lock
             conversations.fire_timeout(timeout.phone, timeout.run, timeout.seq)
         for start in starts:
-            conversations.fire_start(start.phone, start.journey, start.due, start.data)
+            conversations.fire_start(
+                start.phone, start.journey, start.due, start.data, start.event_id
+            )
         runtime.outbox.push(*(send.message for send in sends))
         if checks:
             # Checks ask Twilio, which may be slow: they run as a job, not on the ticker.

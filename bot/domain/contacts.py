@@ -33,7 +33,8 @@ class Contact:
     handoff_reason: str | None = None
     undeliverable: int | None = None
     last_active_at: str | None = None  # the last message either way: quiet contacts lack it
-    date_starts: dict[str, str] = field(default_factory=dict)  # journey -> scheduled start
+    # journey (journey:key for keyed runs) -> scheduled start
+    date_starts: dict[str, str] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)
 
     def has_consent(self, purpose: Purpose) -> bool:

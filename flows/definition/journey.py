@@ -24,11 +24,13 @@ from flows.definition.settings import (
 from flows.definition.steps import read_steps
 from flows.definition.triggers import read_triggers
 from flows.definition.values import kind_name, read_mapping, read_text
+from flows.event_data import check_reads, read_event_data, read_key, with_declared
 from flows.model import Journey
+from flows.results import check_results
 
 JOURNEY_KEYS = (
     "id", "name", "kind", "language", "trigger", "entry", "exit", "fields", "defaults", "nlu",
-    "steps",
+    "steps", "event_data", "key",
 )  # fmt: skip
 
 
@@ -69,10 +71,14 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
     entry = read_entry(ctx, top.get("entry"))
     exit_events = read_exit_events(ctx, top.get("exit"))
     fields = read_fields(ctx, top.get("fields"))
+    event_data = read_event_data(top.get("event_data"), ctx.error)
+    key = read_key(top.get("key"), event_data, ctx.error)
     ctx.defaults = read_defaults(ctx, top.get("defaults"))
     vocabulary = read_vocabulary(ctx, top.get("nlu"))
     steps, complete = read_steps(ctx, top.get("steps"), root)
-    check_journey(ctx, steps, fields, complete)
+    check_journey(ctx, steps, with_declared(fields, event_data, ctx.uses), complete)
+    check_reads(ctx.uses, event_data, triggers, ctx.error)
+    check_results(steps, ctx.uses, fields, ctx.error)
     lint(ctx)
     if ctx.errors or journey_id is None:
         return None, id_line
@@ -89,6 +95,8 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
         fields=fields,
         defaults=ctx.defaults,
         vocabulary=vocabulary,
+        event_data=event_data,
+        key=key,
     )
     return journey, id_line
 

@@ -94,7 +94,7 @@ def read_branch(ctx: Context, node: Node | None, step_line: int) -> tuple[Condit
 
 
 def _condition(ctx: Context, node: Node) -> str | None:
-    """Read a branch condition: a Jinja expression over contact, event and business."""
+    """Read a branch condition: a Jinja expression over contact, event, run and business."""
     if isinstance(node, ScalarNode) and not is_null(node) and node.tag.endswith(":bool"):
         ctx.error(node, "`if` needs an expression such as contact.tier == 'gold'")
         return None
@@ -108,7 +108,7 @@ def _condition(ctx: Context, node: Node) -> str | None:
         ctx.error(node, f"bad condition {text!r}: {exc}")
         return None
     for name in unknown:
-        ctx.error(node, f"unknown variable {name!r} in `if` (use contact, event, business)")
+        ctx.error(node, f"unknown variable {name!r} in `if` (use contact, event, run, business)")
     ctx.uses.extend(FieldUse(line_of(node), "if", ref) for ref in references("{{ " + text + " }}"))
     return text
 

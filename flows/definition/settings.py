@@ -26,6 +26,8 @@ from nlu.intents import FALLBACK, INTENTS, OPT_OUT_KEYWORDS, RATING
 EXIT_KEYS = ("events",)
 NLU_KEYS = ("keywords", "examples")
 HOLDERS = ("contact", "event", "business")
+# `fields:` may also declare run.x: a value another journey's run of the same event keeps.
+FIELD_HOLDERS = ("contact", "event", "run")
 # A journey without `kind` gets the stricter rules: quiet hours and caps apply.
 DEFAULT_KIND = JourneyKind.MARKETING
 DEFAULT_LANGUAGE = "en"
@@ -87,7 +89,7 @@ def read_exit_events(ctx: Context, node: Node | None) -> frozenset[str]:
 
 
 def read_fields(ctx: Context, node: Node | None) -> frozenset[str] | None:
-    """Read `fields: [contact.first_name, event.total]`; None when not declared."""
+    """Read `fields: [contact.first_name, event.total, run.status]`; None when not declared."""
     if node is None:
         return None
     if not isinstance(node, SequenceNode):
@@ -96,7 +98,7 @@ def read_fields(ctx: Context, node: Node | None) -> frozenset[str] | None:
     out = set()
     for item in node.value:
         name = read_text(ctx, item, "fields")
-        if name is not None and _field_name(ctx, item, name, ("contact", "event"), "fields"):
+        if name is not None and _field_name(ctx, item, name, FIELD_HOLDERS, "fields"):
             out.add(name.strip())
     return frozenset(out)
 

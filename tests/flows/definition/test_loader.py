@@ -92,7 +92,10 @@ def test_builtin_journeys_load_cleanly() -> None:
         "timeout": "remind",
     }
     assert appointment.step("reschedule").handoff == "reschedule"
-    assert dict(appointment.step("confirmed").set) == {"appointment_status": "confirmed"}
+    assert dict(appointment.step("confirmed").set) == {
+        "run.appointment_status": "confirmed",
+        "appointment_status": "confirmed",
+    }
     assert appointment.step("confirmed").goal == "confirmed"
 
     cart = journeys["abandoned_cart"]

@@ -1,0 +1,80 @@
+"""Values kept with a run, not the contact: `set: {run.appointment_status: cancelled}`.
+
+A run's values belong to what the run is about (one booking, one order). The runs one
+event started (a booking's confirmation and its reminders) read each other's values as
+`run.x`; other runs, and the contact, never see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from flows.event_data import Report
+from flows.model import Step
+from flows.state import Run
+
+RUN = "run"
+PREFIX = f"{RUN}."
+
+
+def result_name(name: str) -> str | None:
+    """Return x for a `set:` name written run.x, None for a contact field."""
+    return name[len(PREFIX) :] if name.startswith(PREFIX) else None
+
+
+def shared_results(run: Run, runs: Iterable[Run]) -> dict[str, Any]:
+    """Return the values the runs started by run's event saved, the latest started winning."""
+    if run.event_id is None:
+        return {}
+    others = [r for r in runs if r.event_id == run.event_id and r.id != run.id]
+    merged: dict[str, Any] = {}
+    for other in sorted(others, key=lambda r: r.started_at):
+        merged.update(other.results)
+    return merged
+
+
+def check_results(
+    steps: Sequence[Step],
+    uses: Iterable[tuple[int, str, str]],
+    declared: frozenset[str] | None,
+    report: Report,
+) -> None:
+    """Flag bad `set: {run.x}` names, and `run.x` read but neither set here nor declared."""
+    saved: set[str] = set()
+    for step in steps:
+        for name in step.set:
+            result = result_name(name)
+            if result is None:
+                continue
+            if result.isidentifier():
+                saved.add(result)
+            else:
+                message = f"{name!r} in `set` must be run and a field name, like run.status"
+                report(step.line, f"step {step.id!r}: {message}")
+    # Like contact and event fields, values are checked once the journey declares `fields`.
+    if declared is None:
+        return
+    for line, what, reference in uses:
+        name = result_name(reference)
+        if name is not None and name not in saved and reference not in declared:
+            message = f"`{what}` uses {reference}, which no step sets and `fields` does not declare"
+            report(line, message)
+
+
+def results_view(runs: Iterable[Run]) -> list[Mapping[str, Any]]:
+    """Return each run with what it is about and the values it kept, oldest first."""
+    return [
+        {
+            "id": run.id,
+            "journey": run.journey,
+            "step": run.step,
+            "status": str(run.status),
+            "key": run.key,
+            "results": dict(run.results),
+            "data": dict(run.data),
+            "started_at": run.started_at.isoformat(),
+            "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+        }
+        for run in runs
+    ]
