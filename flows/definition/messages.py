@@ -50,7 +50,8 @@ def read_template(ctx: Context, node: Node | None, what: str, sent: bool = True)
         ctx.error(_template_line(node, exc.lineno), f"template error in `{what}`: {exc}")
         return None
     for name in unknown_variables(text):
-        message = f"unknown template variable {name!r} in `{what}` (use contact, event, run, business)"
+        known = "use contact, event, run, business"
+        message = f"unknown template variable {name!r} in `{what}` ({known})"
         ctx.error(node, message)
     ctx.uses.extend(FieldUse(line_of(node), what, ref) for ref in references(text))
     for request in find_keyword_requests(text):
