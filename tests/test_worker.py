@@ -148,7 +148,16 @@ def test_timers_are_stored_as_before_and_read_back(timer, stored) -> None:
 
 
 @pytest.mark.parametrize(
-    "stored", [{"type": "nope"}, {"type": "send"}, {"message": "m1"}, ["send", "m1"], "send"]
+    "stored",
+    [
+        {"type": "nope"},
+        {"type": "send"},
+        {"message": "m1"},
+        ["send", "m1"],
+        "send",
+        {"type": ["send"], "message": "m1"},
+        {"type": {"send": 1}, "message": "m1"},
+    ],
 )
 def test_what_is_not_a_timer_reads_as_none(stored) -> None:
     assert decode(stored) is None
@@ -159,3 +168,12 @@ def test_an_unknown_timer_is_dropped_and_the_rest_fire(runtime, clock) -> None:
     runtime.timers.schedule(clock(), SendTimer("m1"))
     assert worker.tick(runtime) == 2
     assert runtime.redis.lrange(runtime.outbox.list_key, 0, -1) == ["m1"]
+
+
+def test_a_timer_whose_type_is_not_text_is_dropped_and_the_rest_fire(runtime, clock) -> None:
+    # A type that cannot be looked up (a list, a mapping) must not stop the whole batch.
+    runtime.redis.zadd(runtime.timers.key, {'{"type": ["send"], "message": "m0"}': 0})
+    runtime.timers.schedule(clock(), SendTimer("m1"))
+    assert worker.tick(runtime) == 2
+    assert runtime.redis.lrange(runtime.outbox.list_key, 0, -1) == ["m1"]
+    assert runtime.redis.zcard(runtime.timers.inflight_key) == 0
