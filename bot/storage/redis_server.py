@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
 
 import redis
 
@@ -39,20 +40,34 @@ def embedded_url(var_dir: Path) -> str:
 
         fcntl.flock(handle, fcntl.LOCK_EX)  # one process starts it; the others wait
         if not _answers(url):
-            start_server(var_dir, socket=socket, daemonize=True)
+            start_daemon(var_dir, socket=socket)
             _wait_until_answers(url)
     return url
 
 
 def start_server(
-    data_dir: Path,
-    *,
-    socket: Path | None = None,
-    port: int = 0,
-    daemonize: bool = False,
-    appendonly: bool = True,
-) -> subprocess.Popen[bytes] | None:
-    """Start redis-server with its data in `data_dir`; return the process unless daemonized."""
+    data_dir: Path, *, socket: Path | None = None, port: int = 0, appendonly: bool = True
+) -> subprocess.Popen[bytes]:
+    """Start redis-server with its data in `data_dir`; return its process."""
+    # Its own session, so a Ctrl-C meant for the app does not stop Redis before the app.
+    return subprocess.Popen(
+        _server_args(data_dir, socket, port, appendonly, daemonize=False),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def start_daemon(data_dir: Path, *, socket: Path) -> None:
+    """Start redis-server in the background, data in `data_dir`, listening on `socket`."""
+    args = _server_args(data_dir, socket, 0, appendonly=True, daemonize=True)
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+
+def _server_args(
+    data_dir: Path, socket: Path | None, port: int, appendonly: bool, *, daemonize: bool
+) -> list[str]:
+    """Return the redis-server command line, creating `data_dir` if need be."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         server_binary(),
@@ -67,13 +82,7 @@ def start_server(
     ]  # fmt: skip
     if socket is not None:
         args += ["--unixsocket", str(socket), "--unixsocketperm", "700"]
-    if daemonize:
-        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-        return None
-    # Its own session, so a Ctrl-C meant for the app does not stop Redis before the app.
-    return subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    return args
 
 
 def connect(url: str, *, decode: bool = True) -> redis.Redis:
@@ -113,12 +122,13 @@ class RedisProcess:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> RedisProcess:
+    def start(self) -> Self:
         """Start the server (again, after stop(), on the same port and data) and wait for it."""
-        self.process = start_server(self.data_dir, port=self.port, appendonly=self.appendonly)
+        process = start_server(self.data_dir, port=self.port, appendonly=self.appendonly)
+        self.process = process
         deadline = time.monotonic() + 10
         while not _answers(self.url):
-            if time.monotonic() > deadline or self.process.poll() is not None:
+            if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"redis-server did not start on port {self.port}")
             time.sleep(0.02)
         return self
