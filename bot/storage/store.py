@@ -65,6 +65,11 @@ class InboundClaim:
         return cls(sid, phone, f"{sid}:{uuid.uuid4().hex}", lease)
 
 
+def text(reply: bytes | str) -> str:
+    """Return a Redis reply as text: Parley's clients decode replies, RQ's do not."""
+    return reply if isinstance(reply, str) else reply.decode()
+
+
 def _blank_if_none(value: object) -> str:
     """Return `value` as a script argument: None is the empty string."""
     return "" if value is None else str(value)
@@ -165,6 +170,12 @@ class Store:
             self._unlock(keys=[self.key("lock", phone)], args=[token], client=pipe)
         pipe.execute()
 
+    def phones(self) -> list[str]:
+        """Return the phone number of every stored contact, least recently active first."""
+        members = self.redis.zrange(self.key("contacts"), 0, -1)
+        # Asked without scores, Redis answers with the members alone.
+        return [text(member) for member in members if isinstance(member, bytes | str)]
+
     def load_contacts(self, phones: list[str]) -> dict[str, Contact]:
         """Return the stored contacts among `phones`, in one round trip."""
         if not phones:
@@ -246,13 +257,13 @@ class Store:
         ids = self.redis.lrange(self.key("messages", phone), 0, -1)
         pipe = self.redis.pipeline(transaction=False)
         for message_id in ids:
-            pipe.hgetall(self.key("msg", message_id))
+            pipe.hgetall(self.key("msg", text(message_id)))
         return [Message.from_hash(data) for data in pipe.execute() if data]
 
     def message(self, message_id: str) -> Message | None:
         """Return one message by id."""
         data = self.redis.hgetall(self.key("msg", message_id))
-        return Message.from_hash(data) if data else None
+        return Message.from_hash({text(k): text(v) for k, v in data.items()}) if data else None
 
     def phones_of(self, message_ids: list[str]) -> list[str | None]:
         """Return the phone number of each message, in one round trip."""
@@ -333,4 +344,5 @@ class Store:
 
     def stats(self) -> dict[str, int]:
         """Return the analytics counters."""
-        return {key: int(value) for key, value in self.redis.hgetall(self.key("stats")).items()}
+        counters = self.redis.hgetall(self.key("stats"))
+        return {text(key): int(value) for key, value in counters.items()}
