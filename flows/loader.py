@@ -101,7 +101,7 @@ def _load(
         journeys[journey.id] = journey
     # A file checked on its own may start a built-in journey.
     builtin = BUILTIN_DIR.resolve()
-    known = set() if any(Path(p).resolve() == builtin for p in paths) else None
+    known: set[str] | None = set() if any(Path(p).resolve() == builtin for p in paths) else None
     if any(step.start for journey in journeys.values() for step in journey.steps):
         errors.extend(_check_starts(journeys, known if known is not None else _builtin_ids()))
     return journeys, errors, warnings

@@ -103,7 +103,7 @@ class Parser(StepsReader):
     def language(self, node: Node | None) -> str:
         """Read `language`, the variant of a message people get when theirs is missing."""
         text = self.text(node, "language")
-        if text is None:
+        if node is None or text is None:
             return DEFAULT_LANGUAGE
         if not LANGUAGE_CODE.fullmatch(text):
             self.error(node, f"{text!r} is not a language code like en or es")

@@ -168,7 +168,7 @@ class SettingsReader(Reader):
     def entry(self, node: Node | None) -> Entry:
         """Read `entry: skip | restart | interrupt` (default skip)."""
         text = self.text(node, "entry")
-        if text is None:
+        if node is None or text is None:
             return Entry.SKIP
         try:
             return Entry(text)

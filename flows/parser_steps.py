@@ -72,7 +72,10 @@ class StepsReader(SettingsReader):
             self.error(keys["data"], "`data` goes with `start`, the journey it is handed to")
         end = self.flag(keys.get("end"), "end")
         self.check_routes(keys, end)
-        values = dict(
+        # Every key is read, and its mistakes reported, even when the step has no usable id.
+        step = Step(
+            step_id or "",
+            line,
             stage=stage,
             kind=kind,
             send=self.message(keys.get("send"), "send"),
@@ -94,9 +97,7 @@ class StepsReader(SettingsReader):
         )
         if "next" in keys:
             self.edge_lines[(line, "next", "next")] = line_of(keys["next"])
-        if step_id is None:
-            return None
-        return Step(step_id, line, **values)
+        return step if step_id is not None else None
 
     def check_routes(self, keys: Mapping[str, Node], end: bool) -> None:
         """Flag keys that cannot go together: one way on from a step."""
@@ -121,7 +122,7 @@ class StepsReader(SettingsReader):
     def step_kind(self, node: Node | None) -> JourneyKind | None:
         """Read a `kind` (a step's overrides the journey's for its messages); None if absent."""
         text = self.text(node, "kind")
-        if text is None:
+        if node is None or text is None:
             return None
         try:
             return JourneyKind(text)

@@ -210,10 +210,13 @@ class Reader:
     def clock(self, node: Node | None, what: str) -> time | None:
         """Read a time of day written "HH:MM"."""
         text = self.text(node, what)
-        match = _CLOCK.fullmatch(text.strip()) if text else None
-        if text is not None and match is None:
+        if node is None or text is None:
+            return None
+        match = _CLOCK.fullmatch(text.strip())
+        if match is None:
             self.error(node, f'bad time {text!r} in `{what}`: write it as HH:MM, like "09:30"')
-        return time(int(match.group(1)), int(match.group(2))) if match else None
+            return None
+        return time(int(match.group(1)), int(match.group(2)))
 
     def field_reference(self, node: Node | None, what: str) -> str | None:
         """Read "event.x" or "contact.x" and note the field as used."""
