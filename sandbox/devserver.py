@@ -55,8 +55,8 @@ def run(port: int = 5000) -> int:
         print(f"parley: embedded Redis, data in {var}", flush=True)
     if settings.sandbox:
         env.setdefault("TWILIO_API_BASE", f"http://127.0.0.1:{SANDBOX_PORT}")
-        command = [sys.executable, "-m", "bot", "emulator", "--port", str(SANDBOX_PORT)]
-        children.append(("sandbox", _spawn(command, env)))
+        emulator = [sys.executable, "-m", "bot", "emulator", "--port", str(SANDBOX_PORT)]
+        children.append(("sandbox", _spawn(emulator, env)))
         print("parley: no Twilio credentials, so texts go to the local sandbox", flush=True)
         if not settings.business_contact:
             print(
