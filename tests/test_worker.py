@@ -105,7 +105,9 @@ def test_timers_survive_a_redis_restart_with_aof(tmp_path, settings, clock) -> N
         server.start()  # same directory and port: it replays the file
         clock.advance(hours=24)
         assert worker.tick(runtime) >= 1
-        run = runtime.store.load_contact(PHONE).runs[0]
+        contact = runtime.store.load_contact(PHONE)
+        assert contact is not None
+        run = contact.runs[0]
         assert (run.journey, run.step) == ("appointment_confirmation", "remind")
     finally:
         server.stop()
