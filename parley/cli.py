@@ -39,7 +39,7 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from bot.delivery import worker
+    from bot import worker
     from bot.runtime import Runtime
 
     worker.run(Runtime.from_env(), burst=args.burst)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from bot.delivery.sender import Sender
-from bot.delivery.worker import tick
+from bot.worker import tick
 from flows.parser import parse_duration
 from tests.texting import Texter, new_sid
 

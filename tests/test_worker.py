@@ -6,9 +6,11 @@ import threading
 from datetime import timedelta
 
 import pytest
+from rq.utils import import_attribute
 
+from bot import jobs, worker
 from bot.conversation.runner import Inbound
-from bot.delivery import worker
+from bot.delivery.outbox import CHECK_JOB, DRAIN_JOB
 from bot.delivery.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, decode, encode
 from bot.domain.messages import Status
 
@@ -179,3 +181,9 @@ def test_a_timer_whose_type_is_not_text_is_dropped_and_the_rest_fire(runtime, cl
     assert worker.tick(runtime) == 2
     assert runtime.redis.lrange(runtime.outbox.list_key, 0, -1) == ["m1"]
     assert runtime.redis.zcard(runtime.timers.inflight_key) == 0
+
+
+def test_the_outbox_names_jobs_that_rq_can_find() -> None:
+    # RQ looks a job up by its dotted name when it runs it: a moved function fails every send.
+    assert import_attribute(DRAIN_JOB) is jobs.drain
+    assert import_attribute(CHECK_JOB) is jobs.check_sends
