@@ -55,7 +55,9 @@ class ScriptRunner:
         return local.connection
 
     @staticmethod
-    def _run(connection: AbstractConnection, script: Script, keys: list[str], args: list) -> Any:
+    def _run(
+        connection: AbstractConnection, script: Script, keys: list[str], args: list[Any]
+    ) -> Any:
         try:
             connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
             return connection.read_response()
