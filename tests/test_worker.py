@@ -10,6 +10,7 @@ from rq.utils import import_attribute
 
 from bot import jobs, worker
 from bot.conversation.runner import Inbound
+from bot.conversation.schedules import Schedules
 from bot.delivery.outbox import CHECK_JOB, DRAIN_JOB
 from bot.delivery.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, decode, encode
 from bot.domain.messages import Status
@@ -187,3 +188,9 @@ def test_the_outbox_names_jobs_that_rq_can_find() -> None:
     # RQ looks a job up by its dotted name when it runs it: a moved function fails every send.
     assert import_attribute(DRAIN_JOB) is jobs.drain
     assert import_attribute(CHECK_JOB) is jobs.check_sends
+
+
+def test_schedules_refuse_a_time_zone_that_does_not_exist(runtime) -> None:
+    # Without a zone, local times would silently be read in the server's own time zone.
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        Schedules(runtime.store, runtime.conversations, "Mars/Olympus")
