@@ -14,6 +14,7 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -218,7 +219,7 @@ def run(quick: bool, workdir: Path) -> Section:
                     warmup=warmups[index],
                     senders=plan.senders,
                     processes=plan.processes,
-                    probe=lambda s=service: probe(s, redis),
+                    probe=partial(probe, service, redis),
                 )
                 target.rounds.append(result)
 

@@ -204,7 +204,10 @@ def parley(
         first = None
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while True:
-            waiting, taken = runtime.redis.pipeline().llen(outbox).zcard(inflight).execute()
+            pipe = runtime.redis.pipeline()
+            pipe.llen(outbox)
+            pipe.zcard(inflight)
+            waiting, taken = pipe.execute()
             if first is None and waiting < len(ids):
                 first = time.perf_counter() - started
             if waiting == 0 and taken == 0:
@@ -265,8 +268,9 @@ def run(quick: bool, workdir: Path) -> Section:
         for index in range(plan.rounds):
             # Alternate the order, so that drift over the run favours no one.
             for label, env in RUNS if index % 2 == 0 else RUNS[::-1]:
+                problems: list[str] = []
                 if env is None:
-                    outcome, problems = sequential(emulator, phones, warm, redis), []
+                    outcome = sequential(emulator, phones, warm, redis)
                 else:
                     outcome, problems = parley(emulator, redis, phones, workdir, label, **env)
                 section.failures += problems + count(emulator, phones, outcome)

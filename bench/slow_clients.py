@@ -186,7 +186,8 @@ class SlowClients:
 
 def probe(base_url: str, count: int) -> tuple[list[float], int]:
     """GET /healthz `count` times, a new connection each; return latencies (s) and failures."""
-    latencies, failures = [], 0
+    latencies: list[float] = []
+    failures = 0
     stop_at = time.monotonic() + BUDGET
     for index in range(count):
         if time.monotonic() > stop_at:

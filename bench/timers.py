@@ -45,6 +45,8 @@ def populate(runtime: Runtime, count: int, first_due: float) -> dict[str, float]
         {"appointment_at": "2030-06-03T16:00:00Z", "provider": "Dr. Lee"},
     )
     template = runtime.store.load_contact(template_phone)
+    if template is None or not template.runs:
+        raise RuntimeError("appointment_booked started no journey to copy")
     run = template.runs[0]
     rng = random.Random(7)
     dues: dict[str, float] = {}

@@ -92,6 +92,12 @@ def _url(name: str, value: str | None) -> str | None:
     return value.rstrip("/")
 
 
+def nlu_url_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """Return NLU_URL, checked, for the commands that read no other setting (parse)."""
+    env = os.environ if env is None else env
+    return _url("NLU_URL", env.get("NLU_URL", "").strip() or None)
+
+
 def _zone(name: str, value: str | None, default: str) -> str:
     """Return the IANA time zone named by the variable `name`."""
     if value is None:
@@ -130,6 +136,7 @@ class Settings:
     secret_key: str = "dev"
     flows_dir: str | None = None
     action_endpoint: str | None = None
+    nlu_url: str | None = None  # a Rasa server that reads free text (bot.conversation.rasa_server)
     default_timezone: str = "America/New_York"
     default_region: str = "US"
     business_name: str = "Parley"
@@ -239,6 +246,7 @@ class Settings:
             secret_key=get("SECRET_KEY") or defaults.secret_key,
             flows_dir=get("FLOWS_DIR"),
             action_endpoint=get("ACTION_ENDPOINT"),
+            nlu_url=nlu_url_from_env(env),
             default_timezone=_zone(
                 "DEFAULT_TIMEZONE", get("DEFAULT_TIMEZONE"), defaults.default_timezone
             ),

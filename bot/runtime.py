@@ -15,6 +15,7 @@ from twilio.rest import Client
 from bot.config import TWILIO_API_BASE, Settings
 from bot.conversation.actions import ActionRunner
 from bot.conversation.journeys import JourneyRunner
+from bot.conversation.rasa_server import remote_parser
 from bot.conversation.runner import Conversations, utcnow
 from bot.conversation.schedules import Schedules
 from bot.delivery.outbox import QUEUE_NAME, Outbox
@@ -48,7 +49,7 @@ class Runtime:
         self.actions = ActionRunner(endpoint=settings.action_endpoint)
         self.runner = JourneyRunner(self.journeys, settings, self.actions)
         self.conversations = Conversations(
-            self.store, self.outbox, self.runner, settings, clock=clock
+            self.store, self.outbox, self.runner, settings, clock, remote_parser(settings.nlu_url)
         )
         self.schedules = Schedules(self.store, self.conversations, settings.default_timezone)
         self._local = threading.local()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 
 @dataclass(frozen=True)
@@ -183,15 +182,16 @@ def _plain(value: Any) -> Any:
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-@functools.cache
-def _field_names(kind: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(kind))
+# Each event type's field names, read once: as_dict runs for every event of every turn.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    kind: tuple(f.name for f in dataclasses.fields(kind)) for kind in get_args(Event)
+}
 
 
 def as_dict(event: Event) -> dict[str, Any]:
     """Return the event as a JSON-safe dict with its type first."""
     out: dict[str, Any] = {"type": event.type}
-    for name in _field_names(type(event)):
+    for name in _FIELD_NAMES[type(event)]:
         value = getattr(event, name)
         out[name] = value if type(value) in _SCALARS else _plain(value)
     return out

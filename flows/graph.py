@@ -214,10 +214,10 @@ def svg(journey: Journey) -> str:
             right = max(n.x + n.width / 2 for n in spanned) + 60 + 14 * curves
             curves += 1
         else:
-            middle = [(nodes[key].x, nodes[key].y) for key in path[1:-1]]
+            bends = [(nodes[key].x, nodes[key].y) for key in path[1:-1]]
             link.points = [
                 (source.x, source.y + source.height / 2),
-                *middle,
+                *bends,
                 (target.x, target.y - target.height / 2 - 2),
             ]
             right = 0.0

@@ -44,8 +44,8 @@ LABEL_NEAR_TARGET = 0.75
 def _back_links(nodes: dict[str, Node], links: list[Link]) -> set[int]:
     """Return the indexes of links that close a cycle, found by depth-first search."""
     out_links: dict[str, list[int]] = {key: [] for key in nodes}
-    for index, link in enumerate(links):
-        out_links[link.source].append(index)
+    for number, link in enumerate(links):
+        out_links[link.source].append(number)
     state: dict[str, int] = {}
     back: set[int] = set()
     for root in nodes:

@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Final, Literal
 
 from flows.events import (
     ActionRequested,
@@ -35,7 +36,14 @@ from nlu.intents import RATING
 # Steps one call may run before it gives up on a journey that never pauses.
 MAX_STEPS = 50
 
-_PAUSED = object()
+
+class _Paused(Enum):
+    """What route() answers when the run stops at the step (one value, typed apart)."""
+
+    PAUSED = "paused"
+
+
+_PAUSED: Final = _Paused.PAUSED
 _EDGES = re.compile(r"^\W+|\W+$")
 
 
@@ -193,7 +201,7 @@ class Runner:
             for name, value in step.start_data.items()
         }
 
-    def route(self, step: Step) -> object:
+    def route(self, step: Step) -> str | Literal[_Paused.PAUSED] | None:
         """Return the next step id, None to complete, or _PAUSED when the run stops here."""
         if step.action is not None:
             self.run.status = RunStatus.AWAITING_ACTION

@@ -48,7 +48,7 @@ class Run:
     ended_at: datetime | None = None
     wait_seq: int = 0
     timeout_at: datetime | None = None
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     # when the current wait began and how many of its reminders went out
     wait_started_at: datetime | None = None
     reminders_sent: int = 0

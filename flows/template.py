@@ -180,6 +180,8 @@ def references(text: str) -> list[str]:
     """Return the "contact.x" / "event.x" / "business.x" / "run.x" fields a template reads."""
     found: set[str] = set()
     for node in ENVIRONMENT.parse(text).find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, nodes.Getattr | nodes.Getitem):  # find_all is typed loosely
+            continue
         owner = node.node
         if not isinstance(owner, nodes.Name) or owner.name not in VARIABLES:
             continue

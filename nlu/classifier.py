@@ -15,9 +15,9 @@ from threadpoolctl import threadpool_limits
 
 from nlu import corpus
 from nlu.intents import FALLBACK, INTENTS
+from nlu.model import Ranking
 from nlu.rules import Text, normalise
 
-Ranking = list[tuple[str, float]]
 # Strong enough to learn from a few hundred short examples, regularised enough that one
 # shared word ("stop", "message") does not decide.
 C = 20.0

@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from nlu import corpus
 from nlu.intents import FALLBACK, INTENTS, OPT_OUT
+from nlu.model import RemoteParser
 from nlu.parser import parse
 
 
@@ -56,14 +57,17 @@ class Report:
         return sum(1 for miss in self.misses if miss.got == OPT_OUT)
 
 
-def evaluate(*paths: str | Path) -> Report:
-    """Parse every example in Rasa NLU files (default: nlu/data/test) and score the result."""
+def evaluate(*paths: str | Path, remote: RemoteParser | None = None) -> Report:
+    """Parse every example in Rasa NLU files (default: nlu/data/test) and score the result.
+
+    `remote` is the parser's remote model, if the deployment has one: it is scored too.
+    """
     examples = corpus.load(*(paths or (corpus.TEST_DIR,)))
     if not examples:
         raise ValueError("no examples to evaluate")
     # Labels outside the contract ("out_of_scope") mean the same as nlu_fallback here.
     expected = [e.intent if e.intent in INTENTS else FALLBACK for e in examples]
-    parses = [parse(example.text) for example in examples]
+    parses = [parse(example.text, remote=remote) for example in examples]
     got = [p.intent for p in parses]
     labels = sorted(set(expected) | set(got))
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -99,8 +103,8 @@ def format_report(report: Report) -> str:
     return "\n".join(lines)
 
 
-def run(paths: Sequence[str]) -> int:
+def run(paths: Sequence[str], remote: RemoteParser | None = None) -> int:
     """Print the evaluation of `paths`; return 1 if any opt-out was missed or invented."""
-    report = evaluate(*paths)
+    report = evaluate(*paths, remote=remote)
     print(format_report(report))
     return 0 if report.opt_out_recall == 1.0 and report.false_opt_outs == 0 else 1

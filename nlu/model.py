@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 EXTRACTOR = "parley_rules"
+
+# Intents with their probabilities, most likely first.
+Ranking = list[tuple[str, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +19,7 @@ class Entity:
     value: Any
     start: int | None = None
     end: int | None = None
-    # Who found it: Parley's rules, or the Rasa server NLU_URL points at.
+    # Who found it: Parley's rules, or a remote parser such as a Rasa server.
     extractor: str = field(default=EXTRACTOR, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,3 +60,15 @@ class Parse:
             "intent": {"name": self.intent, "confidence": self.confidence},
             "entities": [found.as_dict() for found in self.entities],
         }
+
+
+class RemoteParser(Protocol):
+    """A model elsewhere (a Rasa server) that reads free text; parse() asks it first.
+
+    nlu does no I/O itself: whoever runs the parser builds one and passes it in.
+    """
+
+    def rank(self, text: str) -> tuple[Ranking, tuple[Entity, ...]] | None:
+        """Return the intents for `text`, most likely first, and its entities; None when
+        it cannot answer, so the local classifier does."""
+        ...

@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection
 from itertools import islice
 
-from nlu import compliance, remote
+from nlu import compliance
 from nlu import rules as r
 from nlu.intents import (
     AFFIRM,
@@ -22,7 +22,7 @@ from nlu.intents import (
     RESCHEDULE,
     THANKS,
 )
-from nlu.model import Entity, Parse
+from nlu.model import Entity, Parse, RemoteParser
 from nlu.vocabulary import Vocabulary, match_example, match_keyword
 
 Hit = tuple[str, float]
@@ -45,17 +45,19 @@ def parse(
     expecting: Collection[str] | None = None,
     language: str | None = None,
     vocabulary: Vocabulary | None = None,
+    remote: RemoteParser | None = None,
 ) -> Parse:
     """Classify `text`; `expecting` names the intents the conversation is waiting for.
 
     `language` is accepted as a hint; rules and model cover English, Spanish and French at
-    once. `vocabulary` adds a journey's own keywords and examples.
+    once. `vocabulary` adds a journey's own keywords and examples. `remote` reads the free
+    text the rules leave undecided, before the local classifier is asked.
     """
     t = r.normalise(text)
     wanted = frozenset(expecting or ())
     hit, entities, decided = _apply_rules(t, wanted, vocabulary)
     if not decided:
-        hit, entities = _apply_model(text, t, wanted, hit)
+        hit, entities = _apply_model(text, t, wanted, hit, remote)
     return _finish(text, hit, entities, wanted)
 
 
@@ -123,15 +125,14 @@ def _apply_vocabulary(t: r.Text, vocabulary: Vocabulary) -> Hit | None:
 
 
 def _apply_model(
-    text: str, t: r.Text, wanted: frozenset[str], weak: Hit
+    text: str, t: r.Text, wanted: frozenset[str], weak: Hit, remote: RemoteParser | None
 ) -> tuple[Hit, tuple[Entity, ...]]:
-    """Decide free text with the Rasa server NLU_URL names, or else the local classifier."""
+    """Decide free text with the remote parser if there is one and it answers, else locally."""
     # scikit-learn takes a second to import; replies the rules decide never need it.
     from nlu import classifier
 
     entities: tuple[Entity, ...] = ()
-    url = remote.endpoint()
-    answer = remote.rank(text, url) if url else None
+    answer = remote.rank(text) if remote is not None else None
     if answer is not None:
         ranking, entities = answer
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,7 @@ from nlu.intents import FALLBACK, INTENTS, OPT_IN, RATING
 from nlu.rules import SYMBOL_TOKENS, Text, normalise
 
 if TYPE_CHECKING:
-    from scipy.sparse import spmatrix
+    from scipy.sparse import csr_matrix
 
     from nlu.classifier import Classifier
 
@@ -23,9 +23,10 @@ TEACHABLE = INTENTS - {FALLBACK, RATING}
 TEACHABLE_BY_EXAMPLE = TEACHABLE - {OPT_IN}
 # How close (cosine over the classifier's features) a reply must be to a journey's example.
 SIMILARITY = 0.7
+_NONE: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Vocabulary:
     """Per-journey additions: intent -> exact keywords, and intent -> example replies.
 
@@ -36,14 +37,19 @@ class Vocabulary:
     a sign of revocation too.
     """
 
-    keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    examples: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    keywords: Mapping[str, tuple[str, ...]]
+    examples: Mapping[str, tuple[str, ...]]
 
-    def __post_init__(self) -> None:
-        keywords = _freeze(self.keywords, "keywords", TEACHABLE)
-        examples = _freeze(self.examples, "examples", TEACHABLE_BY_EXAMPLE)
+    def __init__(
+        self,
+        keywords: Mapping[str, Iterable[str]] = _NONE,
+        examples: Mapping[str, Iterable[str]] = _NONE,
+    ) -> None:
+        """Check the tables and keep them frozen: each intent's texts as a tuple."""
+        object.__setattr__(self, "keywords", _freeze(keywords, "keywords", TEACHABLE))
+        object.__setattr__(self, "examples", _freeze(examples, "examples", TEACHABLE_BY_EXAMPLE))
         seen: dict[str, str] = {}
-        for intent, words in keywords.items():
+        for intent, words in self.keywords.items():
             for word in words:
                 key = _key(normalise(word))
                 if not key:
@@ -55,8 +61,6 @@ class Vocabulary:
                     )
                 if seen.setdefault(key, intent) != intent:
                     raise ValueError(f"keyword {word!r} is given for {seen[key]} and {intent}")
-        object.__setattr__(self, "keywords", keywords)
-        object.__setattr__(self, "examples", examples)
 
     def __hash__(self) -> int:
         return hash((tuple(self.keywords.items()), tuple(self.examples.items())))
@@ -76,9 +80,10 @@ def match_example(
     """Return (intent, similarity) of the nearest example if it is similar enough."""
     if not vocabulary.examples or not t.norm:
         return None
-    labels, matrix = _examples(vocabulary, classifier)
-    if not labels:
+    found = _examples(vocabulary, classifier)
+    if found is None:
         return None
+    labels, matrix = found
     similarities = (matrix @ classifier.embed([t]).T).toarray().ravel()
     best = int(similarities.argmax())
     similarity = float(similarities[best])
@@ -120,12 +125,14 @@ def _keywords(vocabulary: Vocabulary) -> dict[str, str]:
 @functools.lru_cache(maxsize=128)
 def _examples(
     vocabulary: Vocabulary, classifier: Classifier
-) -> tuple[tuple[str, ...], spmatrix | None]:
+) -> tuple[tuple[str, ...], csr_matrix] | None:
+    """Return the examples' intents and feature rows; None when no example has words."""
     pairs = [
         (intent, normalise(text))
         for intent, texts in vocabulary.examples.items()
         for text in texts
         if normalise(text).norm
     ]
-    labels = tuple(intent for intent, _ in pairs)
-    return labels, classifier.embed([t for _, t in pairs]) if pairs else None
+    if not pairs:
+        return None
+    return tuple(intent for intent, _ in pairs), classifier.embed([t for _, t in pairs])

@@ -13,17 +13,24 @@ from pathlib import Path
 
 def _parse(args: argparse.Namespace) -> int:
     import nlu
+    from bot.config import nlu_url_from_env
+    from bot.conversation.rasa_server import remote_parser
 
+    # Only the setting parsing uses is read: another one that is wrong does not stop it.
+    remote = remote_parser(nlu_url_from_env())
     texts = args.text if args.text else (line.rstrip("\n") for line in sys.stdin)
     for text in texts:
-        print(json.dumps(nlu.parse(text).as_dict(), ensure_ascii=False), flush=True)
+        parse = nlu.parse(text, remote=remote)
+        print(json.dumps(parse.as_dict(), ensure_ascii=False), flush=True)
     return 0
 
 
 def _nlu_evaluate(args: argparse.Namespace) -> int:
+    from bot.config import nlu_url_from_env
+    from bot.conversation.rasa_server import remote_parser
     from nlu.evaluation import run
 
-    return run(args.data or [])
+    return run(args.data or [], remote_parser(nlu_url_from_env()))
 
 
 def _chat(args: argparse.Namespace) -> int:
@@ -33,7 +40,7 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from bot.delivery import worker
+    from bot import worker
     from bot.runtime import Runtime
 
     worker.run(Runtime.from_env(), burst=args.burst)

@@ -29,11 +29,13 @@ import time
 from concurrent.futures import Future
 from contextlib import suppress
 from functools import partial
+from typing import Any
 
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.message import Request
+from gunicorn.http.parser import RequestParser
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -131,7 +133,8 @@ class DeadlineReader(SocketUnreader):
             selector.register(self.sock, selectors.EVENT_READ)
             if remaining <= 0 or not selector.select(remaining):
                 raise NoMoreData(b"")  # gthread then closes the connection quietly
-        return super().chunk(size_hint)
+        # gunicorn 27 takes the hint; types-gunicorn still describes 26's chunk(self).
+        return super().chunk(size_hint)  # type: ignore[call-arg]
 
 
 class ContinuedRequest(Request):
@@ -143,7 +146,7 @@ class ContinuedRequest(Request):
 class RequestBufferingWorker(ThreadWorker):
     """gthread whose threads see only requests that have arrived, and never wait on a close."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Both keep insertion order, which is deadline order: each entry gets the same wait.
         self.arriving: dict[TConn, ArrivingRequest] = {}
@@ -180,7 +183,8 @@ class RequestBufferingWorker(ThreadWorker):
             super().enqueue_req(conn)
             return
         # What the previous request's reads took in ahead is the start of this one.
-        ahead = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
+        parser = conn.parser
+        ahead = parser.unreader.take_buffered() if isinstance(parser, RequestParser) else b""
         request = ArrivingRequest(time.monotonic() + REQUEST_TIMEOUT, ahead)
         if conn.sock.getblocking():  # only after a thread read ahead: each call is a syscall
             conn.sock.setblocking(False)
@@ -235,11 +239,14 @@ class RequestBufferingWorker(ThreadWorker):
         conn.data_ready = True  # the bytes are here: gthread need not wait for a first one
         conn.init()
         parser = conn.parser
+        # buffers() admitted plain HTTP/1 only, so init() made an HTTP/1 parser.
+        assert isinstance(parser, RequestParser)
         if not isinstance(parser.unreader, DeadlineReader):
             parser.unreader = DeadlineReader(conn.sock)
         parser.unreader.deadline = request.deadline
         parser.unreader.unread(bytes(request.data))
-        parser.mesg_class = ContinuedRequest if request.continued else Request
+        # Set on this connection's parser alone; the stubs allow it on the class only.
+        parser.mesg_class = ContinuedRequest if request.continued else Request  # type: ignore[misc]
         return self.handle(conn)
 
     def _drop(self, conn: TConn) -> None:
@@ -248,7 +255,7 @@ class RequestBufferingWorker(ThreadWorker):
         self.nr_conns -= 1
         conn.close()
 
-    def finish_request(self, conn: TConn, fs: Future[object]) -> None:
+    def finish_request(self, conn: TConn, fs: Future[bool]) -> None:
         """Keep or close the connection as gthread does, without blocking the loop on a close."""
         done = not fs.cancelled() and fs.exception() is None and fs.result() is False
         if not done or not self.buffers(conn):

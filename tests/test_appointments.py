@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.delivery.sender import Sender
-from bot.delivery.worker import tick
+from bot.worker import tick
 from tests.texting import Texter
 
 PHONE = "+14155550123"

@@ -101,10 +101,12 @@ def test_handback_releases_a_handed_off_contact(redis_url: str, tmp_path: Path) 
     assert bot("handback", "+14155550123", env=env).returncode == 1
     asked = Inbound(sid="SMhuman", phone="+14155550123", body="can I speak to someone?")
     runtime.conversations.receive(asked)
-    assert runtime.store.load_contact("+14155550123").handoff is True
+    contact = runtime.store.load_contact("+14155550123")
+    assert contact is not None and contact.handoff is True
     result = bot("handback", "(415) 555-0123", env=env)
     assert result.returncode == 0, result.stderr
-    assert runtime.store.load_contact("+14155550123").handoff is False
+    contact = runtime.store.load_contact("+14155550123")
+    assert contact is not None and contact.handoff is False
 
 
 def test_commands_do_not_log_action_registrations(redis_url: str, tmp_path: Path) -> None:

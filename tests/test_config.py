@@ -72,6 +72,8 @@ BAD_SETTINGS = {
     "a public URL without host": ("PUBLIC_URL", "https://", "host"),
     "a public URL of another scheme": ("PUBLIC_URL", "ftp://sms.example.com", "http"),
     "an API base without scheme": ("TWILIO_API_BASE", "127.0.0.1:8025", "http"),
+    "an NLU server without scheme": ("NLU_URL", "rasa:5005", "http"),
+    "an NLU server without host": ("NLU_URL", "http:///model/parse", "host"),
     "a send timeout in words": ("SEND_TIMEOUT", "ten", "positive number"),
     "a zero send timeout": ("SEND_TIMEOUT", "0", "positive number"),
     "a negative send timeout": ("SEND_TIMEOUT", "-5", "positive number"),
@@ -104,6 +106,7 @@ def test_good_settings_are_read() -> None:
             "DEFAULT_REGION": "fr",
             "PUBLIC_URL": "http://127.0.0.1:5000/",
             "TWILIO_API_BASE": "https://api.twilio.com",
+            "NLU_URL": "http://rasa:5005/",
             "SEND_TIMEOUT": "2.5",
             "SEND_CONCURRENCY": "16",
             "PORT": "8080",
@@ -112,4 +115,5 @@ def test_good_settings_are_read() -> None:
     assert settings.default_timezone == "Europe/Paris"
     assert settings.default_region == "FR"
     assert settings.public_url == "http://127.0.0.1:5000"
+    assert settings.nlu_url == "http://rasa:5005"
     assert (settings.send_timeout, settings.send_concurrency, settings.port) == (2.5, 16, 8080)

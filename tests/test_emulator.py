@@ -331,9 +331,9 @@ def test_app_factory_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
     form = {"To": TO, "From": FROM, "Body": "hi"}
     http = app.test_client()
     good = http.post(path, data=form, auth=("AC" + "a" * 32, "env-token"))
-    assert good.status_code == 201 and good.json["status"] == "queued"
+    assert good.status_code == 201 and good.get_json()["status"] == "queued"
     assert http.post(path, data=form, auth=("AC" + "0" * 32, "emulator-token")).status_code == 401
-    assert http.get("/nope").json["status"] == 404
+    assert http.get("/nope").get_json()["status"] == 404
     app.extensions["parley_emulator"]["dispatcher"].stop()
 
 

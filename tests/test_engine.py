@@ -27,7 +27,7 @@ from flows.engine import (
     resume,
     start,
 )
-from flows.events import as_dict
+from flows.events import MessageCreated, as_dict
 from flows.model import Delay, Journey, JourneyKind, Segment, Step, Wait
 from flows.rules import entry_decision, exit_matches, keyword_matches, matches_segment
 from flows.template import compile_template, render
@@ -332,7 +332,8 @@ def test_a_reply_cannot_pose_as_a_timeout() -> None:
     ctx = Context(ANA, {}, NOW)
     run, _ = start(journey, ctx, APPOINTMENT, "r")
     new, events = resume(run, journey, ctx, Reply("timeout"))
-    assert [e.step for e in events] == ["ask"]  # the retry text, not the reminder
+    (event,) = events
+    assert isinstance(event, MessageCreated) and event.step == "ask"  # the retry, not the reminder
     assert new.wait_seq == 1
 
 
@@ -661,6 +662,7 @@ def test_delays_hold_the_run_until_their_time() -> None:
             "time",
             run.wait_seq,
         )
+        assert run.timeout_at is not None
         wakes.append(run.timeout_at)
         run, events = resume(
             run, journey, Context(contact, {}, run.timeout_at), Timeout(run.wait_seq)
@@ -681,7 +683,7 @@ def test_a_delay_already_past_or_without_its_date_carries_on_at_once() -> None:
     run, events = start(journey, Context(contact, {}, NOW), {"due_at": "2026-11-01"}, "r")
     # 10:00 in Los Angeles is now: the until-delay and the rest go straight through.
     assert _texts(events) == ["two hours on"]
-    assert run.status is RunStatus.DELAYED and run.step == "c"
+    assert run.status is RunStatus.DELAYED and run.step == "c" and run.timeout_at is not None
     run, events = resume(run, journey, Context(contact, {}, run.timeout_at), Timeout(1))
     assert _texts(events) == ["nine o'clock", "a day before", "a month after the last order"]
 
@@ -796,7 +798,7 @@ def test_defaults_fill_missing_fields_and_the_language_picks_the_text() -> None:
               pt-BR: "Oi {{ contact.first_name }}"
         """
     )
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"fields": {}, "language": "en"}, "Hi there, your items from us"),
         ({"fields": {"first_name": ""}, "language": "en-GB"}, "Hi there, your items from us"),
         ({"fields": {"first_name": "Ana"}, "language": "pt"}, "Oi Ana"),
@@ -852,7 +854,11 @@ def test_entry_decision_when_already_in_the_journey(entry: str, expected: tuple)
 )
 def test_entry_decision_when_not_in_the_journey(entry: str, ending: list[str]) -> None:
     journey = _parse(f"id: j\nentry: {entry}\nsteps:\n  - id: a\n")
-    runs = [_run("other", "k"), _run("delayed", "m", RunStatus.DELAYED), _run("x", "j", "expired")]
+    runs = [
+        _run("other", "k"),
+        _run("delayed", "m", RunStatus.DELAYED),
+        _run("x", "j", RunStatus.EXPIRED),
+    ]
     decision, runs_to_end = entry_decision(journey, runs)
     assert (decision, [run.id for run in runs_to_end]) == ("start", ending)
 
@@ -947,7 +953,7 @@ def test_runs_from_before_reminders_still_load() -> None:
     assert (restored.wait_started_at, restored.reminders_sent) == (None, 0)
     _, events = resume(restored, JOURNEYS["appointment_confirmation"], Context(ANA, {}, NOW),
                          Timeout(1))  # fmt: skip
-    assert [e.step for e in events if e.type == "message_created"] == ["remind"]
+    assert [e.step for e in events if isinstance(e, MessageCreated)] == ["remind"]
 
 
 @pytest.mark.parametrize(

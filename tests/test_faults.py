@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import partial
 from pathlib import Path
 
 from bot.storage import lua
@@ -94,7 +95,7 @@ def test_a_send_whose_answer_is_late_or_lost_reaches_the_person_once(
         emulator.inject_fault(mode="callback_first")
         for phone in phones:
             assert parley.text("HELP", phone=phone).status_code == 200
-            wait_until(lambda p=phone: sent_to(emulator, p), what=f"the answer to {phone}")
+            wait_until(partial(sent_to, emulator, phone), what=f"the answer to {phone}")
         statuses = wait_until(
             lambda: (s := final_statuses(parley, phones)) and settled(s) and s,
             timeout=30,
@@ -110,8 +111,9 @@ def test_a_killed_workers_batch_is_recovered_within_seconds(
     emulator, redis_url: str, tmp_path: Path
 ) -> None:
     phones = [f"+1415555016{n}" for n in range(6)]
-    extra = {"SEND_CONCURRENCY": "1", "SEND_TIMEOUT": "2"}
-    with deployment(redis_url, emulator, tmp_path, workers=0, **extra) as (parley, processes):
+    with deployment(
+        redis_url, emulator, tmp_path, workers=0, SEND_CONCURRENCY="1", SEND_TIMEOUT="2"
+    ) as (parley, processes):
         for phone in phones:  # six opt-outs wait in the outbox: one batch for one worker
             assert parley.text("STOP", phone=phone).status_code == 200
         # Every send is slow: Twilio takes the message and answers a second later.

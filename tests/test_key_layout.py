@@ -10,11 +10,11 @@ from redis.crc import key_slot
 
 from bot.conversation.turn import Turn
 from bot.delivery.sender import Sender
-from bot.delivery.worker import tick
 from bot.domain.messages import Kind, Status
 from bot.storage import keys, lua
 from bot.storage.lua import Script
 from bot.storage.scripts import ScriptRunner
+from bot.worker import tick
 from tests.texting import Texter, post_signed
 
 PHONE = "+14155550123"

@@ -34,7 +34,7 @@ def test_a_claim_whose_reply_was_lost_is_still_sent_once(
     assert proxy.cuts == 1
     assert [m["body"] for m in emulator.messages()] == ["Your table is ready"]
     sent = runtime.store.message(message.ref)
-    assert sent.sid == emulator.messages()[0]["sid"]
+    assert sent is not None and sent.sid == emulator.messages()[0]["sid"]
     assert (sent.status, sent.attempts) != (Status.SUBMITTING, 1)
 
 

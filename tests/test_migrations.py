@@ -9,12 +9,12 @@ import redis
 
 from bot.delivery.sender import Sender
 from bot.delivery.timers import SendTimer, TimeoutTimer, encode
-from bot.delivery.worker import tick
 from bot.domain.contacts import Contact
 from bot.domain.messages import Direction, Kind, Message, Status, message_ref
 from bot.runtime import Runtime
 from bot.storage import jsonio, keys, migrations
 from bot.storage.store import DUPLICATE, InboundClaim, timer_member
+from bot.worker import tick
 
 PHONE = "+14155550123"
 OTHER = "+14155550199"

@@ -566,5 +566,6 @@ def test_any_text_parses_to_a_known_intent(
     assert 0.0 <= result.confidence <= 1.0
     assert result.text == text
     for entity in result.entities:
-        if entity.start is not None:
+        if entity.start is not None or entity.end is not None:  # a span has both ends or none
+            assert entity.start is not None and entity.end is not None
             assert 0 <= entity.start < entity.end <= len(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -18,7 +19,7 @@ ECHO = Script("echo", "return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}")
 
 
 @pytest.fixture
-def own_redis(tmp_path) -> RedisProcess:
+def own_redis(tmp_path) -> Iterator[RedisProcess]:
     server = RedisProcess(tmp_path / "redis", appendonly=True).start()
     yield server
     server.stop()

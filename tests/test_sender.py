@@ -8,13 +8,14 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot import worker
 from bot.conversation.runner import Inbound
 from bot.conversation.turn import Turn
-from bot.delivery import sender, worker
+from bot.delivery import sender
 from bot.delivery.sender import MAX_ATTEMPTS, Sender
-from bot.delivery.worker import tick
 from bot.domain.messages import Kind, Status, parse_ref
 from bot.storage import keys
+from bot.worker import tick
 from tests.conftest import BUSINESS_NUMBER, PUBLIC_URL, free_port
 
 PHONE = "+14155550123"

@@ -42,8 +42,9 @@ def test_the_worker_stops_with_one_line_naming_the_bad_setting(processes: Proces
 def test_web_and_worker_warn_when_business_contact_is_unset(processes: Processes) -> None:
     processes.start("web", BUSINESS_CONTACT="")
     processes.start("worker", BUSINESS_CONTACT="")
-    for name in ("web", "worker"):
-        wait_until(lambda n=name: "BUSINESS_CONTACT is unset" in processes.log(n), 60, name)
+    warning = "BUSINESS_CONTACT is unset"
+    wait_until(lambda: warning in processes.log("web"), 60, "web")
+    wait_until(lambda: warning in processes.log("worker"), 60, "worker")
 
 
 def test_web_warns_once_however_many_workers_it_runs(processes: Processes) -> None:

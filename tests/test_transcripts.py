@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from bot.delivery.sender import Sender
-from bot.delivery.worker import tick
+from bot.worker import tick
 from flows.definition import parse_duration
 from tests.texting import Texter, new_sid
 
@@ -79,12 +79,15 @@ def _play(turn: dict[str, Any], phone: Texter, runtime, clock, sids) -> dict[str
         assert response.status_code == 202
         return response.get_json()
     if "consent" in turn or "fields" in turn:
-        body = {"phone": phone.phone, **{k: turn[k] for k in ("consent", "fields") if k in turn}}
+        body: dict[str, Any] = {"phone": phone.phone}
+        body.update((k, turn[k]) for k in ("consent", "fields") if k in turn)
         response = phone.client.post("/api/contacts", json=body, headers=phone.headers)
         assert response.status_code == 200
         return {}
     if "wait" in turn:
-        clock.advance(seconds=parse_duration(turn["wait"]).total_seconds())
+        wait = parse_duration(turn["wait"])
+        assert wait is not None, f"bad wait {turn['wait']!r}"
+        clock.advance(seconds=wait.total_seconds())
         tick(runtime)
         return {}
     raise AssertionError(f"unknown turn {turn}")

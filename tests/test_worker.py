@@ -6,9 +6,12 @@ import threading
 from datetime import timedelta
 
 import pytest
+from rq.utils import import_attribute
 
+from bot import jobs, worker
 from bot.conversation.runner import Inbound
-from bot.delivery import worker
+from bot.conversation.schedules import Schedules
+from bot.delivery.outbox import CHECK_JOB, DRAIN_JOB
 from bot.delivery.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, decode, encode
 from bot.domain.messages import Status
 
@@ -105,7 +108,9 @@ def test_timers_survive_a_redis_restart_with_aof(tmp_path, settings, clock) -> N
         server.start()  # same directory and port: it replays the file
         clock.advance(hours=24)
         assert worker.tick(runtime) >= 1
-        run = runtime.store.load_contact(PHONE).runs[0]
+        contact = runtime.store.load_contact(PHONE)
+        assert contact is not None
+        run = contact.runs[0]
         assert (run.journey, run.step) == ("appointment_confirmation", "remind")
     finally:
         server.stop()
@@ -148,7 +153,16 @@ def test_timers_are_stored_as_before_and_read_back(timer, stored) -> None:
 
 
 @pytest.mark.parametrize(
-    "stored", [{"type": "nope"}, {"type": "send"}, {"message": "m1"}, ["send", "m1"], "send"]
+    "stored",
+    [
+        {"type": "nope"},
+        {"type": "send"},
+        {"message": "m1"},
+        ["send", "m1"],
+        "send",
+        {"type": ["send"], "message": "m1"},
+        {"type": {"send": 1}, "message": "m1"},
+    ],
 )
 def test_what_is_not_a_timer_reads_as_none(stored) -> None:
     assert decode(stored) is None
@@ -159,3 +173,24 @@ def test_an_unknown_timer_is_dropped_and_the_rest_fire(runtime, clock) -> None:
     runtime.timers.schedule(clock(), SendTimer("m1"))
     assert worker.tick(runtime) == 2
     assert runtime.redis.lrange(runtime.outbox.list_key, 0, -1) == ["m1"]
+
+
+def test_a_timer_whose_type_is_not_text_is_dropped_and_the_rest_fire(runtime, clock) -> None:
+    # A type that cannot be looked up (a list, a mapping) must not stop the whole batch.
+    runtime.redis.zadd(runtime.timers.key, {'{"type": ["send"], "message": "m0"}': 0})
+    runtime.timers.schedule(clock(), SendTimer("m1"))
+    assert worker.tick(runtime) == 2
+    assert runtime.redis.lrange(runtime.outbox.list_key, 0, -1) == ["m1"]
+    assert runtime.redis.zcard(runtime.timers.inflight_key) == 0
+
+
+def test_the_outbox_names_jobs_that_rq_can_find() -> None:
+    # RQ looks a job up by its dotted name when it runs it: a moved function fails every send.
+    assert import_attribute(DRAIN_JOB) is jobs.drain
+    assert import_attribute(CHECK_JOB) is jobs.check_sends
+
+
+def test_schedules_refuse_a_time_zone_that_does_not_exist(runtime) -> None:
+    # Without a zone, local times would silently be read in the server's own time zone.
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        Schedules(runtime.store, runtime.conversations, "Mars/Olympus")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import werkzeug.urls  # noqa: F401  (registers the codec error handler named below)
@@ -50,7 +50,14 @@ class FormData(ImmutableMultiDict[str, str]):
     A MultiDict keeps each key's values in a list, which `getall` hands out as it is.
     """
 
-    getall = dict.__getitem__
+    if TYPE_CHECKING:
+
+        def getall(self, key: str) -> list[str]:
+            """Return every value of `key`; KeyError when it has none."""
+            ...
+
+    else:
+        getall = dict.__getitem__  # the stored list itself, with no Python call in between
 
 
 class WebRequest(Request):

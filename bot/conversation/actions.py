@@ -34,7 +34,9 @@ class ActionOutcome:
     messages: tuple[str, ...] = ()
 
 
-def tracker_state(contact: Contact, data: Mapping[str, Any], latest_text: str = "") -> dict:
+def tracker_state(
+    contact: Contact, data: Mapping[str, Any], latest_text: str = ""
+) -> dict[str, Any]:
     """Return a Rasa tracker state for a contact: slots are event data, then contact fields."""
     slots = {**data, **contact.fields, "phone": contact.phone, "language": contact.language}
     return {

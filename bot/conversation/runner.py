@@ -89,6 +89,7 @@ class Conversations:
         runner: JourneyRunner,
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
+        remote: nlu.RemoteParser | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -96,6 +97,7 @@ class Conversations:
         self.journeys = runner.journeys
         self.settings = settings
         self.clock = clock
+        self.remote = remote  # reads free text before the local classifier (NLU_URL)
 
     # contacts
     def new_contact(self, phone: str) -> Contact:
@@ -245,6 +247,7 @@ class Conversations:
             expecting=expecting(run, journey) if run and journey else None,
             language=contact.language,
             vocabulary=journey.vocabulary if journey else None,
+            remote=self.remote,
         )
         turn.log(MessageReceived(inbound.body, parse.intent, parse.confidence))
         handled = compliance.handle(turn, parse, self.settings.business, inbound.opt_out_type)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.conversation.runner import Conversations
 from bot.storage import keys
-from bot.storage.store import Store
+from bot.storage.store import Store, text
 from flows.model import Journey, Trigger
 from flows.rules import matches_segment
 from flows.timing import next_schedule_time, zone_named
@@ -25,7 +25,10 @@ class Schedules:
         self.store = store
         self.conversations = conversations
         self.journeys = conversations.journeys
-        self.zone = zone_named(timezone)
+        zone = zone_named(timezone)
+        if zone is None:
+            raise ValueError(f"unknown time zone {timezone!r}")
+        self.zone = zone
         self.key = keys.SCHEDULES
 
     def triggers(self) -> Iterator[tuple[str, Journey, Trigger]]:
@@ -44,7 +47,9 @@ class Schedules:
                 first = next_schedule_time(trigger, None, now, self.zone)
                 self.store.redis.hsetnx(self.key, name, first.isoformat())
                 stored = self.store.redis.hget(self.key, name)
-            due = datetime.fromisoformat(stored)
+                if stored is None:  # the hash was cleared meanwhile: look again next tick
+                    continue
+            due = datetime.fromisoformat(text(stored))
             if due > now:
                 continue
             following = next_schedule_time(trigger, due, now, self.zone)
@@ -60,7 +65,7 @@ class Schedules:
         """Start the journey for every contact in the trigger's segment; return how many."""
         segment = trigger.params["segment"]
         started = 0
-        phones = self.store.redis.zrange(keys.CONTACTS, 0, -1)
+        phones = self.store.phones()
         for offset in range(0, len(phones), CHUNK):
             contacts = self.store.load_contacts(phones[offset : offset + CHUNK])
             for contact in contacts.values():

@@ -18,8 +18,10 @@ from bot.storage.store import Store
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "parley-outbound"
-DRAIN_JOB = "bot.delivery.sender.drain"
-CHECK_JOB = "bot.delivery.sender.check_sends"
+# RQ finds its jobs by name. They run with the process's runtime, so they live above it,
+# in bot.jobs, and are named here rather than imported.
+DRAIN_JOB = "bot.jobs.drain"
+CHECK_JOB = "bot.jobs.check_sends"
 # If a drain job is lost (a worker killed before it started), the flag expires and
 # the next kick enqueues a fresh one.
 FLAG_TTL = 120

@@ -12,18 +12,23 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import requests
 import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
-from bot.delivery.timers import CheckTimer, SendTimer
+from bot.config import Settings
+from bot.delivery.outbox import Outbox
+from bot.delivery.timers import CheckTimer, SendTimer, Timers
 from bot.domain.guardrails import refusal
 from bot.domain.messages import Message, Status, parse_ref
-from bot.runtime import Runtime, current
+from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +49,45 @@ CLOCK_SLACK = 120.0
 LOOKBACK = 50
 
 
-def drain(budget: float = 30.0) -> int:
-    """Send queued messages until the outbox is empty or `budget` seconds pass (RQ job)."""
-    return Sender(current()).drain(budget)
+class Reachability(Protocol):
+    """Where the sender reports numbers that Twilio says are lost (the conversations)."""
+
+    def mark_unsubscribed(self, phone: str, source: str) -> None:
+        """Opt a contact out because the carrier says they are."""
+        ...
+
+    def mark_undeliverable(self, phone: str, error_code: int) -> None:
+        """Stop messaging a number that cannot receive SMS."""
+        ...
 
 
-def check_sends(checks: list[tuple[str, int]]) -> None:
-    """Settle sends whose outcome was unknown (RQ job), each on its own."""
-    Sender(current()).check_each(checks)
+class SendingRuntime(Protocol):
+    """What a sender uses of its process's runtime (bot.runtime.Runtime is one).
+
+    The sender sits below the conversations it reports to, so it names what it needs
+    here instead of importing the runtime that holds them.
+    """
+
+    settings: Settings
+    store: Store
+    outbox: Outbox
+    timers: Timers
+    clock: Callable[[], datetime]
+
+    @property
+    def conversations(self) -> Reachability:
+        """Return where lost numbers are reported."""
+        ...
+
+    def twilio(self) -> Client:
+        """Return this thread's Twilio client."""
+        ...
 
 
 class Sender:
     """Hands pending messages to Twilio, concurrently, each at most once."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: SendingRuntime) -> None:
         self.runtime = runtime
         self.store = runtime.store
         self.outbox = runtime.outbox

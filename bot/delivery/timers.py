@@ -69,9 +69,13 @@ def encode(timer: Timer) -> dict[str, Any]:
     return {"type": timer.type, **{k: v for k, v in asdict(timer).items() if k not in unset}}
 
 
-def decode(payload: Mapping[str, Any]) -> Timer | None:
+def decode(payload: object) -> Timer | None:
     """Return the timer a stored payload describes, or None if it describes none."""
-    cls = _CLASSES.get(payload.get("type")) if isinstance(payload, Mapping) else None
+    if not isinstance(payload, Mapping):
+        return None
+    # Stored JSON may hold any type: a list or a mapping there cannot even be looked up.
+    kind = payload.get("type")
+    cls = _CLASSES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         return None
     try:

@@ -78,6 +78,11 @@ class InboundClaim:
         return cls(sid, phone, f"{sid}:{uuid.uuid4().hex}", lease)
 
 
+def text(reply: bytes | str) -> str:
+    """Return a Redis reply as text: Parley's clients decode replies, RQ's do not."""
+    return reply if isinstance(reply, str) else reply.decode()
+
+
 def _blank_if_none(value: object) -> str:
     """Return `value` as a script argument: None is the empty string."""
     return "" if value is None else str(value)
@@ -182,6 +187,12 @@ class Store:
         self.scripts.many(
             [("unlock", [keys.lock(phone)], [token]) for phone, token in tokens.items()]
         )
+
+    def phones(self) -> list[str]:
+        """Return the phone number of every stored contact, least recently active first."""
+        members = self.redis.zrange(keys.CONTACTS, 0, -1)
+        # Asked without scores, Redis answers with the members alone.
+        return [text(member) for member in members if isinstance(member, bytes | str)]
 
     def load_contacts(self, phones: list[str]) -> dict[str, Contact]:
         """Return the stored contacts among `phones`, in one round trip."""

@@ -105,6 +105,10 @@ class OutboundWorker(Worker):
 
     stopping = False
 
+    def asked_to_stop(self) -> bool:
+        """Say whether the worker was asked to stop."""
+        return self.stopping
+
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Note the request, then stop as RQ does: after the job in hand."""
         self.stopping = True
@@ -144,7 +148,7 @@ def run(runtime: Runtime, *, burst: bool = False) -> None:
             if burst or worker.stopping:
                 return
             time.sleep(1.0)  # whatever ended the loop, do not spin on it
-            if not wait_for_redis(runtime.redis, lambda current=worker: current.stopping):
+            if not wait_for_redis(runtime.redis, worker.asked_to_stop):
                 return
             log.warning("restarting the work loop")
     finally:
