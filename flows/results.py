@@ -56,8 +56,8 @@ def check_results(
     if declared is None:
         return
     for line, what, reference in uses:
-        name = result_name(reference)
-        if name is not None and name not in saved and reference not in declared:
+        result = result_name(reference)
+        if result is not None and result not in saved and reference not in declared:
             message = f"`{what}` uses {reference}, which no step sets and `fields` does not declare"
             report(line, message)
 

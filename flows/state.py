@@ -57,7 +57,7 @@ class Run:
     # the API event that started it: the runs of one event read each other's results
     event_id: str | None = None
     # values kept with the run (`set: {run.x: ...}`), not on the contact
-    results: dict = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:

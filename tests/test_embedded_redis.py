@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -133,7 +134,7 @@ def bot(var_dir: Path, *args: str, venv_on_path: bool = True) -> subprocess.Comp
 
 
 def add_contact(base: str) -> None:
-    body = {"phone": PHONE, "fields": {"name": "Ada"}}
+    body: dict[str, Any] = {"phone": PHONE, "fields": {"name": "Ada"}}
     response = requests.post(f"{base}/api/contacts", json=body, timeout=10)
     assert response.status_code in (200, 201), response.text
 

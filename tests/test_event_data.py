@@ -151,7 +151,9 @@ def test_every_builtin_journey_that_takes_events_declares_their_data() -> None:
         if takes:
             assert journey.event_data is not None, journey.id
     for journey_id in ("appointment_confirmation", "appointment_reminders"):
-        at = JOURNEYS[journey_id].event_data["appointment_at"]
+        declared = JOURNEYS[journey_id].event_data
+        assert declared is not None, journey_id
+        at = declared["appointment_at"]
         assert (at.type, at.future) == (DataType.TIME, True)
     assert check(BUILTIN_DIR) == []
 

@@ -8,6 +8,7 @@ import pytest
 
 from flows.definition import load_journeys
 from flows.engine import Context, start
+from flows.events import MessageCreated
 from flows.template import NOW, render
 
 PHONE = "+14155550123"
@@ -56,5 +57,5 @@ def test_a_booking_next_year_says_which_year() -> None:
     ctx = Context(contact, {"name": "Bright Smile Dental"}, datetime(2026, 12, 20, tzinfo=UTC))
     data = {"appointment_at": "2027-01-04T15:00:00Z", "provider": "Dr. Lee"}
     _, events = start(JOURNEYS["appointment_confirmation"], ctx, data, "r")
-    texts = [e.text for e in events if e.type == "message_created"]
+    texts = [e.text for e in events if isinstance(e, MessageCreated)]
     assert "You're booked with Dr. Lee on Mon, Jan 4, 2027 at 10:00 AM." in texts[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any, TypedDict
 
 import pytest
 import redis
@@ -35,7 +36,16 @@ def message(message_id: str, phone: str, body: str, status: Status, **extra) -> 
     )
 
 
-def write_layout_1(client: redis.Redis, clock) -> dict[str, object]:
+class Layout1(TypedDict):
+    """What write_layout_1 wrote, to be found again after the upgrade."""
+
+    contact: Contact
+    messages: list[Message]
+    events: list[dict[str, str]]
+    timeout: dict[str, Any]
+
+
+def write_layout_1(client: redis.Redis, clock) -> Layout1:
     """Write what Parley's first key layout held, as its code wrote it; return the facts."""
     contact = Contact(PHONE, "America/Los_Angeles", "2026-11-01T10:00:00+00:00")
     contact.fields["first_name"] = "Ada"
@@ -56,7 +66,9 @@ def write_layout_1(client: redis.Redis, clock) -> dict[str, object]:
     pipe.zadd("parley:contacts", {PHONE: now, OTHER: now})
     pipe.rpush(f"parley:messages:{PHONE}", *(m.id for m in messages))
     for m in messages:
-        pipe.hset(f"parley:msg:{m.id}", mapping=m.to_hash())
+        # redis-py types `mapping` as Mapping[FieldT, EncodableT], invariant in its union key
+        # type, so it refuses any dict[str, str] that is not written out in the call itself.
+        pipe.hset(f"parley:msg:{m.id}", mapping=m.to_hash())  # type: ignore[arg-type]
     pipe.rpush(f"parley:events:{PHONE}", *(jsonio.dumps(e) for e in events))
     pipe.set("parley:inbound:SMin1", "SMin1:" + "a" * 32, ex=WEEK)
     pipe.set("parley:sid:SMout1", "out1", ex=MONTH)

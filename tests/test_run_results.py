@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import textwrap
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from flows.definition import load_journeys, read_journey
 from flows.engine import Context, Reply, Run, RunStatus, Timeout, resume, start
+from flows.events import FieldSet, ResultSaved
 from flows.model import Journey
 from flows.rules import entry_decision
 
@@ -66,6 +68,7 @@ def test_a_run_value_is_kept_with_the_run_and_not_on_the_contact() -> None:
     done, events = resume(run, journey, Context(ANA, {}, NOW), Reply("deny"))
     assert [e.type for e in events] == ["result_saved", "message_created", "journey_ended"]
     saved = events[0]
+    assert isinstance(saved, ResultSaved)
     assert (saved.run_id, saved.journey, saved.name, saved.value) == (
         "r1",
         "saves",
@@ -81,7 +84,7 @@ def test_contact_fields_and_run_values_can_be_set_together() -> None:
     journey = _parse(SAVES)
     run, _ = start(journey, Context(ANA, {}, NOW), {}, "r1")
     done, events = resume(run, journey, Context(ANA, {}, NOW), Reply("affirm"))
-    assert [(e.type, e.name) for e in events if e.type in ("field_set", "result_saved")] == [
+    assert [(e.type, e.name) for e in events if isinstance(e, FieldSet | ResultSaved)] == [
         ("result_saved", "status"),
         ("field_set", "last_answer"),
     ]
@@ -147,12 +150,13 @@ def test_the_key_comes_from_the_first_key_field_the_event_carries() -> None:
     )
     assert journey.key == ("booking_id", "appointment_id")
     ctx = Context(ANA, {}, NOW)
-    for data, key in [
+    cases: list[tuple[dict[str, Any], str | None]] = [
         ({"booking_id": "A-1", "appointment_id": "x"}, "A-1"),
         ({"appointment_id": 42}, "42"),
         ({"booking_id": " ", "appointment_id": "B"}, "B"),
         ({}, None),
-    ]:
+    ]
+    for data, key in cases:
         run, _ = start(journey, ctx, data, "r")
         assert run.key == key, data
 

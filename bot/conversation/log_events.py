@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar
 
 from flows.events import Event, as_dict
 
@@ -166,11 +166,8 @@ LogEvent = (
 
 def entry(event: LogEvent | Event) -> dict[str, Any]:
     """Return the event as the log stores it: JSON-safe, with its type first."""
-    if isinstance(event, _OWN):
+    if isinstance(event, LogEvent):
         # Only strings, numbers and booleans; an unset option is left out, not null.
         fields = ((f.name, getattr(event, f.name)) for f in dataclasses.fields(event))
         return {"type": event.type, **{name: value for name, value in fields if value is not None}}
     return as_dict(event)
-
-
-_OWN: tuple[type, ...] = get_args(LogEvent)

@@ -24,7 +24,7 @@ import redis
 from bot.domain.messages import message_ref
 from bot.storage import keys
 from bot.storage.scripts import ScriptRunner
-from bot.storage.store import timer_member
+from bot.storage.store import text, timer_member
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,8 @@ class _Migration:
     def _phone_of(self, message_id: str) -> str | None:
         """Return the phone of a message, read from its hash (still in layout 1)."""
         if message_id not in self.phones:
-            self.phones[message_id] = self.redis.hget(_OLD + "msg:" + message_id, "phone")
+            phone = self.redis.hget(_OLD + "msg:" + message_id, "phone")
+            self.phones[message_id] = None if phone is None else text(phone)
         return self.phones[message_id]
 
     def _ref(self, message_id: str) -> str | None:
@@ -231,12 +232,14 @@ class _Migration:
             return
         pipe = self.redis.pipeline(transaction=True)
         if kind == "list":
-            refs = [self._ref(entry) for entry in self.redis.lrange(old, 0, -1)]
+            refs = [self._ref(text(entry)) for entry in self.redis.lrange(old, 0, -1)]
             if any(refs):
                 pipe.rpush(new, *(ref for ref in refs if ref))
         else:
-            members = self.redis.zrange(old, 0, -1, withscores=True)
-            renamed = ((self._member(new, member), score) for member, score in members)
+            reply = self.redis.zrange(old, 0, -1, withscores=True)
+            # Asked with scores, Redis answers with (member, score) pairs alone.
+            pairs = (pair for pair in reply if not isinstance(pair, bytes | str))
+            renamed = ((self._member(new, text(member)), score) for member, score in pairs)
             moved = {member: score for member, score in renamed if member is not None}
             if moved:
                 pipe.zadd(new, moved)

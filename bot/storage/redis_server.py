@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Self
 
 import redis
 
@@ -86,7 +87,7 @@ class RedisProcess:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> RedisProcess:
+    def start(self) -> Self:
         """Start the server (again, after stop(), on the same port and data) and wait for it."""
         self.process = start_server(self.data_dir, port=self.port, appendonly=self.appendonly)
         deadline = time.monotonic() + 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +81,11 @@ class InboundClaim:
 def text(reply: bytes | str) -> str:
     """Return a Redis reply as text: Parley's clients decode replies, RQ's do not."""
     return reply if isinstance(reply, str) else reply.decode()
+
+
+def text_hash(reply: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """Return a Redis hash reply with its fields and values as text."""
+    return {text(name): text(value) for name, value in reply.items()}
 
 
 def _blank_if_none(value: object) -> str:
@@ -285,13 +290,13 @@ class Store:
         ids = self.redis.lrange(keys.messages(phone), 0, -1)
         pipe = self.redis.pipeline(transaction=False)
         for message_id in ids:
-            pipe.hgetall(keys.message(phone, message_id))
-        return [Message.from_hash(data) for data in pipe.execute() if data]
+            pipe.hgetall(keys.message(phone, text(message_id)))
+        return [Message.from_hash(text_hash(data)) for data in pipe.execute() if data]
 
     def message(self, ref: str) -> Message | None:
         """Return one message by its ref (Message.ref)."""
         data = self.redis.hgetall(keys.message(*parse_ref(ref)))
-        return Message.from_hash(data) if data else None
+        return Message.from_hash(text_hash(data)) if data else None
 
     def claim_message(self, ref: str, token: str) -> tuple[Message, Standing | None] | None:
         """Move a pending message to `submitting`; return it and its contact's standing."""
@@ -354,7 +359,8 @@ class Store:
         names = [keys.sid_link(sid), keys.parked(sid)]
         while True:
             # The link names the message, whose key the script must be given: read it first.
-            ref = self.redis.get(names[0]) or ""
+            link = self.redis.get(names[0])
+            ref = "" if link is None else text(link)
             try:
                 message = [keys.message(*parse_ref(ref))] if ref else []
             except ValueError:
@@ -369,4 +375,4 @@ class Store:
 
     def stats(self) -> dict[str, int]:
         """Return the analytics counters."""
-        return {key: int(value) for key, value in self.redis.hgetall(keys.STATS).items()}
+        return {text(key): int(value) for key, value in self.redis.hgetall(keys.STATS).items()}

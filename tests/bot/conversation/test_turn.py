@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from bot.conversation.turn import Turn
 from bot.domain.contacts import Contact, Purpose
 from bot.domain.messages import Kind, Status
-from flows.engine import Run
+from flows.engine import Run, RunStatus
 from flows.events import ConsentGranted, FieldSet, HandoffRequested, TagsChanged, WaitStarted
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
@@ -21,7 +21,7 @@ def contact(**overrides: object) -> Contact:
 
 def run(journey: str = "welcome") -> Run:
     """Return a run of `journey` at its first step."""
-    return Run(id="r1", journey=journey, step="ask", status="waiting", started_at=NOW)
+    return Run(id="r1", journey=journey, step="ask", status=RunStatus.WAITING, started_at=NOW)
 
 
 def test_a_message_the_contact_may_get_is_queued_and_counted_as_a_reply() -> None:

@@ -141,9 +141,13 @@ def test_the_library() -> None:
         },
     )
     feedback = journeys["post_purchase_feedback"]
-    assert [r.label for r in feedback.step("ask").wait.ratings] == ["4-5", "3", "1-2"]
+    wait = feedback.step("ask").wait
+    assert wait is not None
+    assert [r.label for r in wait.ratings] == ["4-5", "3", "1-2"]
     assert dict(feedback.step("happy").split) == {"ask_review": 50, "ask_referral": 50}
-    assert feedback.step("morning").delay.at == time(10, 0)
+    delay = feedback.step("morning").delay
+    assert delay is not None
+    assert delay.at == time(10, 0)
     schedule = journeys["re_engagement"].triggers[0]
     assert schedule.kind == "schedule"
     assert schedule.params["segment"].inactive_for == timedelta(days=60)
@@ -298,7 +302,7 @@ def test_journey_settings_load(tmp_path: Path) -> None:
     )
     assert (journey.language, journey.entry) == ("es", Entry.INTERRUPT)
     assert journey.exit_events == {"order_placed", "refund"}
-    assert journey.fields == {"contact.first_name", "event.total"}
+    assert journey.fields == frozenset({"contact.first_name", "event.total"})
     assert dict(journey.defaults) == {"contact.first_name": "amigo", "business.name": "nosotros"}
     assert {k: dict(v) for k, v in journey.vocabulary_spec.items()} == {
         "keywords": {"affirm": ("SIMON", "VALE")},
