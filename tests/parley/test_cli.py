@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from tests.conftest import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bot(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):

@@ -19,7 +19,7 @@ import requests
 from tests.conftest import free_port
 from tests.processes import descendants, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = str(Path(sys.executable).parent)
 PHONE = "+14155550123"
 UNSET = ("REDIS_URL", "API_TOKEN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE")

@@ -17,7 +17,7 @@ from sandbox.devserver import bound_to, procfile
 from tests.conftest import free_port
 from tests.processes import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TWILIO_VARIABLES = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE")
 
 

@@ -33,7 +33,7 @@ from flows.rules import entry_decision, exit_matches, keyword_matches, matches_s
 from flows.template import compile_template, render
 from flows.timing import date_trigger_time, delay_due, next_schedule_time, zone_named
 
-TRANSCRIPTS = Path(__file__).parent / "transcripts" / "engine"
+TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts" / "engine"
 JOURNEYS = load_journeys()
 NOW = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
 ANA = {

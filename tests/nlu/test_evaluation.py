@@ -14,7 +14,7 @@ from nlu.intents import INTENTS
 from nlu.rules import normalise
 from parley.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _key(text: str) -> str:

@@ -26,7 +26,7 @@ from bot.worker import tick
 from flows.definition import parse_duration
 from tests.texting import Texter, new_sid
 
-TRANSCRIPTS = sorted((Path(__file__).parent / "transcripts").glob("*.yaml"))
+TRANSCRIPTS = sorted((Path(__file__).resolve().parents[2] / "transcripts").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])

@@ -10,7 +10,7 @@ import pytest
 from sandbox.emulator import EmulatorServer
 from tests.conftest import free_port
 from tests.processes import Processes, deployment, environment, wait_until
-from tests.test_devserver import healthy
+from tests.sandbox.test_devserver import healthy
 
 
 @pytest.fixture
