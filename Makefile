@@ -45,4 +45,4 @@ bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .import_linter_cache
