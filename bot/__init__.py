@@ -1,1 +1,1 @@
-"""The running bot, by concern: domain, conversation, storage, delivery; config and runtime."""
+"""The running bot: domain, storage, delivery and conversation; config, runtime, jobs, worker."""

@@ -19,7 +19,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The sandbox talks to the local emulator with these fixed credentials.
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
 SANDBOX_AUTH_TOKEN = "sandbox-token"
-SANDBOX_API_BASE = "http://127.0.0.1:8025"
 SANDBOX_FROM_NUMBER = "+15005550006"
 TWILIO_API_BASE = "https://api.twilio.com"
 
@@ -192,8 +191,10 @@ class Settings:
         return self.public_url.rstrip("/") + "/webhooks/twilio/status"
 
     def status_callback_for(self, ref: str) -> str | None:
-        """Return the status callback URL for one message: it names the message (by its
-        ref), so a callback settles a send whose answer from Twilio never arrived."""
+        """Return the status callback URL for one message, naming it by its ref.
+
+        A callback can then settle a send whose answer from Twilio never arrived.
+        """
         url = self.status_callback_url
         return f"{url}?{urlencode({'message': ref})}" if url else None
 

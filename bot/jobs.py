@@ -1,5 +1,4 @@
-"""The RQ jobs: what RQ calls by name (bot.delivery.outbox enqueues them), run with the
-process's runtime."""
+"""The RQ jobs that bot.delivery.outbox enqueues by name, run with the process's runtime."""
 
 from __future__ import annotations
 

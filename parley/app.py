@@ -12,6 +12,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import nlu
 from bot.runtime import Runtime, current
 from bot.storage.store import LockLost
+from webhooks import api, twilio
+from webhooks.forms import WebRequest
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,6 @@ def create_app(runtime: Runtime | None = None) -> Flask:
             x_port=proxies,
             x_prefix=proxies,
         )
-
-    # Imported here: bot/ is below webhooks/ and inbox/, and this is where they meet.
-    from webhooks import api, twilio
-    from webhooks.forms import WebRequest
 
     app.request_class = WebRequest
     app.register_blueprint(twilio.blueprint)

@@ -1,4 +1,4 @@
-"""The command line: parse, nlu evaluate, chat, worker, emulator, run, flows check, handback."""
+"""The command line: parse, nlu evaluate, chat, worker, emulator, run, flows, handback."""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ def chat(phone: str, base_url: str | None = None, to: str | None = None) -> int:
     except phones.InvalidPhone as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
-    base = base_url or settings.public_url or "http://127.0.0.1:5000"
+    base = base_url or settings.public_url or f"http://127.0.0.1:{settings.port}"
     session = ChatSession(base, phone, to or settings.from_number or "", settings)
     stop = threading.Event()
 

@@ -1,1 +1,1 @@
-"""Getting messages out and time moving: the outbox, the sender, timers and the worker."""
+"""Getting messages out and time moving: the outbox, the sender and durable timers."""

@@ -1,1 +1,4 @@
-"""Where the bot keeps hot state: the Redis store, its Lua scripts and the embedded Redis."""
+"""Hot state in Redis: the store, its Lua scripts and key names, connections, migrations.
+
+Also the embedded Redis that `make run` owns when REDIS_URL is unset.
+"""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from bot.config import (
-    SANDBOX_API_BASE,
     SANDBOX_FROM_NUMBER,
     TWILIO_API_BASE,
     Settings,
@@ -17,7 +16,7 @@ def test_no_credentials_means_the_sandbox() -> None:
     settings = Settings.from_env({})
     assert settings.sandbox
     assert not settings.verify_signatures
-    assert settings.api_base == SANDBOX_API_BASE
+    assert settings.api_base == "http://127.0.0.1:8025"
     assert settings.from_number == SANDBOX_FROM_NUMBER
     assert settings.status_callback_url is None
     assert settings.default_timezone == "America/New_York"
@@ -49,7 +48,7 @@ def test_blank_values_count_as_unset() -> None:
     settings = Settings.from_env({"REDIS_URL": "  ", "TWILIO_API_BASE": "", "API_TOKEN": ""})
     assert settings.redis_url is None
     assert settings.api_token is None
-    assert settings.api_base == SANDBOX_API_BASE
+    assert settings.api_base == "http://127.0.0.1:8025"
 
 
 def test_trusted_proxies_counts_proxies_and_defaults_to_zero() -> None:

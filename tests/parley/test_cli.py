@@ -207,3 +207,11 @@ def test_chat_with_no_server_says_start_one() -> None:
     line = one_line_error(bot("chat", "+14155550123", "--url", url, stdin=""))
     assert f"no Parley server answers at {url}" in line
     assert "make run" in line
+
+
+def test_chat_without_url_talks_to_the_port_make_run_was_given(served: str) -> None:
+    # `PORT=5001 make run` serves on 5001 and sets PUBLIC_URL only for its own children.
+    port = served.rsplit(":", 1)[1]
+    env = {"PORT": port, "PUBLIC_URL": "", "API_TOKEN": "wrong-token"}
+    line = one_line_error(bot("chat", "+14155550123", stdin="", env=env))
+    assert "401" in line and served in line  # it reached the server on PORT
