@@ -7,11 +7,9 @@ event started (a booking's confirmation and its reminders) read each other's val
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flows.event_data import Report
-from flows.model import Step
 from flows.state import Run
 
 RUN = "run"
@@ -32,34 +30,6 @@ def shared_results(run: Run, runs: Iterable[Run]) -> dict[str, Any]:
     for other in sorted(others, key=lambda r: r.started_at):
         merged.update(other.results)
     return merged
-
-
-def check_results(
-    steps: Sequence[Step],
-    uses: Iterable[tuple[int, str, str]],
-    declared: frozenset[str] | None,
-    report: Report,
-) -> None:
-    """Flag bad `set: {run.x}` names, and `run.x` read but neither set here nor declared."""
-    saved: set[str] = set()
-    for step in steps:
-        for name in step.set:
-            result = result_name(name)
-            if result is None:
-                continue
-            if result.isidentifier():
-                saved.add(result)
-            else:
-                message = f"{name!r} in `set` must be run and a field name, like run.status"
-                report(step.line, f"step {step.id!r}: {message}")
-    # Like contact and event fields, values are checked once the journey declares `fields`.
-    if declared is None:
-        return
-    for line, what, reference in uses:
-        result = result_name(reference)
-        if result is not None and result not in saved and reference not in declared:
-            message = f"`{what}` uses {reference}, which no step sets and `fields` does not declare"
-            report(line, message)
 
 
 def results_view(runs: Iterable[Run]) -> list[Mapping[str, Any]]:

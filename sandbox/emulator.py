@@ -8,16 +8,14 @@ import logging
 import os
 import re
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 
 from sandbox.emulator_callbacks import SERVICE_FROM, CallbackDispatcher
 from sandbox.emulator_store import (
@@ -236,7 +234,7 @@ def create_emulator(
     def emulator_faults() -> Response | tuple[dict[str, Any], int]:
         spec = request.get_json(silent=True)
         try:
-            fault = _parse_fault(spec)
+            fault = parse_fault(spec)
         except (TypeError, ValueError) as exc:
             return twilio_error(400, 20001, f"Invalid fault: {exc}")
         faults.add(fault)
@@ -277,7 +275,8 @@ def _strike_after_create(
     return resource, 201
 
 
-def _parse_fault(spec: Any) -> Fault:
+def parse_fault(spec: Any) -> Fault:
+    """Return the fault a JSON spec describes; TypeError or ValueError say what is wrong."""
     if not isinstance(spec, dict):
         raise TypeError("expected a JSON object")
     status = spec.get("status")
@@ -302,99 +301,6 @@ def _parse_fault(spec: Any) -> Fault:
         remaining=count,
         mode=mode,
     )
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """Request handler that skips per-request access logging."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class EmulatorServer:
-    """Run the emulator on a free loopback port in a background thread."""
-
-    def __init__(
-        self,
-        account_sid: str = DEFAULT_ACCOUNT_SID,
-        auth_token: str = DEFAULT_AUTH_TOKEN,
-        callback_delay: float = 0.0,
-    ) -> None:
-        self.account_sid = account_sid
-        self.auth_token = auth_token
-        self.app = create_emulator(account_sid, auth_token, callback_delay)
-        state = self.app.extensions[EXTENSION]
-        self._store: MessageStore = state["store"]
-        self._faults: FaultQueue = state["faults"]
-        self._dispatcher: CallbackDispatcher = state["dispatcher"]
-        self._server = make_server(
-            "127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler
-        )
-        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> EmulatorServer:
-        """Start serving in a daemon thread."""
-        if self._thread is None:
-            # A short poll interval keeps stop() fast; tests start and stop many servers.
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, args=(0.05,), name="emulator-http", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Shut down the HTTP server and the callback dispatcher."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(5.0)
-            self._thread = None
-        self._server.server_close()
-        self._dispatcher.stop()
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def messages(self) -> list[dict[str, Any]]:
-        """Return every accepted message, oldest first, as GET /_emulator/messages does."""
-        return self._store.snapshots()
-
-    def inject_fault(
-        self,
-        status: int | None = None,
-        count: int = 1,
-        code: int | None = None,
-        delay: float | None = None,
-        mode: str = "before",
-    ) -> None:
-        """Make the next `count` create calls misbehave as `mode` says (see FAULT_MODES)."""
-        spec = {"status": status, "count": count, "code": code, "delay": delay, "mode": mode}
-        self._faults.add(_parse_fault(spec))
-
-    def faults_pending(self) -> int:
-        """Return how many create calls the injected faults will still strike."""
-        return self._faults.pending()
-
-    def reset(self) -> None:
-        """Forget all messages and pending faults."""
-        self._store.clear()
-        self._faults.clear()
-
-    def wait_for(
-        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 5.0
-    ) -> list[dict[str, Any]]:
-        """Poll until the predicate holds over the messages; return them or raise TimeoutError."""
-        deadline = time.monotonic() + timeout
-        while True:
-            messages = self.messages()
-            if predicate(messages):
-                return messages
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"emulator condition not met in {timeout}s: {messages!r}")
-            time.sleep(0.02)
 
 
 def serve(host: str, port: int, account_sid: str, auth_token: str) -> None:

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.runtime import Runtime, install
 from bot.storage.redis_server import RedisProcess
 from parley.app import create_app
-from sandbox.emulator import EmulatorServer
+from sandbox.emulator_server import EmulatorServer
 from tests.redis_proxy import RedisProxy
 
 PUBLIC_URL = "https://parley.example.com"

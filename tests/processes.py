@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from sandbox.devserver import procfile
-from sandbox.emulator import EmulatorServer
+from sandbox.emulator_server import EmulatorServer
 from tests.conftest import BUSINESS_NUMBER, free_port, sign
 from tests.texting import new_sid
 

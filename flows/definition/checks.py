@@ -7,6 +7,7 @@ from typing import Any
 
 from flows.definition.context import Context, FieldUse, JourneyError
 from flows.model import CONTACT_ATTRIBUTES, Edge, Journey, Step
+from flows.results import result_name
 
 # report(line, message)
 Report = Callable[[int, str], None]
@@ -149,3 +150,31 @@ def check_starts(journeys: Mapping[str, Journey], known: set[str]) -> list[Journ
                 message = f"step {step.id!r}: `start` names unknown journey {step.start!r}"
                 errors.append(JourneyError(journey.path, step.line, message))
     return errors
+
+
+def check_results(
+    steps: Sequence[Step],
+    uses: Iterable[tuple[int, str, str]],
+    declared: frozenset[str] | None,
+    report: Report,
+) -> None:
+    """Flag bad `set: {run.x}` names, and `run.x` read but neither set here nor declared."""
+    saved: set[str] = set()
+    for step in steps:
+        for name in step.set:
+            result = result_name(name)
+            if result is None:
+                continue
+            if result.isidentifier():
+                saved.add(result)
+            else:
+                message = f"{name!r} in `set` must be run and a field name, like run.status"
+                report(step.line, f"step {step.id!r}: {message}")
+    # Like contact and event fields, values are checked once the journey declares `fields`.
+    if declared is None:
+        return
+    for line, what, reference in uses:
+        result = result_name(reference)
+        if result is not None and result not in saved and reference not in declared:
+            message = f"`{what}` uses {reference}, which no step sets and `fields` does not declare"
+            report(line, message)

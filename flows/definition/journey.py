@@ -8,8 +8,9 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode
 
-from flows.definition.checks import check_journey
+from flows.definition.checks import check_journey, check_results
 from flows.definition.context import Context, JourneyError, line_of
+from flows.definition.event_data import check_reads, read_event_data, read_key, with_declared
 from flows.definition.lints import lint
 from flows.definition.settings import (
     DEFAULT_KIND,
@@ -24,9 +25,7 @@ from flows.definition.settings import (
 from flows.definition.steps import read_steps
 from flows.definition.triggers import read_triggers
 from flows.definition.values import kind_name, read_mapping, read_text
-from flows.event_data import check_reads, read_event_data, read_key, with_declared
 from flows.model import Journey
-from flows.results import check_results
 
 JOURNEY_KEYS = (
     "id", "name", "kind", "language", "trigger", "entry", "exit", "fields", "defaults", "nlu",

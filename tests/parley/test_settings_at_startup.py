@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.emulator import EmulatorServer
+from sandbox.emulator_server import EmulatorServer
 from tests.conftest import free_port
 from tests.processes import Processes, deployment, environment, wait_until
 from tests.sandbox.test_devserver import healthy

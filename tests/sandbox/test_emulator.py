@@ -18,7 +18,8 @@ from twilio.rest import Client
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from sandbox.emulator import EmulatorServer, create_emulator
+from sandbox.emulator import create_emulator
+from sandbox.emulator_server import EmulatorServer
 from sandbox.emulator_store import count_segments
 
 FROM = "+15005550006"
