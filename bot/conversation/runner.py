@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -135,6 +135,26 @@ class Conversations:
             yield turn
             if not turn.discarded:
                 self._commit(turn, token)
+
+    @contextmanager
+    def transitions(self, phones: Iterable[str]) -> Iterator[tuple[dict[str, Turn], set[str]]]:
+        """Like `transition` for many contacts at once, one round trip per stage.
+
+        Yield ({phone: turn}, locked): a turn for every stored contact whose lock was free,
+        and the phones locked. A contact busy right now (a reply being handled) is not
+        locked; the caller may try it again on its own. All turns commit together.
+        """
+        tokens = self.store.lock_many(phones)
+        try:
+            contacts = self.store.load_contacts(list(tokens))
+            now = self.clock()
+            turns = {phone: Turn(contact, now) for phone, contact in contacts.items()}
+            yield turns, set(tokens)
+            kept = [turn for turn in turns.values() if not turn.discarded]
+            self._commit_many(kept, unlock=tokens, fence=tokens)
+        except BaseException:
+            self.store.unlock_many(tokens)
+            raise
 
     def update_contact(
         self,
@@ -350,22 +370,12 @@ class Conversations:
         Contacts whose lock is busy (a reply is being handled right now) are left out
         and returned, so the caller can fire them one by one.
         """
-        tokens = self.store.lock_many(timer.phone for timer in timers)
-        try:
-            contacts = self.store.load_contacts(list(tokens))
-            now = self.clock()
-            turns: dict[str, Turn] = {}
+        with self.transitions(timer.phone for timer in timers) as (turns, locked):
             for timer in timers:
-                contact = contacts.get(timer.phone)
-                if contact is None:
-                    continue
-                turn = turns.setdefault(contact.phone, Turn(contact, now))
-                self._time_out(turn, timer.run, timer.seq)
-            self._commit_many(list(turns.values()), unlock=tokens, fence=tokens)
-        except BaseException:
-            self.store.unlock_many(tokens)
-            raise
-        return [timer for timer in timers if timer.phone not in tokens]
+                turn = turns.get(timer.phone)
+                if turn is not None:
+                    self._time_out(turn, timer.run, timer.seq)
+        return [timer for timer in timers if timer.phone not in locked]
 
     def _time_out(self, turn: Turn, run_id: str, seq: int) -> None:
         run = turn.contact.run(run_id)

@@ -84,3 +84,24 @@ def test_release_handoff_changes_only_a_handed_off_contact(runtime: Runtime) -> 
     assert stored is not None and not stored.handoff
     types = [e["type"] for e in runtime.store.events(PHONE)]
     assert types == ["handoff_started", HandoffReleased.type]
+
+
+def test_transitions_lock_the_free_contacts_and_commit_them_together(runtime: Runtime) -> None:
+    conversations = runtime.conversations
+    free, busy, stranger = "+14155550101", "+14155550102", "+14155550103"
+    for phone in (free, busy):
+        with conversations.transition(phone) as turn:
+            turn.contact.fields["n"] = 0
+    # A reply of `busy` is being handled meanwhile: its lock is taken.
+    with (
+        runtime.store.lock(busy),
+        conversations.transitions([free, busy, stranger]) as (turns, locked),
+    ):
+        assert locked == {free, stranger}
+        assert set(turns) == {free}  # a stranger has nothing to load
+        turns[free].contact.fields["n"] = 1
+    stored = {phone: runtime.store.load_contact(phone) for phone in (free, busy)}
+    assert {phone: c.fields["n"] for phone, c in stored.items() if c} == {free: 1, busy: 0}
+    assert runtime.store.load_contact(stranger) is None
+    with conversations.transition(stranger) as turn:  # its lock was released
+        turn.discard()
