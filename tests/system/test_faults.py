@@ -80,7 +80,9 @@ def final_statuses(parley, phones: list[str]) -> dict[str, list[str]]:
 
 
 def settled(statuses: dict[str, list[str]]) -> bool:
-    return all(s and all(x in ("sent", "delivered") for x in s) for s in statuses.values())
+    # Only a final status: `sent` is followed by `delivered` (or a failure) a moment later.
+    final = ("delivered", "undelivered", "failed")
+    return all(s and all(x in final for x in s) for s in statuses.values())
 
 
 def test_a_send_whose_answer_is_late_or_lost_reaches_the_person_once(
