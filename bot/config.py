@@ -91,6 +91,25 @@ def _url(name: str, value: str | None) -> str | None:
     return value.rstrip("/")
 
 
+# The databases the record runs on, and the driver each URL must name.
+DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg")
+
+
+def _database_url(name: str, value: str | None) -> str | None:
+    """Return a SQLAlchemy URL for the record from the variable `name`."""
+    if value is None:
+        return None
+    scheme = value.partition("://")[0]
+    if scheme == "postgresql" or scheme == "postgres":
+        # The common form of a PostgreSQL URL: use the driver Parley installs.
+        value = "postgresql+psycopg://" + value.partition("://")[2]
+    elif scheme not in DATABASE_SCHEMES:
+        raise SettingsError(
+            f"{name} must be a postgresql+psycopg:// or sqlite:/// URL, not {value!r}"
+        )
+    return value
+
+
 def nlu_url_from_env(env: Mapping[str, str] | None = None) -> str | None:
     """Return NLU_URL, checked, for the commands that read no other setting (parse)."""
     env = os.environ if env is None else env
@@ -145,7 +164,13 @@ class Settings:
     send_timeout: float = 15.0
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-* headers count
     port: int = 5000  # gunicorn binds it (Procfile); read here so a bad one stops start-up
+    database_url: str | None = None  # the record; None is SQLite under var_dir
     sandbox_port: int = 8025  # where `make run` starts the SMS sandbox without credentials
+
+    @property
+    def record_url(self) -> str:
+        """Return where the record is: DATABASE_URL, else a SQLite file under var_dir."""
+        return self.database_url or f"sqlite:///{self.var_dir.resolve() / 'record.sqlite3'}"
 
     @property
     def sandbox(self) -> bool:
@@ -265,5 +290,6 @@ class Settings:
             send_timeout=_seconds("SEND_TIMEOUT", get("SEND_TIMEOUT"), defaults.send_timeout),
             trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
             port=_port("PORT", get("PORT"), defaults.port),
+            database_url=_database_url("DATABASE_URL", get("DATABASE_URL")),
             sandbox_port=_port("SANDBOX_PORT", get("SANDBOX_PORT"), defaults.sandbox_port),
         )

@@ -15,6 +15,7 @@ from rq import Worker
 
 import nlu
 from bot.delivery.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, Timer
+from bot.record import database
 from bot.runtime import Runtime, install
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def run(runtime: Runtime, *, burst: bool = False) -> None:
     outage only pauses sending.
     """
     install(runtime)
+    database.upgrade_at_start(runtime.settings.record_url)
     for warning in runtime.settings.startup_warnings():
         log.warning("%s", warning)
     nlu.prepare()  # before forking work horses, so they inherit the trained model

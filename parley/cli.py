@@ -116,6 +116,16 @@ def _flows_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from bot.config import Settings
+    from bot.record import database
+
+    url = Settings.from_env().record_url
+    revision = database.upgrade(url)
+    print(f"parley: the record at {database.shown(url)} is at revision {revision} (the newest)")
+    return 0
+
+
 def _handback(args: argparse.Namespace) -> int:
     from bot.config import Settings
     from bot.domain import phones
@@ -187,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--out", type=Path, help="folder to write to (default: var/graphs)")
     graph.set_defaults(func=_flows_graph)
 
+    db = commands.add_parser("db", help="the record (SQL)").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="bring the record's schema up to date").set_defaults(
+        func=_db_upgrade
+    )
+
     handback = commands.add_parser("handback", help="give a handed-off conversation back")
     handback.add_argument("phone")
     handback.set_defaults(func=_handback)
@@ -200,8 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # The twilio SDK logs every request and response at INFO: a kilobyte per message sent.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    # Alembic narrates every plugin and step at INFO; `db upgrade` says the outcome itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     from redis.exceptions import ConnectionError as RedisUnreachable
+    from sqlalchemy.exc import DBAPIError as DatabaseError
 
     from bot.config import SettingsError
     from bot.storage.embedded import EmbeddedRedisError
@@ -216,6 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except RedisUnreachable as exc:
         print(f"parley: cannot reach Redis: {exc}", file=sys.stderr)
+        return 1
+    except DatabaseError as exc:
+        # The driver's message may run over several lines (libpq adds a hint): keep one.
+        first = str(exc.orig or exc).strip().splitlines()[0]
+        print(f"parley: cannot use the record: {first}", file=sys.stderr)
         return 1
     except OSError as exc:
         # Files and folders named on the command line that are missing or unwritable.

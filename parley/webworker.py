@@ -41,6 +41,7 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from bot.config import Settings, SettingsError
+from bot.record import database
 
 REQUEST_TIMEOUT = 10.0  # seconds for a whole request to arrive
 MAX_HEAD = 64 * 1024  # a longer head goes to gunicorn's parser, which refuses it
@@ -168,6 +169,8 @@ class RequestBufferingWorker(ThreadWorker):
         # Here rather than in the app factory, which each worker runs: warned once, not N times.
         for warning in settings.startup_warnings():
             log.warning("parley: %s", warning)
+        # Once, in the master, before any worker serves: the schema is current when they do.
+        database.upgrade_at_start(settings.record_url)
 
     def buffers(self, conn: TConn) -> bool:
         """Say whether this worker reads the connection's requests itself (plain HTTP/1)."""

@@ -1,0 +1,132 @@
+"""Reaching the record and bringing its schema up to date with Alembic."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any fixed number: the PostgreSQL advisory lock that one migrating process holds.
+MIGRATION_LOCK = 0x7061726C  # "parl"
+
+
+def shown(url: str) -> str:
+    """Return the URL fit for a log line: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def connect(url: str) -> Engine:
+    """Return an engine for the record at `url` (creating a SQLite file's folder)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _: object) -> None:
+    # WAL lets the web process read while the worker writes.
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def head() -> str:
+    """Return the newest revision the migrations know."""
+    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    assert revision is not None, "the record has no migrations"
+    return revision
+
+
+def current(engine: Engine) -> str | None:
+    """Return the revision the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(url: str) -> str:
+    """Bring the record at `url` to the newest revision; return it.
+
+    Safe to run from several processes at once (web and worker starting together):
+    one migrates while the others wait, then find nothing left to do.
+    """
+    engine = connect(url)
+    try:
+        with _migration_lock(engine) as connection:
+            config = _config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        revision = current(engine)
+    finally:
+        engine.dispose()
+    assert revision is not None
+    return revision
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection while holding the record's migration lock."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
+            try:
+                yield connection
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        with engine.connect() as connection:
+            yield connection
+        return
+    # SQLite has no advisory locks: a lock file beside the database serves.
+    with open(f"{database}.migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with engine.connect() as connection:
+            yield connection
+
+
+def upgrade_at_start(url: str) -> bool:
+    """Upgrade the record as a process starts; log and go on if the database is down.
+
+    Web and worker need Redis to work, not the record: a database that is down at start
+    is reported, and the next start (or `python -m bot db upgrade`) migrates it.
+    """
+    try:
+        revision = upgrade(url)
+    except (DBAPIError, OSError) as exc:
+        log.error("the record at %s cannot be upgraded now: %s", shown(url), exc)
+        return False
+    log.info("the record at %s is at revision %s", shown(url), revision)
+    return True
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def backend(url: str | URL) -> str:
+    """Return the database kind a URL names: sqlite, postgresql, ..."""
+    return make_url(url).get_backend_name()

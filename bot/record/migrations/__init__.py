@@ -1,0 +1,1 @@
+"""Alembic migrations for the record: env.py, and one module per revision in versions/."""

@@ -1,0 +1,190 @@
+"""The record's tables, as SQLAlchemy Core: one MetaData that the migrations build."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+
+# Names for constraints and indexes that every database spells the same way, so a
+# migration can refer to them (as Alembic's documentation recommends).
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# No foreign keys: rows arrive from a stream in batches, each table upserted on its own,
+# and retention trims tables independently; the writer keeps them consistent.
+PHONE = 20  # E.164: at most 15 digits and the plus sign
+ID = 64  # message ids, MessageSids, run ids, stable event ids
+
+
+def _when(name: str, nullable: bool = True) -> Column[object]:
+    """Return a time column: always with its time zone, stored as UTC."""
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+# The queryable part of a contact; its dialogue state stays in Redis.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("phone", String(PHONE), primary_key=True),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("fields", JSON, nullable=False, default=dict),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("language", String(16)),
+    Column("timezone", String(64), nullable=False),
+    Column("stage", String(32)),
+    Column("subscribed", Boolean, nullable=False, default=True),
+    Column("handoff", Boolean, nullable=False, default=False),
+    Column("handoff_reason", String(200)),
+    Column("undeliverable", Integer),
+    _when("created_at", nullable=False),
+    _when("last_active_at"),
+    _when("updated_at", nullable=False),
+    Index(None, "last_active_at"),
+    Index(None, "handoff", "last_active_at"),
+)
+
+# Every message either way, with where its status has been.
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("phone", String(PHONE), nullable=False),
+    Column("direction", String(8), nullable=False),  # inbound | outbound
+    Column("body", Text, nullable=False),
+    Column("kind", String(16)),  # conversation | marketing | transactional | compliance
+    Column("journey", String(100)),
+    Column("step", String(100)),
+    Column("status", String(16), nullable=False),
+    Column("status_history", JSON, nullable=False, default=list),  # [[status, at], ...]
+    Column("reason", String(100)),  # why a guardrail suppressed it
+    Column("sid", String(ID), unique=True),
+    Column("error_code", Integer),
+    Column("segments", Integer),
+    _when("created_at", nullable=False),
+    _when("updated_at", nullable=False),
+    # A contact's history, page by page, newest first: (phone, created_at, id).
+    Index(None, "phone", "created_at", "id"),
+    Index(None, "journey", "step", "created_at"),
+)
+
+# What happened in a conversation: intents, journey events, consent, staff actions.
+conversation_events = Table(
+    "conversation_events",
+    metadata,
+    Column("id", String(ID), primary_key=True),  # stable, so a replay upserts
+    Column("phone", String(PHONE), nullable=False),
+    Column("type", String(40), nullable=False),
+    _when("at", nullable=False),
+    Column("intent", String(40)),
+    Column("confidence", Float),
+    Column("journey", String(100)),
+    Column("run_id", String(ID)),
+    Column("data", JSON, nullable=False, default=dict),
+    Index(None, "phone", "at"),
+    Index(None, "type", "at"),
+)
+
+# Each journey run: when it started, the steps it passed, when and why it ended.
+journey_runs = Table(
+    "journey_runs",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("phone", String(PHONE), nullable=False),
+    Column("journey", String(100), nullable=False),
+    Column("key", String(200)),  # what the run is about (a booking id), if anything
+    Column("event_id", String(ID)),
+    Column("status", String(16), nullable=False),
+    Column("step", String(100)),
+    Column("steps", JSON, nullable=False, default=list),  # the steps passed, in order
+    Column("variant", String(100)),  # the A/B arm it took, if it met a split
+    _when("started_at", nullable=False),
+    _when("ended_at"),
+    Column("end_reason", String(200)),
+    Index(None, "journey", "started_at"),
+    Index(None, "phone", "started_at"),
+)
+
+# Every consent decision with its evidence; rows are only ever added.
+consent_ledger = Table(
+    "consent_ledger",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("phone", String(PHONE), nullable=False),
+    Column("purpose", String(32), nullable=False),  # marketing | transactional
+    Column("granted", Boolean, nullable=False),
+    Column("method", String(32), nullable=False),  # keyword, words, api, form, staff, carrier
+    Column("source", String(200)),  # MessageSid, request id, staff member
+    Column("evidence", Text),  # the raw message or request
+    Column("disclosure", Text),  # what the person agreed to
+    _when("at", nullable=False),
+    Index(None, "phone", "at"),
+    Index(None, "at"),
+)
+
+# Who owns each conversation with staff, and where it stands.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("phone", String(PHONE), primary_key=True),
+    Column("status", String(16), nullable=False),  # bot | waiting | open | snoozed | resolved
+    Column("assignee", String(200)),
+    Column("reason", String(200)),
+    _when("waiting_since"),
+    _when("snoozed_until"),
+    _when("updated_at", nullable=False),
+    Index(None, "status", "updated_at"),
+)
+
+# Tracked link clicks; bots and previews are kept but flagged.
+link_clicks = Table(
+    "link_clicks",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("code", String(32), nullable=False),
+    Column("phone", String(PHONE), nullable=False),
+    Column("message_id", String(ID)),
+    Column("journey", String(100)),
+    Column("step", String(100)),
+    Column("url", Text, nullable=False),
+    Column("user_agent", Text),
+    Column("counted", Boolean, nullable=False, default=True),
+    _when("at", nullable=False),
+    Index(None, "journey", "at"),
+    Index(None, "code"),
+)
+
+# Business events credited to a journey message.
+conversions = Table(
+    "conversions",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("phone", String(PHONE), nullable=False),
+    Column("event", String(100), nullable=False),
+    Column("journey", String(100)),
+    Column("step", String(100)),
+    Column("message_id", String(ID)),
+    Column("total", Numeric(14, 2)),
+    Column("currency", String(3)),
+    _when("at", nullable=False),
+    Index(None, "journey", "at"),
+)
