@@ -24,6 +24,14 @@ def sqlite_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'record.sqlite3'}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def record_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty record: a SQLite file, or a database on the suite's own PostgreSQL."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    return str(request.getfixturevalue("postgres_url"))
+
+
 def bot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
@@ -35,8 +43,8 @@ def bot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_upgrade_builds_every_table_on_an_empty_database(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path)
+def test_upgrade_builds_every_table_on_an_empty_database(record_url: str) -> None:
+    url = record_url
     assert database.upgrade(url) == database.head()
     engine = database.connect(url)
     try:
@@ -47,8 +55,8 @@ def test_upgrade_builds_every_table_on_an_empty_database(tmp_path: Path) -> None
         engine.dispose()
 
 
-def test_the_migrations_build_exactly_the_schema_the_code_declares(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path)
+def test_the_migrations_build_exactly_the_schema_the_code_declares(record_url: str) -> None:
+    url = record_url
     database.upgrade(url)
     engine = database.connect(url)
     try:
@@ -59,8 +67,8 @@ def test_the_migrations_build_exactly_the_schema_the_code_declares(tmp_path: Pat
     assert differences == []
 
 
-def test_upgrading_an_existing_record_keeps_its_rows(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path)
+def test_upgrading_an_existing_record_keeps_its_rows(record_url: str) -> None:
+    url = record_url
     database.upgrade(url)
     now = datetime(2026, 11, 30, tzinfo=UTC)
     engine = database.connect(url)
@@ -95,8 +103,8 @@ def test_db_upgrade_on_the_command_line_makes_the_default_record_under_var(
     assert f"is at revision {database.head()}" in result.stdout
 
 
-def test_processes_upgrading_at_once_all_succeed(tmp_path: Path) -> None:
-    env = {"DATABASE_URL": sqlite_url(tmp_path)}
+def test_processes_upgrading_at_once_all_succeed(record_url: str) -> None:
+    env = {"DATABASE_URL": record_url}
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "bot", "db", "upgrade"],
@@ -110,6 +118,11 @@ def test_processes_upgrading_at_once_all_succeed(tmp_path: Path) -> None:
     ]
     outcomes = [(run.wait(timeout=120), run.stderr.read() if run.stderr else "") for run in runs]
     assert [code for code, _ in outcomes] == [0, 0, 0, 0], outcomes
+    engine = database.connect(record_url)
+    try:
+        assert database.current(engine) == database.head()
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize(
