@@ -120,6 +120,7 @@ journey_runs = Table(
     _when("started_at", nullable=False),
     _when("ended_at"),
     Column("end_reason", String(200)),
+    _when("updated_at", nullable=False),
     Index(None, "journey", "started_at"),
     Index(None, "phone", "started_at"),
 )

@@ -24,14 +24,6 @@ def sqlite_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'record.sqlite3'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def record_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty record: a SQLite file, or a database on the suite's own PostgreSQL."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    return str(request.getfixturevalue("postgres_url"))
-
-
 def bot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
