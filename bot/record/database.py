@@ -13,7 +13,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,8 @@ def connect(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    # A host that does not answer fails in seconds, not after the system's TCP timeout.
+    return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
 
 
 def _sqlite_pragmas(dbapi_connection: object, _: object) -> None:
@@ -125,8 +125,3 @@ def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
-
-
-def backend(url: str | URL) -> str:
-    """Return the database kind a URL names: sqlite, postgresql, ..."""
-    return make_url(url).get_backend_name()

@@ -18,6 +18,7 @@ from bot.record.schema import contacts, metadata
 from sandbox.emulator_server import EmulatorServer
 from tests.conftest import free_port
 from tests.processes import ROOT, Processes, environment, wait_until
+from tests.sandbox.test_devserver import healthy
 
 
 def sqlite_url(folder: Path) -> str:
@@ -163,3 +164,23 @@ def test_the_worker_and_web_bring_the_record_up_to_date_as_they_start(
         processes.stop()
     for name in ("worker", "web"):
         assert "Traceback" not in processes.log(name), processes.log(name)
+
+
+def test_a_record_that_is_down_at_start_is_reported_and_the_processes_run_on(
+    redis_url: str, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/parley"
+    port = free_port()
+    processes = Processes(environment(redis_url, emulator, port, tmp_path / "var"), tmp_path)
+    try:
+        web = processes.start("web", DATABASE_URL=dead)
+        worker = processes.start("worker", DATABASE_URL=dead)
+        for name in ("web", "worker"):
+            wait_until(
+                lambda n=name: "cannot be upgraded now" in processes.log(n), 60, f"{name}'s report"
+            )
+        # Redis is what they need to work: the web process still answers.
+        wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 60, "the web process")
+        assert web.poll() is None and worker.poll() is None
+    finally:
+        processes.stop()
