@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,10 @@ def test_the_worker_and_web_bring_the_record_up_to_date_as_they_start(
         assert "Traceback" not in processes.log(name), processes.log(name)
 
 
+def reported(processes: Processes, name: str) -> bool:
+    return "cannot be upgraded now" in processes.log(name)
+
+
 def test_a_record_that_is_down_at_start_is_reported_and_the_processes_run_on(
     redis_url: str, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
@@ -176,9 +181,7 @@ def test_a_record_that_is_down_at_start_is_reported_and_the_processes_run_on(
         web = processes.start("web", DATABASE_URL=dead)
         worker = processes.start("worker", DATABASE_URL=dead)
         for name in ("web", "worker"):
-            wait_until(
-                lambda n=name: "cannot be upgraded now" in processes.log(n), 60, f"{name}'s report"
-            )
+            wait_until(partial(reported, processes, name), 60, f"{name}'s report")
         # Redis is what they need to work: the web process still answers.
         wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 60, "the web process")
         assert web.poll() is None and worker.poll() is None
