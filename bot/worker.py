@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -14,15 +12,11 @@ from types import FrameType
 
 import redis
 from rq import Worker
-from sqlalchemy.exc import DBAPIError
 
 import nlu
 from bot.delivery.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, Timer
 from bot.record import database
-from bot.record.drain import RecordDrain
-from bot.record.writer import RecordWriter
 from bot.runtime import Runtime, install
-from bot.storage import keys
 
 log = logging.getLogger(__name__)
 
@@ -78,35 +72,6 @@ def recover(runtime: Runtime) -> int:
         runtime.timers.schedule(now, CheckTimer(ref, attempt))
     runtime.outbox.done(*(ref for ref, _ in unsure))
     return len(unsure)
-
-
-class RecordCopier(threading.Thread):
-    """Copies the record stream into the record, batch by batch, until stopped."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(name="parley-record", daemon=True)
-        self.runtime = runtime
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        """Drain until stopped; wait a little after a failure (Redis or the database down)."""
-        engine = database.connect(self.runtime.settings.record_url)
-        consumer = f"{socket.gethostname()}:{os.getpid()}"
-        drain = RecordDrain(self.runtime.redis, RecordWriter(engine), keys.RECORD, consumer)
-        try:
-            while not self.stopped.is_set():
-                try:
-                    drain.run_once(block_ms=1000)
-                except (redis.exceptions.RedisError, DBAPIError, OSError) as exc:
-                    # Nothing was acknowledged: the batch is read again once both answer.
-                    log.warning("cannot copy to the record now: %s", exc)
-                    self.stopped.wait(2.0)
-        finally:
-            engine.dispose()
-
-    def stop(self) -> None:
-        """Ask the copier to stop after its current batch."""
-        self.stopped.set()
 
 
 class Ticker(threading.Thread):
@@ -173,9 +138,8 @@ def run(runtime: Runtime, *, burst: bool = False) -> None:
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             log.warning("waiting for Redis: %s", exc)
             wait_for_redis(runtime.redis, lambda: False)
-    ticker, copier = Ticker(runtime), RecordCopier(runtime)
+    ticker = Ticker(runtime)
     ticker.start()
-    copier.start()
     try:
         while True:
             worker = OutboundWorker([runtime.queue], connection=runtime.queue.connection)
@@ -191,7 +155,6 @@ def run(runtime: Runtime, *, burst: bool = False) -> None:
             log.warning("restarting the work loop")
     finally:
         ticker.stop()
-        copier.stop()
 
 
 def wait_for_redis(

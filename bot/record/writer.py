@@ -29,7 +29,7 @@ class Entry:
 
     commit: str  # the commit's id: its events are numbered within it
     at: str  # when it was committed (ISO-8601)
-    contact: Mapping[str, Any] | None  # Contact.to_dict(); None when only a message changed
+    contact: Mapping[str, Any]  # Contact.to_dict()
     messages: Sequence[Mapping[str, str]] = ()  # Message.to_hash() of each message written
     events: Sequence[Mapping[str, Any]] = ()  # the log events, each with `at` and `type`
 
@@ -55,8 +55,7 @@ class RecordWriter:
         message_rows: dict[str, dict[str, Any]] = {}
         event_rows: list[dict[str, Any]] = []
         for entry in entries:  # in commit order: a later entry wins within the batch
-            if entry.contact is not None:
-                latest[entry.contact["phone"]] = entry
+            latest[entry.contact["phone"]] = entry
             for data in entry.messages:
                 message_rows[data["id"]] = _message_row(data, entry.at)
             event_rows.extend(_event_rows(entry))
@@ -88,7 +87,6 @@ class RecordWriter:
 
 def _contact_row(entry: Entry) -> dict[str, Any]:
     contact = entry.contact
-    assert contact is not None
     fields = dict(contact.get("fields") or {})
     return {
         "phone": contact["phone"],
@@ -130,8 +128,6 @@ def _message_row(data: Mapping[str, str], at: str) -> dict[str, Any]:
 
 
 def _event_rows(entry: Entry) -> Iterable[dict[str, Any]]:
-    if entry.contact is None:
-        return
     phone = entry.contact["phone"]
     for number, event in enumerate(entry.events):
         yield {
@@ -148,8 +144,6 @@ def _event_rows(entry: Entry) -> Iterable[dict[str, Any]]:
 
 
 def _run_rows(entry: Entry) -> Iterable[dict[str, Any]]:
-    if entry.contact is None:
-        return
     phone = entry.contact["phone"]
     for run in entry.contact.get("runs") or []:
         yield {

@@ -240,7 +240,6 @@ class Store:
             "fence": self._lock_pairs(fence, call),
             "unlock": self._lock_pairs(unlock, call),
             "flag": call.at(flag[0]) if flag else None,
-            "record": call.at(keys.RECORD),
         }
         args = [
             jsonio.dumps(document),
@@ -328,7 +327,7 @@ class Store:
         requeue: bool = False,
     ) -> bool:
         """Give attempt `attempt` of a message its outcome; False if it has moved on since."""
-        names = [keys.message(*parse_ref(ref)), keys.OUTBOX, keys.RECORD]
+        names = [keys.message(*parse_ref(ref)), keys.OUTBOX]
         error, again = _blank_if_none(error_code), "1" if requeue else "0"
         return bool(self.scripts("settle", names, [str(attempt), str(status), error, again, ref]))
 
@@ -346,7 +345,7 @@ class Store:
 
         None means the message is unknown or already linked to another sid.
         """
-        names = [keys.message(*parse_ref(ref)), keys.sid_link(sid), keys.parked(sid), keys.RECORD]
+        names = [keys.message(*parse_ref(ref)), keys.sid_link(sid), keys.parked(sid)]
         args = [ref, sid, str(status), _RANK_JSON, _blank_if_none(error_code), SID_LINK_TTL]
         return self.scripts("accept", names, args)
 
@@ -357,7 +356,7 @@ class Store:
 
         None means no message is linked to `sid` yet: the status waits for the link.
         """
-        names = [keys.sid_link(sid), keys.parked(sid), keys.RECORD]
+        names = [keys.sid_link(sid), keys.parked(sid)]
         while True:
             # The link names the message, whose key the script must be given: read it first.
             link = self.redis.get(names[0])

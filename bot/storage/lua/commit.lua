@@ -8,8 +8,6 @@
 --   so a transition never overwrites one saved after it was read.
 -- - doc.unlock holds [lock, token] for each lock released with the writes.
 -- - doc.flag is the drain flag, raised with the writes, or null.
--- - doc.record is the record stream: each contact's writes are appended to it in the same
---   step, for the worker to copy into the record (bot/record/drain.py).
 -- - each of doc.contacts names the contact's document, message list, event log and the
 --   hashes of its new messages, and carries what goes in them.
 -- The applied marker keeps this very call in mind for a while: the same call made again
@@ -20,13 +18,13 @@
 -- KEYS[4] analytics counters
 -- KEYS[5] this call's applied marker
 -- KEYS[6..] the keys the document names: each contact's document, message list, event log
--- and new messages, the handled markers, the locks, the drain flag and the record stream
+-- and new messages, the handled markers, the locks and the drain flag
 -- ARGV[1] the document
 -- ARGV[2] event log length
 -- ARGV[3] how long a handled marker is kept (seconds)
 -- ARGV[4] how long this call's applied marker is kept (seconds)
 -- ARGV[5] the drain flag's lifetime (seconds)
--- Cluster: the contacts' slots and the global queues', counters' and record stream's. Saving a turn and
+-- Cluster: the contacts' slots and the global queues' and counters'. Saving a turn and
 -- queueing what it sends in one step is what makes each inbound message count exactly
 -- once and each reply go out exactly once; a timer batch commits several contacts at once
 -- to save round trips. On a Cluster all these slots must be served by one node.
@@ -60,10 +58,6 @@ for _, c in ipairs(doc.contacts) do
     redis.call('LTRIM', KEYS[c.log], -tonumber(ARGV[2]), -1)
   end
   for _, name in ipairs(c.counters) do redis.call('HINCRBY', KEYS[4], name, 1) end
-  local hashes = {}
-  for i, m in ipairs(c.messages) do hashes[i] = m[2] end
-  redis.call('XADD', KEYS[doc.record], '*', 'contact', c.value,
-    'messages', cjson.encode(hashes), 'events', cjson.encode(c.events))
 end
 for _, c in ipairs(doc.claims) do redis.call('SET', KEYS[c[1]], c[2], 'EX', ARGV[3]) end
 redis.call('SET', KEYS[5], 1, 'EX', ARGV[4])
