@@ -72,8 +72,8 @@ def _serve(settings: Settings, env: dict[str, str], port: int, sandbox_port: int
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     if settings.sandbox:
-        env["SANDBOX_PORT"] = str(sandbox_port)  # web and worker then agree on where it is
-        env.setdefault("TWILIO_API_BASE", f"http://127.0.0.1:{sandbox_port}")
+        # Web and worker build their Twilio API base from it (Settings.api_base).
+        env["SANDBOX_PORT"] = str(sandbox_port)
         command = [sys.executable, "-m", "bot", "emulator", "--port", str(sandbox_port)]
         children.append(("sandbox", _spawn(command, env)))
         print("parley: no Twilio credentials, so texts go to the local sandbox", flush=True)

@@ -120,8 +120,7 @@ class Conversations:
             contact = self.store.load_contact(phone) or self.new_contact(phone)
             turn = Turn(contact, self.clock())
             yield turn
-            if not turn.discarded:
-                self._commit(turn, token)
+            self._commit(turn, token)
 
     @contextmanager
     def transition_existing(self, phone: str) -> Iterator[Turn | None]:
@@ -133,8 +132,7 @@ class Conversations:
                 return
             turn = Turn(contact, self.clock())
             yield turn
-            if not turn.discarded:
-                self._commit(turn, token)
+            self._commit(turn, token)
 
     @contextmanager
     def transitions(self, phones: Iterable[str]) -> Iterator[tuple[dict[str, Turn], set[str]]]:
@@ -150,8 +148,7 @@ class Conversations:
             now = self.clock()
             turns = {phone: Turn(contact, now) for phone, contact in contacts.items()}
             yield turns, set(tokens)
-            kept = [turn for turn in turns.values() if not turn.discarded]
-            self._commit_many(kept, unlock=tokens, fence=tokens)
+            self._commit_many(list(turns.values()), unlock=tokens, fence=tokens)
         except BaseException:
             self.store.unlock_many(tokens)
             raise
@@ -188,8 +185,9 @@ class Conversations:
         return contact
 
     def _commit(self, turn: Turn, token: str) -> None:
-        """Save a transition made under the contact's lock `token`."""
-        self._commit_many([turn], fence={turn.contact.phone: token})
+        """Save a transition made under the contact's lock `token` (unless it was discarded)."""
+        if not turn.discarded:
+            self._commit_many([turn], fence={turn.contact.phone: token})
 
     def _commit_many(
         self,
@@ -203,6 +201,7 @@ class Conversations:
         Outside an inbound message (whose caller handles it), a lock lost before the save
         raises LockLost: nothing was written, and the caller may try again.
         """
+        turns = [turn for turn in turns if not turn.discarded]  # nothing to save
         sends = any(turn.changes.outbox for turn in turns)
         flag = self.outbox.flag if sends else None
         outcome, raised = self.store.commit_many(
