@@ -20,6 +20,8 @@ from bot.conversation.runner import Conversations, utcnow
 from bot.conversation.schedules import Schedules
 from bot.delivery.outbox import QUEUE_NAME, Outbox
 from bot.delivery.timers import Timers
+from bot.history import History
+from bot.record import database
 from bot.storage import embedded, migrations, redis_server
 from bot.storage.store import Store
 from flows.definition import load_journeys
@@ -52,6 +54,9 @@ class Runtime:
             self.store, self.outbox, self.runner, settings, clock, remote_parser(settings.nlu_url)
         )
         self.schedules = Schedules(self.store, self.conversations, settings.default_timezone)
+        # The record (SQL): connections are made when first used.
+        self.record = database.connect(settings.record_url)
+        self.history = History(self.store, self.record)
         self._local = threading.local()
         self._storage_ready = False
         self._storage_lock = threading.Lock()

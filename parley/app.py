@@ -10,7 +10,9 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import nlu
+from bot.record.drain import lag
 from bot.runtime import Runtime, current
+from bot.storage import keys
 from bot.storage.store import LockLost
 from webhooks import api, twilio
 from webhooks.forms import WebRequest
@@ -63,12 +65,14 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
         try:
-            runtime.redis.ping()
+            behind = lag(runtime.redis, keys.RECORD)
         except redis.exceptions.RedisError as exc:
             # The error names Redis' host and port: the log may know them, callers may not.
             log.error("health check: Redis unavailable: %s", exc)
             return jsonify({"status": "unavailable", "error": "storage unavailable"}), 503
-        return jsonify({"status": "ok"}), 200
+        # How far the record (SQL) is behind Redis: what the recorder has yet to copy.
+        record = {"behind": behind.entries, "lag_s": round(behind.seconds, 3)}
+        return jsonify({"status": "ok", "record": record}), 200
 
     @app.errorhandler(LockLost)
     def contact_busy(exc: LockLost) -> tuple[Response, int]:

@@ -47,6 +47,17 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorder(args: argparse.Namespace) -> int:
+    from bot import recorder
+    from bot.config import Settings
+    from bot.storage import embedded
+
+    settings = Settings.from_env()
+    redis_url = settings.redis_url or embedded.running_url(settings.var_dir)
+    recorder.run(settings, redis_url, burst=args.burst)
+    return 0
+
+
 def _emulator(args: argparse.Namespace) -> int:
     from bot.config import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
     from sandbox.emulator import serve
@@ -174,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the outbound worker and timers")
     worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
     worker.set_defaults(func=_worker)
+
+    recorder = commands.add_parser("recorder", help="copy what Redis commits into the record")
+    recorder.add_argument("--burst", action="store_true", help="stop when all is copied")
+    recorder.set_defaults(func=_recorder)
 
     emulator = commands.add_parser("emulator", help="run the local Twilio-compatible sandbox")
     emulator.add_argument("--host", default="127.0.0.1")

@@ -86,9 +86,9 @@ def _serve(settings: Settings, env: dict[str, str], port: int, sandbox_port: int
     for name, line in procfile().items():
         if name == "web":
             line = bound_to(line, host)
-        if name in ("web", "worker"):
+        if name in ("web", "worker", "recorder"):
             children.append((name, _spawn(["sh", "-c", f"exec {line}"], env)))
-    print(f"parley: starting web and worker on port {port}", flush=True)
+    print(f"parley: starting web, worker and recorder on port {port}", flush=True)
     banner = (
         f"parley: listening on http://127.0.0.1:{port}\n"
         f"parley: talk to it with  .venv/bin/python -m bot chat +14155550123\n"

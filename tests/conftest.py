@@ -14,6 +14,7 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from bot.config import Settings
+from bot.record import database
 from bot.runtime import Runtime, install
 from bot.storage.redis_server import RedisProcess
 from parley.app import create_app
@@ -109,8 +110,18 @@ def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
     return emulator_server
 
 
+@pytest.fixture(scope="session")
+def empty_record(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite record with the schema up to date and no rows, made once and copied."""
+    path = tmp_path_factory.mktemp("record") / "record.sqlite3"
+    database.upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def settings(emulator: EmulatorServer, tmp_path: Path) -> Settings:
+def settings(emulator: EmulatorServer, tmp_path: Path, empty_record: Path) -> Settings:
+    (tmp_path / "var").mkdir(exist_ok=True)
+    shutil.copyfile(empty_record, tmp_path / "var" / "record.sqlite3")
     return Settings(
         twilio_account_sid=emulator.account_sid,
         twilio_auth_token=emulator.auth_token,
@@ -136,6 +147,7 @@ def runtime(settings: Settings, redis_url: str, clock: Clock) -> Iterator[Runtim
     install(runtime)
     yield runtime
     install(None)
+    runtime.record.dispose()
 
 
 @pytest.fixture

@@ -185,9 +185,10 @@ def deployment(
     *,
     web: int = 1,
     workers: int = 1,
+    recorders: int = 0,
     **extra: str,
 ) -> Iterator[tuple[Parley, Processes]]:
-    """Run the Procfile's web and worker processes; yield a client and the processes."""
+    """Run the Procfile's web, worker (and recorder) processes; yield a client and them."""
     port = free_port()
     env = environment(redis_url, emulator, port, tmp_path / "var", **extra)
     processes = Processes(env, tmp_path)
@@ -196,6 +197,8 @@ def deployment(
             processes.start("web")
         for _ in range(workers):
             processes.start("worker")
+        for _ in range(recorders):
+            processes.start("recorder")
         parley = Parley(f"http://127.0.0.1:{port}", emulator.auth_token)
         if web:
             wait_until(parley.healthy, 30, "the web process to answer /healthz")

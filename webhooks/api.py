@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import difflib
 import hmac
+import logging
 from collections.abc import Mapping
 from datetime import UTC, tzinfo
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug import exceptions as http
 
+from bot import history
 from bot.domain import phones
 from bot.domain.contacts import Contact
+from bot.record import reading
 from bot.runtime import Runtime
 from flows.results import results_view
 from flows.timing import off_calendar, zone_named
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -208,11 +214,65 @@ def get_contact(raw_phone: str) -> Response:
     return jsonify(_known(raw_phone).public())
 
 
+def _record_down(exc: OperationalError) -> Response:
+    """Answer 503 when the record (SQL) does not answer; the cause goes to the log."""
+    log.error("the record is unavailable: %s", exc)
+    response = jsonify({"error": "the record is unavailable; try again shortly"})
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _whole_number(name: str, default: int, largest: int) -> int:
+    """Return query parameter `name` as a number from 1 to `largest`, else BadRequest."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= largest:
+        raise BadRequest(f"{name} must be a whole number from 1 to {largest}")
+    return int(raw)
+
+
+@blueprint.get("/contacts")
+def list_contacts() -> Response:
+    """Return contacts from the record, most recently active first, a page at a time."""
+    limit = _whole_number("limit", reading.CONTACT_PAGE, reading.LONGEST_CONTACT_PAGE)
+    handoff = request.args.get("handoff")
+    if handoff not in (None, "true", "false"):
+        raise BadRequest("handoff must be true or false")
+    try:
+        page = reading.contact_page(
+            _runtime().record,
+            limit,
+            request.args.get("cursor") or None,
+            handoff=None if handoff is None else handoff == "true",
+            query=request.args.get("q") or None,
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    except OperationalError as exc:
+        return _record_down(exc)
+    return jsonify(
+        {"contacts": [reading.contact_view(row) for row in page.contacts], "next": page.cursor}
+    )
+
+
 @blueprint.get("/contacts/<raw_phone>/messages")
 def get_messages(raw_phone: str) -> Response:
-    """Return a contact's messages, oldest first."""
-    messages = _runtime().store.messages(_known(raw_phone).phone)
-    return jsonify([message.public() for message in messages])
+    """Return a page of a contact's messages (the newest, or those before `before`).
+
+    Oldest first within the page; the record's history with Redis' recent window over it,
+    so a message accepted a moment ago is there at once.
+    """
+    phone = _known(raw_phone).phone
+    limit = _whole_number("limit", history.PAGE, history.LONGEST_PAGE)
+    try:
+        page = _runtime().history.messages(phone, limit, request.args.get("before"))
+    except history.UnknownMessage:
+        raise BadRequest(f"before names no message of {phone}") from None
+    except OperationalError as exc:
+        return _record_down(exc)
+    return jsonify(page)
 
 
 @blueprint.get("/contacts/<raw_phone>/runs")

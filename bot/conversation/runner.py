@@ -117,8 +117,9 @@ class Conversations:
         nothing to do calls `turn.discard()`.
         """
         with self.store.lock(phone) as token:
-            contact = self.store.load_contact(phone) or self.new_contact(phone)
-            turn = Turn(contact, self.clock())
+            stored = self.store.load_contact(phone)
+            contact = stored or self.new_contact(phone)
+            turn = Turn(contact, self.clock(), stored=stored is not None)
             yield turn
             self._commit(turn, token)
 
@@ -256,8 +257,9 @@ class Conversations:
             return Outcome(intent=turn.intent, events=turn.events, replies=turn.replies)
 
     def _receive(self, inbound: Inbound, contact: Contact | None) -> Turn:
+        stored = contact is not None
         contact = contact or self.new_contact(inbound.phone)
-        turn = Turn(contact, self.clock())
+        turn = Turn(contact, self.clock(), stored=stored)
         turn.record_inbound(inbound.sid, inbound.body)
         run = contact.waiting_run()
         journey = self.journeys.get(run.journey) if run else None

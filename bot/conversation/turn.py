@@ -41,11 +41,13 @@ from flows.events import (
 class Turn:
     """Collects what one transition does to a contact, to be committed in one go."""
 
-    def __init__(self, contact: Contact, now: datetime) -> None:
+    def __init__(self, contact: Contact, now: datetime, *, stored: bool = True) -> None:
         self.contact = contact
         self.now = now
         self.stamp = now.isoformat()  # `now` as every record of this transition writes it
-        self.changes = Changes(contact)
+        # What the record holds of the contact now (nothing for a new one), to send it the
+        # difference only.
+        self.changes = Changes(contact, before=contact.record_view() if stored else None)
         self.replies: list[str] = []
         self.inbound_text = ""  # what the contact just said, evidence for consent
         self.intent: str | None = None  # what the parser made of it
@@ -74,6 +76,7 @@ class Turn:
             status=Status.RECEIVED,
             at=self.stamp,
             sid=sid,
+            seq=self._next_seq(),
         )
         self.changes.messages.append(message)
         self.inbound_text = body
@@ -95,6 +98,7 @@ class Turn:
             kind=kind,
             journey=journey,
             step=step,
+            seq=self._next_seq(),
         )
         self.changes.messages.append(message)
         if blocked:
@@ -104,6 +108,11 @@ class Turn:
             self.replies.append(text)
             self.contact.last_active_at = self.stamp
         return message
+
+    def _next_seq(self) -> int:
+        """Number the next message of the conversation, in the order it happened."""
+        self.contact.message_seq += 1
+        return self.contact.message_seq
 
     def schedule(self, due: datetime, timer: Timer) -> None:
         """Add a durable timer that fires at `due`."""

@@ -33,6 +33,7 @@ class Contact:
     handoff_reason: str | None = None
     undeliverable: int | None = None
     last_active_at: str | None = None  # the last message either way: quiet contacts lack it
+    message_seq: int = 0  # messages either way so far: the next one is numbered one more
     # journey (journey:key for keyed runs) -> scheduled start
     date_starts: dict[str, str] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)
@@ -105,6 +106,41 @@ class Contact:
             "handoff_reason": self.handoff_reason,
             "undeliverable": self.undeliverable,
             "last_active_at": self.last_active_at,
+        }
+
+    def record_view(self) -> dict[str, Any]:
+        """Return what the record (SQL) keeps of the contact: no dialogue state.
+
+        A copy: later changes to the contact do not reach it, so two views compare.
+        """
+        return {
+            "contact": {
+                "phone": self.phone,
+                "timezone": self.timezone,
+                "created_at": self.created_at,
+                "fields": dict(self.fields),
+                "tags": list(self.tags),
+                "language": self.language,
+                "stage": self.stage,
+                "subscribed": self.subscribed,
+                "handoff": self.handoff,
+                "handoff_reason": self.handoff_reason,
+                "undeliverable": self.undeliverable,
+                "last_active_at": self.last_active_at,
+            },
+            "runs": {
+                run.id: {
+                    "id": run.id,
+                    "journey": run.journey,
+                    "key": run.key,
+                    "event_id": run.event_id,
+                    "status": str(run.status),
+                    "step": run.step,
+                    "started_at": run.started_at.isoformat(),
+                    "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+                }
+                for run in self.runs
+            },
         }
 
     def to_dict(self) -> dict[str, Any]:

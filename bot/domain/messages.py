@@ -91,6 +91,7 @@ class Message:
     error_code: int | None = None
     attempts: int = 0
     submitted_at: float | None = None  # when the latest attempt to hand it to Twilio began
+    seq: int = 0  # its place in the contact's conversation (1, 2, ...; 0 if made before)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,6 +115,7 @@ class Message:
             "error_code": "" if self.error_code is None else str(self.error_code),
             "attempts": str(self.attempts),
             "submitted_at": "" if self.submitted_at is None else repr(self.submitted_at),
+            "seq": str(self.seq) if self.seq else "",
         }
         return {key: value for key, value in data.items() if value != ""}
 
@@ -134,6 +136,7 @@ class Message:
             error_code=int(data["error_code"]) if data.get("error_code") else None,
             attempts=int(data.get("attempts", 0)),
             submitted_at=float(data["submitted_at"]) if data.get("submitted_at") else None,
+            seq=int(data.get("seq") or 0),
         )
 
     def public(self) -> dict[str, Any]:

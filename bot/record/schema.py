@@ -80,10 +80,12 @@ messages = Table(
     Column("sid", String(ID), unique=True),
     Column("error_code", Integer),
     Column("segments", Integer),
+    # Its place in the contact's conversation (0 for messages made before it was kept).
+    Column("seq", Integer, nullable=False, server_default="0"),
     _when("created_at", nullable=False),
     _when("updated_at", nullable=False),
-    # A contact's history, page by page, newest first: (phone, created_at, id).
-    Index(None, "phone", "created_at", "id"),
+    # A contact's history, page by page, newest first: (phone, seq, created_at, id).
+    Index(None, "phone", "seq", "created_at", "id"),
     Index(None, "journey", "step", "created_at"),
 )
 

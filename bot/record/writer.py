@@ -1,19 +1,24 @@
-"""Writing committed transitions into the record: in batches, idempotently, in order.
+"""Writing what Redis committed into the record: in batches, idempotently, in any order.
 
-Each entry is what one commit in Redis changed for one contact: the contact as it now
-is, the messages it wrote and the events it logged. Applying an entry twice, or an older
-entry after a newer one, leaves the record as it was: rows have stable ids, and a row is
-only replaced by one at least as recent.
+Two kinds of entry arrive (bot/record/drain.py reads them from the record stream):
+- a `Commit`: what one transition changed for one contact (its queryable part if that
+  changed, the runs that moved, new messages, events);
+- a `StatusChange`: a message's new status, from the sender or a Twilio status callback.
+
+Applying an entry twice, or an older entry after a newer one, leaves the record as it
+was: rows have stable ids, a contact row is only replaced by one at least as recent, a
+message's status history is a set of (status, time) kept in time order, and a run's
+steps are merged, not replaced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -24,14 +29,32 @@ _EVENT_COLUMNS = ("type", "at", "intent", "confidence", "journey", "run_id")
 
 
 @dataclass(frozen=True)
-class Entry:
-    """What one committed transition adds to the record."""
+class Commit:
+    """What one committed transition changed for one contact."""
 
-    commit: str  # the commit's id: its events are numbered within it
+    id: str  # the stream entry's id: the commit's events are numbered within it
     at: str  # when it was committed (ISO-8601)
-    contact: Mapping[str, Any]  # Contact.to_dict()
-    messages: Sequence[Mapping[str, str]] = ()  # Message.to_hash() of each message written
+    phone: str
+    contact: Mapping[str, Any] | None = None  # Contact.record_view()["contact"], if changed
+    runs: Sequence[Mapping[str, Any]] = ()  # the runs that changed, as record_view gives them
+    messages: Sequence[Mapping[str, str]] = ()  # each new message's hash fields
     events: Sequence[Mapping[str, Any]] = ()  # the log events, each with `at` and `type`
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A message's new status; `sid` when Twilio accepted it, `error_code` when it failed."""
+
+    id: str  # the stream entry's id
+    at: str
+    phone: str
+    message: str  # the message's id
+    status: str
+    sid: str | None = None
+    error_code: int | None = None
+
+
+Entry = Commit | StatusChange
 
 
 def moment(text: str | None) -> datetime | None:
@@ -39,7 +62,33 @@ def moment(text: str | None) -> datetime | None:
     if not text:
         return None
     found = datetime.fromisoformat(text)
-    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+    # In UTC: SQLite keeps times without their zone, so every time written must share one.
+    return found.astimezone(UTC) if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+@dataclass
+class _Batch:
+    """A batch of entries sorted into rows, before the existing rows are merged in."""
+
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, list[Entry]] = field(default_factory=dict)  # id -> entries in order
+    runs: dict[str, list[tuple[Commit, Mapping[str, Any]]]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, entry: Entry) -> None:
+        if isinstance(entry, StatusChange):
+            self.messages.setdefault(entry.message, []).append(entry)
+            return
+        if entry.contact is not None:
+            row = _contact_row(entry.contact, entry.at)
+            known = self.contacts.get(entry.phone)
+            if known is None or row["updated_at"] >= known["updated_at"]:
+                self.contacts[entry.phone] = row
+        for data in entry.messages:
+            self.messages.setdefault(data["id"], []).append(entry)
+        for run in entry.runs:
+            self.runs.setdefault(run["id"], []).append((entry, run))
+        self.events.extend(_event_rows(entry))
 
 
 class RecordWriter:
@@ -51,28 +100,57 @@ class RecordWriter:
 
     def apply(self, entries: Sequence[Entry]) -> None:
         """Write a batch of entries, all or nothing; replays change nothing."""
-        latest: dict[str, Entry] = {}
-        message_rows: dict[str, dict[str, Any]] = {}
-        event_rows: list[dict[str, Any]] = []
-        for entry in entries:  # in commit order: a later entry wins within the batch
-            latest[entry.contact["phone"]] = entry
-            for data in entry.messages:
-                message_rows[data["id"]] = _message_row(data, entry.at)
-            event_rows.extend(_event_rows(entry))
-        contact_rows = [_contact_row(entry) for entry in latest.values()]
-        run_rows = [row for entry in latest.values() for row in _run_rows(entry)]
+        batch = _Batch()
+        for entry in entries:
+            batch.add(entry)
         with self.engine.begin() as connection:
-            if contact_rows:
-                connection.execute(self._newer_wins(contacts, ["phone"]), contact_rows)
-            if message_rows:
-                connection.execute(self._newer_wins(messages, ["id"]), list(message_rows.values()))
-            if run_rows:
-                connection.execute(self._newer_wins(journey_runs, ["id"]), run_rows)
-            if event_rows:
+            if batch.contacts:
+                upsert = self._newer_wins(contacts, ["phone"])
+                connection.execute(upsert, list(batch.contacts.values()))
+            if batch.messages:
+                rows = self._merge_messages(connection, batch.messages)
+                connection.execute(self._replace(messages, ["id"]), rows)
+            if batch.runs:
+                rows = self._merge_runs(connection, batch.runs)
+                connection.execute(self._replace(journey_runs, ["id"]), rows)
+            if batch.events:
                 insert = self._dialect.insert(conversation_events).on_conflict_do_nothing(
                     index_elements=["id"]
                 )
-                connection.execute(insert, event_rows)
+                connection.execute(insert, batch.events)
+
+    def _existing(self, connection: Connection, table: Table, ids: Iterable[str]) -> dict[str, Any]:
+        """Return the rows already written for `ids`, locked until the batch commits."""
+        query = select(table).where(table.c.id.in_(list(ids)))
+        if self._dialect is postgresql:
+            query = query.with_for_update()  # two recorders merging one row take turns
+        return {row.id: _aware(row._asdict()) for row in connection.execute(query)}
+
+    def _merge_messages(
+        self, connection: Connection, changes: dict[str, list[Entry]]
+    ) -> list[dict[str, Any]]:
+        existing = self._existing(connection, messages, changes)
+        rows = []
+        for message_id, entries in changes.items():
+            row = existing.get(message_id)
+            for entry in entries:
+                row = _message_merged(row, message_id, entry)
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def _merge_runs(
+        self, connection: Connection, changes: dict[str, list[tuple[Commit, Mapping[str, Any]]]]
+    ) -> list[dict[str, Any]]:
+        existing = self._existing(connection, journey_runs, changes)
+        rows = []
+        for run_id, seen in changes.items():
+            row: dict[str, Any] | None = existing.get(run_id)
+            for commit, run in seen:
+                row = _run_merged(row, commit, run)
+            if row is not None:
+                rows.append(row)
+        return rows
 
     def _newer_wins(self, table: Table, key: list[str]) -> Insert:
         """Return an upsert that replaces a row only with one at least as recent."""
@@ -84,9 +162,24 @@ class RecordWriter:
             where=insert.excluded["updated_at"] >= table.c.updated_at,
         )
 
+    def _replace(self, table: Table, key: list[str]) -> Insert:
+        """Return an upsert for rows already merged with what the table held."""
+        insert = self._dialect.insert(table)
+        columns = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in key}
+        return insert.on_conflict_do_update(index_elements=key, set_=columns)
 
-def _contact_row(entry: Entry) -> dict[str, Any]:
-    contact = entry.contact
+
+def _aware(row: dict[str, Any]) -> dict[str, Any]:
+    """Return a row read back with its times in UTC (SQLite gives them without a zone)."""
+    return {
+        name: value.replace(tzinfo=UTC)
+        if isinstance(value, datetime) and value.tzinfo is None
+        else value
+        for name, value in row.items()
+    }
+
+
+def _contact_row(contact: Mapping[str, Any], at: str) -> dict[str, Any]:
     fields = dict(contact.get("fields") or {})
     return {
         "phone": contact["phone"],
@@ -101,13 +194,52 @@ def _contact_row(entry: Entry) -> dict[str, Any]:
         "handoff": bool(contact.get("handoff", False)),
         "handoff_reason": contact.get("handoff_reason"),
         "undeliverable": contact.get("undeliverable"),
-        "created_at": moment(contact.get("created_at")) or moment(entry.at),
+        "created_at": moment(contact.get("created_at")) or moment(at),
         "last_active_at": moment(contact.get("last_active_at")),
-        "updated_at": moment(entry.at),
+        "updated_at": moment(at),
     }
 
 
-def _message_row(data: Mapping[str, str], at: str) -> dict[str, Any]:
+def _message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) -> dict[str, Any]:
+    """Return the message row with `entry` applied, whatever order entries arrive in."""
+    if isinstance(entry, Commit):
+        data = next(m for m in entry.messages if m["id"] == message_id)
+        created = _message_row(data)
+        if row is None:
+            return created
+        # The message itself (a replay, or a status that overtook it): its content wins,
+        # the statuses are merged.
+        history = _history(row["status_history"], created["status_history"])
+        updates = {k: v for k, v in created.items() if k not in ("sid", "error_code")}
+        return _with_status({**row, **updates}, history)
+    if row is None:  # a status that overtook its message: a placeholder until it arrives
+        row = {
+            "id": message_id,
+            "phone": entry.phone,
+            "direction": "outbound",
+            "body": "",
+            "kind": None,
+            "journey": None,
+            "step": None,
+            "status": entry.status,
+            "status_history": [],
+            "reason": None,
+            "sid": None,
+            "error_code": None,
+            "segments": None,
+            "seq": 0,
+            "created_at": moment(entry.at),
+            "updated_at": moment(entry.at),
+        }
+    row = dict(row)
+    if entry.sid:
+        row["sid"] = entry.sid
+    if entry.error_code is not None:
+        row["error_code"] = entry.error_code
+    return _with_status(row, _history(row["status_history"], [[entry.status, entry.at]]))
+
+
+def _message_row(data: Mapping[str, str]) -> dict[str, Any]:
     return {
         "id": data["id"],
         "phone": data["phone"],
@@ -117,24 +249,36 @@ def _message_row(data: Mapping[str, str], at: str) -> dict[str, Any]:
         "journey": data.get("journey"),
         "step": data.get("step"),
         "status": data["status"],
-        "status_history": [[data["status"], at]],
+        "status_history": [[data["status"], data["at"]]],
         "reason": data.get("reason"),
         "sid": data.get("sid"),
         "error_code": int(data["error_code"]) if data.get("error_code") else None,
         "segments": None,
+        "seq": int(data.get("seq") or 0),
         "created_at": moment(data["at"]),
-        "updated_at": moment(at),
+        "updated_at": moment(data["at"]),
     }
 
 
-def _event_rows(entry: Entry) -> Iterable[dict[str, Any]]:
-    phone = entry.contact["phone"]
-    for number, event in enumerate(entry.events):
+def _history(*parts: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Merge status histories: each (status, time) once, oldest first."""
+    seen = {(status, at) for part in parts for status, at in part}
+    return [list(pair) for pair in sorted(seen, key=lambda pair: (moment(pair[1]), pair[0]))]
+
+
+def _with_status(row: dict[str, Any], history: list[list[str]]) -> dict[str, Any]:
+    """Set the row's history, and its status and update time from the latest in it."""
+    status, at = history[-1]
+    return {**row, "status_history": history, "status": status, "updated_at": moment(at)}
+
+
+def _event_rows(commit: Commit) -> Iterable[dict[str, Any]]:
+    for number, event in enumerate(commit.events):
         yield {
-            "id": f"{entry.commit}:{number}",
-            "phone": phone,
+            "id": f"{commit.id}:{number}",
+            "phone": commit.phone,
             "type": event["type"],
-            "at": moment(event.get("at")) or moment(entry.at),
+            "at": moment(event.get("at")) or moment(commit.at),
             "intent": event.get("intent"),
             "confidence": event.get("confidence"),
             "journey": event.get("journey"),
@@ -143,24 +287,60 @@ def _event_rows(entry: Entry) -> Iterable[dict[str, Any]]:
         }
 
 
-def _run_rows(entry: Entry) -> Iterable[dict[str, Any]]:
-    phone = entry.contact["phone"]
-    for run in entry.contact.get("runs") or []:
-        yield {
-            "id": run["id"],
-            "phone": phone,
-            "journey": run["journey"],
-            "key": run.get("key"),
-            "event_id": run.get("event_id"),
-            "status": run["status"],
-            "step": run.get("step"),
-            "steps": [],
-            "variant": None,
-            "started_at": moment(run["started_at"]),
-            "ended_at": moment(run.get("ended_at")),
-            "end_reason": None,
-            "updated_at": moment(entry.at),
-        }
+def _run_merged(
+    row: dict[str, Any] | None, commit: Commit, run: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return the run row with this commit's view of the run applied.
+
+    `steps` holds [step, where] pairs, `where` naming the commit and the place in it, so
+    merging is a union in commit order whatever order commits arrive in. The rest of the
+    row is the latest commit's view.
+    """
+    mine = [e for e in commit.events if e.get("run_id") == run["id"]]
+    passed = [e["step"] for e in mine if e.get("step")] + [run["step"]]
+    ended = next((e for e in mine if e["type"] == "journey_ended"), None)
+    chosen = next((e["variant"] for e in mine if e["type"] == "split_chosen"), None)
+    at = moment(commit.at)
+    if row is None:
+        row = {"steps": [], "variant": None, "end_reason": None, "updated_at": at}
+    merged = dict(row)
+    if at is not None and at >= row["updated_at"]:
+        merged.update(
+            id=run["id"],
+            phone=commit.phone,
+            journey=run["journey"],
+            key=run.get("key"),
+            event_id=run.get("event_id"),
+            status=run["status"],
+            step=run.get("step"),
+            started_at=moment(run["started_at"]),
+            ended_at=moment(run.get("ended_at")),
+            updated_at=at,
+        )
+        if ended is not None:
+            merged["end_reason"] = ended.get("reason") or run["status"]
+    passed = [step for n, step in enumerate(passed) if n == 0 or passed[n - 1] != step]
+    keyed = [[step, f"{commit.id}:{number}"] for number, step in enumerate(passed)]
+    merged["steps"] = _steps(row["steps"], keyed)
+    merged["variant"] = row["variant"] or chosen
+    return merged
+
+
+def _steps(*parts: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Merge [step, where] lists: each pair once, in commit order.
+
+    A commit that leaves a run on its step lists that step again; readers take a step
+    repeated in a row as one visit.
+    """
+    unique = {(step, where) for part in parts for step, where in part}
+    return [[step, where] for step, where in sorted(unique, key=lambda pair: _place(pair[1]))]
+
+
+def _place(where: str) -> tuple[int, ...]:
+    """Order "<ms>-<seq>:<n>" (a stream entry id and a place in it) numerically."""
+    entry, number = where.rsplit(":", 1)
+    milliseconds, sequence = entry.split("-", 1)
+    return int(milliseconds), int(sequence), int(number)
 
 
 def _text(value: Any) -> str | None:

@@ -21,6 +21,7 @@ OUTBOX_INFLIGHT = PREFIX + "{outbox}:inflight"  # sorted set: ref by lease expir
 OUTBOX_DRAIN = PREFIX + "{outbox}:drain"  # flag: a drain job is on its way
 TIMERS = PREFIX + "{timers}"  # sorted set: timer payload by due time
 TIMERS_INFLIGHT = PREFIX + "{timers}:inflight"  # sorted set: payload by claim time
+RECORD = PREFIX + "{record}"  # stream: what commits and status changes add to the record
 SCHEMA = PREFIX + "schema"  # the layout version the data is in
 SCHEMA_LOCK = PREFIX + "schema:lock"  # held by the process bringing the data up to date
 

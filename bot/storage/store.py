@@ -126,6 +126,36 @@ class Changes:
     timers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     counters: list[str] = field(default_factory=list)
+    # Contact.record_view() as loaded, None for a new contact: the record gets what differs.
+    before: dict[str, Any] | None = None
+
+
+def _record_entry(changes: Changes) -> dict[str, Any]:
+    """Return what a commit appends to the record stream for one contact: what changed.
+
+    The contact's queryable part only if it differs from when it was loaded, the runs that
+    moved, the new messages and the events (bot/record/drain.py reads it).
+    """
+    view, before = changes.contact.record_view(), changes.before
+    entry: dict[str, Any] = {"phone": changes.contact.phone}
+    if before is None or view["contact"] != before["contact"]:
+        entry["contact"] = view["contact"]
+    old_runs = before["runs"] if before else {}
+    runs = [run for run_id, run in view["runs"].items() if old_runs.get(run_id) != run]
+    if runs:
+        entry["runs"] = runs
+    if changes.messages:
+        entry["messages"] = [_recorded(m) for m in changes.messages]
+    if changes.events:
+        entry["events"] = changes.events
+    return entry
+
+
+def _recorded(message: Message) -> dict[str, str]:
+    data = message.to_hash()
+    for sending_only in ("attempts", "submitted_at"):
+        data.pop(sending_only, None)
+    return data
 
 
 class Store:
@@ -240,6 +270,7 @@ class Store:
             "fence": self._lock_pairs(fence, call),
             "unlock": self._lock_pairs(unlock, call),
             "flag": call.at(flag[0]) if flag else None,
+            "record": call.at(keys.RECORD),
         }
         args = [
             jsonio.dumps(document),
@@ -278,6 +309,7 @@ class Store:
             "log": call.at(keys.events(phone)),
             "events": [jsonio.dumps(event) for event in changes.events],
             "counters": changes.counters,
+            "record": jsonio.dumps(_record_entry(changes)),
         }
 
     def events(self, phone: str) -> list[dict[str, Any]]:
@@ -327,7 +359,7 @@ class Store:
         requeue: bool = False,
     ) -> bool:
         """Give attempt `attempt` of a message its outcome; False if it has moved on since."""
-        names = [keys.message(*parse_ref(ref)), keys.OUTBOX]
+        names = [keys.message(*parse_ref(ref)), keys.OUTBOX, keys.RECORD]
         error, again = _blank_if_none(error_code), "1" if requeue else "0"
         return bool(self.scripts("settle", names, [str(attempt), str(status), error, again, ref]))
 
@@ -345,7 +377,7 @@ class Store:
 
         None means the message is unknown or already linked to another sid.
         """
-        names = [keys.message(*parse_ref(ref)), keys.sid_link(sid), keys.parked(sid)]
+        names = [keys.message(*parse_ref(ref)), keys.sid_link(sid), keys.parked(sid), keys.RECORD]
         args = [ref, sid, str(status), _RANK_JSON, _blank_if_none(error_code), SID_LINK_TTL]
         return self.scripts("accept", names, args)
 
@@ -356,7 +388,7 @@ class Store:
 
         None means no message is linked to `sid` yet: the status waits for the link.
         """
-        names = [keys.sid_link(sid), keys.parked(sid)]
+        names = [keys.sid_link(sid), keys.parked(sid), keys.RECORD]
         while True:
             # The link names the message, whose key the script must be given: read it first.
             link = self.redis.get(names[0])

@@ -224,7 +224,7 @@ def test_event_data_with_huge_numbers_is_kept(client) -> None:
         ("GET", "/api/nope", 404, "no such route: GET /api/nope"),
         ("POST", "/api/contacts/+14155550123/nope", 404, "no such route: POST /api/contacts/"),
         ("GET", "/api", 404, "no such route: GET /api"),
-        ("PUT", "/api/contacts", 405, "method PUT not allowed on /api/contacts; use POST"),
+        ("PUT", "/api/contacts", 405, "method PUT not allowed on /api/contacts; use GET, POST"),
         ("DELETE", "/api/events", 405, "method DELETE not allowed on /api/events; use POST"),
         ("POST", "/api/contacts/+14155550123", 405, "; use GET"),
     ],

@@ -3,6 +3,7 @@
 -- KEYS[1] the message (its contact's slot)
 -- KEYS[2] the sid's link to its message (the sid's slot)
 -- KEYS[3] the sid's parked status (the sid's slot)
+-- KEYS[4] the record stream, which gets the message's new status (and its sid)
 -- ARGV[1] the message's ref, which the link holds
 -- ARGV[2] sid
 -- ARGV[3] status
@@ -12,7 +13,8 @@
 -- Cluster: two slots, the message's and the sid's. A status callback finds the message
 -- by its sid alone, so the link lives in the sid's slot; linking, taking the parked status
 -- and setting the message's status in one step is what keeps an early callback from being
--- lost. On a Cluster both slots must be served by one node.
+-- lost. The record stream is a third slot, appended to in the same step so the record
+-- never misses a status. On a Cluster all three must be served by one node.
 -- Answers the message's resulting status, or nil.
 local rank = cjson.decode(ARGV[4])
 local linked = redis.call('HGET', KEYS[1], 'sid')
@@ -35,8 +37,10 @@ end
 local current = redis.call('HGET', KEYS[1], 'status')
 if current and (rank[current] or 0) > (rank[status] or 0) then
   redis.call('HSET', KEYS[1], 'sid', ARGV[2])
+  redis.call('XADD', KEYS[4], '*', 'm', ARGV[1], 's', current, 'sid', ARGV[2])
   return current
 end
 redis.call('HSET', KEYS[1], 'sid', ARGV[2], 'status', status)
 if error_code ~= '' then redis.call('HSET', KEYS[1], 'error_code', error_code) end
+redis.call('XADD', KEYS[4], '*', 'm', ARGV[1], 's', status, 'sid', ARGV[2], 'e', error_code)
 return status

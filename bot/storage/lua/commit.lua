@@ -8,6 +8,9 @@
 --   so a transition never overwrites one saved after it was read.
 -- - doc.unlock holds [lock, token] for each lock released with the writes.
 -- - doc.flag is the drain flag, raised with the writes, or null.
+-- - doc.record is the record stream: each contact's c.record (what changed, encoded by
+--   the caller) is appended to it in the same step, for the recorder to copy into the
+--   record (bot/record/drain.py).
 -- - each of doc.contacts names the contact's document, message list, event log and the
 --   hashes of its new messages, and carries what goes in them.
 -- The applied marker keeps this very call in mind for a while: the same call made again
@@ -18,14 +21,14 @@
 -- KEYS[4] analytics counters
 -- KEYS[5] this call's applied marker
 -- KEYS[6..] the keys the document names: each contact's document, message list, event log
--- and new messages, the handled markers, the locks and the drain flag
+-- and new messages, the handled markers, the locks, the drain flag and the record stream
 -- ARGV[1] the document
 -- ARGV[2] event log length
 -- ARGV[3] how long a handled marker is kept (seconds)
 -- ARGV[4] how long this call's applied marker is kept (seconds)
 -- ARGV[5] the drain flag's lifetime (seconds)
--- Cluster: the contacts' slots and the global queues' and counters'. Saving a turn and
--- queueing what it sends in one step is what makes each inbound message count exactly
+-- Cluster: the contacts' slots and the global queues', counters' and record stream's.
+-- Saving a turn and queueing what it sends in one step is what makes each inbound message count exactly
 -- once and each reply go out exactly once; a timer batch commits several contacts at once
 -- to save round trips. On a Cluster all these slots must be served by one node.
 -- Answers {COMMITTED|REPEAT|LOCK_LOST, 1 if the drain flag is up because of this call}.
@@ -58,6 +61,7 @@ for _, c in ipairs(doc.contacts) do
     redis.call('LTRIM', KEYS[c.log], -tonumber(ARGV[2]), -1)
   end
   for _, name in ipairs(c.counters) do redis.call('HINCRBY', KEYS[4], name, 1) end
+  redis.call('XADD', KEYS[doc.record], '*', 'c', c.record)
 end
 for _, c in ipairs(doc.claims) do redis.call('SET', KEYS[c[1]], c[2], 'EX', ARGV[3]) end
 redis.call('SET', KEYS[5], 1, 'EX', ARGV[4])

@@ -3,6 +3,7 @@
 -- moved on since: linked to a sid by a status callback, or tried again.
 -- KEYS[1] the message (its contact's slot)
 -- KEYS[2] outbox
+-- KEYS[3] the record stream, which gets the message's new status
 -- ARGV[1] attempt
 -- ARGV[2] status
 -- ARGV[3] error code or ''
@@ -10,11 +11,13 @@
 -- ARGV[5] the message's ref, as the outbox holds it
 -- Cluster: two slots, the message's contact's and the outbox's. Making the message pending
 -- and queueing it in one step is what keeps it from being stranded, pending but in no
--- queue; on a Cluster both slots must be served by one node.
+-- queue; the record stream (a third slot) gets the message in the same step. On a
+-- Cluster all three must be served by one node.
 -- Answers 1 when settled, 0 when the message has moved on.
 local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
 if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error_code', ARGV[3]) end
 if ARGV[4] == '1' then redis.call('RPUSH', KEYS[2], ARGV[5]) end
+redis.call('XADD', KEYS[3], '*', 'm', ARGV[5], 's', ARGV[2], 'e', ARGV[3])
 return 1

@@ -1,125 +1,182 @@
-"""Writing entries into the record: all of a batch, once, the newest state winning."""
+"""Writing entries into the record: all of a batch, once, in any order, the newest winning."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot.record import database
 from bot.record.schema import contacts, conversation_events, journey_runs, messages
-from bot.record.writer import Entry, RecordWriter
+from bot.record.writer import Commit, Entry, RecordWriter, StatusChange
 
 PHONE = "+14155550100"
-
-
-@pytest.fixture
-def engine(record_url: str) -> Iterator[Engine]:
-    database.upgrade(record_url)
-    engine = database.connect(record_url)
-    yield engine
-    engine.dispose()
+T0 = "2026-11-30T15:00:00+00:00"
+T5 = "2026-11-30T15:05:00+00:00"
 
 
 def contact(at: str, **changes: Any) -> dict[str, Any]:
-    """Return a stored contact as Contact.to_dict() writes it."""
+    """Return a contact as Contact.record_view() gives it."""
     base: dict[str, Any] = {
         "phone": PHONE,
         "timezone": "America/Los_Angeles",
-        "created_at": "2026-11-30T15:00:00+00:00",
+        "created_at": T0,
         "fields": {"first_name": "Ana"},
         "tags": [],
+        "language": None,
+        "stage": None,
         "subscribed": True,
         "handoff": False,
+        "handoff_reason": None,
+        "undeliverable": None,
         "last_active_at": at,
-        "runs": [
-            {
-                "id": "r1",
-                "journey": "appointment_confirmation",
-                "step": "ask",
-                "status": "waiting",
-                "started_at": "2026-11-30T15:00:00+00:00",
-                "ended_at": None,
-                "key": "b-7",
-                "event_id": "e1",
-            }
-        ],
     }
     return {**base, **changes}
 
 
-def message(status: str) -> dict[str, str]:
-    """Return an outbound message's Redis hash."""
+def run(step: str, status: str = "waiting", ended_at: str | None = None) -> dict[str, Any]:
     return {
+        "id": "r1",
+        "journey": "appointment_confirmation",
+        "key": "b-7",
+        "event_id": "e1",
+        "status": status,
+        "step": step,
+        "started_at": T0,
+        "ended_at": ended_at,
+    }
+
+
+def message(status: str = "pending", **changes: str) -> dict[str, str]:
+    """Return an outbound message as the commit entry carries it."""
+    base = {
         "id": "m1",
         "phone": PHONE,
         "direction": "outbound",
         "body": "Reply YES to confirm",
         "status": status,
-        "at": "2026-11-30T15:00:00+00:00",
+        "at": T0,
         "kind": "transactional",
         "journey": "appointment_confirmation",
         "step": "ask",
     }
+    return {**base, **changes}
 
 
-FIRST = Entry(
-    commit="c1",
-    at="2026-11-30T15:00:00+00:00",
-    contact=contact("2026-11-30T15:00:00+00:00"),
-    messages=[message("pending")],
+def status(entry_id: str, at: str, value: str, **options: Any) -> StatusChange:
+    return StatusChange(entry_id, at, PHONE, "m1", value, **options)
+
+
+FIRST = Commit(
+    "1764514800000-0",
+    T0,
+    PHONE,
+    contact=contact(T0),
+    runs=[run("ask")],
+    messages=[message()],
     events=[
-        {"at": "2026-11-30T15:00:00+00:00", "type": "journey_started", "journey": "x"},
-        {"at": "2026-11-30T15:00:00+00:00", "type": "message_created", "run_id": "r1"},
+        {"at": T0, "type": "journey_started", "journey": "appointment_confirmation"},
+        {"at": T0, "type": "message_created", "run_id": "r1", "step": "ask"},
+        {"at": T0, "type": "wait_started", "run_id": "r1", "step": "ask"},
     ],
 )
-LATER = Entry(
-    commit="c2",
-    at="2026-11-30T15:05:00+00:00",
-    contact=contact("2026-11-30T15:05:00+00:00", subscribed=False),
-    messages=[message("delivered")],
+SENT = status("1764514801000-0", "2026-11-30T15:00:01+00:00", "sent", sid="SM1")
+DELIVERED = status("1764514802000-0", "2026-11-30T15:00:02+00:00", "delivered")
+LATER = Commit(
+    "1764515100000-0",
+    T5,
+    PHONE,
+    contact=contact(T5, subscribed=False),
+    runs=[run("done", status="completed", ended_at=T5)],
     events=[
         {
-            "at": "2026-11-30T15:05:00+00:00",
+            "at": T5,
             "type": "message_received",
             "text": "STOP",
             "intent": "opt_out",
             "confidence": 1.0,
-        }
+        },
+        {"at": T5, "type": "journey_ended", "run_id": "r1", "journey": "x", "reason": "opted out"},
     ],
 )
+ALL: list[Entry] = [FIRST, SENT, DELIVERED, LATER]
 
 
 def snapshot(engine: Engine) -> dict[str, Any]:
     """Return what the record holds, table by table, in a comparable form."""
     with engine.connect() as connection:
         return {
-            "contacts": connection.execute(
-                select(contacts.c.phone, contacts.c.subscribed, contacts.c.first_name)
-            ).all(),
-            "messages": connection.execute(select(messages.c.id, messages.c.status)).all(),
-            "events": connection.execute(
-                select(conversation_events.c.id, conversation_events.c.type).order_by(
-                    conversation_events.c.id
+            "contacts": [
+                tuple(row)
+                for row in connection.execute(
+                    select(contacts.c.phone, contacts.c.subscribed, contacts.c.first_name)
                 )
-            ).all(),
-            "runs": connection.execute(select(journey_runs.c.id, journey_runs.c.key)).all(),
+            ],
+            "messages": [
+                tuple(row)
+                for row in connection.execute(
+                    select(
+                        messages.c.id,
+                        messages.c.body,
+                        messages.c.status,
+                        messages.c.sid,
+                        messages.c.status_history,
+                    )
+                )
+            ],
+            "events": [
+                tuple(row)
+                for row in connection.execute(
+                    select(conversation_events.c.id, conversation_events.c.type).order_by(
+                        conversation_events.c.id
+                    )
+                )
+            ],
+            "runs": [
+                tuple(row)
+                for row in connection.execute(
+                    select(
+                        journey_runs.c.id,
+                        journey_runs.c.status,
+                        journey_runs.c.step,
+                        journey_runs.c.steps,
+                        journey_runs.c.end_reason,
+                    )
+                )
+            ],
         }
 
 
-def test_a_batch_writes_contacts_messages_events_and_runs(engine: Engine) -> None:
-    RecordWriter(engine).apply([FIRST, LATER])
+def test_a_batch_writes_contacts_messages_statuses_events_and_runs(engine: Engine) -> None:
+    RecordWriter(engine).apply(ALL)
     held = snapshot(engine)
-    assert [tuple(row) for row in held["contacts"]] == [(PHONE, False, "Ana")]
-    assert [tuple(row) for row in held["messages"]] == [("m1", "delivered")]
-    assert [tuple(row) for row in held["events"]] == [
-        ("c1:0", "journey_started"),
-        ("c1:1", "message_created"),
-        ("c2:0", "message_received"),
+    assert held["contacts"] == [(PHONE, False, "Ana")]
+    assert held["messages"] == [
+        (
+            "m1",
+            "Reply YES to confirm",
+            "delivered",
+            "SM1",
+            [
+                ["pending", T0],
+                ["sent", "2026-11-30T15:00:01+00:00"],
+                ["delivered", "2026-11-30T15:00:02+00:00"],
+            ],
+        )
     ]
-    assert [tuple(row) for row in held["runs"]] == [("r1", "b-7")]
+    assert [row[1] for row in held["events"]] == [
+        "journey_started",
+        "message_created",
+        "wait_started",
+        "message_received",
+        "journey_ended",
+    ]
+    assert held["events"][0][0] == "1764514800000-0:0"
+    ((run_id, run_status, step, steps, reason),) = held["runs"]
+    assert (run_id, run_status, step, reason) == ("r1", "completed", "done", "opted out")
+    assert [name for name, _ in steps] == ["ask", "done"]
     with engine.connect() as connection:
         received = connection.execute(
             select(conversation_events.c.intent, conversation_events.c.data).where(
@@ -131,21 +188,57 @@ def test_a_batch_writes_contacts_messages_events_and_runs(engine: Engine) -> Non
 
 def test_applying_the_same_entries_again_changes_nothing(engine: Engine) -> None:
     writer = RecordWriter(engine)
-    writer.apply([FIRST, LATER])
+    writer.apply(ALL)
     before = snapshot(engine)
-    writer.apply([FIRST, LATER])
-    writer.apply([LATER])
+    writer.apply(ALL)
+    writer.apply([LATER, SENT])
     assert snapshot(engine) == before
     with engine.connect() as connection:
-        assert (
-            connection.execute(select(func.count()).select_from(conversation_events)).scalar() == 3
-        )
+        count = select(func.count()).select_from(conversation_events)
+        assert connection.execute(count).scalar() == 5
 
 
-def test_an_older_entry_replayed_after_a_newer_one_does_not_roll_it_back(engine: Engine) -> None:
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+def test_entries_in_any_order_and_any_batches_leave_the_same_record(
+    engine: Engine, order: Sequence[int]
+) -> None:
+    """A batch redelivered after a crash can land behind newer ones: the end is the same."""
     writer = RecordWriter(engine)
-    writer.apply([LATER])
-    writer.apply([FIRST])  # e.g. redelivered after a crash, behind a newer batch
-    held = snapshot(engine)
-    assert [tuple(row) for row in held["contacts"]] == [(PHONE, False, "Ana")]
-    assert [tuple(row) for row in held["messages"]] == [("m1", "delivered")]
+    for index in order:
+        writer.apply([ALL[index]])
+    shuffled = snapshot(engine)
+    reference = _fresh_snapshot(engine, ALL)
+    assert shuffled == reference
+
+
+def _fresh_snapshot(engine: Engine, entries: list[Entry]) -> dict[str, Any]:
+    """Apply `entries` in order to an emptied record; return its snapshot."""
+    with engine.begin() as connection:
+        for table in (contacts, messages, conversation_events, journey_runs):
+            connection.execute(table.delete())
+    RecordWriter(engine).apply(entries)
+    return snapshot(engine)
+
+
+def test_a_status_that_overtakes_its_message_is_kept_and_completed_later(engine: Engine) -> None:
+    writer = RecordWriter(engine)
+    writer.apply([DELIVERED])
+    (placeholder,) = snapshot(engine)["messages"]
+    assert placeholder[2] == "delivered" and placeholder[1] == ""
+    writer.apply([FIRST])
+    ((_, body, state, _, history),) = snapshot(engine)["messages"]
+    assert (body, state) == ("Reply YES to confirm", "delivered")
+    assert [name for name, _ in history] == ["pending", "delivered"]
+
+
+def test_a_run_that_loops_keeps_every_visit_in_order(engine: Engine) -> None:
+    """ask -> remind -> ask: the second visit to `ask` is its own step, not a replay."""
+    commits = [
+        Commit(f"17645148{n}0000-0", T0, PHONE, runs=[run(step)])
+        for n, step in enumerate(["ask", "remind", "ask"])
+    ]
+    writer = RecordWriter(engine)
+    writer.apply([commits[2], commits[0]])
+    writer.apply([commits[1], commits[2]])
+    ((_, _, _, steps, _),) = snapshot(engine)["runs"]
+    assert [name for name, _ in steps] == ["ask", "remind", "ask"]

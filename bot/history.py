@@ -1,0 +1,86 @@
+"""A contact's message history: the record, with Redis' recent window laid over it.
+
+The record has every message the recorder has copied; Redis has the recent ones, some
+perhaps not copied yet, and the freshest status of each. Merging the two answers with
+what was accepted a moment ago (read-your-writes) and still walks only one page of the
+record's index, however long the history.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.domain.messages import Direction, Message
+from bot.record.reading import Place, message_place, messages_before
+from bot.storage.store import Store
+
+PAGE = 100  # messages per page unless asked otherwise
+LONGEST_PAGE = 500
+
+
+class UnknownMessage(LookupError):
+    """`before` names no message of this contact."""
+
+
+class History:
+    """Reads message history from the record and Redis together."""
+
+    def __init__(self, store: Store, record: Engine) -> None:
+        self.store = store
+        self.record = record
+
+    def messages(
+        self, phone: str, limit: int = PAGE, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the newest `limit` messages (before message `before`), oldest first.
+
+        Each is the JSON API's view: id, direction, body, status, at (and kind, journey,
+        step, error code for outbound messages). Raise UnknownMessage for a bad `before`.
+        """
+        recent = self.store.messages(phone)
+        cursor = None
+        if before is not None:
+            held = next((m for m in recent if m.id == before), None)
+            cursor = _place(held) if held else message_place(self.record, phone, before)
+            if cursor is None:
+                raise UnknownMessage(before)
+        found: dict[str, tuple[Place, dict[str, Any]]] = {}
+        for row in messages_before(self.record, phone, limit, cursor):
+            place = Place(row["seq"], row["created_at"], row["id"])
+            found[row["id"]] = (place, _from_row(row))
+        for message in recent:  # Redis' copy is the fresher: it wins
+            place = _place(message)
+            if cursor is None or place < cursor:
+                found[message.id] = (place, public(message))
+        newest = sorted(found.values(), key=lambda pair: pair[0], reverse=True)[:limit]
+        return [view for _, view in reversed(newest)]
+
+
+def public(message: Message) -> dict[str, Any]:
+    """Return a message as the JSON API shows it."""
+    return {"id": message.id, **message.public()}
+
+
+def _place(message: Message) -> Place:
+    at = datetime.fromisoformat(message.at)
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    return Place(message.seq, at, message.id)
+
+
+def _from_row(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "direction": row["direction"],
+        "body": row["body"],
+        "status": row["status"],
+        "at": row["created_at"].isoformat(),
+    }
+    if row["direction"] == Direction.OUTBOUND:
+        out["kind"] = row["kind"]
+        out["journey"] = row["journey"]
+        if row["error_code"] is not None:
+            out["error_code"] = row["error_code"]
+    return out
