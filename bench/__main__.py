@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import inbound, nlu, outbound, slow_clients, timers
+from bench import inbound, memory, nlu, outbound, slow_clients, timers
 from bench.report import HEADER, Section, commit, machine, merge, now
 from bot.config import PROJECT_ROOT
 
@@ -36,12 +36,21 @@ def _nlu(quick: bool, workdir: Path) -> Section:
     return section
 
 
+def _memory(quick: bool, workdir: Path) -> Section:
+    section = Section("memory", "Redis memory per contact: new, after 100 messages, idle")
+    section.add(
+        memory.__doc__.strip().replace("\n", " "), "", memory.format_table(memory.run(quick)), ""
+    )
+    return section
+
+
 BENCHMARKS = {
     "inbound": inbound.run,
     "outbound": outbound.run,
     "timers": _timers,
     "nlu": _nlu,
     "slow_clients": slow_clients.run,
+    "memory": _memory,
 }
 
 

@@ -13,7 +13,9 @@ import os
 import signal
 import socket
 import threading
+import time
 from types import FrameType
+from typing import Any
 
 import redis
 from sqlalchemy.exc import DBAPIError
@@ -23,18 +25,27 @@ from bot.record import database
 from bot.record.drain import RecordDrain
 from bot.record.writer import RecordWriter
 from bot.storage import keys, redis_server
+from bot.storage.store import Store, text
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0  # after Redis or the database failed to answer
+RECENT_MESSAGES = 20  # messages of an active contact that stay in Redis once recorded
+IDLE_SECONDS = 600.0  # a contact this long without a commit keeps none there
+IDLE_EVENTS = 10  # events of an idle contact's log that stay in Redis
+SWEEP_SECONDS = 30.0  # how often idle contacts are looked for
+SWEEP_BATCH = 500
+SWEPT = keys.RECORD + ":swept"  # the last commit time up to which contacts were trimmed
 
 
 class Recorder:
     """Drains the record stream until stopped."""
 
-    def __init__(self, drain: RecordDrain) -> None:
+    def __init__(self, drain: RecordDrain, store: Store) -> None:
         self.drain = drain
+        self.store = store
         self.stopped = threading.Event()
+        self._swept_at = 0.0
 
     def run(self, *, burst: bool = False) -> int:
         """Copy batches until stopped (or, with `burst`, until the stream is empty).
@@ -51,9 +62,47 @@ class Recorder:
                 self.stopped.wait(RETRY_SECONDS)
                 continue
             copied += count
+            try:
+                self.store.trim_messages(self.drain.written, RECENT_MESSAGES)
+                if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
+                    self.sweep()
+            except redis.exceptions.RedisError as exc:  # the next batch tries again
+                log.warning("cannot trim Redis now: %s", exc)
             if burst and not count:
                 break
         return copied
+
+    def sweep(self, now: float | None = None) -> int:
+        """Let the recorded messages (and most events) of idle contacts leave Redis.
+
+        Only contacts whose last commit is older than everything the record has yet to
+        copy: their messages are all in the record. Return how many messages left.
+        """
+        self._swept_at = time.monotonic()
+        client = self.store.redis
+        now = self.store.now() if now is None else now
+        horizon = min(now - IDLE_SECONDS, self.drain.lag_start(now))
+        since = float(client.get(SWEPT) or 0)
+        if horizon <= since:
+            return 0
+        removed = 0
+        while True:
+            phones: Any = client.zrangebyscore(
+                keys.CONTACTS, f"({since}", horizon, 0, SWEEP_BATCH, True
+            )
+            if not phones:
+                break
+            batch = [text(phone) for phone, _ in phones]
+            removed += self.store.trim_messages(batch, 0)
+            pipe = client.pipeline(transaction=False)
+            for phone in batch:  # the record has the whole log; Redis keeps its tail
+                pipe.ltrim(keys.events(phone), -IDLE_EVENTS, -1)
+            pipe.execute()
+            since = float(phones[-1][1])
+            if len(phones) < SWEEP_BATCH:
+                break
+        client.set(SWEPT, repr(horizon))
+        return removed
 
     def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         """Stop after the batch in hand (also a signal handler)."""
@@ -66,7 +115,8 @@ def run(settings: Settings, redis_url: str, *, burst: bool = False) -> int:
     engine = database.connect(settings.record_url)
     client = redis_server.connect(redis_url)
     consumer = f"{socket.gethostname()}:{os.getpid()}"
-    recorder = Recorder(RecordDrain(client, RecordWriter(engine), keys.RECORD, consumer))
+    drain = RecordDrain(client, RecordWriter(engine), keys.RECORD, consumer)
+    recorder = Recorder(drain, Store(client))
     signal.signal(signal.SIGTERM, recorder.stop)
     signal.signal(signal.SIGINT, recorder.stop)
     try:

@@ -60,6 +60,8 @@ class RecordDrain:
         self.consumer = consumer
         self.claim_after_ms = claim_after_ms
         self._grouped = False
+        # The contacts whose new messages the latest batch wrote into the record.
+        self.written: set[str] = set()
 
     def run_once(self, block_ms: int | None = None) -> int:
         """Write one batch (this consumer's unfinished one first); return how many entries."""
@@ -70,6 +72,7 @@ class RecordDrain:
         if not batch:
             batch = self._read(">", block_ms)
         if not batch:
+            self.written = set()
             return 0
         readable = [(entry_id, entry) for entry_id, entry, _ in batch if entry is not None]
         refused = self._write(readable)
@@ -81,6 +84,11 @@ class RecordDrain:
                 kept: dict[Any, Any] = {**fields, "id": entry_id}
                 pipe.xadd(dead, kept)
         ids = [entry_id for entry_id, _, _ in batch]
+        self.written = {
+            entry.phone
+            for entry_id, entry, _ in batch
+            if isinstance(entry, Commit) and entry.messages and entry_id not in refused
+        }
         pipe.xack(self.stream, GROUP, *ids)
         pipe.xdel(self.stream, *ids)
         pipe.execute()
@@ -116,6 +124,14 @@ class RecordDrain:
     def lag(self) -> Lag:
         """Return how many entries wait and how old the oldest is, by Redis' clock."""
         return lag(self.redis, self.stream)
+
+    def lag_start(self, now: float) -> float:
+        """Return the time (epoch seconds) of the oldest entry not yet written, else `now`.
+
+        Everything committed before it is in the record.
+        """
+        first: Any = self.redis.xrange(self.stream, count=1)
+        return _ms(first[0][0]) / 1000 if first else now
 
     def _ensure_group(self) -> None:
         if self._grouped:

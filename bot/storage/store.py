@@ -325,6 +325,24 @@ class Store:
             pipe.hgetall(keys.message(phone, text(message_id)))
         return [Message.from_hash(text_hash(data)) for data in pipe.execute() if data]
 
+    def trim_messages(self, phones: Iterable[str], keep: int) -> int:
+        """Let all but each contact's newest `keep` messages leave Redis; return how many left.
+
+        Only for messages the record holds: the recorder calls it after writing them.
+        A message still being sent stays, and so does every message after it.
+        """
+        wanted = list(dict.fromkeys(phones))
+        pipe = self.redis.pipeline(transaction=False)
+        for phone in wanted:
+            pipe.lrange(keys.messages(phone), 0, -keep - 1)  # all but the newest `keep`
+        calls = []
+        for phone, old in zip(wanted, pipe.execute(), strict=True):
+            if old:
+                ids = [text(message_id) for message_id in old]
+                names = [keys.messages(phone), *(keys.message(phone, i) for i in ids)]
+                calls.append(("trim", names, [keep, *ids]))
+        return sum(int(removed) for removed in self.scripts.many(calls)) if calls else 0
+
     def message(self, ref: str) -> Message | None:
         """Return one message by its ref (Message.ref)."""
         data = self.redis.hgetall(keys.message(*parse_ref(ref)))

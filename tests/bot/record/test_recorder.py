@@ -1,0 +1,74 @@
+"""The recorder: the record complete, and Redis holding only a recent window of messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.conversation.runner import Inbound
+from bot.delivery.sender import Sender
+from bot.record.drain import RecordDrain
+from bot.record.writer import RecordWriter
+from bot.recorder import IDLE_SECONDS, RECENT_MESSAGES, Recorder
+from bot.runtime import Runtime
+from bot.storage import keys
+
+PHONE = "+14155550123"
+
+
+def recorder(runtime: Runtime) -> Recorder:
+    drain = RecordDrain(runtime.redis, RecordWriter(runtime.record), keys.RECORD, "test")
+    return Recorder(drain, runtime.store)
+
+
+def converse(runtime: Runtime, turns: int) -> None:
+    """Text the bot `turns` times; its replies are sent."""
+    for n in range(turns):
+        runtime.conversations.receive(Inbound(f"SM{n:032d}", PHONE, f"question {n}"))
+    Sender(runtime).drain()
+
+
+def in_redis(runtime: Runtime) -> int:
+    return int(runtime.redis.llen(keys.messages(PHONE)))
+
+
+def everything(runtime: Runtime) -> list[dict[str, Any]]:
+    return runtime.history.messages(PHONE, limit=500)
+
+
+def test_recorded_messages_leave_redis_but_not_the_history(runtime: Runtime) -> None:
+    converse(runtime, 30)
+    before = everything(runtime)
+    assert len(before) == 60 and in_redis(runtime) == 60
+    assert recorder(runtime).run(burst=True) > 0
+    assert in_redis(runtime) == RECENT_MESSAGES
+    assert everything(runtime) == before
+    # Its last 20 are still there for the bot and a live inbox; older ones are gone.
+    assert runtime.store.messages(PHONE)[0].body == before[-RECENT_MESSAGES]["body"]
+
+
+def test_a_message_still_being_sent_stays_with_everything_after_it(runtime: Runtime) -> None:
+    converse(runtime, 16)
+    first_reply = runtime.store.messages(PHONE)[1]
+    # A sender is handing it to Twilio right now (or died doing so: recovery needs it).
+    runtime.redis.hset(keys.message(PHONE, first_reply.id), "status", "submitting")
+    recorder(runtime).run(burst=True)
+    kept = runtime.store.messages(PHONE)
+    assert kept[0].id == first_reply.id and len(kept) == 31
+
+
+def test_an_idle_contact_keeps_no_recorded_messages_in_redis(runtime: Runtime) -> None:
+    converse(runtime, 5)
+    copier = recorder(runtime)
+    copier.run(burst=True)
+    assert in_redis(runtime) == 10
+    before = everything(runtime)
+    assert copier.sweep(now=runtime.store.now()) == 0  # not idle yet
+    assert copier.sweep(now=runtime.store.now() + IDLE_SECONDS + 1) == 10
+    assert in_redis(runtime) == 0
+    assert everything(runtime) == before
+
+
+def test_an_idle_contact_whose_commits_are_not_recorded_yet_keeps_them(runtime: Runtime) -> None:
+    converse(runtime, 2)  # nothing copied: the stream still holds these commits
+    assert recorder(runtime).sweep(now=runtime.store.now() + IDLE_SECONDS + 1) == 0
+    assert in_redis(runtime) == 4
