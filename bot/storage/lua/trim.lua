@@ -6,7 +6,6 @@
 -- KEYS[2..] the hashes of the messages ARGV[2..] names, oldest first
 -- ARGV[1] how many messages to keep
 -- ARGV[2..] the ids of the oldest messages, as the caller read them
--- Cluster: one slot, the contact's.
 -- Answers how many messages left.
 local keep = tonumber(ARGV[1])
 local removed = 0
