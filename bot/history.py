@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.domain.messages import Direction, Message
-from bot.record.reading import Place, message_place, messages_before
+from bot.record.reading import Place, events_before, message_place, messages_before
 from bot.storage.store import Store
 
 PAGE = 100  # messages per page unless asked otherwise
@@ -57,6 +57,28 @@ class History:
                 found[message.id] = (place, public(message))
         newest = sorted(found.values(), key=lambda pair: pair[0], reverse=True)[:limit]
         return [view for _, view in reversed(newest)]
+
+    def events(
+        self, phone: str, limit: int = PAGE, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the newest `limit` conversation events (numbered below `before`), oldest first.
+
+        Events logged before they were numbered (seq 0) come from Redis' log alone.
+        """
+        found: dict[Any, dict[str, Any]] = {}
+        for event in events_before(self.record, phone, limit, before):
+            if event["seq"]:
+                found[event["seq"]] = event
+        for index, event in enumerate(self.store.events(phone)):
+            seq = int(event.get("seq") or 0)
+            if before is None or seq < before:
+                found[seq or (0, index)] = {**event, "seq": seq}
+
+        def order(event: dict[str, Any]) -> tuple[int, str]:
+            return int(event["seq"]), str(event.get("at", ""))
+
+        newest = sorted(found.values(), key=order, reverse=True)[:limit]
+        return list(reversed(newest))
 
 
 def public(message: Message) -> dict[str, Any]:

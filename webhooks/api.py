@@ -283,8 +283,20 @@ def get_runs(raw_phone: str) -> Response:
 
 @blueprint.get("/contacts/<raw_phone>/events")
 def get_events(raw_phone: str) -> Response:
-    """Return a contact's recent conversation events, oldest first."""
-    return jsonify(_runtime().store.events(_known(raw_phone).phone))
+    """Return a page of a contact's conversation events (the newest, or those before `before`).
+
+    Oldest first within the page; from the record with Redis' log over it, as messages.
+    """
+    phone = _known(raw_phone).phone
+    limit = _whole_number("limit", history.PAGE, history.LONGEST_PAGE)
+    raw_before = request.args.get("before")
+    if raw_before is not None and not raw_before.isdigit():
+        raise BadRequest("before must be an event's seq")
+    before = int(raw_before) if raw_before is not None else None
+    try:
+        return jsonify(_runtime().history.events(phone, limit, before))
+    except OperationalError as exc:
+        return _record_down(exc)
 
 
 def _known_event(event: str) -> str:

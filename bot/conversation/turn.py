@@ -63,8 +63,11 @@ class Turn:
         return self.changes.events
 
     def log(self, event: LogEvent | Event) -> None:
-        """Record an event in the contact's event log."""
-        self.changes.events.append({"at": self.stamp, **entry(event)})
+        """Record an event in the contact's event log, numbered in the contact's order."""
+        self.contact.event_seq += 1
+        self.changes.events.append(
+            {"at": self.stamp, **entry(event), "seq": self.contact.event_seq}
+        )
 
     def record_inbound(self, sid: str, body: str) -> Message:
         """Record a message the contact sent."""

@@ -34,6 +34,7 @@ class Contact:
     undeliverable: int | None = None
     last_active_at: str | None = None  # the last message either way: quiet contacts lack it
     message_seq: int = 0  # messages either way so far: the next one is numbered one more
+    event_seq: int = 0  # events logged so far: numbers the next, as message_seq does
     # journey (journey:key for keyed runs) -> scheduled start
     date_starts: dict[str, str] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)

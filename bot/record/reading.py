@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
-from bot.record.schema import contacts, messages
+from bot.record.schema import contacts, conversation_events, messages
 
 CONTACT_PAGE = 50  # contacts per page unless asked otherwise
 LONGEST_CONTACT_PAGE = 500
@@ -61,6 +61,33 @@ def messages_before(
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [{**row._asdict(), "created_at": _utc(row.created_at)} for row in rows]
+
+
+def events_before(
+    engine: Engine, phone: str, limit: int, before: int | None = None
+) -> list[dict[str, Any]]:
+    """Return up to `limit` of the contact's events numbered below `before`, newest first.
+
+    Each as the event log holds it: its time, type and fields, and its number (`seq`).
+    """
+    table = conversation_events
+    query = select(table).where(table.c.phone == phone)
+    if before is not None:
+        query = query.where(table.c.seq < before)
+    query = query.order_by(table.c.seq.desc(), table.c.at.desc(), table.c.id.desc())
+    with engine.connect() as connection:
+        rows = connection.execute(query.limit(limit)).all()
+    return [_event(row._asdict()) for row in rows]
+
+
+def _event(row: dict[str, Any]) -> dict[str, Any]:
+    named = {
+        name: row[name]
+        for name in ("intent", "confidence", "journey", "run_id")
+        if row[name] is not None
+    }
+    at = _utc(row["at"]).isoformat()
+    return {"at": at, "type": row["type"], **named, **(row["data"] or {}), "seq": row["seq"]}
 
 
 def _before(at: ColumnElement[Any], ident: ColumnElement[Any], when: datetime, key: str) -> Any:

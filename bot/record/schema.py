@@ -102,7 +102,10 @@ conversation_events = Table(
     Column("journey", String(100)),
     Column("run_id", String(ID)),
     Column("data", JSON, nullable=False, default=dict),
+    # Its place in the contact's event log (0 for events logged before it was kept).
+    Column("seq", Integer, nullable=False, server_default="0"),
     Index(None, "phone", "at"),
+    Index(None, "phone", "seq"),
     Index(None, "type", "at"),
 )
 

@@ -25,7 +25,7 @@ from sqlalchemy.sql.dml import Insert
 from bot.record.schema import contacts, conversation_events, journey_runs, messages
 
 # Event fields that have columns of their own; the rest go to `data`.
-_EVENT_COLUMNS = ("type", "at", "intent", "confidence", "journey", "run_id")
+_EVENT_COLUMNS = ("type", "at", "intent", "confidence", "journey", "run_id", "seq")
 
 
 @dataclass(frozen=True)
@@ -274,8 +274,12 @@ def _with_status(row: dict[str, Any], history: list[list[str]]) -> dict[str, Any
 
 def _event_rows(commit: Commit) -> Iterable[dict[str, Any]]:
     for number, event in enumerate(commit.events):
+        seq = int(event.get("seq") or 0)
         yield {
-            "id": f"{commit.id}:{number}",
+            # Numbered events are named by their contact and number; older ones by the
+            # stream entry that carried them.
+            "id": f"{commit.phone}:{seq}" if seq else f"{commit.id}:{number}",
+            "seq": seq,
             "phone": commit.phone,
             "type": event["type"],
             "at": moment(event.get("at")) or moment(commit.at),

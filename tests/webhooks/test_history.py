@@ -180,3 +180,39 @@ def test_a_record_that_does_not_answer_is_a_503_not_a_500(
         response = client.get(path, headers=AUTH)
         assert response.status_code == 503
         assert response.get_json() == {"error": "the record is unavailable; try again shortly"}
+
+
+def events(client: FlaskClient, **query: Any) -> list[dict[str, Any]]:
+    response = client.get(f"/api/contacts/{PHONE}/events", query_string=query, headers=AUTH)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_events_are_the_same_from_redis_the_record_or_both_and_page_back(
+    client: FlaskClient, texter: Texter, runtime: Runtime
+) -> None:
+    for n in range(6):
+        texter.text(f"question {n}")
+        if n == 2:
+            record_everything(runtime)
+    fresh = events(client, limit=500)
+    assert [e["seq"] for e in fresh] == list(range(1, len(fresh) + 1))
+    assert [e["text"] for e in fresh if e["type"] == "message_received"] == [
+        f"question {n}" for n in range(6)
+    ]
+    record_everything(runtime)
+    assert events(client, limit=500) == fresh
+    runtime.redis.ltrim(keys.events(PHONE), -2, -1)  # as for an idle contact
+    assert events(client, limit=500) == fresh
+    newest = events(client, limit=4)
+    assert newest == fresh[-4:]
+    assert events(client, limit=4, before=newest[0]["seq"]) == fresh[-8:-4]
+
+
+def test_a_bad_event_cursor_is_a_400(client: FlaskClient, texter: Texter) -> None:
+    texter.text("hello")
+    response = client.get(
+        f"/api/contacts/{PHONE}/events", query_string={"before": "x"}, headers=AUTH
+    )
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "before must be an event's seq"}

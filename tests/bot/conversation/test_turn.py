@@ -44,6 +44,7 @@ def test_a_refused_message_is_recorded_as_suppressed_and_never_queued() -> None:
             "type": "message_suppressed",
             "reason": "no_marketing_consent",
             "text": "20% off",
+            "seq": 1,  # the contact's first event
         }
     ]
 
