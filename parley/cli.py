@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -223,6 +223,57 @@ def _instant(flag: str, text: str) -> datetime:
         raise ValueError(f"{flag} {exc}") from None
 
 
+# How `db prune` names what it deleted from each table.
+_PRUNED_NAMES = {
+    "messages": "messages",
+    "conversation_events": "conversation events",
+    "link_clicks": "link clicks",
+    "journey_runs": "ended journey runs",
+}
+
+
+def _db_prune(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bot.config import Settings, retention_days
+    from bot.record import retention
+
+    settings = Settings.from_env()
+    days = settings.record_retention_days
+    if args.days is not None:
+        try:
+            days = retention_days(args.days)
+        except ValueError as exc:
+            print(f"parley: --days {exc}", file=sys.stderr)
+            return 2
+    if days is None:
+        print("parley: RECORD_RETENTION_DAYS is unset and no --days given: nothing is pruned")
+        return 0
+    before = retention.cutoff(days, datetime.now(UTC))
+    if before is None:
+        print(f"parley: nothing is {days} days old yet: nothing is pruned")
+        return 0
+    engine = _record(settings)
+    if engine is None:
+        return 1
+    try:
+        with tqdm(unit="row", desc="pruning", disable=not _progress(args)) as bar:
+
+            def count(_table: str, rows: int) -> None:
+                bar.update(rows)
+
+            deleted = retention.prune(engine, before, progress=count)
+    finally:
+        engine.dispose()
+    counts = ", ".join(f"{deleted[name]} {shown}" for name, shown in _PRUNED_NAMES.items())
+    stamp = before.isoformat(timespec="seconds")
+    print(
+        f"parley: deleted what is older than {days} days (before {stamp}): {counts};"
+        " the consent ledger, contacts and conversions are kept"
+    )
+    return 0
+
+
 def _handback(args: argparse.Namespace) -> int:
     from bot.config import Settings
     from bot.domain import phones
@@ -304,6 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="bring the record's schema up to date").set_defaults(
         func=_db_upgrade
     )
+    prune = db.add_parser(
+        "prune",
+        help="delete old messages, events, clicks and ended runs (never the consent ledger)",
+    )
+    prune.add_argument(
+        "--days", help="keep this many days (default: RECORD_RETENTION_DAYS; unset keeps all)"
+    )
+    _progress_flag(prune)
+    prune.set_defaults(func=_db_prune)
 
     export = commands.add_parser("export", help="write the record's messages or events out")
     export.add_argument("kind", choices=["messages", "events"])

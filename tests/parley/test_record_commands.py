@@ -1,4 +1,4 @@
-"""`python -m bot export`, run as a user runs it: real processes, a real record."""
+"""`python -m bot export` and `db prune`, run as a user runs them: real processes, a real record."""
 
 from __future__ import annotations
 
@@ -134,3 +134,30 @@ def test_an_export_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
     assert process.wait(timeout=120) == 1
     assert first["id"] == "m000000"
     assert errors == ""
+
+
+def test_db_prune_without_a_retention_says_so_and_succeeds(tmp_path: Path) -> None:
+    url = record(f"sqlite:///{tmp_path / 'record.sqlite3'}", 3)
+    result = bot("db", "prune", env={"DATABASE_URL": url, "RECORD_RETENTION_DAYS": ""})
+    assert result.returncode == 0, result.stderr
+    assert "nothing is pruned" in result.stdout
+    assert result.stderr == ""
+
+
+def test_a_bad_retention_setting_stops_commands_in_one_line(tmp_path: Path) -> None:
+    url = record(f"sqlite:///{tmp_path / 'record.sqlite3'}", 3)
+    result = bot("db", "prune", env={"DATABASE_URL": url, "RECORD_RETENTION_DAYS": "90 days"})
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert line.startswith("parley: RECORD_RETENTION_DAYS must be a whole number of days")
+    assert "'90 days'" in line
+
+
+def test_db_prune_deletes_what_is_older_than_the_setting(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'record.sqlite3'}"
+    record(url, 3, start=datetime.now(UTC) - timedelta(days=40))
+    result = bot("db", "prune", env={"DATABASE_URL": url, "RECORD_RETENTION_DAYS": "30"})
+    assert result.returncode == 0, result.stderr
+    assert "older than 30 days" in result.stdout
+    assert "3 messages" in result.stdout
+    assert bot("export", "messages", env={"DATABASE_URL": url}).stdout == ""
