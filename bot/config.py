@@ -45,6 +45,23 @@ def _positive_int(name: str, value: str | None, default: int) -> int:
     return int(value)
 
 
+def retention_days(text: str) -> int:
+    """Return the days the record keeps what retention trims; ValueError says what is wrong."""
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise ValueError(f"must be a whole number of days above 0, not {text!r}")
+    return int(text)
+
+
+def _retention(name: str, value: str | None) -> int | None:
+    """Return the record's retention in days from the variable `name`: unset keeps everything."""
+    if value is None:
+        return None
+    try:
+        return retention_days(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name} {exc} (unset keeps everything)") from None
+
+
 def port_number(text: str) -> int:
     """Return the TCP port `text` names; ValueError says why it names none."""
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
@@ -165,6 +182,7 @@ class Settings:
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-* headers count
     port: int = 5000  # gunicorn binds it (Procfile); read here so a bad one stops start-up
     database_url: str | None = None  # the record; None is SQLite under var_dir
+    record_retention_days: int | None = None  # None keeps everything (bot.record.retention)
     sandbox_port: int = 8025  # where `make run` starts the SMS sandbox without credentials
 
     @property
@@ -291,5 +309,6 @@ class Settings:
             trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
             port=_port("PORT", get("PORT"), defaults.port),
             database_url=_database_url("DATABASE_URL", get("DATABASE_URL")),
+            record_retention_days=_retention("RECORD_RETENTION_DAYS", get("RECORD_RETENTION_DAYS")),
             sandbox_port=_port("SANDBOX_PORT", get("SANDBOX_PORT"), defaults.sandbox_port),
         )

@@ -30,7 +30,7 @@ metadata = MetaData(
 )
 
 # No foreign keys: rows arrive from a stream in batches, each table upserted on its own,
-# and retention trims tables independently; the writer keeps them consistent.
+# and retention (`retention.py`) trims tables independently; the writer keeps them consistent.
 PHONE = 20  # E.164: at most 15 digits and the plus sign
 ID = 64  # message ids, MessageSids, run ids, stable event ids
 
@@ -87,6 +87,8 @@ messages = Table(
     # A contact's history, page by page, newest first: (phone, seq, created_at, id).
     Index(None, "phone", "seq", "created_at", "id"),
     Index(None, "journey", "step", "created_at"),
+    # Everyone's, page by page, oldest first (export), and what retention trims.
+    Index(None, "created_at", "seq", "id"),
 )
 
 # What happened in a conversation: intents, journey events, consent, staff actions.
@@ -107,6 +109,7 @@ conversation_events = Table(
     Index(None, "phone", "at"),
     Index(None, "phone", "seq"),
     Index(None, "type", "at"),
+    Index(None, "at", "id"),  # export's pages and retention
 )
 
 # Each journey run: when it started, the steps it passed, when and why it ended.
@@ -128,6 +131,7 @@ journey_runs = Table(
     _when("updated_at", nullable=False),
     Index(None, "journey", "started_at"),
     Index(None, "phone", "started_at"),
+    Index(None, "ended_at"),  # retention
 )
 
 # Every consent decision with its evidence; rows are only ever added.
@@ -177,6 +181,7 @@ link_clicks = Table(
     _when("at", nullable=False),
     Index(None, "journey", "at"),
     Index(None, "code"),
+    Index(None, "at"),  # retention
 )
 
 # Business events credited to a journey message.

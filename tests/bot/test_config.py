@@ -84,6 +84,11 @@ BAD_SETTINGS = {
     "a port out of range": ("PORT", "70000", "port"),
     "no web processes": ("WEB_CONCURRENCY", "0", "whole number"),
     "threads in words": ("WEB_THREADS", "four", "whole number"),
+    "no retention": ("RECORD_RETENTION_DAYS", "0", "whole number of days above 0"),
+    "a negative retention": ("RECORD_RETENTION_DAYS", "-30", "whole number of days"),
+    "a retention with its unit": ("RECORD_RETENTION_DAYS", "90d", "whole number of days"),
+    "a fractional retention": ("RECORD_RETENTION_DAYS", "1.5", "whole number of days"),
+    "a retention in words": ("RECORD_RETENTION_DAYS", "forever", "unset keeps everything"),
 }
 
 
@@ -96,6 +101,12 @@ def test_a_bad_setting_names_the_variable_and_what_is_wrong(
     assert str(raised.value).startswith(f"{name} ")
     assert says in str(raised.value)
     assert value in str(raised.value)
+
+
+def test_the_record_keeps_everything_unless_a_retention_is_set() -> None:
+    assert Settings.from_env({}).record_retention_days is None
+    assert Settings.from_env({"RECORD_RETENTION_DAYS": " "}).record_retention_days is None
+    assert Settings.from_env({"RECORD_RETENTION_DAYS": "365"}).record_retention_days == 365
 
 
 def test_good_settings_are_read() -> None:
