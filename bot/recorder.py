@@ -14,6 +14,7 @@ import signal
 import socket
 import threading
 import time
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.config import Settings
 from bot.record import database
 from bot.record.drain import RecordDrain
+from bot.record.retention import RetentionSettings, prune_due
 from bot.record.writer import RecordWriter
 from bot.storage import keys, redis_server
 from bot.storage.store import Store, text
@@ -34,6 +36,7 @@ RECENT_MESSAGES = 20  # messages of an active contact that stay in Redis once re
 IDLE_SECONDS = 600.0  # a contact this long without a commit keeps none there
 IDLE_EVENTS = 10  # events of an idle contact's log that stay in Redis
 SWEEP_SECONDS = 30.0  # how often idle contacts are looked for
+PRUNE_SECONDS = 3600.0  # how often the record is pruned, when RECORD_RETENTION_DAYS is set
 SWEEP_BATCH = 500
 SWEPT = keys.RECORD + ":swept"  # the last commit time up to which contacts were trimmed
 
@@ -41,11 +44,15 @@ SWEPT = keys.RECORD + ":swept"  # the last commit time up to which contacts were
 class Recorder:
     """Drains the record stream until stopped."""
 
-    def __init__(self, drain: RecordDrain, store: Store) -> None:
+    def __init__(
+        self, drain: RecordDrain, store: Store, retention: RetentionSettings | None = None
+    ) -> None:
         self.drain = drain
         self.store = store
+        self.retention = retention  # None: the record keeps everything
         self.stopped = threading.Event()
         self._swept_at = 0.0
+        self._pruned_at = 0.0
 
     def run(self, *, burst: bool = False) -> int:
         """Copy batches until stopped (or, with `burst`, until the stream is empty).
@@ -68,9 +75,20 @@ class Recorder:
                     self.sweep()
             except redis.exceptions.RedisError as exc:  # the next batch tries again
                 log.warning("cannot trim Redis now: %s", exc)
+            self._prune_if_due()
             if burst and not count:
                 break
         return copied
+
+    def _prune_if_due(self) -> None:
+        """Once an hour, delete what the retention setting no longer keeps."""
+        if self.retention is None or time.monotonic() - self._pruned_at < PRUNE_SECONDS:
+            return
+        self._pruned_at = time.monotonic()
+        try:
+            prune_due(self.retention, self.drain.writer.engine, datetime.now(UTC))
+        except (DBAPIError, OSError) as exc:  # an hour later it tries again
+            log.warning("cannot prune the record now: %s", exc)
 
     def sweep(self, now: float | None = None) -> int:
         """Let the recorded messages (and most events) of idle contacts leave Redis.
@@ -116,7 +134,7 @@ def run(settings: Settings, redis_url: str, *, burst: bool = False) -> int:
     client = redis_server.connect(redis_url)
     consumer = f"{socket.gethostname()}:{os.getpid()}"
     drain = RecordDrain(client, RecordWriter(engine), keys.RECORD, consumer)
-    recorder = Recorder(drain, Store(client))
+    recorder = Recorder(drain, Store(client), settings)
     signal.signal(signal.SIGTERM, recorder.stop)
     signal.signal(signal.SIGINT, recorder.stop)
     try:

@@ -7,7 +7,7 @@ from typing import Any
 from bot.conversation.runner import Inbound
 from bot.delivery.sender import Sender
 from bot.record.drain import RecordDrain
-from bot.record.writer import RecordWriter
+from bot.record.writer import Commit, RecordWriter
 from bot.recorder import IDLE_SECONDS, RECENT_MESSAGES, Recorder
 from bot.runtime import Runtime
 from bot.storage import keys
@@ -72,3 +72,35 @@ def test_an_idle_contact_whose_commits_are_not_recorded_yet_keeps_them(runtime: 
     converse(runtime, 2)  # nothing copied: the stream still holds these commits
     assert recorder(runtime).sweep(now=runtime.store.now() + IDLE_SECONDS + 1) == 0
     assert in_redis(runtime) == 4
+
+
+class Keep30Days:
+    record_retention_days = 30
+
+
+def test_the_recorder_prunes_what_retention_no_longer_keeps(runtime: Runtime) -> None:
+    old = Commit(
+        "1600000000000-0",
+        "2020-09-13T12:26:40+00:00",
+        PHONE,
+        messages=[
+            {
+                "id": "old",
+                "phone": PHONE,
+                "direction": "inbound",
+                "body": "years ago",
+                "status": "received",
+                "at": "2020-09-13T12:26:40+00:00",
+            }
+        ],
+    )
+    RecordWriter(runtime.record).apply([old])
+    converse(runtime, 1)
+    drain = RecordDrain(runtime.redis, RecordWriter(runtime.record), keys.RECORD, "test")
+    Recorder(drain, runtime.store, Keep30Days()).run(burst=True)
+    bodies = [m["body"] for m in everything(runtime)]
+    assert "years ago" not in bodies and "question 0" in bodies
+    # Without a retention setting the record keeps everything.
+    RecordWriter(runtime.record).apply([old])
+    recorder(runtime).run(burst=True)
+    assert "years ago" in [m["body"] for m in everything(runtime)]
