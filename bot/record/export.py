@@ -27,7 +27,7 @@ from bot.record.schema import conversation_events, messages
 # What can be exported: the table, and the columns that put its rows in order, the first
 # saying when each happened (messages of one transition share it; `seq` orders them).
 TABLES: dict[str, Table] = {"messages": messages, "events": conversation_events}
-ORDER = {"messages": ("created_at", "seq", "id"), "events": ("at", "id")}
+ORDER = {"messages": ("created_at", "seq", "id"), "events": ("at", "seq", "id")}
 # Each export's columns, in order: CSV's header and the keys of each JSON line (README,
 # "The record"). They stay as they are; new ones are only ever added at the end.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -49,7 +49,18 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "status_history",
         "updated_at",
     ),
-    "events": ("id", "at", "phone", "type", "intent", "confidence", "journey", "run_id", "data"),
+    "events": (
+        "id",
+        "at",
+        "phone",
+        "type",
+        "intent",
+        "confidence",
+        "journey",
+        "run_id",
+        "data",
+        "seq",
+    ),
 }
 # Columns holding JSON: CSV carries them as JSON text.
 JSON_COLUMNS = frozenset({"status_history", "data"})

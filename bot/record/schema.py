@@ -109,7 +109,7 @@ conversation_events = Table(
     Index(None, "phone", "at"),
     Index(None, "phone", "seq"),
     Index(None, "type", "at"),
-    Index(None, "at", "id"),  # export's pages and retention
+    Index(None, "at", "seq", "id"),  # export's pages and retention
 )
 
 # Each journey run: when it started, the steps it passed, when and why it ended.

@@ -64,6 +64,7 @@ def event(id: str, at: datetime, phone: str = ANA, **changes: Any) -> dict[str, 
         "journey": "appointment_confirmation",
         "run_id": "r1",
         "data": {"text": "yes", "entities": []},
+        "seq": 1,
     }
     return {**row, **changes}
 
@@ -163,6 +164,7 @@ def test_events_come_out_as_json_lines(engine, capsys) -> None:
             "journey": "appointment_confirmation",
             "run_id": "r1",
             "data": {"text": "yes", "n": [1, 2]},
+            "seq": 1,
         }
     ]
     assert err == "parley: exported 1 event to stdout\n"
@@ -336,6 +338,7 @@ def test_csv_has_the_documented_columns_and_round_trips(engine, capsys) -> None:
         "journey",
         "run_id",
         "data",
+        "seq",
     ]
     assert json.loads(row["data"]) == data
     assert (row["intent"], row["confidence"], row["at"]) == ("", "", "2026-11-30T12:00:00+00:00")

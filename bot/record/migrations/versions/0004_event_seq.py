@@ -24,10 +24,19 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_conversation_events_phone_seq"), ["phone", "seq"], unique=False
         )
+        # Export pages by (at, seq, id): events of one transition share their time.
+        batch_op.drop_index(batch_op.f("ix_conversation_events_at_id"))
+        batch_op.create_index(
+            batch_op.f("ix_conversation_events_at_seq_id"), ["at", "seq", "id"], unique=False
+        )
 
 
 def downgrade() -> None:
     """Revert this revision."""
     with op.batch_alter_table("conversation_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_conversation_events_at_seq_id"))
+        batch_op.create_index(
+            batch_op.f("ix_conversation_events_at_id"), ["at", "id"], unique=False
+        )
         batch_op.drop_index(batch_op.f("ix_conversation_events_phone_seq"))
         batch_op.drop_column("seq")
