@@ -71,7 +71,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
             log.error("health check: Redis unavailable: %s", exc)
             return jsonify({"status": "unavailable", "error": "storage unavailable"}), 503
         # How far the record (SQL) is behind Redis: what the recorder has yet to copy.
-        record = {"behind": behind.entries, "lag_s": round(behind.seconds, 3)}
+        # `dead`: entries the record refused, set aside in parley:{record}:dead for a person.
+        record = {"behind": behind.entries, "lag_s": round(behind.seconds, 3), "dead": behind.dead}
         return jsonify({"status": "ok", "record": record}), 200
 
     @app.errorhandler(LockLost)

@@ -31,6 +31,10 @@ BATCH = 500
 CLAIM_AFTER_MS = 30_000  # an entry pending this long belongs to a consumer that died
 
 
+# What an entry itself can be at fault for: a value its column cannot hold, a missing
+# required one, or a shape the writer cannot read (LookupError, TypeError, ValueError).
+_REFUSED = (DataError, IntegrityError, LookupError, TypeError, ValueError)
+
 # One entry as read: its id, what it says (None if unreadable) and its raw fields.
 Read = tuple[str, Entry | None, dict[str, str]]
 
@@ -41,6 +45,7 @@ class Lag:
 
     entries: int  # entries not yet written
     seconds: float  # age of the oldest of them (0 when there are none)
+    dead: int = 0  # entries set aside because the record cannot take them
 
 
 class RecordDrain:
@@ -101,8 +106,9 @@ class RecordDrain:
     def _write(self, batch: list[tuple[str, Entry]]) -> set[str]:
         """Write the batch; return the ids of entries the database refuses on their own.
 
-        A refusal (a value too long for its column, say) fails the whole transaction: the
-        entries are then written one by one, so one bad entry cannot hold up the rest.
+        A refusal (a value too long for its column, a field missing) fails the whole
+        transaction: the entries are then written one by one, so one bad entry cannot hold
+        up the rest.
         Other errors (the database is down) propagate: nothing is acknowledged.
         """
         if not batch:
@@ -110,13 +116,13 @@ class RecordDrain:
         try:
             self.writer.apply([entry for _, entry in batch])
             return set()
-        except (DataError, IntegrityError):
+        except _REFUSED:
             log.warning("the record refused a batch; writing its entries one by one")
         refused = set()
         for entry_id, entry in batch:
             try:
                 self.writer.apply([entry])
-            except (DataError, IntegrityError) as exc:
+            except _REFUSED as exc:
                 log.error("record stream entry %s refused: %s", entry_id, exc)
                 refused.add(entry_id)
         return refused
@@ -164,18 +170,19 @@ class RecordDrain:
 
 
 def lag(client: redis.Redis, stream: str) -> Lag:
-    """Return how far the record is behind: entries not yet written, and the oldest's age."""
-    count = int(client.xlen(stream))
-    if not count:
-        return Lag(0, 0.0)
-    first: Any = client.xrange(stream, count=1)
-    if not first:
-        return Lag(count, 0.0)
-    first_id = first[0][0]
-    clock: Any = client.time()
-    seconds, micros = clock
+    """Return how far the record is behind: entries not yet written, the oldest's age, and
+    how many were set aside."""
+    pipe = client.pipeline(transaction=False)
+    pipe.xlen(stream)
+    pipe.xlen(stream + DEAD_SUFFIX)
+    pipe.xrange(stream, count=1)
+    pipe.time()
+    reply: Any = pipe.execute()
+    count, dead, first, (seconds, micros) = int(reply[0]), int(reply[1]), reply[2], reply[3]
+    if not count or not first:
+        return Lag(count, 0.0, dead)
     now_ms = int(seconds) * 1000 + int(micros) // 1000
-    return Lag(count, max(0.0, (now_ms - _ms(first_id)) / 1000))
+    return Lag(count, max(0.0, (now_ms - _ms(first[0][0])) / 1000), dead)
 
 
 def _ms(entry_id: str | bytes) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -96,3 +97,31 @@ def test_a_dead_consumers_batch_is_claimed_by_another_and_written_once(
     # The dead consumer's batch is gone from its pending list: nothing is written twice.
     assert copy_all(drain(runtime, RecordWriter(engine), "dies")) == 0
     assert held(engine) == first
+
+
+def test_entries_the_record_cannot_take_are_set_aside_and_the_rest_written(
+    runtime: Runtime, engine: Engine
+) -> None:
+    runtime.conversations.trigger(PHONE, "appointment_booked", BOOKING)
+    runtime.redis.xadd(keys.RECORD, {"c": "{not json"})  # unreadable
+    no_zone = {"phone": "+14155550199", "timezone": None, "created_at": "2026-11-30T12:00:00Z"}
+    runtime.redis.xadd(
+        keys.RECORD, {"c": json.dumps({"phone": "+14155550199", "contact": no_zone})}
+    )
+    runtime.redis.xadd(keys.RECORD, {"m": "+14155550100/x"})  # no status
+    shapeless = json.dumps({"phone": PHONE, "messages": [{"id": "m9"}]})  # a message of nothing
+    runtime.redis.xadd(keys.RECORD, {"c": shapeless})
+    waiting = runtime.redis.xlen(keys.RECORD)
+
+    assert copy_all(drain(runtime, RecordWriter(engine))) == waiting
+    assert held(engine)["contacts"] == [PHONE]  # the good entries all written
+    assert runtime.redis.xlen(keys.RECORD) == 0
+    behind = drain(runtime, RecordWriter(engine)).lag()
+    assert (behind.entries, behind.dead) == (0, 4)
+    kept = runtime.redis.xrange(keys.RECORD + ":dead")
+    assert [fields.get("c") or fields.get("m") for _, fields in kept] == [
+        "{not json",
+        json.dumps({"phone": "+14155550199", "contact": no_zone}),
+        "+14155550100/x",
+        shapeless,
+    ]
