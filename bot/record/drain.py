@@ -223,7 +223,7 @@ def _entry(entry_id: str, fields: dict[str, str]) -> Entry:
         )
     commit = json.loads(fields["c"])  # a commit: what it changed for one contact
     return Commit(
-        entry_id,
+        str(commit.get("id") or entry_id),  # a backfill names its entries (storage/migrations)
         at,
         commit["phone"],
         contact=commit.get("contact"),

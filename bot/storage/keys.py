@@ -11,7 +11,7 @@ from __future__ import annotations
 
 PREFIX = "parley:"
 # The layout below; bot/storage/migrations.py brings older data to it at start-up.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 CONTACTS = PREFIX + "contacts"  # sorted set: phone by last activity
 STATS = PREFIX + "stats"  # hash: analytics counters

@@ -3,7 +3,9 @@
 Layout 1 named a contact's keys `parley:contact:+14155550123`, a message's
 `parley:msg:<id>` and queued messages by id alone; layout 2 gives each contact's keys the
 phone as hash tag and names queued messages by ref (phone and id), so a script's keys for
-one contact share one Cluster slot. Data without a version is layout 1 (or none at all).
+one contact share one Cluster slot. Layout 3 lets recorded messages and events leave Redis
+(the record, SQL, keeps them), so moving to it first puts every contact's history so far on
+the record stream (`backfill`). Data without a version is layout 1 (or none at all).
 
 Every process runs upgrade() at start-up. One takes the lock and moves the keys; the others
 wait until the version says it is done. A migration cut short (its process killed) leaves
@@ -22,9 +24,9 @@ from collections.abc import Callable, Iterator
 import redis
 
 from bot.domain.messages import message_ref
-from bot.storage import keys
+from bot.storage import jsonio, keys
 from bot.storage.scripts import ScriptRunner
-from bot.storage.store import text, timer_member
+from bot.storage.store import Changes, Store, record_entry, text, timer_member
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ LOCK_TTL = 30
 # How long a process waits for another one's migration before it gives up.
 WAIT = 600.0
 _SCAN_BATCH = 1000
+_BACKFILL_BATCH = 200
 
 _OLD = keys.PREFIX
 # Layout 1's keys named by a contact's phone, and the layout 2 key each becomes.
@@ -92,9 +95,11 @@ def upgrade(
         if client.set(keys.SCHEMA_LOCK, token, nx=True, ex=LOCK_TTL):
             try:
                 # Checked again under the lock: another process may have finished meanwhile.
-                if version(client) == keys.SCHEMA_VERSION:
+                found = version(client)
+                if found == keys.SCHEMA_VERSION:
                     return 0
-                moved = _Migration(client, token).run()
+                moved = _Migration(client, token).run() if found < 2 else 0
+                backfill(client, token)
                 client.set(keys.SCHEMA, keys.SCHEMA_VERSION)
             finally:
                 scripts("unlock", [keys.SCHEMA_LOCK], [token])
@@ -104,6 +109,37 @@ def upgrade(
         if time.monotonic() > deadline:
             raise TimeoutError("another process is still migrating Redis' data; try again")
         time.sleep(pause)
+
+
+def backfill(client: redis.Redis, token: str | None = None) -> int:
+    """Layout 2 to 3: put every contact's history so far on the record stream.
+
+    Before layout 3 nothing wrote the record (SQL): each contact's messages and events
+    lived in Redis alone. Layout 3 lets them leave Redis once recorded, so first every
+    contact gets one stream entry with its queryable part, runs, messages and event log.
+    Each entry has a stable id ("0-<n>", n the contact's place in the contacts index, which
+    nothing changes while the data is being migrated), so a backfill cut short and run
+    again writes the same rows. Return how many contacts it put on the stream.
+    """
+    store = Store(client)
+    phones = store.phones()
+    for start in range(0, len(phones), _BACKFILL_BATCH):
+        if token is not None:
+            client.expire(keys.SCHEMA_LOCK, LOCK_TTL)  # still at it
+        batch = phones[start : start + _BACKFILL_BATCH]
+        contacts = store.load_contacts(batch)
+        pipe = client.pipeline(transaction=False)
+        for number, phone in enumerate(batch, start):
+            contact = contacts.get(phone)
+            if contact is None:
+                continue
+            changes = Changes(contact, messages=store.messages(phone), events=store.events(phone))
+            entry = {"id": f"0-{number}", **record_entry(changes)}
+            pipe.xadd(keys.RECORD, {"c": jsonio.dumps(entry)})
+        pipe.execute()
+    if phones:
+        log.warning("put the history of %d contacts on the record stream", len(phones))
+    return len(phones)
 
 
 class _Migration:

@@ -130,7 +130,7 @@ class Changes:
     before: dict[str, Any] | None = None
 
 
-def _record_entry(changes: Changes) -> dict[str, Any]:
+def record_entry(changes: Changes) -> dict[str, Any]:
     """Return what a commit appends to the record stream for one contact: what changed.
 
     The contact's queryable part only if it differs from when it was loaded, the runs that
@@ -309,7 +309,7 @@ class Store:
             "log": call.at(keys.events(phone)),
             "events": [jsonio.dumps(event) for event in changes.events],
             "counters": changes.counters,
-            "record": jsonio.dumps(_record_entry(changes)),
+            "record": jsonio.dumps(record_entry(changes)),
         }
 
     def events(self, phone: str) -> list[dict[str, Any]]:

@@ -162,7 +162,8 @@ def test_processes_starting_at_once_migrate_once(settings, redis_url, clock) -> 
     assert layout_1_keys(client) == []
     runtime = Runtime(settings, redis_url, clock=clock)
     assert runtime.store.messages(PHONE) == old["messages"]
-    assert len(list(client.scan_iter(match="parley:*"))) <= before + 1  # + the version
+    # + the version, and the record stream the history was put on
+    assert len(list(client.scan_iter(match="parley:*"))) <= before + 2
 
 
 def test_a_migration_cut_short_is_finished_by_the_next_start(settings, redis_url, clock) -> None:
@@ -200,3 +201,33 @@ def test_a_process_started_while_redis_was_down_migrates_before_its_first_reques
     assert create_app(runtime).test_client().get("/healthz").status_code == 200
     assert layout_1_keys(client) == []
     assert runtime.store.load_contact(PHONE) is not None
+
+
+def test_history_kept_only_in_redis_before_layout_3_reaches_the_record(runtime: Runtime) -> None:
+    """Before layout 3 nothing wrote the record: the upgrade puts it all on the stream."""
+    from bot.record.drain import RecordDrain
+    from bot.record.writer import RecordWriter
+
+    runtime.conversations.trigger(
+        "+14155550123", "appointment_booked", {"appointment_at": "2030-06-03T16:00:00Z"}
+    )
+    sent = runtime.store.messages("+14155550123")
+    logged = runtime.store.events("+14155550123")
+    client = runtime.redis
+    client.delete(keys.RECORD)  # as layout 2 left it: no stream
+    client.set(keys.SCHEMA, 2)
+
+    migrations.upgrade(client)
+    assert migrations.version(client) == keys.SCHEMA_VERSION
+    # Cut short and run again (the version not yet set): the same entries, the same rows.
+    migrations.backfill(client)
+
+    drain = RecordDrain(client, RecordWriter(runtime.record), keys.RECORD, "test")
+    while drain.run_once():
+        pass
+    history = runtime.history.messages("+14155550123")
+    assert [m["id"] for m in history] == [m.id for m in sent]
+    # Gone from Redis, the record alone still has it all, once.
+    client.delete(keys.messages("+14155550123"), keys.events("+14155550123"))
+    assert [m["id"] for m in runtime.history.messages("+14155550123")] == [m.id for m in sent]
+    assert len(runtime.history.events("+14155550123", limit=500)) == len(logged)
