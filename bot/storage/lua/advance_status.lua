@@ -26,6 +26,11 @@ if linked == '' then
   end
   return {0}
 end
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  -- The message has left Redis (recorded, then trimmed): only the record takes the status.
+  redis.call('XADD', KEYS[3], '*', 'm', ARGV[5], 's', ARGV[1], 'e', ARGV[2])
+  return {2, ARGV[1], 1}
+end
 local current = redis.call('HGET', KEYS[4], 'status')
 if current and (rank[ARGV[1]] or 0) <= (rank[current] or 0) then
   return {2, current, 0}

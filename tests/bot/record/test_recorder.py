@@ -104,3 +104,20 @@ def test_the_recorder_prunes_what_retention_no_longer_keeps(runtime: Runtime) ->
     RecordWriter(runtime.record).apply([old])
     recorder(runtime).run(burst=True)
     assert "years ago" in [m["body"] for m in everything(runtime)]
+
+
+def test_a_late_status_for_a_message_gone_from_redis_reaches_only_the_record(
+    runtime: Runtime,
+) -> None:
+    converse(runtime, 1)
+    (reply,) = [m for m in runtime.store.messages(PHONE) if m.direction == "outbound"]
+    assert reply.sid
+    recorder(runtime).run(burst=True)
+    runtime.store.trim_messages([PHONE], 0)  # recorded, then gone from Redis
+    assert not runtime.redis.exists(keys.message(PHONE, reply.id))
+
+    runtime.store.advance_status(reply.sid, "delivered")  # the carrier's receipt, hours late
+    assert not runtime.redis.exists(keys.message(PHONE, reply.id))  # nothing left behind
+    recorder(runtime).run(burst=True)
+    (shown,) = [m for m in everything(runtime) if m["id"] == reply.id]
+    assert shown["status"] == "delivered"
