@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, String, Table, Text, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -106,18 +106,18 @@ class RecordWriter:
         with self.engine.begin() as connection:
             if batch.contacts:
                 upsert = self._newer_wins(contacts, ["phone"])
-                connection.execute(upsert, list(batch.contacts.values()))
+                connection.execute(upsert, _fitted(contacts, batch.contacts.values()))
             if batch.messages:
                 rows = self._merge_messages(connection, batch.messages)
-                connection.execute(self._replace(messages, ["id"]), rows)
+                connection.execute(self._replace(messages, ["id"]), _fitted(messages, rows))
             if batch.runs:
                 rows = self._merge_runs(connection, batch.runs)
-                connection.execute(self._replace(journey_runs, ["id"]), rows)
+                connection.execute(self._replace(journey_runs, ["id"]), _fitted(journey_runs, rows))
             if batch.events:
                 insert = self._dialect.insert(conversation_events).on_conflict_do_nothing(
                     index_elements=["id"]
                 )
-                connection.execute(insert, batch.events)
+                connection.execute(insert, _fitted(conversation_events, batch.events))
 
     def _existing(self, connection: Connection, table: Table, ids: Iterable[str]) -> dict[str, Any]:
         """Return the rows already written for `ids`, locked until the batch commits."""
@@ -167,6 +167,29 @@ class RecordWriter:
         insert = self._dialect.insert(table)
         columns = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in key}
         return insert.on_conflict_do_update(index_elements=key, set_=columns)
+
+
+def _fitted(table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return rows whose text fits its columns: cut to length, without NUL characters.
+
+    PostgreSQL refuses both (SQLite takes them), and a contact's name or language comes
+    from outside; cutting one field keeps the rest of the entry, its messages included.
+    """
+    limits = {
+        column.name: getattr(column.type, "length", None)
+        for column in table.columns
+        if isinstance(column.type, String | Text)
+    }
+    fitted = []
+    for row in rows:
+        row = dict(row)
+        for name, length in limits.items():
+            value = row.get(name)
+            if isinstance(value, str):
+                value = value.replace("\x00", "")
+                row[name] = value[:length] if length else value
+        fitted.append(row)
+    return fitted
 
 
 def _aware(row: dict[str, Any]) -> dict[str, Any]:

@@ -242,3 +242,24 @@ def test_a_run_that_loops_keeps_every_visit_in_order(engine: Engine) -> None:
     writer.apply([commits[1], commits[2]])
     ((_, _, _, steps, _),) = snapshot(engine)["runs"]
     assert [name for name, _ in steps] == ["ask", "remind", "ask"]
+
+
+def test_text_too_long_for_its_column_or_holding_nul_is_cut_not_refused(engine: Engine) -> None:
+    """PostgreSQL refuses both; the entry (its messages too) must not be lost for it."""
+    long_name = "A" * 300
+    commit = Commit(
+        "1764514900000-0",
+        T5,
+        PHONE,
+        contact=contact(T5, fields={"first_name": long_name}, language="x" * 30),
+        messages=[message(journey="j" * 150, body="hi\x00there")],
+        events=[{"at": T5, "type": "message_received", "text": "hi", "intent": "i" * 60}],
+    )
+    RecordWriter(engine).apply([commit])
+    with engine.connect() as connection:
+        person = connection.execute(select(contacts.c.first_name, contacts.c.language)).one()
+        sent = connection.execute(select(messages.c.journey, messages.c.body)).one()
+        intent = connection.execute(select(conversation_events.c.intent)).scalar()
+    assert (person.first_name, person.language) == ("A" * 200, "x" * 16)
+    assert (sent.journey, sent.body) == ("j" * 100, "hithere")
+    assert intent == "i" * 40
