@@ -7,6 +7,7 @@ one of ten.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,9 +118,9 @@ def contact_page(
     only those not); `query` matches the start of the phone number (digits only are
     compared) or any part of a name, ignoring case. Raise ValueError for a bad cursor.
     """
-    # Contacts never active sort as if active at their creation.
-    active = func.coalesce(contacts.c.last_active_at, contacts.c.created_at)
-    select_ = select(contacts, active.label("active"))
+    # Contacts never active sort as if active at their creation (active_at says which).
+    active = contacts.c.active_at
+    select_ = select(contacts)
     if handoff is not None:
         select_ = select_.where(contacts.c.handoff.is_(handoff))
     if query:
@@ -132,11 +133,9 @@ def contact_page(
         rows = [row._asdict() for row in connection.execute(select_)]
     more = len(rows) > limit
     rows = rows[:limit]
-    for row in rows:
-        row["active"] = _utc(_as_datetime(row["active"]))
     last = rows[-1] if more and rows else None
-    next_cursor = f"{last['active'].isoformat()}|{last['phone']}" if last else None
-    return ContactPage([_without(row, "active") for row in rows], next_cursor)
+    next_cursor = _cursor_text(_utc(last["active_at"]), last["phone"]) if last else None
+    return ContactPage(rows, next_cursor)
 
 
 def _matching(text: str) -> Any:
@@ -152,23 +151,26 @@ def _matching(text: str) -> Any:
     return or_(name, contacts.c.phone.like(f"%{digits}%")) if digits else name
 
 
+def _cursor_text(at: datetime, phone: str) -> str:
+    """Return a page's cursor: opaque, and safe in a URL as it is."""
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{phone}".encode()).decode().rstrip("=")
+
+
 def _cursor(text: str) -> tuple[datetime, str]:
-    at, bar, phone = text.partition("|")
-    if not (bar and phone):
-        raise ValueError("cursor must be the one a previous page gave")
+    wrong = ValueError("cursor must be the one a previous page gave")
     try:
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        at, bar, phone = decoded.partition("|")
+        if not (bar and phone):
+            raise wrong
         return _utc(datetime.fromisoformat(at)), phone
-    except ValueError:
-        raise ValueError("cursor must be the one a previous page gave") from None
+    except (ValueError, UnicodeDecodeError):
+        raise wrong from None
 
 
 def _as_datetime(value: Any) -> datetime:
     # COALESCE of two time columns comes back from SQLite as text.
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def _without(row: dict[str, Any], name: str) -> dict[str, Any]:
-    return {key: value for key, value in row.items() if key != name}
 
 
 def contact_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -58,9 +58,13 @@ contacts = Table(
     Column("undeliverable", Integer),
     _when("created_at", nullable=False),
     _when("last_active_at"),
+    # last_active_at, else created_at: what the contact list is ordered by, indexed.
+    _when("active_at"),
     _when("updated_at", nullable=False),
     Index(None, "last_active_at"),
     Index(None, "handoff", "last_active_at"),
+    Index(None, "active_at", "phone"),
+    Index(None, "handoff", "active_at", "phone"),
 )
 
 # Every message either way, with where its status has been.

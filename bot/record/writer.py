@@ -219,6 +219,7 @@ def _contact_row(contact: Mapping[str, Any], at: str) -> dict[str, Any]:
         "undeliverable": contact.get("undeliverable"),
         "created_at": moment(contact.get("created_at")) or moment(at),
         "last_active_at": moment(contact.get("last_active_at")),
+        "active_at": moment(contact.get("last_active_at") or contact.get("created_at") or at),
         "updated_at": moment(at),
     }
 

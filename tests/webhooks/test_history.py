@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -137,6 +138,7 @@ def test_the_contact_list_is_newest_activity_first_filtered_and_paged(
 
     first = contacts(client, limit=2)
     assert len(first["contacts"]) == 2 and first["next"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", first["next"])  # pasted into a URL as it is
     second = contacts(client, limit=2, cursor=first["next"])
     assert second["next"] is None
     walked = [c["phone"] for c in first["contacts"] + second["contacts"]]
