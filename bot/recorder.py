@@ -147,7 +147,8 @@ def run(settings: Settings, redis_url: str, *, burst: bool = False) -> int:
     engine = database.connect(settings.record_url)
     client = redis_server.connect(redis_url)
     consumer = f"{socket.gethostname()}:{os.getpid()}"
-    drain = RecordDrain(client, RecordWriter(engine), keys.RECORD, consumer)
+    claim_after_ms = round(settings.record_claim_after * 1000)
+    drain = RecordDrain(client, RecordWriter(engine), keys.RECORD, consumer, claim_after_ms)
     recorder = Recorder(drain, Store(client))
     signal.signal(signal.SIGTERM, recorder.stop)
     signal.signal(signal.SIGINT, recorder.stop)

@@ -4,8 +4,9 @@ Every commit and status change in Redis appends an entry to the `parley:{record}
 in the same script call (bot/storage/lua). The recorder (bot/recorder.py) reads the
 stream through a consumer group, writes each batch in one database transaction, and only
 then acknowledges and deletes the entries. A recorder killed mid-batch leaves its entries
-pending; another (or the same, restarted) claims them after CLAIM_AFTER and writes them
-again, which changes nothing that was already written (bot/record/writer.py).
+pending; once they have waited `claim_after_ms` (RECORD_CLAIM_AFTER, bot/config.py)
+another recorder, or its own restart (which reads under a new name), claims them and
+writes them again, which changes nothing that was already written (bot/record/writer.py).
 """
 
 from __future__ import annotations
