@@ -183,6 +183,8 @@ class Settings:
     port: int = 5000  # gunicorn binds it (Procfile); read here so a bad one stops start-up
     database_url: str | None = None  # the record; None is SQLite under var_dir
     record_retention_days: int | None = None  # None keeps everything (bot.record.retention)
+    # How long an entry a recorder read stays unwritten before another recorder takes it.
+    record_claim_after: float = 30.0
     sandbox_port: int = 8025  # where `make run` starts the SMS sandbox without credentials
 
     @property
@@ -310,5 +312,8 @@ class Settings:
             port=_port("PORT", get("PORT"), defaults.port),
             database_url=_database_url("DATABASE_URL", get("DATABASE_URL")),
             record_retention_days=_retention("RECORD_RETENTION_DAYS", get("RECORD_RETENTION_DAYS")),
+            record_claim_after=_seconds(
+                "RECORD_CLAIM_AFTER", get("RECORD_CLAIM_AFTER"), defaults.record_claim_after
+            ),
             sandbox_port=_port("SANDBOX_PORT", get("SANDBOX_PORT"), defaults.sandbox_port),
         )

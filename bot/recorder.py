@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.record import database
-from bot.record.drain import RecordDrain
+from bot.record.drain import RecordDrain, entry_order
 from bot.record.retention import RetentionSettings, prune_due
 from bot.record.writer import RecordWriter
 from bot.storage import keys, redis_server
@@ -53,6 +53,10 @@ class Recorder:
         self.stopped = threading.Event()
         self._swept_at = 0.0
         self._pruned_at = 0.0
+        # Contacts whose messages were written, each with one written (the newest of its
+        # latest batch), waiting to be trimmed; and the newest entry written.
+        self._untrimmed: dict[str, str] = {}
+        self._written_upto: str | None = None
 
     def run(self, *, burst: bool = False) -> int:
         """Copy batches until stopped (or, with `burst`, until the stream is empty).
@@ -63,19 +67,12 @@ class Recorder:
         copied = 0
         while not self.stopped.is_set():
             try:
-                count = self.drain.run_once(block_ms=None if burst else 1000)
+                count = self.step(block_ms=None if burst else 1000)
             except (redis.exceptions.RedisError, DBAPIError, OSError) as exc:
                 log.warning("cannot copy to the record now: %s", exc)
                 self.stopped.wait(RETRY_SECONDS)
                 continue
             copied += count
-            try:
-                self.store.trim_messages(self.drain.written, RECENT_MESSAGES)
-                if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
-                    self.sweep()
-            except redis.exceptions.RedisError as exc:  # the next batch tries again
-                log.warning("cannot trim Redis now: %s", exc)
-            self._prune_if_due()
             if burst and not count:
                 break
         return copied
@@ -89,6 +86,41 @@ class Recorder:
             prune_due(self.retention, self.drain.writer.engine, datetime.now(UTC))
         except (DBAPIError, OSError) as exc:  # an hour later it tries again
             log.warning("cannot prune the record now: %s", exc)
+
+    def step(self, block_ms: int | None = None) -> int:
+        """Copy one batch and trim Redis after it; return how many entries were copied."""
+        count = self.drain.run_once(block_ms=block_ms)
+        if self.drain.newest is not None:
+            self._untrimmed.update(self.drain.written)
+            if self._written_upto is None or entry_order(self.drain.newest) > entry_order(
+                self._written_upto
+            ):
+                self._written_upto = self.drain.newest
+        try:
+            self.trim()
+            if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
+                self.sweep()
+        except redis.exceptions.RedisError as exc:  # the next batch tries again
+            log.warning("cannot trim Redis now: %s", exc)
+        self._prune_if_due()
+        return count
+
+    def trim(self) -> int:
+        """Let the written contacts' recorded messages leave Redis, but their newest.
+
+        Only messages the record holds leave: none after the one written of each contact
+        (the rest of a backlog may hold newer ones), and none while an entry older than
+        those written is left to write (a batch another recorder has in hand, or one that
+        died with it, may hold older ones). Return how many messages left.
+        """
+        if not self._untrimmed or self._written_upto is None:
+            return 0
+        oldest = self.drain.oldest()
+        if oldest is not None and entry_order(oldest) < entry_order(self._written_upto):
+            return 0  # a later batch tries again
+        removed = self.store.trim_messages(self._untrimmed, RECENT_MESSAGES, self._untrimmed)
+        self._untrimmed = {}
+        return removed
 
     def sweep(self, now: float | None = None) -> int:
         """Let the recorded messages (and most events) of idle contacts leave Redis.
@@ -133,7 +165,8 @@ def run(settings: Settings, redis_url: str, *, burst: bool = False) -> int:
     engine = database.connect(settings.record_url)
     client = redis_server.connect(redis_url)
     consumer = f"{socket.gethostname()}:{os.getpid()}"
-    drain = RecordDrain(client, RecordWriter(engine), keys.RECORD, consumer)
+    claim_after_ms = round(settings.record_claim_after * 1000)
+    drain = RecordDrain(client, RecordWriter(engine), keys.RECORD, consumer, claim_after_ms)
     recorder = Recorder(drain, Store(client), settings)
     signal.signal(signal.SIGTERM, recorder.stop)
     signal.signal(signal.SIGINT, recorder.stop)

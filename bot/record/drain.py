@@ -4,8 +4,9 @@ Every commit and status change in Redis appends an entry to the `parley:{record}
 in the same script call (bot/storage/lua). The recorder (bot/recorder.py) reads the
 stream through a consumer group, writes each batch in one database transaction, and only
 then acknowledges and deletes the entries. A recorder killed mid-batch leaves its entries
-pending; another (or the same, restarted) claims them after CLAIM_AFTER and writes them
-again, which changes nothing that was already written (bot/record/writer.py).
+pending; once they have waited `claim_after_ms` (RECORD_CLAIM_AFTER, bot/config.py)
+another recorder, or its own restart (which reads under a new name), claims them and
+writes them again, which changes nothing that was already written (bot/record/writer.py).
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ class RecordDrain:
         self.consumer = consumer
         self.claim_after_ms = claim_after_ms
         self._grouped = False
-        # The contacts whose new messages the latest batch wrote into the record.
-        self.written: set[str] = set()
+        # The contacts whose new messages the latest batch wrote into the record, each
+        # with the newest of them; and the batch's newest entry.
+        self.written: dict[str, str] = {}
+        self.newest: str | None = None
 
     def run_once(self, block_ms: int | None = None) -> int:
         """Write one batch (this consumer's unfinished one first); return how many entries."""
@@ -77,7 +80,7 @@ class RecordDrain:
         if not batch:
             batch = self._read(">", block_ms)
         if not batch:
-            self.written = set()
+            self.written, self.newest = {}, None
             return 0
         readable = [(entry_id, entry) for entry_id, entry, _ in batch if entry is not None]
         refused = self._write(readable)
@@ -90,10 +93,11 @@ class RecordDrain:
                 pipe.xadd(dead, kept)
         ids = [entry_id for entry_id, _, _ in batch]
         self.written = {
-            entry.phone
+            entry.phone: entry.messages[-1]["id"]  # a batch is in stream order
             for entry_id, entry, _ in batch
             if isinstance(entry, Commit) and entry.messages and entry_id not in refused
         }
+        self.newest = max(ids, key=entry_order)
         pipe.xack(self.stream, GROUP, *ids)
         pipe.xdel(self.stream, *ids)
         pipe.execute()
@@ -131,13 +135,21 @@ class RecordDrain:
         """Return how many entries wait and how old the oldest is, by Redis' clock."""
         return lag(self.redis, self.stream)
 
+    def oldest(self) -> str | None:
+        """Return the id of the oldest entry not yet written (None when all are).
+
+        Entries leave the stream once written, so every entry before it is in the record.
+        """
+        first: Any = self.redis.xrange(self.stream, count=1)
+        return _text(first[0][0]) if first else None
+
     def lag_start(self, now: float) -> float:
         """Return the time (epoch seconds) of the oldest entry not yet written, else `now`.
 
         Everything committed before it is in the record.
         """
-        first: Any = self.redis.xrange(self.stream, count=1)
-        return _ms(first[0][0]) / 1000 if first else now
+        first = self.oldest()
+        return _ms(first) / 1000 if first else now
 
     def _ensure_group(self) -> None:
         if self._grouped:
@@ -183,6 +195,12 @@ def lag(client: redis.Redis, stream: str) -> Lag:
         return Lag(count, 0.0, dead)
     now_ms = int(seconds) * 1000 + int(micros) // 1000
     return Lag(count, max(0.0, (now_ms - _ms(first[0][0])) / 1000), dead)
+
+
+def entry_order(entry_id: str) -> tuple[int, int]:
+    """Return a stream entry id ("<ms>-<seq>") as numbers that sort as the stream does."""
+    milliseconds, sequence = entry_id.split("-", 1)
+    return int(milliseconds), int(sequence)
 
 
 def _ms(entry_id: str | bytes) -> int:

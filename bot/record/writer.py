@@ -7,8 +7,9 @@ Two kinds of entry arrive (bot/record/drain.py reads them from the record stream
 
 Applying an entry twice, or an older entry after a newer one, leaves the record as it
 was: rows have stable ids, a contact row is only replaced by one at least as recent, a
-message's status history is a set of (status, time) kept in time order, and a run's
-steps are merged, not replaced.
+message's status history is a set of (status, time) kept in time order (statuses of
+one millisecond in the order their ranks allow), and a run's steps are merged, not
+replaced.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Engine, String, Table, Text, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from bot.domain.messages import RANK
 from bot.record.schema import contacts, conversation_events, journey_runs, messages
 
 # Event fields that have columns of their own; the rest go to `data`.
@@ -285,9 +287,20 @@ def _message_row(data: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _history(*parts: Sequence[Sequence[str]]) -> list[list[str]]:
-    """Merge status histories: each (status, time) once, oldest first."""
+    """Merge status histories: each (status, time) once, oldest first.
+
+    A status change is dated by its stream entry, to the millisecond, so two can share a
+    time (Twilio's `sent` and `delivered` often do). Redis moves a message only to a
+    status of higher rank (but for a send tried again, long after), so among those the
+    higher rank came later.
+    """
     seen = {(status, at) for part in parts for status, at in part}
-    return [list(pair) for pair in sorted(seen, key=lambda pair: (moment(pair[1]), pair[0]))]
+    return [list(pair) for pair in sorted(seen, key=_status_order)]
+
+
+def _status_order(pair: tuple[str, str]) -> tuple[datetime | None, int, str]:
+    status, at = pair
+    return moment(at), RANK.get(status, 0), status
 
 
 def _with_status(row: dict[str, Any], history: list[list[str]]) -> dict[str, Any]:

@@ -325,20 +325,28 @@ class Store:
             pipe.hgetall(keys.message(phone, text(message_id)))
         return [Message.from_hash(text_hash(data)) for data in pipe.execute() if data]
 
-    def trim_messages(self, phones: Iterable[str], keep: int) -> int:
+    def trim_messages(
+        self, phones: Iterable[str], keep: int, upto: Mapping[str, str] | None = None
+    ) -> int:
         """Let all but each contact's newest `keep` messages leave Redis; return how many left.
 
-        Only for messages the record holds: the recorder calls it after writing them.
+        Only for messages the record holds: the recorder calls it after writing them, and
+        names in `upto` the newest message it wrote of a contact, which none after may pass.
         A message still being sent stays, and so does every message after it.
         """
         wanted = list(dict.fromkeys(phones))
         pipe = self.redis.pipeline(transaction=False)
         for phone in wanted:
-            pipe.lrange(keys.messages(phone), 0, -keep - 1)  # all but the newest `keep`
+            pipe.lrange(keys.messages(phone), 0, -1)
         calls = []
-        for phone, old in zip(wanted, pipe.execute(), strict=True):
-            if old:
-                ids = [text(message_id) for message_id in old]
+        for phone, held in zip(wanted, pipe.execute(), strict=True):
+            every = [text(message_id) for message_id in held]
+            ids = every[: max(0, len(every) - keep)]  # all but the newest `keep`
+            newest = None if upto is None else upto.get(phone)
+            if newest is not None:
+                # Up to the newest written; none if that has left already, as all before it.
+                ids = ids[: every.index(newest) + 1] if newest in every else []
+            if ids:
                 names = [keys.messages(phone), *(keys.message(phone, i) for i in ids)]
                 calls.append(("trim", names, [keep, *ids]))
         return sum(int(removed) for removed in self.scripts.many(calls)) if calls else 0

@@ -78,6 +78,8 @@ BAD_SETTINGS = {
     "a negative send timeout": ("SEND_TIMEOUT", "-5", "positive number"),
     "an endless send timeout": ("SEND_TIMEOUT", "inf", "positive number"),
     "a send timeout that is not a number": ("SEND_TIMEOUT", "nan", "positive number"),
+    "a claim delay in words": ("RECORD_CLAIM_AFTER", "soon", "positive number"),
+    "no claim delay": ("RECORD_CLAIM_AFTER", "0", "positive number"),
     "a fractional concurrency": ("SEND_CONCURRENCY", "2.5", "whole number"),
     "no concurrency": ("SEND_CONCURRENCY", "0", "whole number"),
     "a port in words": ("PORT", "http", "port"),
@@ -120,6 +122,7 @@ def test_good_settings_are_read() -> None:
             "SEND_TIMEOUT": "2.5",
             "SEND_CONCURRENCY": "16",
             "PORT": "8080",
+            "RECORD_CLAIM_AFTER": "0.5",
         }
     )
     assert settings.default_timezone == "Europe/Paris"
@@ -127,3 +130,5 @@ def test_good_settings_are_read() -> None:
     assert settings.public_url == "http://127.0.0.1:5000"
     assert settings.nlu_url == "http://rasa:5005"
     assert (settings.send_timeout, settings.send_concurrency, settings.port) == (2.5, 16, 8080)
+    assert settings.record_claim_after == 0.5
+    assert Settings.from_env({}).record_claim_after == 30.0

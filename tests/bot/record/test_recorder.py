@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.conversation.runner import Inbound
 from bot.delivery.sender import Sender
-from bot.record.drain import RecordDrain
+from bot.record import drain as drain_module
+from bot.record.drain import GROUP, RecordDrain
 from bot.record.writer import Commit, RecordWriter
 from bot.recorder import IDLE_SECONDS, RECENT_MESSAGES, Recorder
 from bot.runtime import Runtime
@@ -121,3 +124,44 @@ def test_a_late_status_for_a_message_gone_from_redis_reaches_only_the_record(
     recorder(runtime).run(burst=True)
     (shown,) = [m for m in everything(runtime) if m["id"] == reply.id]
     assert shown["status"] == "delivered"
+
+
+def listed(runtime: Runtime) -> list[tuple[str, str, str]]:
+    """Return the messages the history lists: which, in what order (not their statuses,
+    which for those beyond Redis' window are the record's, as recent as its copy)."""
+    return [(m["id"], m["direction"], m["body"]) for m in everything(runtime)]
+
+
+def test_messages_a_dead_recorders_batch_holds_stay_in_redis_until_written(
+    runtime: Runtime,
+) -> None:
+    converse(runtime, 15)
+    before = everything(runtime)
+    # A recorder read the oldest entries and died before writing them: they stay pending
+    # (for another to claim after CLAIM_AFTER_MS) while newer ones are copied.
+    runtime.redis.xgroup_create(keys.RECORD, GROUP, id="0", mkstream=True)
+    runtime.redis.xreadgroup(GROUP, "dead", {keys.RECORD: ">"}, count=5)
+    copier = recorder(runtime)
+    assert copier.run(burst=True) > 0
+    assert listed(runtime) == [(m["id"], m["direction"], m["body"]) for m in before]
+    claimer = Recorder(
+        RecordDrain(runtime.redis, RecordWriter(runtime.record), keys.RECORD, "b", 0),
+        runtime.store,
+    )
+    assert claimer.run(burst=True) == 5
+    assert everything(runtime) == before
+    assert in_redis(runtime) == RECENT_MESSAGES  # and, once it has, they leave
+
+
+def test_a_backlog_copied_batch_by_batch_keeps_what_is_not_copied_yet(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recorder catching up (after the database was down) copies the oldest first."""
+    converse(runtime, 30)
+    before = everything(runtime)
+    monkeypatch.setattr(drain_module, "BATCH", 10)
+    copier = recorder(runtime)
+    while copier.step():  # none leaves Redis before the record has it
+        assert listed(runtime) == [(m["id"], m["direction"], m["body"]) for m in before]
+    assert in_redis(runtime) == RECENT_MESSAGES
+    assert everything(runtime) == before

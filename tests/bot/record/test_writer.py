@@ -263,3 +263,16 @@ def test_text_too_long_for_its_column_or_holding_nul_is_cut_not_refused(engine: 
     assert (person.first_name, person.language) == ("A" * 200, "x" * 16)
     assert (sent.journey, sent.body) == ("j" * 100, "hithere")
     assert intent == "i" * 40
+
+
+def test_statuses_of_one_millisecond_end_on_the_further_one(engine: Engine) -> None:
+    """A status change is dated by its stream entry, to the millisecond: Twilio's `sent`
+    and `delivered` can share one, and the record must still end on `delivered`."""
+    same = "2026-11-30T15:00:01.001000+00:00"
+    writer = RecordWriter(engine)
+    writer.apply([FIRST, status("1764514801001-0", same, "queued", sid="SM1")])
+    writer.apply([status("1764514801001-1", same, "sent")])
+    writer.apply([status("1764514801001-2", same, "delivered")])
+    ((_, _, state, _, history),) = snapshot(engine)["messages"]
+    assert state == "delivered"
+    assert [name for name, _ in history] == ["pending", "queued", "sent", "delivered"]
