@@ -137,6 +137,29 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
 
+    def halt(self) -> None:
+        """Stop the server as an outage would (fast shutdown: open connections are cut),
+        keeping its data and its port for resume()."""
+        result = self._pg_ctl("stop", "-m", "fast", "-w", "-t", str(int(START_TIMEOUT)))
+        if result.returncode != 0:
+            raise RuntimeError(self._failure("pg_ctl stop failed", result.stdout))
+        self.started = False
+
+    def resume(self) -> None:
+        """Start a halted server again on its port; wait until it takes queries."""
+        deadline = time.monotonic() + START_TIMEOUT
+        result = self._pg_ctl(
+            "start",
+            "-w",
+            "-t", str(int(START_TIMEOUT)),
+            "-l", str(self.log_path),
+            "-o", f"-p {self.port}",
+        )  # fmt: skip
+        self.started = True  # even a failed start may leave a server running: stop() stops it
+        if result.returncode != 0:
+            raise RuntimeError(self._failure("pg_ctl start failed", result.stdout))
+        self._wait_for_connections(deadline)
+
     def connect(self, database: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
         """Open an autocommit connection as the superuser `postgres`."""
         return psycopg.connect(

@@ -186,12 +186,18 @@ def deployment(
     web: int = 1,
     workers: int = 1,
     recorders: int = 0,
+    env: Mapping[str, str] | None = None,
     **extra: str,
 ) -> Iterator[tuple[Parley, Processes]]:
-    """Run the Procfile's web, worker (and recorder) processes; yield a client and them."""
+    """Run the Procfile's web, worker (and recorder) processes; yield a client and them.
+
+    Their environment has `env` and `extra` added to what environment() gives.
+    """
     port = free_port()
-    env = environment(redis_url, emulator, port, tmp_path / "var", **extra)
-    processes = Processes(env, tmp_path)
+    added = {**(env or {}), **extra}
+    processes = Processes(
+        environment(redis_url, emulator, port, tmp_path / "var", **added), tmp_path
+    )
     try:
         for _ in range(web):
             processes.start("web")

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, text
 from sqlalchemy import inspect as inspect_db
@@ -94,6 +95,22 @@ def test_a_port_taken_before_the_server_binds_it_is_given_up(
             assert server.port != taken.getsockname()[1]
             with server.connect() as conn:
                 assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_halted_server_refuses_and_resumes_on_its_port_with_its_data() -> None:
+    with PostgresServer() as server:
+        url = server.create_database("kept")
+        with server.connect("kept") as conn:
+            conn.execute("CREATE TABLE notes (body text)")
+            conn.execute("INSERT INTO notes VALUES ('See you at 3pm')")
+        port = server.port
+        server.halt()
+        with pytest.raises(psycopg.OperationalError):
+            server.connect("kept").close()
+        server.resume()
+        assert server.port == port and url == server.url("kept")
+        with server.connect("kept") as conn:
+            assert conn.execute("SELECT body FROM notes").fetchall() == [("See you at 3pm",)]
 
 
 def test_missing_binaries_name_the_package_to_install(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""End to end: the Procfile's own web and worker commands, a test Redis and the emulator."""
+"""End to end: the Procfile's own processes, a test Redis, the emulator, SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,19 +9,43 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from bot.record import database
+from bot.record.schema import messages
 from tests.processes import Parley, deployment, wait_until
 
 PHONE = "+14155550123"
 
 
 @pytest.fixture
-def parley(redis_url: str, emulator, tmp_path: Path) -> Iterator[Parley]:
-    with deployment(redis_url, emulator, tmp_path) as (parley, _):
+def parley(
+    redis_url: str, emulator, tmp_path: Path, record_env: dict[str, str]
+) -> Iterator[Parley]:
+    with deployment(redis_url, emulator, tmp_path, recorders=1, env=record_env) as (parley, _):
         yield parley
 
 
-def test_a_whole_appointment_conversation_over_http(parley: Parley, emulator) -> None:
+def recorded(url: str, phone: str) -> list[tuple[str, str, str]]:
+    """Return the (direction, body, status) of the contact's messages the record holds."""
+    engine = database.connect(url)
+    try:
+        with engine.connect() as connection:
+            query = select(messages.c.direction, messages.c.body, messages.c.status)
+            rows = connection.execute(query.where(messages.c.phone == phone)).all()
+    finally:
+        engine.dispose()
+    return sorted((row.direction, row.body, row.status) for row in rows)
+
+
+def shown(parley: Parley) -> list[tuple[str, str, str]]:
+    """Return the (direction, body, status) of the messages the API shows."""
+    return sorted((m["direction"], m["body"], m["status"]) for m in parley.messages())
+
+
+def test_a_whole_appointment_conversation_over_http(
+    parley: Parley, emulator, record_url: str
+) -> None:
     created = parley.api(
         "POST", "/contacts", json={"phone": PHONE, "fields": {"first_name": "Ana"}}
     )
@@ -78,3 +102,9 @@ def test_a_whole_appointment_conversation_over_http(parley: Parley, emulator) ->
     time.sleep(1.0)  # give a wrongly queued message time to show up
     assert len([m for m in emulator.messages() if m["to"] == PHONE]) == 3
     assert parley.api("GET", f"/contacts/{PHONE}").json()["subscribed"] is False
+    # The record holds the whole conversation, as the API shows it.
+    wait_until(
+        lambda: (held := recorded(record_url, PHONE)) == shown(parley) and len(held) == 5,
+        30,
+        "the record to hold the conversation",
+    )

@@ -1,4 +1,4 @@
-"""The record in a real deployment: the Procfile's web, worker and recorder, Redis, the emulator."""
+"""The record in a real deployment: the Procfile's processes, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -28,12 +28,15 @@ def record_of(url: str, phone: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def test_a_conversation_reaches_the_record_with_its_final_statuses(
-    redis_url: str, emulator: EmulatorServer, tmp_path: Path
+    redis_url: str,
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    record_url: str,
+    record_env: dict[str, str],
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'var' / 'record.sqlite3'}"
-    with deployment(redis_url, emulator, tmp_path, recorders=1) as (parley, _):
+    with deployment(redis_url, emulator, tmp_path, recorders=1, env=record_env) as (parley, _):
         assert parley.text("hello").status_code == 200
         expected = [parley.phone], [("inbound", "received"), ("outbound", "delivered")]
-        wait_until(lambda: record_of(url, parley.phone) == expected, 30, "the record")
+        wait_until(lambda: record_of(record_url, parley.phone) == expected, 30, "the record")
         health = requests.get(f"{parley.base}/healthz", timeout=5).json()
         assert health["status"] == "ok" and health["record"]["behind"] == 0
