@@ -304,9 +304,21 @@ def _status_order(pair: tuple[str, str]) -> tuple[datetime | None, int, str]:
 
 
 def _with_status(row: dict[str, Any], history: list[list[str]]) -> dict[str, Any]:
-    """Set the row's history, and its status and update time from the latest in it."""
-    status, at = history[-1]
-    return {**row, "status_history": history, "status": status, "updated_at": moment(at)}
+    """Set the row's history, and its status: the furthest in it, the latest among equals.
+
+    By rank first, as Redis moves a message only forward: a message's creation is dated
+    by the app's clock and its status changes by Redis', so time alone could put a
+    `pending` written on a fast clock after the `failed` that followed it.
+    """
+    status, _ = max(history, key=lambda pair: (RANK.get(pair[0], 0), _when(pair[1])))
+    latest = max(_when(when) for _, when in history)
+    return {**row, "status_history": history, "status": status, "updated_at": latest}
+
+
+def _when(text: str) -> datetime:
+    found = moment(text)
+    assert found is not None, "a status history's times are never empty"
+    return found
 
 
 def _event_rows(commit: Commit) -> Iterable[dict[str, Any]]:

@@ -276,3 +276,14 @@ def test_statuses_of_one_millisecond_end_on_the_further_one(engine: Engine) -> N
     ((_, _, state, _, history),) = snapshot(engine)["messages"]
     assert state == "delivered"
     assert [name for name, _ in history] == ["pending", "queued", "sent", "delivered"]
+
+
+def test_the_final_status_is_the_furthest_whatever_the_clocks_say(engine: Engine) -> None:
+    """A message is dated by the app's clock, its statuses by Redis': a fast app clock can
+    date `pending` after the `failed` that followed it, and the record must say failed."""
+    ahead = Commit("1764514800000-0", T0, PHONE, messages=[message(at="2026-11-30T15:00:09+00:00")])
+    failed = status("1764514801000-0", "2026-11-30T15:00:01+00:00", "failed", error_code=30003)
+    RecordWriter(engine).apply([ahead, failed])
+    ((_, _, state, _, history),) = snapshot(engine)["messages"]
+    assert state == "failed"
+    assert [name for name, _ in history] == ["failed", "pending"]  # as the clocks had it
