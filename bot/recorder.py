@@ -35,6 +35,7 @@ RETRY_SECONDS = 2.0  # after Redis or the database failed to answer
 RECENT_MESSAGES = 20  # messages of an active contact that stay in Redis once recorded
 IDLE_SECONDS = 600.0  # a contact this long without a commit keeps none there
 IDLE_EVENTS = 10  # events of an idle contact's log that stay in Redis
+CLOCK_MARGIN = 60.0  # seconds two machines' clocks may disagree by
 SWEEP_SECONDS = 30.0  # how often idle contacts are looked for
 PRUNE_SECONDS = 3600.0  # how often the record is pruned, when RECORD_RETENTION_DAYS is set
 SWEEP_BATCH = 500
@@ -131,25 +132,34 @@ class Recorder:
         self._swept_at = time.monotonic()
         client = self.store.redis
         now = self.store.now() if now is None else now
-        horizon = min(now - IDLE_SECONDS, self.drain.lag_start(now))
+        # A contact's score is its committing process's clock, the stream's ids Redis': the
+        # margin keeps a contact whose last commit is still to be written from passing.
+        horizon = min(now - IDLE_SECONDS, self.drain.lag_start(now) - CLOCK_MARGIN)
         since = float(client.get(SWEPT) or 0)
         if horizon <= since:
             return 0
-        removed = 0
+        removed, lower, done = 0, f"({since}", set[str]()
         while True:
-            phones: Any = client.zrangebyscore(
-                keys.CONTACTS, f"({since}", horizon, 0, SWEEP_BATCH, True
-            )
-            if not phones:
+            # Contacts committed together share a score: a page may end among them, so the
+            # next one starts at that score again and skips those already done.
+            asked = SWEEP_BATCH + len(done)
+            page: Any = client.zrangebyscore(keys.CONTACTS, lower, horizon, 0, asked, True)
+            fresh = [(text(phone), float(score)) for phone, score in page]
+            fresh = [(phone, score) for phone, score in fresh if phone not in done]
+            if not fresh:
                 break
-            batch = [text(phone) for phone, _ in phones]
+            batch = [phone for phone, _ in fresh]
             removed += self.store.trim_messages(batch, 0)
             pipe = client.pipeline(transaction=False)
             for phone in batch:  # the record has the whole log; Redis keeps its tail
                 pipe.ltrim(keys.events(phone), -IDLE_EVENTS, -1)
             pipe.execute()
-            since = float(phones[-1][1])
-            if len(phones) < SWEEP_BATCH:
+            last = fresh[-1][1]
+            done = {phone for phone, score in fresh if score == last} | (
+                done if lower == repr(last) else set()
+            )
+            lower = repr(last)
+            if len(page) < asked:
                 break
         client.set(SWEPT, repr(horizon))
         return removed

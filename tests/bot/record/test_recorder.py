@@ -165,3 +165,22 @@ def test_a_backlog_copied_batch_by_batch_keeps_what_is_not_copied_yet(
         assert listed(runtime) == [(m["id"], m["direction"], m["body"]) for m in before]
     assert in_redis(runtime) == RECENT_MESSAGES
     assert everything(runtime) == before
+
+
+def test_contacts_committed_together_are_all_swept_whatever_the_page_size(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timer batch commits many contacts at once: they share their score in the index."""
+    import bot.recorder
+
+    phones = [f"+1415555{n:04d}" for n in range(7)]
+    for n, phone in enumerate(phones):
+        runtime.conversations.receive(Inbound(f"SM{n:032d}", phone, "hello"))
+    Sender(runtime).drain()
+    copier = recorder(runtime)
+    copier.run(burst=True)
+    same = runtime.store.now() - 1
+    runtime.redis.zadd(keys.CONTACTS, dict.fromkeys(phones, same))
+    monkeypatch.setattr(bot.recorder, "SWEEP_BATCH", 3)
+    assert copier.sweep(now=runtime.store.now() + IDLE_SECONDS + 1) == 14
+    assert all(runtime.redis.llen(keys.messages(phone)) == 0 for phone in phones)
