@@ -8,12 +8,14 @@ another (bot/record/drain.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import socket
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -39,6 +41,7 @@ CLOCK_MARGIN = 60.0  # seconds two machines' clocks may disagree by
 SWEEP_SECONDS = 30.0  # how often idle contacts are looked for
 PRUNE_SECONDS = 3600.0  # how often the record is pruned, when RECORD_RETENTION_DAYS is set
 SWEEP_BATCH = 500
+WRITER = keys.RECORD + ":writer"  # the lease of the one recorder that writes
 SWEPT = keys.RECORD + ":swept"  # the last commit time up to which contacts were trimmed
 
 
@@ -52,6 +55,7 @@ class Recorder:
         self.store = store
         self.retention = retention  # None: the record keeps everything
         self.stopped = threading.Event()
+        self.token = uuid.uuid4().hex  # what the writer's lease holds while we hold it
         self._swept_at = 0.0
         self._pruned_at = 0.0
         # Contacts whose messages were written, each with one written (the newest of its
@@ -65,6 +69,15 @@ class Recorder:
         Return how many entries were copied. A failure acknowledges nothing: the batch is
         read again once Redis and the database answer.
         """
+        copied = 0
+        try:
+            copied = self._run(burst)
+        finally:
+            with contextlib.suppress(redis.exceptions.RedisError):
+                self.release()
+        return copied
+
+    def _run(self, burst: bool) -> int:
         copied = 0
         while not self.stopped.is_set():
             try:
@@ -89,7 +102,15 @@ class Recorder:
             log.warning("cannot prune the record now: %s", exc)
 
     def step(self, block_ms: int | None = None) -> int:
-        """Copy one batch and trim Redis after it; return how many entries were copied."""
+        """Copy one batch and trim Redis after it; return how many entries were copied.
+
+        Only the recorder holding the writer's lease copies: two merging the same message
+        at once would each miss what the other wrote. The others wait, ready to take over
+        (after RECORD_CLAIM_AFTER) when it dies.
+        """
+        if not self._leading():
+            self.stopped.wait((block_ms or 0) / 1000 or RETRY_SECONDS)
+            return 0
         count = self.drain.run_once(block_ms=block_ms)
         if self.drain.newest is not None:
             self._untrimmed.update(self.drain.written)
@@ -105,6 +126,14 @@ class Recorder:
             log.warning("cannot trim Redis now: %s", exc)
         self._prune_if_due()
         return count
+
+    def _leading(self) -> bool:
+        lease = max(self.drain.claim_after_ms, 1000)
+        return bool(self.store.scripts("lead", [WRITER], [self.token, lease]))
+
+    def release(self) -> None:
+        """Give up the writer's lease, if held, for another recorder to take at once."""
+        self.store.scripts("unlock", [WRITER], [self.token])
 
     def trim(self) -> int:
         """Let the written contacts' recorded messages leave Redis, but their newest.

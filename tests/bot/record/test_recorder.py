@@ -184,3 +184,18 @@ def test_contacts_committed_together_are_all_swept_whatever_the_page_size(
     monkeypatch.setattr(bot.recorder, "SWEEP_BATCH", 3)
     assert copier.sweep(now=runtime.store.now() + IDLE_SECONDS + 1) == 14
     assert all(runtime.redis.llen(keys.messages(phone)) == 0 for phone in phones)
+
+
+def test_one_recorder_writes_at_a_time_and_another_takes_over_when_it_stops(
+    runtime: Runtime,
+) -> None:
+    """Two recorders merging one message at once would each lose what the other wrote."""
+    converse(runtime, 2)
+    first, second = recorder(runtime), recorder(runtime)
+    assert first.step() > 0  # it holds the writer's lease now
+    runtime.conversations.receive(Inbound("SM" + "7" * 32, PHONE, "one more thing"))
+    assert second.step(block_ms=1) == 0  # waits while the first holds it
+    assert runtime.redis.xlen(keys.RECORD) > 0
+    first.release()
+    assert second.step() > 0
+    assert runtime.redis.xlen(keys.RECORD) == 0
