@@ -1,9 +1,11 @@
 """The recorder process: copies the record stream into the record (SQL), batch by batch.
 
 It runs on its own (`recorder:` in the Procfile) so that writing the record never takes
-time from the web's replies or the worker's sends. Any number may run: they share the
-stream's consumer group, and a batch one of them read and never finished is claimed by
-another (bot/record/drain.py).
+time from the web's replies or the worker's sends. One writes at a time, holding a lease;
+others wait as standbys. They share the stream's consumer group, so a batch one read and
+never finished is claimed by the next (bot/record/drain.py). After each batch it lets
+recorded messages leave Redis, and now and then it trims idle contacts and prunes the
+record by its retention setting.
 """
 
 from __future__ import annotations
