@@ -8,13 +8,13 @@ record's index, however long the history.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
 from bot.domain.messages import Direction, Message
 from bot.record.reading import Place, events_before, message_place, messages_before
+from bot.record.times import moment
 from bot.storage.store import Store
 
 PAGE = 100  # messages per page unless asked otherwise
@@ -87,8 +87,8 @@ def public(message: Message) -> dict[str, Any]:
 
 
 def _place(message: Message) -> Place:
-    at = datetime.fromisoformat(message.at)
-    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    at = moment(message.at)
+    assert at is not None, "a stored message always has its time"
     return Place(message.seq, at, message.id)
 
 

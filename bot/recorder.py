@@ -43,8 +43,6 @@ CLOCK_MARGIN = 60.0  # seconds two machines' clocks may disagree by
 SWEEP_SECONDS = 30.0  # how often idle contacts are looked for
 PRUNE_SECONDS = 3600.0  # how often the record is pruned, when RECORD_RETENTION_DAYS is set
 SWEEP_BATCH = 500
-WRITER = keys.RECORD + ":writer"  # the lease of the one recorder that writes
-SWEPT = keys.RECORD + ":swept"  # the last commit time up to which contacts were trimmed
 
 
 class Recorder:
@@ -131,11 +129,11 @@ class Recorder:
 
     def _leading(self) -> bool:
         lease = max(self.drain.claim_after_ms, 1000)
-        return bool(self.store.scripts("lead", [WRITER], [self.token, lease]))
+        return bool(self.store.scripts("lead", [keys.RECORD_WRITER], [self.token, lease]))
 
     def release(self) -> None:
         """Give up the writer's lease, if held, for another recorder to take at once."""
-        self.store.scripts("unlock", [WRITER], [self.token])
+        self.store.scripts("unlock", [keys.RECORD_WRITER], [self.token])
 
     def trim(self) -> int:
         """Let the written contacts' recorded messages leave Redis, but their newest.
@@ -166,7 +164,7 @@ class Recorder:
         # A contact's score is its committing process's clock, the stream's ids Redis': the
         # margin keeps a contact whose last commit is still to be written from passing.
         horizon = min(now - IDLE_SECONDS, self.drain.lag_start(now) - CLOCK_MARGIN)
-        since = float(client.get(SWEPT) or 0)
+        since = float(client.get(keys.RECORD_SWEPT) or 0)
         if horizon <= since:
             return 0
         removed, lower, done = 0, f"({since}", set[str]()
@@ -192,7 +190,7 @@ class Recorder:
             lower = repr(last)
             if len(page) < asked:
                 break
-        client.set(SWEPT, repr(horizon))
+        client.set(keys.RECORD_SWEPT, repr(horizon))
         return removed
 
     def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:

@@ -214,7 +214,8 @@ def get_contact(raw_phone: str) -> Response:
     return jsonify(_known(raw_phone).public())
 
 
-def _record_down(exc: OperationalError) -> Response:
+@blueprint.errorhandler(OperationalError)
+def record_down(exc: OperationalError) -> Response:
     """Answer 503 when the record (SQL) does not answer; the cause goes to the log."""
     log.error("the record is unavailable: %s", exc)
     response = jsonify({"error": "the record is unavailable; try again shortly"})
@@ -250,8 +251,6 @@ def list_contacts() -> Response:
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    except OperationalError as exc:
-        return _record_down(exc)
     return jsonify(
         {"contacts": [reading.contact_view(row) for row in page.contacts], "next": page.cursor}
     )
@@ -270,8 +269,6 @@ def get_messages(raw_phone: str) -> Response:
         page = _runtime().history.messages(phone, limit, request.args.get("before"))
     except history.UnknownMessage:
         raise BadRequest(f"before names no message of {phone}") from None
-    except OperationalError as exc:
-        return _record_down(exc)
     return jsonify(page)
 
 
@@ -293,10 +290,7 @@ def get_events(raw_phone: str) -> Response:
     if raw_before is not None and not raw_before.isdigit():
         raise BadRequest("before must be an event's seq")
     before = int(raw_before) if raw_before is not None else None
-    try:
-        return jsonify(_runtime().history.events(phone, limit, before))
-    except OperationalError as exc:
-        return _record_down(exc)
+    return jsonify(_runtime().history.events(phone, limit, before))
 
 
 def _known_event(event: str) -> str:

@@ -16,13 +16,14 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import ColumnElement, Engine, Table, func, literal, select, tuple_
 
 from bot.record.schema import conversation_events, messages
+from bot.record.times import utc
 
 # What can be exported: the table, and the columns that put its rows in order, the first
 # saying when each happened (messages of one transition share it; `seq` orders them).
@@ -81,11 +82,6 @@ def instant(text: str) -> datetime:
             f"must be an ISO-8601 date or time such as 2026-11-30 or 2026-11-30T15:00:00Z,"
             f" not {text!r}"
         ) from None
-
-
-def utc(moment: datetime) -> datetime:
-    """Return `moment` in UTC; a naive one (as SQLite gives them back) is taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
 from bot.record.schema import contacts, conversation_events, messages
+from bot.record.times import utc
 
 CONTACT_PAGE = 50  # contacts per page unless asked otherwise
 LONGEST_CONTACT_PAGE = 500
@@ -30,10 +31,6 @@ class Place:
     id: str
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def message_place(engine: Engine, phone: str, message_id: str) -> Place | None:
     """Return where one of the contact's messages sits, or None if the record lacks it."""
     query = select(messages.c.seq, messages.c.created_at).where(
@@ -41,7 +38,7 @@ def message_place(engine: Engine, phone: str, message_id: str) -> Place | None:
     )
     with engine.connect() as connection:
         row = connection.execute(query).first()
-    return Place(row.seq, _utc(row.created_at), message_id) if row is not None else None
+    return Place(row.seq, utc(row.created_at), message_id) if row is not None else None
 
 
 def messages_before(
@@ -61,7 +58,7 @@ def messages_before(
     query = query.order_by(*newest).limit(limit)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return [{**row._asdict(), "created_at": _utc(row.created_at)} for row in rows]
+    return [{**row._asdict(), "created_at": utc(row.created_at)} for row in rows]
 
 
 def events_before(
@@ -87,7 +84,7 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
         for name in ("intent", "confidence", "journey", "run_id")
         if row[name] is not None
     }
-    at = _utc(row["at"]).isoformat()
+    at = utc(row["at"]).isoformat()
     return {"at": at, "type": row["type"], **named, **(row["data"] or {}), "seq": row["seq"]}
 
 
@@ -112,11 +109,11 @@ def contact_page(
     handoff: bool | None = None,
     query: str | None = None,
 ) -> ContactPage:
-    """Return contacts, most recently active first (never active last), a page at a time.
+    """Return contacts, most recently active first (never active: by creation), a page at a time.
 
     `cursor` is the previous page's; `handoff` keeps only contacts handed to staff (or
-    only those not); `query` matches the start of the phone number (digits only are
-    compared) or any part of a name, ignoring case. Raise ValueError for a bad cursor.
+    only those not); `query` matches any run of the phone number's digits (digits only
+    are compared) or any part of a name, ignoring case. Raise ValueError for a bad cursor.
     """
     # Contacts never active sort as if active at their creation (active_at says which).
     active = contacts.c.active_at
@@ -134,7 +131,7 @@ def contact_page(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more and rows else None
-    next_cursor = _cursor_text(_utc(last["active_at"]), last["phone"]) if last else None
+    next_cursor = _cursor_text(utc(last["active_at"]), last["phone"]) if last else None
     return ContactPage(rows, next_cursor)
 
 
@@ -163,14 +160,9 @@ def _cursor(text: str) -> tuple[datetime, str]:
         at, bar, phone = decoded.partition("|")
         if not (bar and phone):
             raise wrong
-        return _utc(datetime.fromisoformat(at)), phone
+        return utc(datetime.fromisoformat(at)), phone
     except (ValueError, UnicodeDecodeError):
         raise wrong from None
-
-
-def _as_datetime(value: Any) -> datetime:
-    # COALESCE of two time columns comes back from SQLite as text.
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def contact_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -187,8 +179,8 @@ def contact_view(row: dict[str, Any]) -> dict[str, Any]:
         "subscribed": row["subscribed"],
         "handoff": row["handoff"],
         "handoff_reason": row["handoff_reason"],
-        "created_at": _utc(_as_datetime(row["created_at"])).isoformat(),
+        "created_at": utc(row["created_at"]).isoformat(),
         "last_active_at": (
-            _utc(_as_datetime(row["last_active_at"])).isoformat() if row["last_active_at"] else None
+            utc(row["last_active_at"]).isoformat() if row["last_active_at"] else None
         ),
     }

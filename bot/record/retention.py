@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, Table, delete, select, text
 
-from bot.record.export import utc
 from bot.record.schema import conversation_events, journey_runs, link_clicks, messages
+from bot.record.times import utc
 
 log = logging.getLogger(__name__)
 

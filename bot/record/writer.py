@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, String, Table, Text, select
@@ -25,6 +25,7 @@ from sqlalchemy.sql.dml import Insert
 
 from bot.domain.messages import RANK
 from bot.record.schema import contacts, conversation_events, journey_runs, messages
+from bot.record.times import moment, utc
 
 # Event fields that have columns of their own; the rest go to `data`.
 _EVENT_COLUMNS = ("type", "at", "intent", "confidence", "journey", "run_id", "seq")
@@ -57,15 +58,6 @@ class StatusChange:
 
 
 Entry = Commit | StatusChange
-
-
-def moment(text: str | None) -> datetime | None:
-    """Return an ISO-8601 time as an aware datetime (UTC when it names no zone)."""
-    if not text:
-        return None
-    found = datetime.fromisoformat(text)
-    # In UTC: SQLite keeps times without their zone, so every time written must share one.
-    return found.astimezone(UTC) if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -197,10 +189,7 @@ def _fitted(table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]
 def _aware(row: dict[str, Any]) -> dict[str, Any]:
     """Return a row read back with its times in UTC (SQLite gives them without a zone)."""
     return {
-        name: value.replace(tzinfo=UTC)
-        if isinstance(value, datetime) and value.tzinfo is None
-        else value
-        for name, value in row.items()
+        name: utc(value) if isinstance(value, datetime) else value for name, value in row.items()
     }
 
 

@@ -22,6 +22,8 @@ OUTBOX_DRAIN = PREFIX + "{outbox}:drain"  # flag: a drain job is on its way
 TIMERS = PREFIX + "{timers}"  # sorted set: timer payload by due time
 TIMERS_INFLIGHT = PREFIX + "{timers}:inflight"  # sorted set: payload by claim time
 RECORD = PREFIX + "{record}"  # stream: what commits and status changes add to the record
+RECORD_WRITER = RECORD + ":writer"  # lease of the one recorder that writes the record
+RECORD_SWEPT = RECORD + ":swept"  # commit time up to which idle contacts were trimmed
 SCHEMA = PREFIX + "schema"  # the layout version the data is in
 SCHEMA_LOCK = PREFIX + "schema:lock"  # held by the process bringing the data up to date
 

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, select, text
 from bot.record import database
 from bot.record.drain import GROUP
 from bot.record.schema import contacts, conversation_events, messages
-from bot.record.writer import moment
+from bot.record.times import moment
 from bot.storage import jsonio, keys, redis_server
 from bot.storage.store import Store
 from sandbox.emulator_server import EmulatorServer

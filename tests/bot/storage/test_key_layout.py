@@ -108,7 +108,7 @@ def test_every_script_keeps_to_one_slot_unless_its_header_says_why(
     runtime.store.unlock_many(runtime.store.lock_many([PHONE, "+14155550199"]))
     # Recorded messages leaving Redis; the recorders' writer lease.
     runtime.store.trim_messages([PHONE], 1)
-    runtime.store.scripts("lead", [keys.RECORD + ":writer"], ["token", 1000])
+    runtime.store.scripts("lead", [keys.RECORD_WRITER], ["token", 1000])
 
     assert set(seen) == set(lua.names()), "exercise every script"
     for name, calls in seen.items():
