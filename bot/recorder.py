@@ -56,8 +56,10 @@ class Recorder:
         self.retention = retention  # None: the record keeps everything
         self.stopped = threading.Event()
         self.token = uuid.uuid4().hex  # what the writer's lease holds while we hold it
-        self._swept_at = 0.0
-        self._pruned_at = 0.0
+        # Monotonic times of the last sweep and prune; None until the first, which is due
+        # at once (a monotonic clock may start near zero: on a machine just booted).
+        self._swept_at: float | None = None
+        self._pruned_at: float | None = None
         # Contacts whose messages were written, each with one written (the newest of its
         # latest batch), waiting to be trimmed; and the newest entry written.
         self._untrimmed: dict[str, str] = {}
@@ -93,7 +95,7 @@ class Recorder:
 
     def _prune_if_due(self) -> None:
         """Once an hour, delete what the retention setting no longer keeps."""
-        if self.retention is None or time.monotonic() - self._pruned_at < PRUNE_SECONDS:
+        if self.retention is None or not _due(self._pruned_at, PRUNE_SECONDS):
             return
         self._pruned_at = time.monotonic()
         try:
@@ -120,7 +122,7 @@ class Recorder:
                 self._written_upto = self.drain.newest
         try:
             self.trim()
-            if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
+            if _due(self._swept_at, SWEEP_SECONDS):
                 self.sweep()
         except redis.exceptions.RedisError as exc:  # the next batch tries again
             log.warning("cannot trim Redis now: %s", exc)
@@ -214,3 +216,8 @@ def run(settings: Settings, redis_url: str, *, burst: bool = False) -> int:
     finally:
         engine.dispose()
         client.close()
+
+
+def _due(last: float | None, every: float) -> bool:
+    """Say whether work done every `every` seconds, last at `last` (monotonic), is due."""
+    return last is None or time.monotonic() - last >= every
