@@ -103,6 +103,9 @@ def _from_row(row: dict[str, Any]) -> dict[str, Any]:
     if row["direction"] == Direction.OUTBOUND:
         out["kind"] = row["kind"]
         out["journey"] = row["journey"]
+        out["step"] = row["step"]
+        if row["author"]:
+            out["author"] = row["author"]
         if row["error_code"] is not None:
             out["error_code"] = row["error_code"]
     return out

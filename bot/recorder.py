@@ -207,7 +207,9 @@ def run(settings: Settings, redis_url: str, *, burst: bool = False) -> int:
     client = redis_server.connect(redis_url)
     consumer = f"{socket.gethostname()}:{os.getpid()}"
     claim_after_ms = round(settings.record_claim_after * 1000)
-    drain = RecordDrain(client, RecordWriter(engine), keys.RECORD, consumer, claim_after_ms)
+    drain = RecordDrain(
+        client, RecordWriter(engine), keys.RECORD, consumer, claim_after_ms, keys.RECORD_FEED
+    )
     recorder = Recorder(drain, Store(client), settings)
     signal.signal(signal.SIGTERM, recorder.stop)
     signal.signal(signal.SIGINT, recorder.stop)

@@ -14,6 +14,7 @@ from twilio.rest import Client
 
 from bot.config import TWILIO_API_BASE, Settings
 from bot.conversation.actions import ActionRunner
+from bot.conversation.desk import StaffDesk
 from bot.conversation.journeys import JourneyRunner
 from bot.conversation.rasa_server import remote_parser
 from bot.conversation.runner import Conversations, utcnow
@@ -53,6 +54,7 @@ class Runtime:
         self.conversations = Conversations(
             self.store, self.outbox, self.runner, settings, clock, remote_parser(settings.nlu_url)
         )
+        self.desk = StaffDesk(self.conversations)
         self.schedules = Schedules(self.store, self.conversations, settings.default_timezone)
         # The record (SQL): connections are made when first used.
         self.record = database.connect(settings.record_url)

@@ -14,7 +14,7 @@ from bot.record.drain import lag
 from bot.runtime import Runtime, current
 from bot.storage import keys
 from bot.storage.store import LockLost
-from webhooks import api, twilio
+from webhooks import api, staff_api, twilio  # noqa: F401 (staff_api adds routes to api's)
 from webhooks.forms import WebRequest
 
 log = logging.getLogger(__name__)

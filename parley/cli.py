@@ -287,7 +287,7 @@ def _handback(args: argparse.Namespace) -> int:
         return 2
     runtime = Runtime.from_env()
     runtime.prepare_storage()  # if Redis did not answer just now, this says so
-    if runtime.conversations.release_handoff(phone):
+    if runtime.conversations.release_handoff(phone, by="command line"):
         print(f"{phone}: back with the bot")
         return 0
     print(f"{phone}: was not handed off", file=sys.stderr)

@@ -22,6 +22,7 @@ class MessageReceived:
     text: str
     intent: str
     confidence: float
+    message: str | None = None  # the message's id (its MessageSid)
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,53 @@ class HandoffStarted:
 
 @dataclass(frozen=True)
 class HandoffReleased:
-    """The conversation is the bot's again."""
+    """The conversation is the bot's again: `by` staff, or by itself after HANDBACK_AFTER."""
 
     type: ClassVar[str] = "handoff_released"
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class ConversationAssigned:
+    """A staff member now owns the conversation (`by` whoever assigned it)."""
+
+    type: ClassVar[str] = "conversation_assigned"
+    assignee: str | None
+    by: str
+
+
+@dataclass(frozen=True)
+class ConversationSnoozed:
+    """Staff parked the conversation until a time."""
+
+    type: ClassVar[str] = "conversation_snoozed"
+    until: str
+    by: str
+
+
+@dataclass(frozen=True)
+class ConversationResolved:
+    """Staff are done with the conversation; the bot answers again."""
+
+    type: ClassVar[str] = "conversation_resolved"
+    by: str
+
+
+@dataclass(frozen=True)
+class ConversationReopened:
+    """The contact wrote to a snoozed or resolved conversation, or its snooze ran out."""
+
+    type: ClassVar[str] = "conversation_reopened"
+    was: str
+
+
+@dataclass(frozen=True)
+class NoteAdded:
+    """A private note from staff: never sent to the contact."""
+
+    type: ClassVar[str] = "note_added"
+    text: str
+    by: str
 
 
 @dataclass(frozen=True)
@@ -156,6 +201,11 @@ LogEvent = (
     | Undeliverable
     | HandoffStarted
     | HandoffReleased
+    | ConversationAssigned
+    | ConversationSnoozed
+    | ConversationResolved
+    | ConversationReopened
+    | NoteAdded
     | JourneyStarted
     | JourneySkipped
     | JourneyScheduled

@@ -14,12 +14,11 @@ import redis
 
 import nlu
 from bot.config import Settings
-from bot.conversation import compliance
+from bot.conversation import compliance, staffing
 from bot.conversation.journeys import JourneyRunner, date_slot
 from bot.conversation.log_events import (
     ConsentChanged,
     EventReceived,
-    HandoffReleased,
     MessageReceived,
     OptedIn,
     Undeliverable,
@@ -28,7 +27,7 @@ from bot.conversation.turn import Turn
 from bot.delivery.outbox import Outbox
 from bot.delivery.timers import TimeoutTimer
 from bot.domain import phones
-from bot.domain.contacts import Contact, Purpose
+from bot.domain.contacts import Contact, ConversationStatus, Purpose
 from bot.domain.messages import Kind
 from bot.storage.store import (
     BUSY,
@@ -270,16 +269,21 @@ class Conversations:
             vocabulary=journey.vocabulary if journey else None,
             remote=self.remote,
         )
-        turn.log(MessageReceived(inbound.body, parse.intent, parse.confidence))
+        turn.log(MessageReceived(inbound.body, parse.intent, parse.confidence, inbound.sid))
         handled = compliance.handle(turn, parse, self.settings.business, inbound.opt_out_type)
         if handled and turn.events[-1]["type"] == OptedIn.type:
             self._opted_in(turn)
+        if not handled:
+            staffing.contact_wrote(turn)  # a snoozed conversation reopens; staff are waited on
         if not handled and contact.subscribed and not contact.handoff:
             handled = self._start_by_keyword(turn, inbound.body)
             if not handled and run is not None:
                 entities = {entity.entity: entity.value for entity in parse.entities}
                 handled = self.runner.resume(turn, run, Reply(parse.intent, inbound.body, entities))
-            if not handled:
+            if not handled and contact.conversation == ConversationStatus.RESOLVED:
+                # Journeys answer what they can; anything else goes back to staff.
+                staffing.reopen(turn)
+            elif not handled:
                 self._small_talk(turn, parse.intent)
         turn.intent = parse.intent
         return turn
@@ -400,13 +404,13 @@ class Conversations:
             turn.contact.undeliverable = error_code
             turn.log(Undeliverable(error_code))
 
-    def release_handoff(self, phone: str) -> bool:
+    def release_handoff(self, phone: str, by: str | None = None) -> bool:
         """Give a conversation back to the bot; False if it was not handed off."""
         with self.transition_existing(phone) as turn:
-            if turn is None or not turn.contact.handoff:
-                if turn is not None:
-                    turn.discard()
+            if turn is None:
                 return False
-            turn.contact.handoff, turn.contact.handoff_reason = False, None
-            turn.log(HandoffReleased())
+            if not turn.contact.handoff and turn.contact.conversation == ConversationStatus.BOT:
+                turn.discard()
+                return False
+            staffing.hand_back(turn, by)
         return True

@@ -15,7 +15,7 @@ from bot.conversation.log_events import (
     entry,
 )
 from bot.delivery.timers import TimeoutTimer, Timer, encode
-from bot.domain.contacts import Contact, Purpose
+from bot.domain.contacts import Contact, ConversationStatus, Purpose
 from bot.domain.guardrails import refusal
 from bot.domain.messages import Direction, Kind, Message, Status
 from bot.storage.store import Changes
@@ -87,7 +87,12 @@ class Turn:
         return message
 
     def send(
-        self, text: str, kind: Kind, journey: str | None = None, step: str | None = None
+        self,
+        text: str,
+        kind: Kind,
+        journey: str | None = None,
+        step: str | None = None,
+        author: str | None = None,
     ) -> Message:
         """Queue an outbound message, or record it as suppressed if a guardrail forbids it."""
         blocked = refusal(self.contact, kind)
@@ -102,6 +107,7 @@ class Turn:
             journey=journey,
             step=step,
             seq=self._next_seq(),
+            author=author,
         )
         self.changes.messages.append(message)
         if blocked:
@@ -127,11 +133,15 @@ class Turn:
 
     def handoff(self, reason: str) -> None:
         """Hand the conversation to staff; the bot stays quiet until it is released."""
-        if not self.contact.handoff:
-            self.contact.handoff = True
-            self.contact.handoff_reason = reason
+        contact = self.contact
+        if not contact.handoff:
+            contact.handoff = True
+            contact.handoff_reason = reason
             self.log(HandoffStarted(reason))
             self.count("handoffs")
+        contact.conversation = ConversationStatus.OPEN
+        contact.snoozed_until = None
+        contact.waiting_since = contact.waiting_since or self.stamp
 
     def apply(self, run: Run, events: Iterable[Event]) -> None:
         """Store the engine's new run state, then act on each of its events."""

@@ -10,6 +10,15 @@ from typing import Any
 from flows.engine import Run
 
 
+class ConversationStatus(StrEnum):
+    """Who answers the contact: the bot, or staff (open, snoozed), or staff are done."""
+
+    BOT = "bot"  # the bot answers
+    OPEN = "open"  # staff own it (assigned, or waiting for someone); the bot is quiet
+    SNOOZED = "snoozed"  # staff parked it until a time; the contact's reply reopens it
+    RESOLVED = "resolved"  # staff are done; journeys go on, the contact's reply reopens it
+
+
 class Purpose(StrEnum):
     """What a consent is for."""
 
@@ -31,6 +40,14 @@ class Contact:
     consent: dict[str, dict[str, Any]] = field(default_factory=dict)
     handoff: bool = False
     handoff_reason: str | None = None
+    # The conversation with staff (bot/conversation/staffing.py). `handoff` says the bot
+    # is quiet: true while it is open or snoozed.
+    conversation: str = ConversationStatus.BOT
+    assignee: str | None = None  # the staff member who owns it
+    waiting_since: str | None = None  # the contact's text that staff have yet to answer
+    snoozed_until: str | None = None
+    staff_at: str | None = None  # the last staff action, for HANDBACK_AFTER
+    read_seq: int = 0  # the last message staff have seen
     undeliverable: int | None = None
     last_active_at: str | None = None  # the last message either way: quiet contacts lack it
     message_seq: int = 0  # messages either way so far: the next one is numbered one more
@@ -105,8 +122,20 @@ class Contact:
             ],
             "handoff": self.handoff,
             "handoff_reason": self.handoff_reason,
+            "conversation": self.conversation_view(),
             "undeliverable": self.undeliverable,
             "last_active_at": self.last_active_at,
+        }
+
+    def conversation_view(self) -> dict[str, Any]:
+        """Return where the conversation with staff stands."""
+        return {
+            "status": str(self.conversation),
+            "assignee": self.assignee,
+            "waiting_since": self.waiting_since,
+            "snoozed_until": self.snoozed_until,
+            "staff_at": self.staff_at,
+            "read_seq": self.read_seq,
         }
 
     def record_view(self) -> dict[str, Any]:
@@ -128,6 +157,13 @@ class Contact:
                 "handoff_reason": self.handoff_reason,
                 "undeliverable": self.undeliverable,
                 "last_active_at": self.last_active_at,
+                "message_seq": self.message_seq,
+                "conversation": str(self.conversation),
+                "assignee": self.assignee,
+                "waiting_since": self.waiting_since,
+                "snoozed_until": self.snoozed_until,
+                "staff_at": self.staff_at,
+                "read_seq": self.read_seq,
             },
             "runs": {
                 run.id: {
@@ -155,4 +191,8 @@ class Contact:
         """Rebuild a contact from `to_dict` output."""
         data = dict(data)
         data["runs"] = [Run.from_dict(run) for run in data.get("runs", [])]
+        if data.get("handoff") and "conversation" not in data:
+            # Handed off before conversations had a status: open, waiting since its last text.
+            data["conversation"] = ConversationStatus.OPEN
+            data["waiting_since"] = data.get("last_active_at")
         return cls(**data)

@@ -92,6 +92,7 @@ class Message:
     attempts: int = 0
     submitted_at: float | None = None  # when the latest attempt to hand it to Twilio began
     seq: int = 0  # its place in the contact's conversation (1, 2, ...; 0 if made before)
+    author: str | None = None  # the staff member who wrote it; None for the bot's own
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,6 +117,7 @@ class Message:
             "attempts": str(self.attempts),
             "submitted_at": "" if self.submitted_at is None else repr(self.submitted_at),
             "seq": str(self.seq) if self.seq else "",
+            "author": self.author or "",
         }
         return {key: value for key, value in data.items() if value != ""}
 
@@ -137,6 +139,7 @@ class Message:
             attempts=int(data.get("attempts", 0)),
             submitted_at=float(data["submitted_at"]) if data.get("submitted_at") else None,
             seq=int(data.get("seq") or 0),
+            author=data.get("author") or None,
         )
 
     def public(self) -> dict[str, Any]:
@@ -150,6 +153,9 @@ class Message:
         if self.direction is Direction.OUTBOUND:
             out["kind"] = str(self.kind) if self.kind else None
             out["journey"] = self.journey
+            out["step"] = self.step
+            if self.author:
+                out["author"] = self.author
             if self.error_code is not None:
                 out["error_code"] = self.error_code
         return out

@@ -29,6 +29,7 @@ DEAD_SUFFIX = ":dead"  # entries the record cannot take, kept for a person to lo
 log = logging.getLogger(__name__)
 
 BATCH = 500
+FEED_LENGTH = 1000  # batches the feed keeps: live pages a minute behind catch up from it
 CLAIM_AFTER_MS = 30_000  # an entry pending this long belongs to a consumer that died
 
 
@@ -59,12 +60,15 @@ class RecordDrain:
         stream: str,
         consumer: str,
         claim_after_ms: int = CLAIM_AFTER_MS,
+        feed: str | None = None,
     ) -> None:
         self.redis = client
         self.writer = writer
         self.stream = stream  # bot.storage.keys.RECORD
         self.consumer = consumer
         self.claim_after_ms = claim_after_ms
+        # Where each batch names the contacts it changed, once written (keys.RECORD_FEED).
+        self.feed = feed
         self._grouped = False
         # The contacts whose new messages the latest batch wrote into the record, each
         # with the newest of them; and the batch's newest entry.
@@ -98,6 +102,9 @@ class RecordDrain:
             if isinstance(entry, Commit) and entry.messages and entry_id not in refused
         }
         self.newest = max(ids, key=entry_order)
+        changed = {entry.phone for entry_id, entry, _ in batch if entry and entry_id not in refused}
+        if self.feed and changed:
+            pipe.xadd(self.feed, {"p": " ".join(sorted(changed))}, maxlen=FEED_LENGTH)
         pipe.xack(self.stream, GROUP, *ids)
         pipe.xdel(self.stream, *ids)
         pipe.execute()

@@ -108,16 +108,18 @@ def contact_page(
     *,
     handoff: bool | None = None,
     query: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> ContactPage:
     """Return contacts, most recently active first (never active: by creation), a page at a time.
 
     `cursor` is the previous page's; `handoff` keeps only contacts handed to staff (or
     only those not); `query` matches any run of the phone number's digits (digits only
-    are compared) or any part of a name, ignoring case. Raise ValueError for a bad cursor.
+    are compared) or any part of a name, ignoring case; `where` adds conditions on the
+    contacts table. Raise ValueError for a bad cursor.
     """
     # Contacts never active sort as if active at their creation (active_at says which).
     active = contacts.c.active_at
-    select_ = select(contacts)
+    select_ = select(contacts).where(*where)
     if handoff is not None:
         select_ = select_.where(contacts.c.handoff.is_(handoff))
     if query:

@@ -55,6 +55,14 @@ contacts = Table(
     Column("subscribed", Boolean, nullable=False, default=True),
     Column("handoff", Boolean, nullable=False, default=False),
     Column("handoff_reason", String(200)),
+    # The conversation with staff: bot | open | snoozed | resolved, and who owns it.
+    Column("conversation", String(16), nullable=False, server_default="bot"),
+    Column("assignee", String(200)),
+    _when("waiting_since"),  # the contact's text staff have yet to answer
+    _when("snoozed_until"),
+    _when("staff_at"),  # the last staff action
+    Column("read_seq", Integer, nullable=False, server_default="0"),  # seen by staff
+    Column("message_seq", Integer, nullable=False, server_default="0"),  # the last message
     Column("undeliverable", Integer),
     _when("created_at", nullable=False),
     _when("last_active_at"),
@@ -65,6 +73,8 @@ contacts = Table(
     Index(None, "handoff", "last_active_at"),
     Index(None, "active_at", "phone"),
     Index(None, "handoff", "active_at", "phone"),
+    Index(None, "conversation", "active_at", "phone"),  # the inbox's views
+    Index(None, "assignee", "conversation", "active_at", "phone"),  # "Mine"
 )
 
 # Every message either way, with where its status has been.
@@ -86,6 +96,7 @@ messages = Table(
     Column("segments", Integer),
     # Its place in the contact's conversation (0 for messages made before it was kept).
     Column("seq", Integer, nullable=False, server_default="0"),
+    Column("author", String(200)),  # the staff member who wrote it
     _when("created_at", nullable=False),
     _when("updated_at", nullable=False),
     # A contact's history, page by page, newest first: (phone, seq, created_at, id).
@@ -153,20 +164,6 @@ consent_ledger = Table(
     _when("at", nullable=False),
     Index(None, "phone", "at"),
     Index(None, "at"),
-)
-
-# Who owns each conversation with staff, and where it stands.
-conversations = Table(
-    "conversations",
-    metadata,
-    Column("phone", String(PHONE), primary_key=True),
-    Column("status", String(16), nullable=False),  # bot | waiting | open | snoozed | resolved
-    Column("assignee", String(200)),
-    Column("reason", String(200)),
-    _when("waiting_since"),
-    _when("snoozed_until"),
-    _when("updated_at", nullable=False),
-    Index(None, "status", "updated_at"),
 )
 
 # Tracked link clicks; bots and previews are kept but flagged.

@@ -23,6 +23,8 @@ TIMERS = PREFIX + "{timers}"  # sorted set: timer payload by due time
 TIMERS_INFLIGHT = PREFIX + "{timers}:inflight"  # sorted set: payload by claim time
 RECORD = PREFIX + "{record}"  # stream: what commits and status changes add to the record
 RECORD_WRITER = RECORD + ":writer"  # lease of the one recorder that writes the record
+# stream: the phones whose record rows each batch changed, for the staff inbox's live pages
+RECORD_FEED = RECORD + ":feed"
 RECORD_SWEPT = RECORD + ":swept"  # commit time up to which idle contacts were trimmed
 SCHEMA = PREFIX + "schema"  # the layout version the data is in
 SCHEMA_LOCK = PREFIX + "schema:lock"  # held by the process bringing the data up to date
