@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 import phonenumbers
 
 from bot.domain.phones import region_of
+from flows.definition.values import parse_duration
 from flows.timing import zone_named
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +91,16 @@ def _seconds(name: str, value: str | None, default: float) -> float:
     if not (math.isfinite(number) and number > 0):
         raise SettingsError(f"{name} must be a positive number of seconds, not {value!r}")
     return number
+
+
+def _span(name: str, value: str | None) -> float | None:
+    """Return a span like "24h", "30m" or "1h30m" from the variable `name`, in seconds."""
+    if value is None:
+        return None
+    span = parse_duration(value)
+    if span is None or span.total_seconds() <= 0:
+        raise SettingsError(f"{name} must be a span such as 30m, 24h or 2d, not {value!r}")
+    return span.total_seconds()
 
 
 def _url(name: str, value: str | None) -> str | None:
@@ -186,6 +197,9 @@ class Settings:
     # How long an entry a recorder read stays unwritten before another recorder takes it.
     record_claim_after: float = 30.0
     sandbox_port: int = 8025  # where `make run` starts the SMS sandbox without credentials
+    # A conversation staff own goes back to the bot after this many seconds without a
+    # staff action (None: it stays theirs until they hand it back).
+    handback_after: float | None = None
 
     @property
     def record_url(self) -> str:
@@ -316,4 +330,5 @@ class Settings:
                 "RECORD_CLAIM_AFTER", get("RECORD_CLAIM_AFTER"), defaults.record_claim_after
             ),
             sandbox_port=_port("SANDBOX_PORT", get("SANDBOX_PORT"), defaults.sandbox_port),
+            handback_after=_span("HANDBACK_AFTER", get("HANDBACK_AFTER")),
         )

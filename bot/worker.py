@@ -14,7 +14,14 @@ import redis
 from rq import Worker
 
 import nlu
-from bot.delivery.timers import CheckTimer, SendTimer, StartTimer, TimeoutTimer, Timer
+from bot.delivery.timers import (
+    CheckTimer,
+    SendTimer,
+    StaffTimer,
+    StartTimer,
+    TimeoutTimer,
+    Timer,
+)
 from bot.record import database
 from bot.runtime import Runtime, install
 
@@ -40,6 +47,7 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
     starts = [timer for _, timer in due if isinstance(timer, StartTimer)]
     sends = [timer for _, timer in due if isinstance(timer, SendTimer)]
     checks = [timer for _, timer in due if isinstance(timer, CheckTimer)]
+    staff = [timer for _, timer in due if isinstance(timer, StaffTimer)]
     for member, timer in due:
         if timer is None:
             log.error("dropping a timer Parley does not know: %r", member)
@@ -52,6 +60,8 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
             conversations.fire_start(
                 start.phone, start.journey, start.due, start.data, start.event_id
             )
+        for timer in staff:
+            runtime.desk.fire(timer)
         runtime.outbox.push(*(send.message for send in sends))
         if checks:
             # Checks ask Twilio, which may be slow: they run as a job, not on the ticker.

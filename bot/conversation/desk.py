@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.conversation import staffing
 from bot.conversation.runner import Conversations
 from bot.conversation.turn import Turn
+from bot.delivery.timers import StaffTimer
 from bot.domain.contacts import Contact
 from bot.domain.messages import Message
 
@@ -60,6 +61,12 @@ class StaffDesk:
         """Close the conversation."""
         with self._turn(phone) as turn:
             staffing.resolve(turn, by)
+
+    def fire(self, timer: StaffTimer) -> None:
+        """Act on a snooze's end or staff's silence, unless the conversation moved on."""
+        with self.conversations.transition_existing(timer.phone) as turn:
+            if turn is not None and not staffing.time_up(turn, timer):
+                turn.discard()
 
     def mark_read(self, phone: str, seq: int) -> None:
         """Note what staff have seen; saves nothing when there is nothing new."""

@@ -9,7 +9,7 @@ the same consent as any conversational message.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.conversation.log_events import (
     ConversationAssigned,
@@ -21,7 +21,8 @@ from bot.conversation.log_events import (
     NoteAdded,
 )
 from bot.conversation.turn import Turn
-from bot.domain.contacts import ConversationStatus
+from bot.delivery.timers import StaffTimer
+from bot.domain.contacts import Contact, ConversationStatus
 from bot.domain.guardrails import refusal
 from bot.domain.messages import Kind, Message
 
@@ -68,6 +69,7 @@ def reopen(turn: Turn) -> None:
     contact.conversation = OPEN
     contact.snoozed_until = None
     contact.waiting_since = contact.waiting_since or turn.stamp
+    contact.staff_at = None  # staff's silence counts from now
 
 
 def take_over(turn: Turn, staff: str) -> None:
@@ -169,3 +171,42 @@ def mark_read(turn: Turn, seq: int) -> bool:
         return False
     turn.contact.read_seq = min(seq, turn.contact.message_seq)
     return True
+
+
+def clock_mark(contact: Contact) -> str | None:
+    """Return when staff's silence began: their last action, else the hand-off."""
+    return contact.staff_at or contact.waiting_since
+
+
+def schedule_timers(turn: Turn, handback_after: float | None) -> None:
+    """Set the timers a changed conversation needs: its snooze's end, staff's silence."""
+    contact = turn.contact
+    before = (turn.changes.before or {}).get("contact") or {}
+    until = contact.snoozed_until
+    if contact.conversation == SNOOZED and until and until != before.get("snoozed_until"):
+        turn.schedule(datetime.fromisoformat(until), StaffTimer(contact.phone, "snooze", until))
+    mark = clock_mark(contact)
+    if handback_after and contact.conversation == OPEN and mark:
+        earlier = before.get("staff_at") or before.get("waiting_since")
+        if mark != earlier or before.get("conversation") != OPEN:
+            due = datetime.fromisoformat(mark) + timedelta(seconds=handback_after)
+            turn.schedule(due, StaffTimer(contact.phone, "handback", mark))
+
+
+def time_up(turn: Turn, timer: StaffTimer) -> bool:
+    """Act on a staff timer: reopen a snooze that ran out, hand back a silent conversation.
+
+    Return False (nothing to save) when the conversation has moved on since it was set.
+    """
+    contact = turn.contact
+    if timer.kind == "snooze":
+        if contact.conversation != SNOOZED or contact.snoozed_until != timer.mark:
+            return False
+        reopen(turn)
+        return True
+    if timer.kind == "handback":
+        if contact.conversation != OPEN or clock_mark(contact) != timer.mark:
+            return False
+        hand_back(turn, None)  # logged without a `by`: it went back by itself
+        return True
+    return False

@@ -137,6 +137,7 @@ class Turn:
         if not contact.handoff:
             contact.handoff = True
             contact.handoff_reason = reason
+            contact.staff_at = None  # staff's silence counts from the hand-off
             self.log(HandoffStarted(reason))
             self.count("handoffs")
         contact.conversation = ConversationStatus.OPEN

@@ -56,9 +56,23 @@ class CheckTimer:
     attempt: int
 
 
-Timer = TimeoutTimer | StartTimer | SendTimer | CheckTimer
+@dataclass(frozen=True)
+class StaffTimer:
+    """A snooze running out, or staff silent for HANDBACK_AFTER: unless staff acted since.
+
+    `mark` is what the conversation's clock read when it was set (its `snoozed_until`, or
+    its last staff action); a conversation whose clock has moved on ignores it.
+    """
+
+    type: ClassVar[str] = "staff"
+    phone: str
+    kind: str  # "snooze" or "handback"
+    mark: str
+
+
+Timer = TimeoutTimer | StartTimer | SendTimer | CheckTimer | StaffTimer
 _CLASSES: dict[str, type[Timer]] = {
-    cls.type: cls for cls in (TimeoutTimer, StartTimer, SendTimer, CheckTimer)
+    cls.type: cls for cls in (TimeoutTimer, StartTimer, SendTimer, CheckTimer, StaffTimer)
 }
 
 

@@ -5,6 +5,8 @@ The clock starts at 2026-11-30 17:00 UTC; the contact's number is in Los Angeles
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +17,8 @@ from flask.testing import FlaskClient
 from bot.delivery.sender import Sender
 from bot.record import schema
 from bot.runtime import Runtime
+from bot.worker import tick
+from parley.app import create_app
 from sandbox.emulator_server import EmulatorServer
 from tests.texting import Texter
 from tests.webhooks.test_history import record_everything
@@ -208,3 +212,54 @@ def test_staff_actions_on_an_unknown_contact_are_404(desk: Desk) -> None:
     for action in ("messages", "handoff", "handback"):
         response = desk.post(action, {"body": "hi"} if action == "messages" else None)
         assert response.status_code == 404, action
+
+
+def test_a_snooze_that_runs_out_reopens_the_conversation(desk: Desk, clock) -> None:
+    desk.text("human")
+    desk.reply("Checking with the lab, back tomorrow")
+    desk.runtime.desk.snooze(PHONE, ANA, clock() + timedelta(hours=4))
+    clock.advance(hours=3, minutes=59)
+    tick(desk.runtime)
+    assert desk.conversation()["status"] == "snoozed"
+    clock.advance(minutes=1)
+    tick(desk.runtime)
+    reopened = desk.conversation()
+    assert (reopened["status"], reopened["assignee"]) == ("open", ANA)
+    assert reopened["waiting_since"] == clock().isoformat()
+
+
+@pytest.fixture
+def hourly(settings, redis_url: str, clock, emulator: EmulatorServer) -> Iterator[Desk]:
+    """A desk on a deployment with HANDBACK_AFTER=1h."""
+    runtime = Runtime(replace(settings, handback_after=3600.0), redis_url, clock)
+    client = create_app(runtime).test_client()
+    yield Desk(
+        client, Texter(client, PHONE, settings.auth_token, settings.api_token), runtime, emulator
+    )
+    runtime.record.dispose()
+
+
+def test_staff_silent_for_handback_after_give_the_conversation_back(hourly: Desk, clock) -> None:
+    desk = hourly
+    desk.text("can I speak to someone")
+    clock.advance(minutes=50)
+    desk.reply("Hi, Ana here")  # staff act: the hour counts from now
+    clock.advance(minutes=30)
+    tick(desk.runtime)  # the hand-off's own hour has passed, but staff acted since
+    assert desk.conversation()["status"] == "open"
+    desk.text("thanks, and one more thing")  # the contact writing does not reset it
+    clock.advance(minutes=30)
+    tick(desk.runtime)
+    assert desk.conversation()["status"] == "bot"
+    released = [e for e in desk.texter.events() if e["type"] == "handoff_released"]
+    assert len(released) == 1 and "by" not in released[0]
+    desk.received()
+    desk.text("hello")
+    assert desk.received() == ["Hi! This is Bright Smile Dental. How can we help?"]
+
+
+def test_without_handback_after_a_conversation_stays_with_staff(desk: Desk, clock) -> None:
+    desk.text("agent")
+    clock.advance(days=30)
+    tick(desk.runtime)
+    assert desk.conversation()["status"] == "open"
