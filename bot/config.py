@@ -200,6 +200,9 @@ class Settings:
     # A conversation staff own goes back to the bot after this many seconds without a
     # staff action (None: it stays theirs until they hand it back).
     handback_after: float | None = None
+    # Told about each conversation that starts waiting for staff (bot.delivery.handoff_notice).
+    handoff_webhook_url: str | None = None
+    handoff_webhook_secret: str | None = None  # signs what it is told
 
     @property
     def record_url(self) -> str:
@@ -331,4 +334,6 @@ class Settings:
             ),
             sandbox_port=_port("SANDBOX_PORT", get("SANDBOX_PORT"), defaults.sandbox_port),
             handback_after=_span("HANDBACK_AFTER", get("HANDBACK_AFTER")),
+            handoff_webhook_url=_url("HANDOFF_WEBHOOK_URL", get("HANDOFF_WEBHOOK_URL")),
+            handoff_webhook_secret=get("HANDOFF_WEBHOOK_SECRET"),
         )

@@ -61,7 +61,10 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
                 start.phone, start.journey, start.due, start.data, start.event_id
             )
         for timer in staff:
-            runtime.desk.fire(timer)
+            if timer.kind == "notify":  # the webhook may be slow: a job, retried
+                runtime.outbox.enqueue_handoff_notice(timer.phone, timer.mark)
+            else:
+                runtime.desk.fire(timer)
         runtime.outbox.push(*(send.message for send in sends))
         if checks:
             # Checks ask Twilio, which may be slow: they run as a job, not on the ticker.

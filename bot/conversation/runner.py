@@ -202,8 +202,9 @@ class Conversations:
         raises LockLost: nothing was written, and the caller may try again.
         """
         turns = [turn for turn in turns if not turn.discarded]  # nothing to save
+        notify = self.settings.handoff_webhook_url is not None
         for turn in turns:
-            staffing.schedule_timers(turn, self.settings.handback_after)
+            staffing.schedule_timers(turn, self.settings.handback_after, notify)
         sends = any(turn.changes.outbox for turn in turns)
         flag = self.outbox.flag if sends else None
         outcome, raised = self.store.commit_many(

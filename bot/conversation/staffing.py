@@ -178,10 +178,17 @@ def clock_mark(contact: Contact) -> str | None:
     return contact.staff_at or contact.waiting_since
 
 
-def schedule_timers(turn: Turn, handback_after: float | None) -> None:
-    """Set the timers a changed conversation needs: its snooze's end, staff's silence."""
+def schedule_timers(turn: Turn, handback_after: float | None, notify: bool = False) -> None:
+    """Set the timers a changed conversation needs: its snooze's end, staff's silence.
+
+    With `notify`, a conversation that starts waiting for staff also gets a notice timer
+    (due at once) for the hand-off webhook: set in the same commit, it cannot be lost.
+    """
     contact = turn.contact
     before = (turn.changes.before or {}).get("contact") or {}
+    starts = {HandoffStarted.type, ConversationReopened.type}
+    if notify and contact.waiting_since and any(e["type"] in starts for e in turn.events):
+        turn.schedule(turn.now, StaffTimer(contact.phone, "notify", contact.waiting_since))
     until = contact.snoozed_until
     if contact.conversation == SNOOZED and until and until != before.get("snoozed_until"):
         turn.schedule(datetime.fromisoformat(until), StaffTimer(contact.phone, "snooze", until))

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
-from rq import Queue
+from rq import Queue, Retry
 
+from bot.delivery import handoff_notice
 from bot.domain.messages import parse_ref
 from bot.storage import keys
 from bot.storage.store import Store
@@ -22,6 +23,7 @@ QUEUE_NAME = "parley-outbound"
 # in bot.jobs, and are named here rather than imported.
 DRAIN_JOB = "bot.jobs.drain"
 CHECK_JOB = "bot.jobs.check_sends"
+NOTICE_JOB = "bot.jobs.notify_handoff"
 # If a drain job is lost (a worker killed before it started), the flag expires and
 # the next kick enqueues a fresh one.
 FLAG_TTL = 120
@@ -69,10 +71,25 @@ class Outbox:
         """Enqueue a job that checks sends of unknown outcome, (message ref, attempt) each."""
         self._enqueue(CHECK_JOB, checks)
 
-    def _enqueue(self, job: str, *args: object, job_id: str | None = None) -> None:
+    def enqueue_handoff_notice(self, phone: str, mark: str) -> None:
+        """Enqueue telling the hand-off webhook that `phone` waits (since `mark`), with retries."""
+        retry = Retry(
+            max=len(handoff_notice.RETRY_INTERVALS), interval=handoff_notice.RETRY_INTERVALS
+        )
+        self._enqueue(NOTICE_JOB, phone, mark, retry=retry)
+
+    def _enqueue(
+        self, job: str, *args: object, job_id: str | None = None, retry: Retry | None = None
+    ) -> None:
         # Results are not read; a failed job is kept a day for a look at why.
         self.queue.enqueue(
-            job, *args, job_id=job_id, result_ttl=0, failure_ttl=24 * 3600, job_timeout=600
+            job,
+            *args,
+            job_id=job_id,
+            result_ttl=0,
+            failure_ttl=24 * 3600,
+            job_timeout=600,
+            retry=retry,
         )
 
     def begin_drain(self) -> None:
