@@ -140,7 +140,7 @@ def test_twilio_credentials_need_a_secret_key_of_their_own(secret: str | None) -
     env = {"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret"}
     if secret is not None:
         env["SECRET_KEY"] = secret
-    with pytest.raises(SettingsError, match="^SECRET_KEY must be set"):
+    with pytest.raises(SettingsError, match=r"^SECRET_KEY must be set"):
         Settings.from_env(env)
 
 

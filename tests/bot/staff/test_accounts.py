@@ -80,7 +80,7 @@ def test_signing_in_notes_when(accounts, engine) -> None:
 
 def test_a_second_account_for_an_email_is_refused(accounts) -> None:
     accounts.add("ana@example.com", PASSWORD)
-    with pytest.raises(StaffError, match="ana@example.com already has an account"):
+    with pytest.raises(StaffError, match=r"ana@example\.com already has an account"):
         accounts.add("ANA@example.com", "another password")
 
 
