@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install postgres-server run test lint format bench check clean
+.PHONY: install postgres-server chromium run test lint format bench check clean
 
 install: $(DEV_STAMP)
 
@@ -40,7 +40,21 @@ postgres-server:
 		$$sudo $(APT_GET) update && $$install; \
 	} || { echo "parley: could not install the Debian package postgresql" >&2; exit 1; }
 
-test: install postgres-server
+# Page tests drive Debian's Chromium through Playwright (tests/inbox/conftest.py); Playwright's
+# own browser download is never used. `make run` does not need it.
+CHROMIUM ?= /usr/bin/chromium
+
+chromium:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	install="$${sudo:+sudo }env DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y chromium"; \
+	echo "parley: $(CHROMIUM) not found; running: $$install"; \
+	$$install || { \
+		echo "parley: retrying after: $${sudo:+sudo }$(APT_GET) update"; \
+		$$sudo $(APT_GET) update && $$install; \
+	} || { echo "parley: could not install the Debian package chromium" >&2; exit 1; }
+
+test: install postgres-server chromium
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 lint: install

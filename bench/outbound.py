@@ -188,6 +188,7 @@ def parley(
         REDIS_URL=redis.url,
         TWILIO_ACCOUNT_SID=EMULATOR_SID,
         TWILIO_AUTH_TOKEN=EMULATOR_TOKEN,
+        SECRET_KEY="bench-secret-key",
         TWILIO_FROM_NUMBER=BUSINESS_NUMBER,
         TWILIO_API_BASE=emulator.url,
         PARLEY_VAR_DIR=str(workdir / "var"),

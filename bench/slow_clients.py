@@ -220,6 +220,7 @@ def run(quick: bool, workdir: Path, web_args: tuple[str, ...] = ()) -> Section:
             REDIS_URL=redis.url,
             TWILIO_ACCOUNT_SID=EMULATOR_SID,
             TWILIO_AUTH_TOKEN=EMULATOR_TOKEN,
+            SECRET_KEY="bench-secret-key",
             TWILIO_FROM_NUMBER=BUSINESS_NUMBER,
             TWILIO_API_BASE=emulator_url,
             PUBLIC_URL=base_url,

@@ -135,6 +135,7 @@ def run(quick: bool = False, workers: int = 2) -> dict[str, Any]:
             REDIS_URL=redis.url,
             TWILIO_ACCOUNT_SID=settings.account_sid,
             TWILIO_AUTH_TOKEN=settings.auth_token,
+            SECRET_KEY="bench-secret-key",
             TWILIO_FROM_NUMBER="+15005550006",
             LOG_LEVEL="WARNING",
         )

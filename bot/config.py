@@ -179,7 +179,7 @@ class Settings:
     twilio_api_base: str | None = None
     public_url: str | None = None
     api_token: str | None = None
-    secret_key: str = "dev"
+    secret_key: str = "dev"  # signs inbox sessions; from_env refuses it with Twilio credentials
     flows_dir: str | None = None
     action_endpoint: str | None = None
     nlu_url: str | None = None  # a Rasa server that reads free text (bot.conversation.rasa_server)
@@ -297,6 +297,14 @@ class Settings:
         # every process refuses them the same way.
         _positive_int("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), 2)
         _positive_int("WEB_THREADS", get("WEB_THREADS"), 4)
+        secret_key = get("SECRET_KEY") or defaults.secret_key
+        if get("TWILIO_ACCOUNT_SID") and get("TWILIO_AUTH_TOKEN") and secret_key == "dev":
+            # Anyone who knows the key can forge a staff member's session cookie.
+            raise SettingsError(
+                "SECRET_KEY must be set, to a long random string and not 'dev', when Twilio"
+                " credentials are: it signs the staff inbox's sessions (make one with"
+                " python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
         return cls(
             redis_url=get("REDIS_URL"),
             twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
@@ -306,7 +314,7 @@ class Settings:
             twilio_api_base=_url("TWILIO_API_BASE", get("TWILIO_API_BASE")),
             public_url=_url("PUBLIC_URL", get("PUBLIC_URL")),
             api_token=get("API_TOKEN"),
-            secret_key=get("SECRET_KEY") or defaults.secret_key,
+            secret_key=secret_key,
             flows_dir=get("FLOWS_DIR"),
             action_endpoint=get("ACTION_ENDPOINT"),
             nlu_url=nlu_url_from_env(env),

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The GSM 03.38 default alphabet; anything outside it (and its extension) forces UCS-2.
-_GSM_BASIC = frozenset(
+GSM_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 # Extension characters take an escape plus the character: two septets each.
-_GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
 
 GSM7, UCS2 = "GSM-7", "UCS-2"
 # (characters in a single message, characters per part of a multi-part message)
@@ -30,10 +30,10 @@ class Segments:
 
 def segments(text: str) -> Segments:
     """Return the encoding, length and segment count of an SMS text."""
-    culprit = next((c for c in text if c not in _GSM_BASIC and c not in _GSM_EXTENDED), None)
+    culprit = next((c for c in text if c not in GSM_BASIC and c not in GSM_EXTENDED), None)
     if culprit is None:
         encoding = GSM7
-        length = sum(2 if c in _GSM_EXTENDED else 1 for c in text)
+        length = sum(2 if c in GSM_EXTENDED else 1 for c in text)
     else:
         encoding = UCS2
         # UCS-2 counts UTF-16 code units: an emoji takes two.

@@ -7,13 +7,16 @@ import logging
 import redis
 from flask import Flask, Request, Response, jsonify
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import inbox
 import nlu
 from bot.record.drain import lag
 from bot.runtime import Runtime, current
 from bot.storage import keys
 from bot.storage.store import LockLost
+from inbox.auth import SESSION_LIFETIME
 from webhooks import api, staff_api, twilio  # noqa: F401 (staff_api adds routes to api's)
 from webhooks.forms import WebRequest
 
@@ -39,6 +42,15 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app = Flask("parley")
     app.config["SECRET_KEY"] = runtime.settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no webhook or API call needs more
+    # The inbox's session cookie: out of scripts' reach, not sent with other sites' forms,
+    # and only over HTTPS when Parley is served over it.
+    app.config["SESSION_COOKIE_NAME"] = "parley_session"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = (runtime.settings.public_url or "").startswith("https:")
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
+    # A form's CSRF token lasts as long as the session it belongs to.
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
     app.session_interface = PageSessions()
     app.extensions["parley"] = runtime
     proxies = runtime.settings.trusted_proxies
@@ -56,6 +68,22 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.request_class = WebRequest
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(inbox.blueprint)
+    # Every form and action of the inbox needs its CSRF token. Machines' routes carry no
+    # cookie to abuse: Twilio signs its requests and the API takes a bearer token.
+    csrf = CSRFProtect()
+    csrf.exempt(twilio.blueprint)
+    csrf.exempt(api.blueprint)
+    csrf.init_app(app)
+
+    @app.errorhandler(CSRFError)
+    def form_refused(exc: CSRFError) -> Response:
+        log.info("form refused: %s", exc.description)
+        text = (
+            "This form has expired or did not come from this site:"
+            " go back, reload the page and try again.\n"
+        )
+        return Response(text, 400, mimetype="text/plain")
 
     @app.before_request
     def prepare_storage() -> None:

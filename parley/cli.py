@@ -1,4 +1,4 @@
-"""The command line: parse, nlu, chat, worker, emulator, run, flows, db, export, handback."""
+"""The command line: parse, nlu, chat, worker, emulator, run, flows, db, export, handback, staff."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from parley import staff_cli
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -380,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     handback = commands.add_parser("handback", help="give a handed-off conversation back")
     handback.add_argument("phone")
     handback.set_defaults(func=_handback)
+
+    staff_cli.add_commands(commands)
     return parser
 
 

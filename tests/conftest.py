@@ -129,6 +129,7 @@ def settings(emulator: EmulatorServer, tmp_path: Path, empty_record: Path) -> Se
         twilio_api_base=emulator.base_url,
         public_url=PUBLIC_URL,
         api_token="test-token",
+        secret_key="test-secret-key",
         business_name="Bright Smile Dental",
         business_contact="+1 415 555 0100 or hello@brightsmile.example",
         var_dir=tmp_path / "var",

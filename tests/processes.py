@@ -50,6 +50,7 @@ def environment(
         TWILIO_API_BASE=emulator.base_url,
         PUBLIC_URL=f"http://127.0.0.1:{port}",
         API_TOKEN=API_TOKEN,
+        SECRET_KEY="test-secret-key",
         BUSINESS_NAME="Bright Smile Dental",
         PARLEY_VAR_DIR=str(var_dir),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -200,3 +200,26 @@ conversions = Table(
     _when("at", nullable=False),
     Index(None, "journey", "at"),
 )
+
+# People who sign in to the staff inbox (bot/staff); the email is kept lower-cased.
+staff = Table(
+    "staff",
+    metadata,
+    Column("email", String(254), primary_key=True),
+    Column("name", String(200)),
+    Column("role", String(16), nullable=False),  # admin | agent
+    Column("password_hash", String(255), nullable=False),  # argon2id, with its parameters
+    _when("created_at", nullable=False),
+    _when("signed_in_at"),
+)
+
+# Saved answers staff can send from the inbox.
+canned_replies = Table(
+    "canned_replies",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    _when("updated_at", nullable=False),
+    Column("updated_by", String(254)),  # a staff email
+)

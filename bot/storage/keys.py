@@ -9,6 +9,8 @@ so in their headers (bot/storage/lua).
 
 from __future__ import annotations
 
+import hashlib
+
 PREFIX = "parley:"
 # The layout below; bot/storage/migrations.py brings older data to it at start-up.
 SCHEMA_VERSION = 3
@@ -78,3 +80,18 @@ def parked(sid: str) -> str:
 def committed(call: str) -> str:
     """Return the key that marks one commit call as applied."""
     return f"{PREFIX}committed:{call}"
+
+
+def signin_failures_for_account(email: str) -> str:
+    """Return the key counting recent failed sign-ins to one staff account.
+
+    The email is hashed: whatever is typed into the form makes a short key, and Redis
+    holds no addresses.
+    """
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    return f"{PREFIX}signin:account:{digest}"
+
+
+def signin_failures_from(address: str) -> str:
+    """Return the key counting recent failed sign-ins from one client address."""
+    return f"{PREFIX}signin:address:{address}"

@@ -29,6 +29,7 @@ def test_credentials_mean_twilio_and_signature_checks() -> None:
             "TWILIO_AUTH_TOKEN": "secret",
             "TWILIO_MESSAGING_SERVICE_SID": "MG123",
             "PUBLIC_URL": "https://sms.example.com/",
+            "SECRET_KEY": "a long random string",
         }
     )
     assert not settings.sandbox
@@ -132,3 +133,18 @@ def test_good_settings_are_read() -> None:
     assert (settings.send_timeout, settings.send_concurrency, settings.port) == (2.5, 16, 8080)
     assert settings.record_claim_after == 0.5
     assert Settings.from_env({}).record_claim_after == 30.0
+
+
+@pytest.mark.parametrize("secret", [None, "", "dev", " dev "])
+def test_twilio_credentials_need_a_secret_key_of_their_own(secret: str | None) -> None:
+    env = {"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret"}
+    if secret is not None:
+        env["SECRET_KEY"] = secret
+    with pytest.raises(SettingsError, match=r"^SECRET_KEY must be set"):
+        Settings.from_env(env)
+
+
+def test_the_sandbox_signs_sessions_with_the_default_key() -> None:
+    assert Settings.from_env({}).secret_key == "dev"
+    env = {"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "t", "SECRET_KEY": "k" * 32}
+    assert Settings.from_env(env).secret_key == "k" * 32

@@ -30,8 +30,10 @@ def dead() -> Iterator[RecordWriter]:
     engine.dispose()
 
 
-def drain(runtime: Runtime, writer: RecordWriter, name: str = "a", **options: int) -> RecordDrain:
-    return RecordDrain(runtime.redis, writer, keys.RECORD, name, **options)
+def drain(
+    runtime: Runtime, writer: RecordWriter, name: str = "a", claim_after_ms: int = 30_000
+) -> RecordDrain:
+    return RecordDrain(runtime.redis, writer, keys.RECORD, name, claim_after_ms)
 
 
 def copy_all(copier: RecordDrain) -> int:

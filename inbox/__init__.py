@@ -1,0 +1,21 @@
+"""The staff inbox: pages for people, behind a staff account's sign-in (HTTP for people).
+
+`auth.py` signs staff in and out and guards the pages; `throttle.py` limits failed
+sign-ins; `conversations.py` holds the conversation list, the thread and the actions
+taken there, `timeline.py` how a thread reads. Templates and static files live beside them.
+"""
+
+from flask import Blueprint
+
+blueprint = Blueprint(
+    "inbox",
+    __name__,
+    url_prefix="/inbox",
+    template_folder="templates",
+    static_folder="static",
+)
+
+# The modules add their routes to the blueprint as they are imported.
+from inbox import auth, conversations  # noqa: E402
+
+__all__ = ["auth", "blueprint", "conversations"]
