@@ -81,7 +81,7 @@ def _list_context(view: str) -> dict[str, Any]:
         "page": _page(view),
         "counts": conversations.counts(_runtime().record, _me()),
         "q": request.args.get("q", ""),
-        "now": datetime.now(UTC),
+        "now": _runtime().clock(),
     }
 
 
@@ -122,7 +122,7 @@ def _thread_context(contact: Contact) -> dict[str, Any]:
         "me": _me(),
         "contact": contact,
         "items": timeline(messages, events),
-        "local_time": datetime.now(UTC).astimezone(ZoneInfo(contact.timezone)),
+        "local_time": _runtime().clock().astimezone(ZoneInfo(contact.timezone)),
         "run": run,
         "expecting": sorted(expecting(run, journey)) if run and journey else [],
         "refusal": _refusal(contact),
@@ -227,7 +227,7 @@ def _act(raw_phone: str, action: str) -> Redirect:
             choice = SNOOZES.get(request.form.get("for", ""))
             if choice is None:
                 raise Refused("Choose how long to snooze for.")
-            desk.snooze(contact.phone, me, datetime.now(UTC) + choice[1])
+            desk.snooze(contact.phone, me, _runtime().clock() + choice[1])
         elif action == "assign":
             to = request.form.get("to") or None
             known = {member.email for member in _staff()}

@@ -72,9 +72,17 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """The app served over HTTP, and the runtime behind it."""
+
+    url: str
+    runtime: Runtime
+
+
 @pytest.fixture
-def inbox_url(settings: Settings, redis_url: str, clock: Clock) -> Iterator[str]:
-    """Serve the app on a loopback port, as a deployment would be; yield its base URL."""
+def served(settings: Settings, redis_url: str, clock: Clock) -> Iterator[Served]:
+    """Serve the app on a loopback port, as a deployment would be."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     runtime = Runtime(dataclasses.replace(settings, public_url=base), redis_url, clock=clock)
@@ -82,11 +90,17 @@ def inbox_url(settings: Settings, redis_url: str, clock: Clock) -> Iterator[str]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield base
+        yield Served(base, runtime)
     finally:
         server.shutdown()
         thread.join(10)
         runtime.record.dispose()
+
+
+@pytest.fixture
+def inbox_url(served: Served) -> str:
+    """The served app's base URL."""
+    return served.url
 
 
 @pytest.fixture
