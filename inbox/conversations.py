@@ -263,7 +263,9 @@ def feed() -> Response:
         last, changed = _changed_since(_runtime().redis, after)
     except redis.exceptions.ResponseError:
         raise http.BadRequest("after must be an id the feed gave") from None
-    waiting = conversations.waiting_count(_runtime().record)
+    # Counting is a query on the record: only when something changed (or on the first ask).
+    fresh = after == "$" or bool(changed)
+    waiting = conversations.waiting_count(_runtime().record) if fresh else None
     return jsonify({"last": last, "changed": changed, "waiting": waiting})
 
 

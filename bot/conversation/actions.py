@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from rasa_sdk import Action
@@ -15,6 +16,7 @@ from rasa_sdk.executor import ActionExecutor
 from bot.domain.contacts import Contact
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # rasa_sdk logs each action it registers at INFO, in every process at start-up; its
 # warnings and errors are still worth reading.
 logging.getLogger("rasa_sdk.executor").setLevel(logging.WARNING)
@@ -92,7 +94,7 @@ class ActionRunner:
         }
         if name in self.executor.actions:
             try:
-                result = asyncio.run(self.executor.run(call))
+                result = _run_coroutine(self.executor.run(call))
             except Exception as exc:
                 raise ActionFailed(f"action {name!r} failed: {exc}") from exc
             return outcome_of(result.events, result.responses)
@@ -105,3 +107,17 @@ class ActionRunner:
         except (requests.RequestException, ValueError) as exc:
             raise ActionFailed(f"action server failed on {name!r}: {exc}") from exc
         return outcome_of(body.get("events", []), body.get("responses", []))
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from synchronous code, even where a loop already runs.
+
+    A thread whose event loop is running (an async host, a browser driver) cannot run
+    another one: the coroutine then gets a loop of its own in a short-lived thread.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -39,8 +39,9 @@ from bot.storage.store import (
     LockLost,
     Store,
 )
-from flows.engine import Reply, Timeout, expecting
+from flows.engine import Reply, Run, Timeout, expecting
 from flows.event_data import key_of
+from flows.model import Journey
 from nlu.intents import GREET, HUMAN, THANKS
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,10 @@ class Conversations:
             staffing.contact_wrote(turn)  # a snoozed conversation reopens; staff are waited on
         if not handled and contact.subscribed and not contact.handoff:
             handled = self._start_by_keyword(turn, inbound.body)
+            if not handled and run is not None and _asks_for_staff(parse.intent, run, journey):
+                # Someone who asks for a person gets one, whatever the journey was asking:
+                # the run keeps waiting and takes their answer once staff hand back.
+                run = None
             if not handled and run is not None:
                 entities = {entity.entity: entity.value for entity in parse.entities}
                 handled = self.runner.resume(turn, run, Reply(parse.intent, inbound.body, entities))
@@ -417,3 +422,8 @@ class Conversations:
                 return False
             staffing.hand_back(turn, by)
         return True
+
+
+def _asks_for_staff(intent: str, run: Run, journey: Journey | None) -> bool:
+    """Say whether a reply asks for a person at a wait that has no branch for that."""
+    return intent == HUMAN and (journey is None or HUMAN not in expecting(run, journey))

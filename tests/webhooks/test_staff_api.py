@@ -263,3 +263,19 @@ def test_without_handback_after_a_conversation_stays_with_staff(desk: Desk, cloc
     clock.advance(days=30)
     tick(desk.runtime)
     assert desk.conversation()["status"] == "open"
+
+
+def test_asking_for_a_person_mid_journey_hands_off_and_the_journey_waits(desk: Desk) -> None:
+    desk.text("JOIN")
+    assert "Reply YES to confirm" in desk.received()[0]
+    desk.text("can I talk to a person first?")
+    assert desk.received() == ["OK, someone from our team will text you back shortly."]
+    assert desk.conversation()["status"] == "open"
+    desk.reply("Hi! Yes, the offers are weekly. Anything else?")
+    desk.received()
+    assert desk.post("handback", {"author": ANA}).status_code == 200
+    desk.text("YES")
+    assert desk.received() == [
+        "Welcome! You're in. Here's 10% off your next order: use code WELCOME10."
+        " Reply STOP to opt out."
+    ]

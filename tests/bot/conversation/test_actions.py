@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask import Flask, jsonify, request
@@ -100,3 +102,13 @@ def test_rasa_sdk_warnings_still_reach_the_log() -> None:
     executor = logging.getLogger("rasa_sdk.executor")
     assert executor.isEnabledFor(logging.WARNING)
     assert not executor.isEnabledFor(logging.INFO)
+
+
+def test_an_in_process_action_runs_where_an_event_loop_is_already_running() -> None:
+    # A host with a running loop (an async server, a browser driver) must not break it.
+    async def inside_a_loop() -> None:
+        test_the_shipped_order_status_action_runs_in_process()
+
+    # A thread of its own: this one may have a loop running already (the page tests').
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, inside_a_loop()).result()
