@@ -22,6 +22,9 @@ from sandbox.emulator_server import EmulatorServer
 from tests.postgres import PostgresNotInstalled, PostgresServer, find_bin_dir
 from tests.redis_proxy import RedisProxy
 
+# Debian's Chromium through Playwright, for the page tests in any directory.
+pytest_plugins = ["tests.browser"]
+
 PUBLIC_URL = "https://parley.example.com"
 BUSINESS_NUMBER = "+15005550006"
 

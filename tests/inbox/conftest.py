@@ -1,7 +1,7 @@
-"""Fixtures for the inbox: staff accounts, a signed-in test client, and a real browser.
+"""Fixtures for the inbox: staff accounts, a signed-in test client, the app served over HTTP.
 
-Page tests drive Debian's Chromium (`make chromium` installs it) through Playwright,
-against the app served over HTTP by a werkzeug server in a thread.
+Page tests drive Debian's Chromium through Playwright (tests/browser.py) against the app
+served by a werkzeug server in a thread.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ import dataclasses
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from werkzeug.serving import make_server
 
 from bot.config import Settings
@@ -22,7 +20,6 @@ from bot.staff import StaffAccounts
 from parley.app import create_app
 from tests.conftest import Clock, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse battery"
 
 
@@ -56,22 +53,6 @@ def sign_in(
     return client.post("/inbox/sign-in", data=data, environ_base=environ)
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as playwright:
-        yield playwright
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    """Debian's Chromium, headless; Playwright never downloads a browser of its own."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs it", pytrace=False)
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
-    yield browser
-    browser.close()
-
-
 @dataclasses.dataclass(frozen=True)
 class Served:
     """The app served over HTTP, and the runtime behind it."""
@@ -101,13 +82,3 @@ def served(settings: Settings, redis_url: str, clock: Clock) -> Iterator[Served]
 def inbox_url(served: Served) -> str:
     """The served app's base URL."""
     return served.url
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser tab with no cookies, sized like a laptop's window."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
