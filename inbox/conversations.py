@@ -111,9 +111,12 @@ def _contact(raw_phone: str) -> Contact:
     return contact
 
 
-def _thread_context(contact: Contact) -> dict[str, Any]:
+def _thread_context(contact: Contact, before: str | None = None) -> dict[str, Any]:
     runtime = _runtime()
-    messages = runtime.history.messages(contact.phone, THREAD, None)
+    try:
+        messages = runtime.history.messages(contact.phone, THREAD, before)
+    except history.UnknownMessage:
+        raise http.NotFound("no such message in this conversation") from None
     events = runtime.history.events(contact.phone, history.LONGEST_PAGE, None)
     runs = contact.open_runs()
     run = runs[-1] if runs else None
@@ -121,7 +124,7 @@ def _thread_context(contact: Contact) -> dict[str, Any]:
     return {
         "me": _me(),
         "contact": contact,
-        "items": timeline(messages, events),
+        "items": timeline(messages, events, latest=before is None),
         "local_time": _runtime().clock().astimezone(ZoneInfo(contact.timezone)),
         "run": run,
         "expecting": sorted(expecting(run, journey)) if run and journey else [],
@@ -133,6 +136,9 @@ def _thread_context(contact: Contact) -> dict[str, Any]:
         "gsm_basic": "".join(sorted(sms.GSM_BASIC)),
         "gsm_extended": "".join(sorted(sms.GSM_EXTENDED)),
         "last_seq": contact.message_seq,
+        # A full page may have earlier messages before it: they are a link away.
+        "earlier": messages[0]["id"] if len(messages) == THREAD else None,
+        "paged": before is not None,
     }
 
 
@@ -188,7 +194,8 @@ def thread(raw_phone: str) -> str:
     view = request.args.get("view", "all")
     if view not in VIEWS:
         view = "all"
-    context = {**_list_context(view), **_thread_context(contact)}
+    before = request.args.get("before") or None
+    context = {**_list_context(view), **_thread_context(contact, before)}
     if contact.message_seq > contact.read_seq:
         _runtime().desk.mark_read(contact.phone, contact.message_seq)
     return render_template("inbox/thread.html", **context)

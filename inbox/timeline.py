@@ -38,8 +38,13 @@ class Item:
         return SHOWN.get(self.data.get("type", ""), self.data.get("type", ""))
 
 
-def timeline(messages: Sequence[dict[str, Any]], events: Iterable[dict[str, Any]]) -> list[Item]:
+def timeline(
+    messages: Sequence[dict[str, Any]], events: Iterable[dict[str, Any]], *, latest: bool = True
+) -> list[Item]:
     """Interleave a page of messages with the events beside them, oldest first.
+
+    Events from before the page's first message belong to earlier pages; with `latest`
+    false (an earlier page), those after its last message belong to later ones.
 
     Each inbound message gets what the parser made of it: the `message_received` event
     naming its id, else (older events name none) the next one with its text.
@@ -57,8 +62,12 @@ def timeline(messages: Sequence[dict[str, Any]], events: Iterable[dict[str, Any]
         items.append(Item("message", message["at"], message, intent))
     # Events older than the page's first message belong to an earlier page.
     start = datetime.fromisoformat(messages[0]["at"]) if messages else None
+    end = datetime.fromisoformat(messages[-1]["at"]) if messages and not latest else None
     for event in events:
-        if event.get("type") in SHOWN and (start is None or _when(event) >= start):
+        if event.get("type") not in SHOWN:
+            continue
+        when = _when(event)
+        if (start is None or when >= start) and (end is None or when <= end):
             items.append(Item("event", event["at"], event))
     # Messages before events at the same moment: an action follows what prompted it.
     items.sort(key=lambda item: (datetime.fromisoformat(item.at), item.kind != "message"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, Request, Response, jsonify
+from flask import Flask, Request, Response, jsonify, redirect, request, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -16,7 +17,7 @@ from bot.record.drain import lag
 from bot.runtime import Runtime, current
 from bot.storage import keys
 from bot.storage.store import LockLost
-from inbox.auth import SESSION_LIFETIME
+from inbox.auth import SESSION_LIFETIME, current_staff
 from webhooks import api, staff_api, twilio  # noqa: F401 (staff_api adds routes to api's)
 from webhooks.forms import WebRequest
 
@@ -77,8 +78,12 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     csrf.init_app(app)
 
     @app.errorhandler(CSRFError)
-    def form_refused(exc: CSRFError) -> Response:
+    def form_refused(exc: CSRFError) -> ResponseReturnValue:
         log.info("form refused: %s", exc.description)
+        if request.endpoint != "inbox.sign_in" and current_staff() is None:
+            # Signed out (or the session ran out) since the page was loaded: nothing was
+            # done; sign in again rather than read about tokens.
+            return redirect(url_for("inbox.sign_in"))
         text = (
             "This form has expired or did not come from this site:"
             " go back, reload the page and try again.\n"

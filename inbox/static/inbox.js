@@ -40,7 +40,8 @@
 
   function refreshThread() {
     var thread = document.getElementById("thread");
-    if (!thread) { return Promise.resolve(); }
+    // An earlier page of the thread stays as it is: new messages are on the latest one.
+    if (!thread || window.location.search.indexOf("before=") >= 0) { return Promise.resolve(); }
     return fetchHtml(thread.getAttribute("data-timeline-url")).then(function (fresh) {
       // The composer stays: what staff are typing is theirs.
       swap(".thread__head", fresh);
