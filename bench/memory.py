@@ -104,7 +104,12 @@ def format_table(result: dict[str, Any]) -> str:
         (f"after 100 messages, active ({result['window']} kept)", result["active"]),
         ("after 100 messages, idle", result["idle"]),
         ("idle after 100 messages, over a new contact", result["idle"] - result["new"]),
-        ("  of which inbound markers (expire after 7 days)", result["markers"]),
+        ("  of which inbound markers (expire after 24 hours)", result["markers"]),
+        ("after 100 messages, idle a day (markers expired)", result["idle"] - result["markers"]),
+        (
+            "idle a day after 100 messages, over a new contact",
+            result["idle"] - result["markers"] - result["new"],
+        ),
     ]
     lines = [
         f"{result['contacts']} contacts.",

@@ -17,8 +17,10 @@ from bot.domain.messages import RANK, Message, parse_ref
 from bot.storage import jsonio, keys
 from bot.storage.scripts import ScriptRunner
 
-# A handled MessageSid is remembered this long: far past any retry of Twilio's.
-INBOUND_TTL = 7 * 24 * 3600
+# A handled MessageSid is remembered this long: Twilio's retries of a webhook come within
+# its 15-second request timeout, a few times at most, so a day is thousands of times that.
+# Each marker costs ~200 bytes of Redis, so a week of them was most of an idle contact's.
+INBOUND_TTL = 24 * 3600
 # A commit call is remembered this long, so that the script runner's retry of it (its reply
 # lost on the way back) is recognised; retries come within seconds.
 COMMIT_REPLAY_TTL = 60
