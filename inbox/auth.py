@@ -109,6 +109,8 @@ def local_next(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/"):
         return fallback  # another site: the link someone sent would lead staff away
+    if ".." in parts.path.split("/"):
+        return fallback  # /inbox/../api is not an inbox page once the browser resolves it
     prefix = blueprint.url_prefix or "/inbox"
     if parts.path != prefix and not parts.path.startswith(prefix + "/"):
         return fallback
@@ -167,3 +169,16 @@ def sign_out() -> ResponseReturnValue:
 def signed_in_staff() -> dict[str, Staff | None]:
     """Give every inbox template who is signed in (the header names them)."""
     return {"staff": current_staff()}
+
+
+@blueprint.after_request
+def page_headers(response: Response) -> Response:
+    """Keep inbox pages out of other sites' frames and out of shared caches."""
+    # Framed by another site, a page's buttons could be clicked unknowingly.
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if response.mimetype == "text/html":
+        # Pages show contacts' messages: no browser or proxy keeps a copy.
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -40,9 +40,10 @@ class SignInThrottle:
 
     def failed(self, email: str, address: str) -> None:
         """Count a failed sign-in against the account and the address."""
-        pipe = self.redis.pipeline(transaction=True)
+        # No MULTI: the two keys may live in different Cluster slots, and each count
+        # stands alone. The window starts at the first failure; INCR keeps the expiry.
+        pipe = self.redis.pipeline(transaction=False)
         for key in (keys.signin_failures_for_account(email), keys.signin_failures_from(address)):
-            # The window starts at the first failure; INCR keeps the key's expiry.
             pipe.set(key, 0, ex=WINDOW_S, nx=True)
             pipe.incr(key)
         pipe.execute()

@@ -79,6 +79,7 @@ def test_a_failed_sign_in_does_not_say_which_part_was_wrong(
         "/api/contacts",
         "/inboxes",
         "javascript:alert(1)",
+        "/inbox/../api/contacts",
     ],
 )
 def test_after_sign_in_only_inbox_pages_are_a_destination(client, accounts, target) -> None:
@@ -228,3 +229,12 @@ def test_the_web_process_refuses_to_start_without_a_secret_key(
         assert "Traceback" not in log, log
     finally:
         processes.stop()
+
+
+def test_pages_are_never_framed_or_cached(client, accounts) -> None:
+    sign_in(client)
+    for path in ("/inbox/", "/inbox/sign-in"):
+        response = client.get(path)
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert client.get("/inbox/").headers["Cache-Control"] == "no-store"
