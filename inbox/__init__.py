@@ -2,7 +2,8 @@
 
 `auth.py` signs staff in and out and guards the pages; `throttle.py` limits failed
 sign-ins; `conversations.py` holds the conversation list, the thread and the actions
-taken there, `timeline.py` how a thread reads. Templates and static files live beside them.
+taken there, `timeline.py` how a thread reads; `admin.py` the pages where admins manage
+staff accounts and canned replies. Templates and static files live beside them.
 """
 
 from flask import Blueprint
@@ -16,6 +17,6 @@ blueprint = Blueprint(
 )
 
 # The modules add their routes to the blueprint as they are imported.
-from inbox import auth, conversations  # noqa: E402
+from inbox import admin, auth, conversations  # noqa: E402
 
-__all__ = ["auth", "blueprint", "conversations"]
+__all__ = ["admin", "auth", "blueprint", "conversations"]

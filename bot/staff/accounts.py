@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,8 @@ class Staff:
     name: str | None
     role: str
     created_at: datetime
+    # Not part of who they are: signing in again leaves the same person.
+    signed_in_at: datetime | None = field(default=None, compare=False)
 
     @property
     def shown(self) -> str:
@@ -150,4 +152,11 @@ class StaffAccounts:
 
 
 def _staff(row: Any) -> Staff:
-    return Staff(row["email"], row["name"], row["role"], utc(row["created_at"]))
+    signed_in = row["signed_in_at"]
+    return Staff(
+        row["email"],
+        row["name"],
+        row["role"],
+        utc(row["created_at"]),
+        None if signed_in is None else utc(signed_in),
+    )

@@ -108,6 +108,19 @@
     update();
   }
 
+  // Picking a canned reply puts its text in the Reply box, counted like typing.
+  function watchCanned() {
+    var menu = document.querySelector("select[data-canned-for]");
+    if (!menu) { return; }
+    menu.addEventListener("change", function () {
+      var box = document.getElementById(menu.getAttribute("data-canned-for"));
+      if (!box || !menu.value) { return; }
+      box.value = menu.value;
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+      box.focus();
+    });
+  }
+
   function typing(event) {
     var target = event.target;
     return target.isContentEditable || /^(input|textarea|select)$/i.test(target.tagName);
@@ -139,5 +152,6 @@
   });
 
   watchReply();
+  watchCanned();
   poll();
 })();

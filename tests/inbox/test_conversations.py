@@ -63,7 +63,7 @@ def test_staff_take_over_reply_note_and_hand_back(
     page.get_by_role("button", name="Take over").click()
     expect(page.get_by_text("Owned by ana@example.com")).to_be_visible()
 
-    reply = page.get_by_label("Reply")
+    reply = page.get_by_label("Reply", exact=True)
     reply.fill("Hi Maria, this is Ana. How can I help?")
     expect(page.locator("#reply-count")).to_have_text("38 characters, 1 SMS segment (GSM-7)")
     reply.fill("Olá Maria 👋")
@@ -94,13 +94,13 @@ def test_a_new_message_appears_without_reloading(
     record(served.runtime)
     sign_in(page, served.url)
     page.get_by_role("link", name="Maria Silva").click()
-    page.get_by_label("Reply").fill("half-typed answer")
+    page.get_by_label("Reply", exact=True).fill("half-typed answer")
     page.wait_for_timeout(2500)  # the page has read the feed's position once
     maria.text("are you there?")
     record(served.runtime)
     messages = page.get_by_role("list", name="Messages")
     expect(messages).to_contain_text("are you there?", timeout=8000)
-    expect(page.get_by_label("Reply")).to_have_value("half-typed answer")  # kept
+    expect(page.get_by_label("Reply", exact=True)).to_have_value("half-typed answer")  # kept
 
 
 def test_staff_cannot_text_someone_who_opted_out_and_are_told_why(
@@ -112,7 +112,7 @@ def test_staff_cannot_text_someone_who_opted_out_and_are_told_why(
     sign_in(page, served.url)
     page.goto(served.url + "/inbox/c/%2B14155550123")
     expect(page.get_by_role("status").filter(has_text="opted out")).to_be_visible()
-    expect(page.get_by_label("Reply")).to_be_disabled()
+    expect(page.get_by_label("Reply", exact=True)).to_be_disabled()
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
 
 
@@ -133,4 +133,4 @@ def test_the_keyboard_moves_through_the_list_and_reaches_the_reply(
     expect(page.get_by_role("heading", name="Maria Silva", level=2)).to_be_visible()
     page.wait_for_load_state("load")
     page.keyboard.press("r")
-    expect(page.get_by_label("Reply")).to_be_focused()
+    expect(page.get_by_label("Reply", exact=True)).to_be_focused()

@@ -90,7 +90,9 @@ def test_a_day_at_the_inbox(parley, emulator, browser: Browser, request) -> None
     expect(bo.get_by_text("Owned by ana@example.com")).to_be_visible()
     screenshot(bo, shot, "2-another-agent-sees-the-assignment")
 
-    ana.get_by_label("Reply").fill("Hi, this is Ana. The offers come weekly. Anything else?")
+    ana.get_by_label("Reply", exact=True).fill(
+        "Hi, this is Ana. The offers come weekly. Anything else?"
+    )
     ana.get_by_role("button", name="Send").click()
     wait_until(
         lambda: (
@@ -133,6 +135,6 @@ def test_stop_during_a_takeover(parley, emulator, browser: Browser, request) -> 
     expect(messages).to_contain_text("STOP", timeout=5_000)
     expect(messages).to_contain_text(re.compile("Opted out"))
     ana.reload()
-    expect(ana.get_by_label("Reply")).to_be_disabled()
+    expect(ana.get_by_label("Reply", exact=True)).to_be_disabled()
     expect(ana.get_by_role("status").filter(has_text="opted out")).to_be_visible()
     screenshot(ana, request.node.name, "opted-out-during-takeover")
