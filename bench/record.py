@@ -1,0 +1,328 @@
+"""Record write throughput: the record stream drained into SQLite and PostgreSQL, against a
+plain executemany of the same rows.
+
+Contacts converse with the bot turn after turn: every fifth turn a booking
+(`appointment_booked`, a new booking id) starts a run of appointment_confirmation and the contact
+answers "maybe" (the retry prompt), then "yes" (confirmed), then asks two questions the
+bot answers. Every message Parley sends goes through the Twilio emulator and is then
+reported `sent` and `delivered` as Twilio's status callbacks would (the /status
+webhook's `advance_status`); nothing drains the record stream meanwhile. The stream is
+then copied and, for each round and database, put back under its own ids and drained by
+`RecordDrain.run_once` (bot/record/drain.py: batches of up to 500 entries, each written
+by `RecordWriter` in one transaction, then acknowledged and deleted) into a fresh,
+migrated, empty record, until the stream is empty. Rows/s is the rows the record then
+holds (contacts, messages, conversation events, journey runs) divided by the seconds the
+drain took. The baseline, in the same run and on the same server, reads those rows back
+and inserts them into another fresh, migrated, empty record of the same kind with
+SQLAlchemy Core's executemany (`connection.execute(table.insert(), rows)`, one statement
+per table, one transaction): what the database alone allows for those rows and indexes.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import Table, func, select
+
+from bench.harness import BenchRedis
+from bench.report import Section, ratio, verdict
+from bot.config import Settings
+from bot.conversation.runner import Inbound
+from bot.delivery.sender import Sender
+from bot.record import database
+from bot.record.drain import BATCH, GROUP, RecordDrain
+from bot.record.schema import contacts, conversation_events, journey_runs, messages
+from bot.record.writer import RecordWriter
+from bot.runtime import Runtime
+from bot.storage import keys
+from sandbox.emulator_server import EmulatorServer
+from sandbox.postgres import PostgresNotInstalled, PostgresServer
+
+TARGET = 0.7
+TABLES = (contacts, messages, conversation_events, journey_runs)
+ANSWERS = {1: "maybe", 2: "yes"}  # to the booking's question, on the turns after it
+CALLBACKS = ("sent", "delivered")  # what Twilio reports after accepting a message
+
+# A stream entry as XRANGE gives it: its id and its fields.
+Entry = tuple[str, dict[str, str]]
+
+
+def produce(workdir: Path, contacts_count: int, turns: int) -> list[Entry]:
+    """Run the conversations; return the record stream they leave, undrained."""
+    with EmulatorServer() as emulator:
+        bench_redis = BenchRedis(workdir / "redis-produce").start()
+        try:
+            settings = Settings(
+                twilio_account_sid=emulator.account_sid,
+                twilio_auth_token=emulator.auth_token,
+                twilio_from_number="+15005550006",
+                twilio_api_base=emulator.base_url,
+                var_dir=workdir / "var",
+            )
+            runtime = Runtime(settings, bench_redis.url)
+            appointment = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+            phones = [f"+1212{4000000 + n:07d}" for n in range(contacts_count)]
+            for turn in range(turns):
+                for phone in phones:
+                    if turn % 5 == 0:
+                        booking = {"appointment_at": appointment, "booking_id": f"B{turn}"}
+                        runtime.conversations.trigger(phone, "appointment_booked", booking)
+                        continue
+                    sid = f"SM{turn:04d}{phone[1:]:0>28}"
+                    body = ANSWERS.get(turn % 5, f"what are your opening hours? ({turn})")
+                    runtime.conversations.receive(Inbound(sid, phone, body))
+                Sender(runtime).drain()
+                for message in emulator.messages():
+                    for status in CALLBACKS:
+                        runtime.store.advance_status(message["sid"], status)
+                emulator.reset()
+            reply: Any = runtime.redis.xrange(keys.RECORD)
+            runtime.record.dispose()
+        finally:
+            bench_redis.stop()
+    return [
+        (_text(entry_id), {_text(k): _text(v) for k, v in fields.items()})
+        for entry_id, fields in reply
+    ]
+
+
+def load(client: redis.Redis, entries: list[Entry]) -> None:
+    """Put the stream back as it was produced: the same entries under the same ids."""
+    client.delete(keys.RECORD)
+    for start in range(0, len(entries), 1000):
+        pipe = client.pipeline(transaction=False)
+        for entry_id, fields in entries[start : start + 1000]:
+            pipe.xadd(keys.RECORD, fields, id=entry_id)  # type: ignore[arg-type]
+        pipe.execute()
+    client.xgroup_create(keys.RECORD, GROUP, id="0")
+
+
+def drain(client: redis.Redis, entries: list[Entry], url: str) -> tuple[float, dict[str, int]]:
+    """Drain the stream into the empty record at `url`; return seconds and rows per table."""
+    load(client, entries)
+    engine = database.connect(url)
+    try:
+        record_drain = RecordDrain(client, RecordWriter(engine), keys.RECORD, "bench")
+        started = time.perf_counter()
+        written = 0
+        while True:
+            count = record_drain.run_once()
+            if not count:
+                break
+            written += count
+        seconds = time.perf_counter() - started
+        assert written == len(entries), f"drained {written} of {len(entries)} entries"
+        assert not client.xlen(keys.RECORD + ":dead"), "the record refused entries"
+        return seconds, counts(engine)
+    finally:
+        engine.dispose()
+
+
+def counts(engine: Any) -> dict[str, int]:
+    """Return the rows each table holds."""
+    with engine.connect() as connection:
+        return {
+            table.name: int(
+                connection.execute(select(func.count()).select_from(table)).scalar_one()
+            )
+            for table in TABLES
+        }
+
+
+def read_rows(url: str) -> dict[Table, list[dict[str, Any]]]:
+    """Return every row of the record's tables at `url`."""
+    engine = database.connect(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table: [row._asdict() for row in connection.execute(select(table))]
+                for table in TABLES
+            }
+    finally:
+        engine.dispose()
+
+
+def executemany(rows: dict[Table, list[dict[str, Any]]], url: str) -> tuple[float, dict[str, int]]:
+    """Insert `rows` into the empty record at `url`; return seconds and rows per table."""
+    engine = database.connect(url)
+    try:
+        with engine.connect():  # the pool's first connection is not timed, as the drain's is
+            pass
+        started = time.perf_counter()
+        with engine.begin() as connection:
+            for table, table_rows in rows.items():
+                if table_rows:
+                    connection.execute(table.insert(), table_rows)
+        seconds = time.perf_counter() - started
+        return seconds, counts(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def sqlite_records(workdir: Path) -> Iterator[Callable[[str], str]]:
+    """Yield a function that makes a fresh, migrated SQLite record and returns its URL."""
+
+    def fresh(name: str) -> str:
+        url = f"sqlite:///{workdir / 'sqlite' / name}.sqlite3"
+        database.upgrade(url)
+        return url
+
+    yield fresh
+
+
+@contextmanager
+def postgres_records() -> Iterator[Callable[[str], str]]:
+    """Yield a function that makes a fresh, migrated PostgreSQL database and returns its URL."""
+    with PostgresServer() as server:
+        made: list[str] = []
+
+        def fresh(name: str) -> str:
+            url = server.create_database(name)
+            made.append(name)
+            database.upgrade(url)
+            return url
+
+        try:
+            yield fresh
+        finally:
+            for name in made:
+                server.drop_database(name)
+
+
+def measure(
+    client: redis.Redis, entries: list[Entry], records: Callable[[str], str], rounds: int
+) -> dict[str, Any]:
+    """Drain and insert `rounds` times into fresh records; return the figures."""
+    drains: list[float] = []
+    inserts: list[float] = []
+    rows: dict[str, int] = {}
+    for number in range(rounds):
+        drained_url = records(f"drained_{number}")
+        seconds, rows = drain(client, entries, drained_url)
+        drains.append(seconds)
+        copied = read_rows(drained_url)
+        seconds, inserted = executemany(copied, records(f"inserted_{number}"))
+        assert inserted == rows, f"executemany wrote {inserted}, the drain {rows}"
+        inserts.append(seconds)
+    total = sum(rows.values())
+    drain_rate = [total / s for s in drains]
+    insert_rate = [total / s for s in inserts]
+    ratios = [ratio(d, i) for d, i in zip(drain_rate, insert_rate, strict=True)]
+    return {
+        "rows": rows,
+        "total": total,
+        "drain_seconds": statistics.median(drains),
+        "insert_seconds": statistics.median(inserts),
+        "drain_rate": statistics.median(drain_rate),
+        "insert_rate": statistics.median(insert_rate),
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+    }
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Produce the stream once, then measure each database; return the figures."""
+    contacts_count, turns, rounds = (50, 10, 2) if quick else (200, 25, 3)
+    result: dict[str, Any] = {"contacts": contacts_count, "turns": turns, "rounds": rounds}
+    with tempfile.TemporaryDirectory(prefix="parley-bench-record-") as tmp:
+        workdir = Path(tmp)
+        started = time.perf_counter()
+        entries = produce(workdir, contacts_count, turns)
+        result["produce_seconds"] = time.perf_counter() - started
+        result["entries"] = len(entries)
+        result["status_entries"] = sum(1 for _, fields in entries if "m" in fields)
+        bench_redis = BenchRedis(workdir / "redis-drain").start()
+        try:
+            client = bench_redis.client()
+            with sqlite_records(workdir) as fresh:
+                result["sqlite"] = measure(client, entries, fresh, rounds)
+            try:
+                with postgres_records() as fresh:
+                    result["postgresql"] = measure(client, entries, fresh, rounds)
+            except PostgresNotInstalled as exc:
+                result["postgresql"] = None
+                result["postgresql_missing"] = str(exc)
+        finally:
+            bench_redis.stop()
+    return result
+
+
+def section(quick: bool, workdir: Path) -> Section:
+    """Run the benchmark; return its section of BENCHMARKS.md."""
+    result = run(quick)
+    out = Section("record", "Record write throughput: the record stream drained vs executemany")
+    out.add(
+        f"_Run: {'quick' if quick else 'full'}._ " + " ".join(__doc__.strip().split()),
+        "",
+        f"{result['contacts']} contacts x {result['turns']} turns: "
+        f"{result['entries']:,} stream entries, of which "
+        f"{result['status_entries']:,} status changes; {result['rounds']} rounds per "
+        f"database, medians shown; drain batches of {BATCH} entries.",
+        "",
+    )
+    names = {"sqlite": "SQLite (file, WAL)", "postgresql": "PostgreSQL (loopback)"}
+    table_rows = []
+    for key, name in names.items():
+        figures = result.get(key)
+        if figures is None:
+            continue
+        rows = figures["rows"]
+        shown = f"{figures['total']:,} ({', '.join(f'{rows[t.name]:,}' for t in TABLES)})"
+        table_rows.append(
+            [
+                f"{name}: drain",
+                shown,
+                f"{figures['drain_seconds']:.2f}",
+                f"{figures['drain_rate']:,.0f}",
+                f"{figures['ratio']:.2f}",
+            ]
+        )
+        table_rows.append(
+            [
+                f"{name}: executemany (baseline)",
+                shown,
+                f"{figures['insert_seconds']:.2f}",
+                f"{figures['insert_rate']:,.0f}",
+                "1.00",
+            ]
+        )
+    out.table(
+        [
+            "database: writer",
+            "rows (contacts, messages, events, runs)",
+            "seconds",
+            "rows/s",
+            "vs baseline",
+        ],
+        table_rows,
+    )
+    for key, name in names.items():
+        figures = result.get(key)
+        if figures is None:
+            out.add(f"**{name}: not measured** ({result.get('postgresql_missing')}).", "")
+            out.failures.append(f"{key} not measured")
+            continue
+        rounds = ", ".join(f"{r:.2f}" for r in figures["ratios"])
+        out.add(
+            f"**{name}: drain / executemany {figures['ratio']:.2f}** (target >= {TARGET:g}: "
+            f"{verdict(figures['ratio'], TARGET)}); per round: {rounds}.",
+            "",
+        )
+    return out
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+if __name__ == "__main__":
+    print(section(quick=True, workdir=Path(tempfile.gettempdir())).markdown())
