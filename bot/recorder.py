@@ -56,8 +56,10 @@ class Recorder:
         self.retention = retention  # None: the record keeps everything
         self.stopped = threading.Event()
         self.token = uuid.uuid4().hex  # what the writer's lease holds while we hold it
-        self._swept_at = 0.0
-        self._pruned_at = 0.0
+        # Never yet: time.monotonic() counts from an arbitrary point (often the machine's
+        # boot), so 0.0 would hold off the first sweep and prune on a freshly booted one.
+        self._swept_at = float("-inf")
+        self._pruned_at = float("-inf")
         # Contacts whose messages were written, each with one written (the newest of its
         # latest batch), waiting to be trimmed; and the newest entry written.
         self._untrimmed: dict[str, str] = {}
