@@ -20,6 +20,7 @@ per table, one transaction): what the database alone allows for those rows and i
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -32,8 +33,8 @@ from typing import Any
 import redis
 from sqlalchemy import Table, func, select
 
-from bench.harness import BenchRedis
-from bench.report import Section, ratio, verdict
+from bench.harness import BenchRedis, foreign_cpu, foreign_share, machine_cpu, tree_cpu
+from bench.report import Section, cpus, ratio, verdict
 from bot.config import Settings
 from bot.conversation.runner import Inbound
 from bot.delivery.sender import Sender
@@ -180,21 +181,26 @@ def executemany(rows: dict[Table, list[dict[str, Any]]], url: str) -> tuple[floa
         engine.dispose()
 
 
+# What a `*_records` context yields: a function that makes a fresh, migrated, empty record
+# and returns its URL; and one that returns the CPU seconds its server has used so far.
+Records = tuple[Callable[[str], str], Callable[[], float]]
+
+
 @contextmanager
-def sqlite_records(workdir: Path) -> Iterator[Callable[[str], str]]:
-    """Yield a function that makes a fresh, migrated SQLite record and returns its URL."""
+def sqlite_records(workdir: Path) -> Iterator[Records]:
+    """Yield fresh SQLite records (files, inside this process)."""
 
     def fresh(name: str) -> str:
         url = f"sqlite:///{workdir / 'sqlite' / name}.sqlite3"
         database.upgrade(url)
         return url
 
-    yield fresh
+    yield fresh, lambda: 0.0
 
 
 @contextmanager
-def postgres_records() -> Iterator[Callable[[str], str]]:
-    """Yield a function that makes a fresh, migrated PostgreSQL database and returns its URL."""
+def postgres_records() -> Iterator[Records]:
+    """Yield fresh PostgreSQL databases, on a server of their own."""
     with PostgresServer() as server:
         made: list[str] = []
 
@@ -204,30 +210,40 @@ def postgres_records() -> Iterator[Callable[[str], str]]:
             database.upgrade(url)
             return url
 
+        def cpu() -> float:
+            postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+            return tree_cpu(postmaster)  # the server daemonizes: not one of our descendants
+
         try:
-            yield fresh
+            yield fresh, cpu
         finally:
             for name in made:
                 server.drop_database(name)
 
 
 def measure(
-    client: redis.Redis, entries: list[Entry], records: Callable[[str], str], rounds: int
+    client: redis.Redis, entries: list[Entry], records: Records, rounds: int
 ) -> dict[str, Any]:
     """Drain and insert `rounds` times into fresh records; return the figures."""
+    fresh, server_cpu = records
+    cpu, server_before, started = foreign_cpu(), server_cpu(), time.perf_counter()
     drains: list[float] = []
     inserts: list[float] = []
     streams: list[float] = []
     rows: dict[str, int] = {}
     for number in range(rounds):
         streams.append(drain_all(client, entries, _Nowhere()))
-        drained_url = records(f"drained_{number}")
+        drained_url = fresh(f"drained_{number}")
         seconds, rows = drain(client, entries, drained_url)
         drains.append(seconds)
         copied = read_rows(drained_url)
-        seconds, inserted = executemany(copied, records(f"inserted_{number}"))
+        seconds, inserted = executemany(copied, fresh(f"inserted_{number}"))
         assert inserted == rows, f"executemany wrote {inserted}, the drain {rows}"
         inserts.append(seconds)
+    elapsed = time.perf_counter() - started
+    server = server_cpu() - server_before
+    cpu = {"machine": machine_cpu() - cpu["machine"], "ours": tree_cpu(os.getpid()) - cpu["ours"]}
+    cpu["ours"] += server
     total = sum(rows.values())
     drain_rate = [total / s for s in drains]
     insert_rate = [total / s for s in inserts]
@@ -242,12 +258,13 @@ def measure(
         "insert_rate": statistics.median(insert_rate),
         "ratio": statistics.median(ratios),
         "ratios": ratios,
+        "foreign": foreign_share(cpu, elapsed, cpus()),
     }
 
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Produce the stream once, then measure each database; return the figures."""
-    contacts_count, turns, rounds = (50, 10, 2) if quick else (200, 25, 3)
+    contacts_count, turns, rounds = (50, 10, 2) if quick else (300, 30, 3)
     result: dict[str, Any] = {"contacts": contacts_count, "turns": turns, "rounds": rounds}
     with tempfile.TemporaryDirectory(prefix="parley-bench-record-") as tmp:
         workdir = Path(tmp)
@@ -282,7 +299,8 @@ def section(quick: bool, workdir: Path) -> Section:
         f"{result['contacts']} contacts x {result['turns']} turns: "
         f"{result['entries']:,} stream entries, of which "
         f"{result['status_entries']:,} status changes; {result['rounds']} rounds per "
-        f"database, medians shown; drain batches of {BATCH} entries.",
+        f"database, medians shown (the ratio is the median of the rounds' ratios); "
+        f"drain batches of {BATCH} entries.",
         "",
     )
     names = {"sqlite": "SQLite (file, WAL)", "postgresql": "PostgreSQL (loopback)"}
@@ -330,6 +348,7 @@ def section(quick: bool, workdir: Path) -> Section:
         ],
         table_rows,
     )
+    notes: list[str] = []
     for key, name in names.items():
         figures = result.get(key)
         if figures is None:
@@ -348,6 +367,12 @@ def section(quick: bool, workdir: Path) -> Section:
             f"{ratio(writer, figures['insert_seconds']):.1f}x the executemany.",
             "",
         )
+        notes.append(
+            f"- {name}: processes not started by the benchmark used {figures['foreign']:.0%} "
+            "of the machine's CPU while it measured (well above 0% means the figures are "
+            "noisy)."
+        )
+    out.add(*notes, "")
     return out
 
 
