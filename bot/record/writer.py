@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, Table, Text, select
+from sqlalchemy import Connection, Engine, String, Table, Text, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -102,8 +102,11 @@ class RecordWriter:
                 upsert = self._newer_wins(contacts, ["phone"])
                 connection.execute(upsert, _fitted(contacts, batch.contacts.values()))
             if batch.messages:
-                rows = self._merge_messages(connection, batch.messages)
-                connection.execute(self._replace(messages, ["id"]), _fitted(messages, rows))
+                rows, statuses = self._merge_messages(connection, batch.messages)
+                if rows:
+                    connection.execute(self._replace(messages, ["id"]), _fitted(messages, rows))
+                if statuses:
+                    connection.execute(_STATUS_UPDATE, _fitted(messages, statuses))
             if batch.runs:
                 rows = self._merge_runs(connection, batch.runs)
                 connection.execute(self._replace(journey_runs, ["id"]), _fitted(journey_runs, rows))
@@ -113,25 +116,41 @@ class RecordWriter:
                 )
                 connection.execute(insert, _fitted(conversation_events, batch.events))
 
-    def _existing(self, connection: Connection, table: Table, ids: Iterable[str]) -> dict[str, Any]:
-        """Return the rows already written for `ids`, locked until the batch commits."""
-        query = select(table).where(table.c.id.in_(list(ids)))
+    def _existing(
+        self, connection: Connection, table: Table, ids: Iterable[str], *columns: str
+    ) -> dict[str, Any]:
+        """Return the rows (or just `columns` and the id) already written for `ids`, locked
+        until the batch commits."""
+        chosen = [table.c.id, *(table.c[name] for name in columns)] if columns else [table]
+        query = select(*chosen).where(table.c.id.in_(list(ids)))
         if self._dialect is postgresql:
             query = query.with_for_update()  # two recorders merging one row take turns
         return {row.id: _aware(row._asdict()) for row in connection.execute(query)}
 
     def _merge_messages(
         self, connection: Connection, changes: dict[str, list[Entry]]
-    ) -> list[dict[str, Any]]:
-        existing = self._existing(connection, messages, changes)
-        rows = []
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Return the message rows to write whole, and the status changes of rows already
+        written (as the parameters of _STATUS_UPDATE).
+
+        A message's merge reads nothing of a row already written but its statuses, sid and
+        error code: a commit replaces the rest, and a status change leaves it as it is.
+        """
+        existing = self._existing(connection, messages, changes, *_STATUS_COLUMNS)
+        rows, statuses = [], []
         for message_id, entries in changes.items():
             row = existing.get(message_id)
+            whole = row is None
             for entry in entries:
+                whole = whole or isinstance(entry, Commit)
                 row = _message_merged(row, message_id, entry)
-            if row is not None:
+            if row is None:
+                continue
+            if whole:
                 rows.append(row)
-        return rows
+            else:
+                statuses.append({"_id": message_id, **{k: row[k] for k in _STATUS_UPDATED}})
+        return rows, statuses
 
     def _merge_runs(
         self, connection: Connection, changes: dict[str, list[tuple[Commit, Mapping[str, Any]]]]
@@ -161,6 +180,12 @@ class RecordWriter:
         insert = self._dialect.insert(table)
         columns = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in key}
         return insert.on_conflict_do_update(index_elements=key, set_=columns)
+
+
+# What a status change alters in a message row already written; what its merge reads.
+_STATUS_UPDATED = ("status", "status_history", "sid", "error_code", "updated_at")
+_STATUS_COLUMNS = ("status_history", "sid", "error_code")
+_STATUS_UPDATE = messages.update().where(messages.c.id == bindparam("_id"))  # SETs what it is given
 
 
 def _fitted(table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
