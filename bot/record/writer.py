@@ -14,9 +14,11 @@ replaced.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, String, Table, Text, bindparam, select
@@ -27,8 +29,12 @@ from bot.domain.messages import RANK
 from bot.record.schema import contacts, conversation_events, journey_runs, messages
 from bot.record.times import moment, utc
 
+# A batch parses the same times many times over (a message's status history is sorted at
+# every change): each is parsed once.
+_moment = lru_cache(maxsize=65_536)(moment)
+
 # Event fields that have columns of their own; the rest go to `data`.
-_EVENT_COLUMNS = ("type", "at", "intent", "confidence", "journey", "run_id", "seq")
+_EVENT_COLUMNS = frozenset(("type", "at", "intent", "confidence", "journey", "run_id", "seq"))
 
 
 @dataclass(frozen=True)
@@ -194,21 +200,28 @@ def _fitted(table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]
     PostgreSQL refuses both (SQLite takes them), and a contact's name or language comes
     from outside; cutting one field keeps the rest of the entry, its messages included.
     """
-    limits = {
-        column.name: getattr(column.type, "length", None)
-        for column in table.columns
-        if isinstance(column.type, String | Text)
-    }
+    limits = _text_limits(table)
     fitted = []
     for row in rows:
-        row = dict(row)
-        for name, length in limits.items():
+        fit = row  # copied only if something in it must change
+        for name, length in limits:
             value = row.get(name)
-            if isinstance(value, str):
-                value = value.replace("\x00", "")
-                row[name] = value[:length] if length else value
-        fitted.append(row)
+            if isinstance(value, str) and (len(value) > length or "\x00" in value):
+                if fit is row:
+                    fit = dict(row)
+                fit[name] = value.replace("\x00", "")[:length]
+        fitted.append(fit)
     return fitted
+
+
+@cache
+def _text_limits(table: Table) -> tuple[tuple[str, int], ...]:
+    """Return each text column of `table` with its length limit (sys.maxsize: none)."""
+    return tuple(
+        (column.name, getattr(column.type, "length", None) or sys.maxsize)
+        for column in table.columns
+        if isinstance(column.type, String | Text)
+    )
 
 
 def _aware(row: dict[str, Any]) -> dict[str, Any]:
@@ -233,10 +246,10 @@ def _contact_row(contact: Mapping[str, Any], at: str) -> dict[str, Any]:
         "handoff": bool(contact.get("handoff", False)),
         "handoff_reason": contact.get("handoff_reason"),
         "undeliverable": contact.get("undeliverable"),
-        "created_at": moment(contact.get("created_at")) or moment(at),
-        "last_active_at": moment(contact.get("last_active_at")),
-        "active_at": moment(contact.get("last_active_at") or contact.get("created_at") or at),
-        "updated_at": moment(at),
+        "created_at": _moment(contact.get("created_at")) or _moment(at),
+        "last_active_at": _moment(contact.get("last_active_at")),
+        "active_at": _moment(contact.get("last_active_at") or contact.get("created_at") or at),
+        "updated_at": _moment(at),
     }
 
 
@@ -268,8 +281,8 @@ def _message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) -
             "error_code": None,
             "segments": None,
             "seq": 0,
-            "created_at": moment(entry.at),
-            "updated_at": moment(entry.at),
+            "created_at": _moment(entry.at),
+            "updated_at": _moment(entry.at),
         }
     row = dict(row)
     if entry.sid:
@@ -295,8 +308,8 @@ def _message_row(data: Mapping[str, str]) -> dict[str, Any]:
         "error_code": int(data["error_code"]) if data.get("error_code") else None,
         "segments": None,
         "seq": int(data.get("seq") or 0),
-        "created_at": moment(data["at"]),
-        "updated_at": moment(data["at"]),
+        "created_at": _moment(data["at"]),
+        "updated_at": _moment(data["at"]),
     }
 
 
@@ -314,7 +327,7 @@ def _history(*parts: Sequence[Sequence[str]]) -> list[list[str]]:
 
 def _status_order(pair: tuple[str, str]) -> tuple[datetime | None, int, str]:
     status, at = pair
-    return moment(at), RANK.get(status, 0), status
+    return _moment(at), RANK.get(status, 0), status
 
 
 def _with_status(row: dict[str, Any], history: list[list[str]]) -> dict[str, Any]:
@@ -330,7 +343,7 @@ def _with_status(row: dict[str, Any], history: list[list[str]]) -> dict[str, Any
 
 
 def _when(text: str) -> datetime:
-    found = moment(text)
+    found = _moment(text)
     assert found is not None, "a status history's times are never empty"
     return found
 
@@ -345,7 +358,7 @@ def _event_rows(commit: Commit) -> Iterable[dict[str, Any]]:
             "seq": seq,
             "phone": commit.phone,
             "type": event["type"],
-            "at": moment(event.get("at")) or moment(commit.at),
+            "at": _moment(event.get("at")) or _moment(commit.at),
             "intent": event.get("intent"),
             "confidence": event.get("confidence"),
             "journey": event.get("journey"),
@@ -367,7 +380,7 @@ def _run_merged(
     passed = [e["step"] for e in mine if e.get("step")] + [run["step"]]
     ended = next((e for e in mine if e["type"] == "journey_ended"), None)
     chosen = next((e["variant"] for e in mine if e["type"] == "split_chosen"), None)
-    at = moment(commit.at)
+    at = _moment(commit.at)
     if row is None:
         row = {"steps": [], "variant": None, "end_reason": None, "updated_at": at}
     merged = dict(row)
@@ -380,8 +393,8 @@ def _run_merged(
             event_id=run.get("event_id"),
             status=run["status"],
             step=run.get("step"),
-            started_at=moment(run["started_at"]),
-            ended_at=moment(run.get("ended_at")),
+            started_at=_moment(run["started_at"]),
+            ended_at=_moment(run.get("ended_at")),
             updated_at=at,
         )
         if ended is not None:
