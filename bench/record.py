@@ -24,6 +24,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, event, func, select
 
 from bench.harness import BenchRedis, foreign_cpu, foreign_share, machine_cpu, tree_cpu
 from bench.report import Section, cpus, ratio, verdict
@@ -131,11 +132,35 @@ def drain_all(client: redis.Redis, entries: list[Entry], writer: RecordWriter | 
     return seconds
 
 
-def drain(client: redis.Redis, entries: list[Entry], url: str) -> tuple[float, dict[str, int]]:
-    """Drain the stream into the empty record at `url`; return seconds and rows per table."""
+def drain(
+    client: redis.Redis, entries: list[Entry], url: str, statements: Counter[str] | None = None
+) -> tuple[float, dict[str, int]]:
+    """Drain the stream into the empty record at `url`; return seconds and rows per table.
+
+    `statements`, if given, counts the rows each kind of statement was given
+    ("insert contacts", "update messages", "select messages"...) and the transactions.
+    """
     engine = database.connect(url)
+    if statements is not None:
+
+        def count(connection: Any, statement: Any, multiparams: Any, *_: Any) -> None:
+            table = getattr(statement, "table", None)
+            if table is None and hasattr(statement, "get_final_froms"):
+                table = statement.get_final_froms()[0]
+            kind = f"{type(statement).__name__.lower()} {getattr(table, 'name', '')}"
+            statements[kind.strip()] += len(multiparams) if multiparams else 1
+
+        def committed(connection: Any) -> None:
+            statements["transactions"] += 1
+
+        event.listen(engine, "before_execute", count)
+        event.listen(engine, "commit", committed)
     try:
-        return drain_all(client, entries, RecordWriter(engine)), counts(engine)
+        seconds = drain_all(client, entries, RecordWriter(engine))
+        if statements is not None:
+            event.remove(engine, "before_execute", count)
+            event.remove(engine, "commit", committed)
+        return seconds, counts(engine)
     finally:
         engine.dispose()
 
@@ -234,7 +259,8 @@ def measure(
     for number in range(rounds):
         streams.append(drain_all(client, entries, _Nowhere()))
         drained_url = fresh(f"drained_{number}")
-        seconds, rows = drain(client, entries, drained_url)
+        statements: Counter[str] = Counter()
+        seconds, rows = drain(client, entries, drained_url, statements)
         drains.append(seconds)
         copied = read_rows(drained_url)
         seconds, inserted = executemany(copied, fresh(f"inserted_{number}"))
@@ -259,6 +285,7 @@ def measure(
         "ratio": statistics.median(ratios),
         "ratios": ratios,
         "foreign": foreign_share(cpu, elapsed, cpus()),
+        "statements": dict(statements),
     }
 
 
@@ -371,6 +398,19 @@ def section(quick: bool, workdir: Path) -> Section:
             f"- {name}: processes not started by the benchmark used {figures['foreign']:.0%} "
             "of the machine's CPU while it measured (well above 0% means the figures are "
             "noisy)."
+        )
+    figures = result.get("sqlite") or result.get("postgresql")
+    if figures:
+        done = figures["statements"]
+        writes = {k: v for k, v in done.items() if k.split()[0] in ("insert", "update")}
+        shown = ", ".join(f"{k} {v:,}" for k, v in sorted(writes.items()))
+        reads = sum(v for k, v in done.items() if k.startswith("select"))
+        notes.insert(
+            0,
+            f"- Row writes: the drain gave the database {sum(writes.values()):,} rows to "
+            f"write ({shown}) for the {figures['total']:,} rows it ends with, in "
+            f"{done.get('transactions', 0)} transactions, plus {reads} reads of rows "
+            f"already written; executemany gives it each row once, in one transaction.",
         )
     out.add(*notes, "")
     return out
