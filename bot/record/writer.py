@@ -14,12 +14,14 @@ replaced.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, Table, Text, select
+from sqlalchemy import Connection, Engine, String, Table, Text, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -27,8 +29,12 @@ from bot.domain.messages import RANK
 from bot.record.schema import contacts, conversation_events, journey_runs, messages
 from bot.record.times import moment, utc
 
+# A batch parses the same times many times over (a message's status history is sorted at
+# every change): each is parsed once.
+_moment = lru_cache(maxsize=65_536)(moment)
+
 # Event fields that have columns of their own; the rest go to `data`.
-_EVENT_COLUMNS = ("type", "at", "intent", "confidence", "journey", "run_id", "seq")
+_EVENT_COLUMNS = frozenset(("type", "at", "intent", "confidence", "journey", "run_id", "seq"))
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,11 @@ class RecordWriter:
                 upsert = self._newer_wins(contacts, ["phone"])
                 connection.execute(upsert, _fitted(contacts, batch.contacts.values()))
             if batch.messages:
-                rows = self._merge_messages(connection, batch.messages)
-                connection.execute(self._replace(messages, ["id"]), _fitted(messages, rows))
+                rows, statuses = self._merge_messages(connection, batch.messages)
+                if rows:
+                    connection.execute(self._replace(messages, ["id"]), _fitted(messages, rows))
+                if statuses:
+                    connection.execute(_STATUS_UPDATE, _fitted(messages, statuses))
             if batch.runs:
                 rows = self._merge_runs(connection, batch.runs)
                 connection.execute(self._replace(journey_runs, ["id"]), _fitted(journey_runs, rows))
@@ -113,25 +122,41 @@ class RecordWriter:
                 )
                 connection.execute(insert, _fitted(conversation_events, batch.events))
 
-    def _existing(self, connection: Connection, table: Table, ids: Iterable[str]) -> dict[str, Any]:
-        """Return the rows already written for `ids`, locked until the batch commits."""
-        query = select(table).where(table.c.id.in_(list(ids)))
+    def _existing(
+        self, connection: Connection, table: Table, ids: Iterable[str], *columns: str
+    ) -> dict[str, Any]:
+        """Return the rows (or just `columns` and the id) already written for `ids`, locked
+        until the batch commits."""
+        chosen = [table.c.id, *(table.c[name] for name in columns)] if columns else [table]
+        query = select(*chosen).where(table.c.id.in_(list(ids)))
         if self._dialect is postgresql:
             query = query.with_for_update()  # two recorders merging one row take turns
         return {row.id: _aware(row._asdict()) for row in connection.execute(query)}
 
     def _merge_messages(
         self, connection: Connection, changes: dict[str, list[Entry]]
-    ) -> list[dict[str, Any]]:
-        existing = self._existing(connection, messages, changes)
-        rows = []
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Return the message rows to write whole, and the status changes of rows already
+        written (as the parameters of _STATUS_UPDATE).
+
+        A message's merge reads nothing of a row already written but its statuses, sid and
+        error code: a commit replaces the rest, and a status change leaves it as it is.
+        """
+        existing = self._existing(connection, messages, changes, *_STATUS_COLUMNS)
+        rows, statuses = [], []
         for message_id, entries in changes.items():
             row = existing.get(message_id)
+            whole = row is None
             for entry in entries:
+                whole = whole or isinstance(entry, Commit)
                 row = _message_merged(row, message_id, entry)
-            if row is not None:
+            if row is None:
+                continue
+            if whole:
                 rows.append(row)
-        return rows
+            else:
+                statuses.append({"_id": message_id, **{k: row[k] for k in _STATUS_UPDATED}})
+        return rows, statuses
 
     def _merge_runs(
         self, connection: Connection, changes: dict[str, list[tuple[Commit, Mapping[str, Any]]]]
@@ -163,27 +188,40 @@ class RecordWriter:
         return insert.on_conflict_do_update(index_elements=key, set_=columns)
 
 
+# What a status change alters in a message row already written; what its merge reads.
+_STATUS_UPDATED = ("status", "status_history", "sid", "error_code", "updated_at")
+_STATUS_COLUMNS = ("status_history", "sid", "error_code")
+_STATUS_UPDATE = messages.update().where(messages.c.id == bindparam("_id"))  # SETs what it is given
+
+
 def _fitted(table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return rows whose text fits its columns: cut to length, without NUL characters.
 
     PostgreSQL refuses both (SQLite takes them), and a contact's name or language comes
     from outside; cutting one field keeps the rest of the entry, its messages included.
     """
-    limits = {
-        column.name: getattr(column.type, "length", None)
-        for column in table.columns
-        if isinstance(column.type, String | Text)
-    }
+    limits = _text_limits(table)
     fitted = []
     for row in rows:
-        row = dict(row)
-        for name, length in limits.items():
+        fit = row  # copied only if something in it must change
+        for name, length in limits:
             value = row.get(name)
-            if isinstance(value, str):
-                value = value.replace("\x00", "")
-                row[name] = value[:length] if length else value
-        fitted.append(row)
+            if isinstance(value, str) and (len(value) > length or "\x00" in value):
+                if fit is row:
+                    fit = dict(row)
+                fit[name] = value.replace("\x00", "")[:length]
+        fitted.append(fit)
     return fitted
+
+
+@cache
+def _text_limits(table: Table) -> tuple[tuple[str, int], ...]:
+    """Return each text column of `table` with its length limit (sys.maxsize: none)."""
+    return tuple(
+        (column.name, getattr(column.type, "length", None) or sys.maxsize)
+        for column in table.columns
+        if isinstance(column.type, String | Text)
+    )
 
 
 def _aware(row: dict[str, Any]) -> dict[str, Any]:
@@ -210,15 +248,15 @@ def _contact_row(contact: Mapping[str, Any], at: str) -> dict[str, Any]:
         "undeliverable": contact.get("undeliverable"),
         "conversation": contact.get("conversation") or "bot",
         "assignee": _text(contact.get("assignee")),
-        "waiting_since": moment(contact.get("waiting_since")),
-        "snoozed_until": moment(contact.get("snoozed_until")),
-        "staff_at": moment(contact.get("staff_at")),
+        "waiting_since": _moment(contact.get("waiting_since")),
+        "snoozed_until": _moment(contact.get("snoozed_until")),
+        "staff_at": _moment(contact.get("staff_at")),
         "read_seq": int(contact.get("read_seq") or 0),
         "message_seq": int(contact.get("message_seq") or 0),
-        "created_at": moment(contact.get("created_at")) or moment(at),
-        "last_active_at": moment(contact.get("last_active_at")),
-        "active_at": moment(contact.get("last_active_at") or contact.get("created_at") or at),
-        "updated_at": moment(at),
+        "created_at": _moment(contact.get("created_at")) or _moment(at),
+        "last_active_at": _moment(contact.get("last_active_at")),
+        "active_at": _moment(contact.get("last_active_at") or contact.get("created_at") or at),
+        "updated_at": _moment(at),
     }
 
 
@@ -251,8 +289,8 @@ def _message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) -
             "segments": None,
             "seq": 0,
             "author": None,
-            "created_at": moment(entry.at),
-            "updated_at": moment(entry.at),
+            "created_at": _moment(entry.at),
+            "updated_at": _moment(entry.at),
         }
     row = dict(row)
     if entry.sid:
@@ -279,8 +317,8 @@ def _message_row(data: Mapping[str, str]) -> dict[str, Any]:
         "segments": None,
         "seq": int(data.get("seq") or 0),
         "author": data.get("author"),
-        "created_at": moment(data["at"]),
-        "updated_at": moment(data["at"]),
+        "created_at": _moment(data["at"]),
+        "updated_at": _moment(data["at"]),
     }
 
 
@@ -298,7 +336,7 @@ def _history(*parts: Sequence[Sequence[str]]) -> list[list[str]]:
 
 def _status_order(pair: tuple[str, str]) -> tuple[datetime | None, int, str]:
     status, at = pair
-    return moment(at), RANK.get(status, 0), status
+    return _moment(at), RANK.get(status, 0), status
 
 
 def _with_status(row: dict[str, Any], history: list[list[str]]) -> dict[str, Any]:
@@ -314,7 +352,7 @@ def _with_status(row: dict[str, Any], history: list[list[str]]) -> dict[str, Any
 
 
 def _when(text: str) -> datetime:
-    found = moment(text)
+    found = _moment(text)
     assert found is not None, "a status history's times are never empty"
     return found
 
@@ -329,7 +367,7 @@ def _event_rows(commit: Commit) -> Iterable[dict[str, Any]]:
             "seq": seq,
             "phone": commit.phone,
             "type": event["type"],
-            "at": moment(event.get("at")) or moment(commit.at),
+            "at": _moment(event.get("at")) or _moment(commit.at),
             "intent": event.get("intent"),
             "confidence": event.get("confidence"),
             "journey": event.get("journey"),
@@ -351,7 +389,7 @@ def _run_merged(
     passed = [e["step"] for e in mine if e.get("step")] + [run["step"]]
     ended = next((e for e in mine if e["type"] == "journey_ended"), None)
     chosen = next((e["variant"] for e in mine if e["type"] == "split_chosen"), None)
-    at = moment(commit.at)
+    at = _moment(commit.at)
     if row is None:
         row = {"steps": [], "variant": None, "end_reason": None, "updated_at": at}
     merged = dict(row)
@@ -364,8 +402,8 @@ def _run_merged(
             event_id=run.get("event_id"),
             status=run["status"],
             step=run.get("step"),
-            started_at=moment(run["started_at"]),
-            ended_at=moment(run.get("ended_at")),
+            started_at=_moment(run["started_at"]),
+            ended_at=_moment(run.get("ended_at")),
             updated_at=at,
         )
         if ended is not None:
