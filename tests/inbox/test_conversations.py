@@ -61,7 +61,7 @@ def test_staff_take_over_reply_note_and_hand_back(
     expect(messages).to_contain_text("intent: human")
     expect(page.get_by_text("Waiting for staff, nobody assigned")).to_be_visible()
     page.get_by_role("button", name="Take over").click()
-    expect(page.get_by_text("Owned by ana@example.com")).to_be_visible()
+    expect(page.get_by_text("Owned by Ana Lima (ana@example.com)")).to_be_visible()
 
     reply = page.get_by_label("Reply", exact=True)
     reply.fill("Hi Maria, this is Ana. How can I help?")

@@ -46,10 +46,12 @@ def add_staff(processes: Processes, email: str, name: str, role: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def signed_in(browser: Browser, base: str, email: str) -> Page:
+def signed_in(browser: Browser, base: str, email: str, shot: str | None = None) -> Page:
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     page.set_default_timeout(15_000)
     page.goto(base + "/inbox/")
+    if shot:
+        screenshot(page, shot, "0-sign-in")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -72,7 +74,7 @@ def test_a_day_at_the_inbox(parley, emulator, browser: Browser, request) -> None
     assert client.text("can I talk to a person").status_code == 200
     wait_until(lambda: len(texts_to(emulator, PHONE)) == 2, what="the hand-off's answer")
 
-    ana = signed_in(browser, client.base, "ana@example.com")
+    ana = signed_in(browser, client.base, "ana@example.com", shot)
     waiting = ana.get_by_role("list", name="Conversations")
     expect(waiting.get_by_role("link", name=PHONE)).to_be_visible()
     screenshot(ana, shot, "1-waiting-for-staff")
@@ -85,9 +87,9 @@ def test_a_day_at_the_inbox(parley, emulator, browser: Browser, request) -> None
     asked = messages.get_by_role("listitem").filter(has_text="can I talk to a person")
     expect(asked).to_contain_text("intent: human")
     ana.get_by_role("button", name="Take over").click()
-    expect(ana.get_by_text("Owned by ana@example.com")).to_be_visible()
+    expect(ana.get_by_text("Owned by Ana Lima (ana@example.com)")).to_be_visible()
     # Bo's open page learns of it without a reload.
-    expect(bo.get_by_text("Owned by ana@example.com")).to_be_visible()
+    expect(bo.get_by_text("Owned by Ana Lima (ana@example.com)")).to_be_visible()
     screenshot(bo, shot, "2-another-agent-sees-the-assignment")
 
     ana.get_by_label("Reply", exact=True).fill(
@@ -114,6 +116,12 @@ def test_a_day_at_the_inbox(parley, emulator, browser: Browser, request) -> None
     wait_until(lambda: any(OFFER in t for t in texts_to(emulator, PHONE)), what="the offer")
     expect(messages).to_contain_text("You're in", timeout=10_000)
     screenshot(ana, shot, "4-handed-back-journey-goes-on")
+    for name, path in (("5-staff", "/inbox/staff"), ("6-canned-replies", "/inbox/canned")):
+        ana.goto(client.base + path)
+        screenshot(ana, shot, name)
+    ana.set_viewport_size({"width": 390, "height": 844})
+    ana.goto(client.base + "/inbox/")
+    screenshot(ana, shot, "7-list-on-a-phone")
 
 
 def test_stop_during_a_takeover(parley, emulator, browser: Browser, request) -> None:
@@ -124,7 +132,7 @@ def test_stop_during_a_takeover(parley, emulator, browser: Browser, request) -> 
     ana = signed_in(browser, client.base, "ana@example.com")
     ana.get_by_role("link", name=other).click()
     ana.get_by_role("button", name="Take over").click()
-    expect(ana.get_by_text("Owned by ana@example.com")).to_be_visible()
+    expect(ana.get_by_text("Owned by Ana Lima (ana@example.com)")).to_be_visible()
     assert client.text("STOP", phone=other).status_code == 200
     confirmation = wait_until(
         lambda: [t for t in texts_to(emulator, other) if "unsubscribed" in t.lower()],
