@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, select
 
-from bot.record import database
 from bot.record.schema import staff
 from bot.staff import Staff, StaffAccounts, StaffError
 
 # Cheap parameters: the tests check behaviour, not the cost of guessing.
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'record.sqlite3'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    database.upgrade(url)
-    engine = database.connect(url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

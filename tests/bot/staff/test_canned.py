@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from bot.record import database
 from bot.staff.canned import LONGEST_BODY, LONGEST_TITLE, CannedReplies
 from tests.conftest import Clock
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'record.sqlite3'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    database.upgrade(url)
-    engine = database.connect(url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

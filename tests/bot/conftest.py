@@ -1,4 +1,4 @@
-"""Fixtures for the record's tests: an empty record on SQLite and on PostgreSQL."""
+"""Fixtures for tests of what the record keeps: an empty record on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
