@@ -25,7 +25,7 @@ $(DEV_STAMP): requirements-dev.txt $(STAMP)
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bot run
 
-# Tests start PostgreSQL servers of their own from initdb and pg_ctl (tests/postgres.py);
+# Tests start PostgreSQL servers of their own from initdb and pg_ctl (sandbox/postgres.py);
 # Debian keeps those in $(PG_LIB)/NN/bin, off PATH. `make run` does not need them.
 PG_LIB ?= /usr/lib/postgresql
 APT_GET ?= apt-get

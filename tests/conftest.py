@@ -19,7 +19,7 @@ from bot.runtime import Runtime, install
 from bot.storage.redis_server import RedisProcess
 from parley.app import create_app
 from sandbox.emulator_server import EmulatorServer
-from tests.postgres import PostgresNotInstalled, PostgresServer, find_bin_dir
+from sandbox.postgres import PostgresNotInstalled, PostgresServer, find_bin_dir
 from tests.redis_proxy import RedisProxy
 
 # Debian's Chromium through Playwright, for the page tests in any directory.

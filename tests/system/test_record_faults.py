@@ -28,7 +28,7 @@ from bot.record.times import moment
 from bot.storage import jsonio, keys, redis_server
 from bot.storage.store import Store
 from sandbox.emulator_server import EmulatorServer
-from tests.postgres import PostgresNotInstalled, PostgresServer
+from sandbox.postgres import PostgresNotInstalled, PostgresServer
 from tests.processes import Parley, deployment, wait_until
 from tests.redis_proxy import RedisProxy
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, text
 from sqlalchemy import inspect as inspect_db
 
-from tests import postgres
-from tests.postgres import PostgresNotInstalled, PostgresServer, find_bin_dir
+from sandbox import postgres
+from sandbox.postgres import PostgresNotInstalled, PostgresServer, find_bin_dir
 
 # Names of the databases the runs of the parametrized test below were given.
 SEEN: list[str] = []

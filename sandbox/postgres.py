@@ -1,4 +1,7 @@
-"""A PostgreSQL server of the suite's own: initdb and pg_ctl from the machine, a temp folder."""
+"""A throwaway PostgreSQL server: initdb and pg_ctl from the machine, a temp folder.
+
+The test suite starts one for the record, and so does the record benchmark (bench/record.py).
+"""
 
 from __future__ import annotations
 
@@ -255,13 +258,13 @@ class PostgresServer:
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{sockets}'",
-            # A test database is thrown away: durability would only cost time.
+            # A test or benchmark database is thrown away: durability would only cost time.
             "fsync": "off",
             "synchronous_commit": "off",
             "full_page_writes": "off",
         }
         with (self.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# Set by tests/postgres.py\n")
+            conf.write("\n# Set by sandbox/postgres.py\n")
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         # Only the socket folder and loopback, both without passwords.
         (self.data_dir / "pg_hba.conf").write_text(
