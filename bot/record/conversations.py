@@ -113,7 +113,7 @@ def counts(engine: Engine, staff: str) -> dict[str, int]:
     return {view: int(getattr(row, view)) for view in VIEWS}
 
 
-def _count(view: str, staff: str) -> Select[tuple[int]]:
+def _count(view: str, staff: str) -> Select[int]:
     """Return the count of one view's conversations: each view's condition has an index."""
     query = select(func.count()).select_from(contacts)
     return query if view == "all" else query.where(condition(view, staff))
