@@ -582,7 +582,8 @@ def run(quick: bool, workdir: Path) -> Section:
         f" {filled}.",
         f'- Live: {live["texts"]} texts ("can I talk to a person about my bill?") from new'
         f" contacts, one at a time, after 2 untimed ones; the feed was asked"
-        f" {live['polls']:.0f} times per text (median). Web: the Procfile's gunicorn line"
+        f" {live['polls']:.0f} time{'' if live['polls'] == 1 else 's'} per text (median)."
+        " Web: the Procfile's gunicorn line"
         " (2 workers x 4 threads); one worker and one recorder; the record is SQLite.",
     )
     for result in results:  # for whoever reads the run's output: not in BENCHMARKS.md
