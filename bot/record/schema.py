@@ -75,6 +75,7 @@ contacts = Table(
     Index(None, "handoff", "active_at", "phone"),
     Index(None, "conversation", "active_at", "phone"),  # the inbox's views
     Index(None, "assignee", "conversation", "active_at", "phone"),  # "Mine"
+    Index(None, "conversation", "waiting_since"),  # how many wait, counted in the index
 )
 
 # Every message either way, with where its status has been.
