@@ -6,6 +6,7 @@ adds live updates (from the record's feed), the keyboard and the segment counter
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from bot.record.conversations import VIEWS
 from bot.runtime import Runtime
 from bot.staff.accounts import Staff, StaffAccounts
 from bot.storage import keys
+from bot.storage.store import LockLost
 from flows import sms
 from flows.engine import expecting
 from inbox import blueprint
@@ -142,6 +144,13 @@ def _thread_context(contact: Contact, before: str | None = None) -> dict[str, An
     }
 
 
+def _mark_read(contact: Contact) -> None:
+    """Note that staff have seen the thread; a contact busy this instant is marked next time."""
+    if contact.message_seq > contact.read_seq:
+        with suppress(LockLost):
+            _runtime().desk.mark_read(contact.phone, contact.message_seq)
+
+
 def _staff() -> list[Staff]:
     """Return every staff account, for the Assign menu."""
     return StaffAccounts(_runtime().record).list()
@@ -196,8 +205,7 @@ def thread(raw_phone: str) -> str:
         view = "all"
     before = request.args.get("before") or None
     context = {**_list_context(view), **_thread_context(contact, before)}
-    if contact.message_seq > contact.read_seq:
-        _runtime().desk.mark_read(contact.phone, contact.message_seq)
+    _mark_read(contact)
     return render_template("inbox/thread.html", **context)
 
 
@@ -206,8 +214,7 @@ def thread(raw_phone: str) -> str:
 def thread_timeline(raw_phone: str) -> str:
     """Return the thread's messages and the contact panel alone, to refresh in place."""
     contact = _contact(raw_phone)
-    if contact.message_seq > contact.read_seq:
-        _runtime().desk.mark_read(contact.phone, contact.message_seq)
+    _mark_read(contact)
     return render_template("inbox/_thread.html", **_thread_context(contact))
 
 
