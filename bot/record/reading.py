@@ -127,7 +127,11 @@ def contact_page(
     if cursor:
         when, phone = _cursor(cursor)
         select_ = select_.where(_before(active, contacts.c.phone, when, phone))
-    select_ = select_.order_by(active.desc(), contacts.c.phone.desc()).limit(limit + 1)
+    # A search orders what matches after finding it: walking the activity index in order
+    # would visit every contact, each a table lookup, before giving up on a rare name.
+    # (An expression is not an index, so both databases scan the table and sort the few.)
+    order = func.coalesce(active, active) if query else active
+    select_ = select_.order_by(order.desc(), contacts.c.phone.desc()).limit(limit + 1)
     with engine.connect() as connection:
         rows = [row._asdict() for row in connection.execute(select_)]
     more = len(rows) > limit
@@ -139,14 +143,12 @@ def contact_page(
 
 def _matching(text: str) -> Any:
     digits = "".join(ch for ch in text if ch.isdigit())
-    pattern = f"%{text.strip().lower()}%"
-    name = or_(
-        func.lower(contacts.c.first_name).like(pattern),
-        func.lower(contacts.c.last_name).like(pattern),
-        func.lower(
-            func.coalesce(contacts.c.first_name, "") + " " + func.coalesce(contacts.c.last_name, "")
-        ).like(pattern),
+    # "first last" holds every run of either name; the user's % and _ are only themselves.
+    wanted = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    full_name = (
+        func.coalesce(contacts.c.first_name, "") + " " + func.coalesce(contacts.c.last_name, "")
     )
+    name = func.lower(full_name).like(f"%{wanted}%", escape="\\")
     return or_(name, contacts.c.phone.like(f"%{digits}%")) if digits else name
 
 

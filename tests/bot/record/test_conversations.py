@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from bot.domain.contacts import Contact, ConversationStatus
 from bot.domain.messages import Direction, Message, Status
-from bot.record import conversations
+from bot.record import conversations, schema
 from bot.record.writer import Commit, RecordWriter
 from flows.engine import Run
 from flows.state import RunStatus
@@ -137,3 +137,21 @@ def test_pages_and_search_narrow_a_view(inbox: Engine) -> None:
 def test_an_unknown_view_is_refused(inbox: Engine) -> None:
     with pytest.raises(ValueError, match="no view 'later'"):
         conversations.conversation_page(inbox, "later", ANA, 50)
+
+
+@pytest.mark.parametrize("wildcard", ["%", "_", "A%a", "B_"])
+def test_a_search_takes_like_wildcards_literally(inbox: Engine, wildcard: str) -> None:
+    assert phones(conversations.conversation_page(inbox, "all", ANA, 50, query=wildcard)) == []
+
+
+def test_a_search_finds_a_first_name_a_last_name_or_both(engine: Engine) -> None:
+    converse(engine, "+12125550111", 1, name="Maria")
+    with engine.begin() as connection:
+        connection.execute(
+            schema.contacts.update()
+            .where(schema.contacts.c.phone == "+12125550111")
+            .values(last_name="Silva")
+        )
+    for query in ("mar", "SILVA", "ria sil"):
+        page = conversations.conversation_page(engine, "all", ANA, 50, query=query)
+        assert phones(page) == ["111"], query
