@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, func, or_, select
 
 from bot.record.schema import contacts, conversation_events, messages
 from bot.record.times import utc
 
 CONTACT_PAGE = 50  # contacts per page unless asked otherwise
 LONGEST_CONTACT_PAGE = 500
+# How far back a search walks the activity index before it scans every contact instead.
+SEARCH_RECENT = 2000
 
 
 @dataclass(frozen=True, order=True)
@@ -127,18 +129,46 @@ def contact_page(
     if cursor:
         when, phone = _cursor(cursor)
         select_ = select_.where(_before(active, contacts.c.phone, when, phone))
-    # A search orders what matches after finding it: walking the activity index in order
-    # would visit every contact, each a table lookup, before giving up on a rare name.
-    # (An expression is not an index, so both databases scan the table and sort the few.)
-    order = func.coalesce(active, active) if query else active
-    select_ = select_.order_by(order.desc(), contacts.c.phone.desc()).limit(limit + 1)
+    newest = (contacts.c.phone.desc(),)
     with engine.connect() as connection:
-        rows = [row._asdict() for row in connection.execute(select_)]
+        if query:
+            rows = _search(connection, select_, limit + 1, active, newest)
+        else:
+            page = select_.order_by(active.desc(), *newest).limit(limit + 1)
+            rows = [row._asdict() for row in connection.execute(page)]
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more and rows else None
     next_cursor = _cursor_text(utc(last["active_at"]), last["phone"]) if last else None
     return ContactPage(rows, next_cursor)
+
+
+def _search(
+    connection: Connection,
+    select_: Select[Any],
+    count: int,
+    active: ColumnElement[Any],
+    newest: tuple[Any, ...],
+) -> list[dict[str, Any]]:
+    """Return the `count` newest contacts a search matches, quickly however many match.
+
+    Walking the activity index finds a common name at once but visits every contact
+    (each a table lookup) before giving up on a rare one; scanning the table and sorting
+    what matches costs the same for both. So the walk goes only as far back as the
+    SEARCH_RECENT most recent contacts, and the scan runs when that finds too few. Both
+    give the same page: the walk saw every contact active since its horizon.
+    """
+    horizon = connection.execute(
+        select(active).order_by(active.desc()).offset(SEARCH_RECENT).limit(1)
+    ).scalar()
+    if horizon is not None:
+        recent = select_.where(active >= horizon).order_by(active.desc(), *newest).limit(count)
+        rows = [row._asdict() for row in connection.execute(recent)]
+        if len(rows) == count:
+            return rows
+    # An expression is not an index: both databases scan the table and sort the matches.
+    everyone = select_.order_by(func.coalesce(active, active).desc(), *newest).limit(count)
+    return [row._asdict() for row in connection.execute(everyone)]
 
 
 def _matching(text: str) -> Any:
