@@ -80,6 +80,27 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def deployment_env(
+    redis_url: str, api_base: str, var_dir: Path, *, port: int | None = None, **extra: str
+) -> dict[str, str]:
+    """Return base_env() for Parley's processes against this Redis and Twilio emulator.
+
+    With `port`, the web process's too: it listens there and is its own PUBLIC_URL.
+    """
+    env = {
+        "REDIS_URL": redis_url,
+        "TWILIO_ACCOUNT_SID": EMULATOR_SID,
+        "TWILIO_AUTH_TOKEN": EMULATOR_TOKEN,
+        "SECRET_KEY": "bench-secret-key",
+        "TWILIO_FROM_NUMBER": BUSINESS_NUMBER,
+        "TWILIO_API_BASE": api_base,
+        "PARLEY_VAR_DIR": str(var_dir),
+    }
+    if port is not None:
+        env |= {"PUBLIC_URL": f"http://127.0.0.1:{port}", "API_TOKEN": API_TOKEN, "PORT": str(port)}
+    return base_env(**env, **extra)
+
+
 def procfile_argv(kind: str, env: Mapping[str, str]) -> list[str]:
     """Return the Procfile's `kind` command as argv, its ${VAR:-default}s expanded from `env`."""
     command = procfile()[kind]

@@ -29,6 +29,7 @@ from bench.harness import (
     Service,
     base_env,
     child_pids,
+    deployment_env,
     foreign_cpu,
     foreign_share,
     free_port,
@@ -182,17 +183,11 @@ def run(quick: bool, workdir: Path) -> Section:
         stack.callback(emulator.stop)
 
         parley_port = free_port()
-        parley_env = base_env(
-            REDIS_URL=redis.url,
-            TWILIO_ACCOUNT_SID=EMULATOR_SID,
-            TWILIO_AUTH_TOKEN=EMULATOR_TOKEN,
-            SECRET_KEY="bench-secret-key",
-            TWILIO_FROM_NUMBER=BUSINESS_NUMBER,
-            TWILIO_API_BASE=emulator_url,
-            PUBLIC_URL=f"http://127.0.0.1:{parley_port}",
-            API_TOKEN=API_TOKEN,
-            PARLEY_VAR_DIR=str(workdir / "var-inbound"),
-            PORT=str(parley_port),
+        parley_env = deployment_env(
+            redis.url,
+            emulator_url,
+            workdir / "var-inbound",
+            port=parley_port,
         )
         parley = serve("parley", "parley.app:create_app()", parley_port, parley_env, workdir, stack)
         bare_port = free_port()

@@ -35,13 +35,12 @@ from sqlalchemy import Engine, event, insert
 from twilio.request_validator import RequestValidator
 
 from bench.harness import (
-    API_TOKEN,
     BUSINESS_NUMBER,
     EMULATOR_SID,
     EMULATOR_TOKEN,
     BenchRedis,
     Service,
-    base_env,
+    deployment_env,
     free_port,
     procfile_argv,
     start_emulator,
@@ -398,17 +397,11 @@ def measure_live(plan: Plan, workdir: Path) -> dict[str, Any]:
         port = free_port()
         public = f"http://127.0.0.1:{port}"
         var_dir = workdir / "var-live"
-        env = base_env(
-            REDIS_URL=redis.url,
-            TWILIO_ACCOUNT_SID=EMULATOR_SID,
-            TWILIO_AUTH_TOKEN=EMULATOR_TOKEN,
-            SECRET_KEY="bench-secret-key",
-            TWILIO_FROM_NUMBER=BUSINESS_NUMBER,
-            TWILIO_API_BASE=emulator_url,
-            PUBLIC_URL=public,
-            API_TOKEN=API_TOKEN,
-            PARLEY_VAR_DIR=str(var_dir),
-            PORT=str(port),
+        env = deployment_env(
+            redis.url,
+            emulator_url,
+            var_dir,
+            port=port,
         )
         settings = Settings(var_dir=var_dir)
         database.upgrade(settings.record_url)

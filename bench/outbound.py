@@ -26,7 +26,7 @@ from bench.harness import (
     EMULATOR_TOKEN,
     BenchRedis,
     Service,
-    base_env,
+    deployment_env,
     foreign_cpu,
     foreign_share,
     procfile_argv,
@@ -184,16 +184,7 @@ def parley(
     )
     runtime = Runtime(settings, redis.url)
     ids = queue(runtime, phones)
-    worker_env = base_env(
-        REDIS_URL=redis.url,
-        TWILIO_ACCOUNT_SID=EMULATOR_SID,
-        TWILIO_AUTH_TOKEN=EMULATOR_TOKEN,
-        SECRET_KEY="bench-secret-key",
-        TWILIO_FROM_NUMBER=BUSINESS_NUMBER,
-        TWILIO_API_BASE=emulator.url,
-        PARLEY_VAR_DIR=str(workdir / "var"),
-        **env,
-    )
+    worker_env = {**deployment_env(redis.url, emulator.url, workdir / "var"), **env}
     name = "worker" + "".join(f"-{k}={v}" for k, v in env.items())
     worker = Service(name, procfile_argv("worker", worker_env), worker_env, workdir)
     try:

@@ -27,13 +27,9 @@ from pathlib import Path
 import requests
 
 from bench.harness import (
-    API_TOKEN,
-    BUSINESS_NUMBER,
-    EMULATOR_SID,
-    EMULATOR_TOKEN,
     BenchRedis,
     Service,
-    base_env,
+    deployment_env,
     free_port,
     start_emulator,
     valid_phones,
@@ -216,17 +212,11 @@ def run(quick: bool, workdir: Path, web_args: tuple[str, ...] = ()) -> Section:
         stack.callback(emulator.stop)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        env = base_env(
-            REDIS_URL=redis.url,
-            TWILIO_ACCOUNT_SID=EMULATOR_SID,
-            TWILIO_AUTH_TOKEN=EMULATOR_TOKEN,
-            SECRET_KEY="bench-secret-key",
-            TWILIO_FROM_NUMBER=BUSINESS_NUMBER,
-            TWILIO_API_BASE=emulator_url,
-            PUBLIC_URL=base_url,
-            API_TOKEN=API_TOKEN,
-            PARLEY_VAR_DIR=str(workdir / "var-slow"),
-            PORT=str(port),
+        env = deployment_env(
+            redis.url,
+            emulator_url,
+            workdir / "var-slow",
+            port=port,
         )
         argv = web_argv("parley.app:create_app()", port, env) + list(web_args)
         web = Service("web-slow", argv, env, workdir)
