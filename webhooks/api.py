@@ -27,7 +27,9 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 CONTACT_FIELDS = ("phone", "fields", "language", "timezone", "consent")
 EVENT_FIELDS = ("phone", "event", "data")
-CONSENT_FIELDS = ("marketing", "source")
+CONSENT_FIELDS = ("marketing", "source", "disclosure")
+# The request kept in the consent ledger as evidence, cut to this many characters.
+EVIDENCE_LIMIT = 4000
 # Business data nests a few levels. Far deeper, the recursive code that reads and writes
 # JSON runs out of stack, so such a body is refused before anything else sees it.
 MAX_DEPTH = 32
@@ -184,8 +186,15 @@ def upsert_contact() -> Response:
         if not isinstance(consent.get("marketing"), bool):
             raise BadRequest("'consent.marketing' must be true or false")
         _optional(consent, "source", str, "a string saying where consent was given")
+        _optional(consent, "disclosure", str, "the text the person agreed to")
+    evidence = request.get_data(as_text=True)[:EVIDENCE_LIMIT] if consent else None
     contact = _runtime().conversations.update_contact(
-        phone, fields=fields, language=language, timezone=timezone, consent=consent
+        phone,
+        fields=fields,
+        language=language,
+        timezone=timezone,
+        consent=consent,
+        evidence=evidence,
     )
     return jsonify(contact.public())
 

@@ -1,48 +1,103 @@
-"""Opt-out, opt-in and help: decided before anything else, in every state."""
+"""Opt-out, opt-in and help: decided before anything else, in every state.
+
+STOP (and every opt-out) revokes every purpose; START gives back transactional messages
+only, as marketing needs a fresh opt-in; "stop the promos" revokes marketing alone. Each
+decision goes to the consent ledger with its evidence: how it was made, the raw text and
+the MessageSid it came in.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Callable, Mapping
 
-from bot.conversation.log_events import OptedIn, OptedOut, OptOutRepeated
+from bot.conversation.compliance_texts import (
+    help_text,
+    start_text,
+    stop_marketing_text,
+    stop_text,
+)
+from bot.conversation.log_events import (
+    ConsentChanged,
+    OptedIn,
+    OptedOut,
+    OptOutRepeated,
+    OptOutToReview,
+)
 from bot.conversation.turn import Turn
+from bot.domain.consent import ALL_PURPOSES, Method, Purpose
 from bot.domain.messages import Kind
 from flows.engine import Context, RunStatus, interrupt
 from nlu import Parse
-from nlu.intents import HELP, OPT_IN, OPT_OUT
+from nlu.intents import (
+    HELP,
+    HELP_KEYWORDS,
+    OPT_IN,
+    OPT_IN_KEYWORDS,
+    OPT_OUT,
+    OPT_OUT_KEYWORDS,
+)
+
+__all__ = [
+    "handle",
+    "help_text",
+    "leave_marketing",
+    "start_text",
+    "stop_marketing_text",
+    "stop_text",
+    "unsubscribe",
+]
 
 # Only a clear HELP/INFO gets the compliance answer; "who is this?" goes to the bot.
 HELP_CONFIDENCE = 0.9
+# A keyword is a word or two the parser is sure of ("STOP", "STOP PROMOS", "BAJA"); anything
+# longer is plain words, honoured at once and flagged for staff to look at.
+KEYWORD_CONFIDENCE = 0.9
 _RESUBSCRIBE_YES = re.compile(r"\W*yes\W*", re.IGNORECASE)
-
-
-def stop_text(business: Mapping[str, str]) -> str:
-    """Return the one confirmation an opt-out gets."""
-    return (
-        f"You're unsubscribed from {business['name']} and will get no more messages. "
-        "Reply START to resubscribe."
-    )
-
-
-def start_text(business: Mapping[str, str]) -> str:
-    """Return the confirmation a resubscribe gets."""
-    return (
-        f"You're resubscribed to {business['name']} messages. Msg & data rates may apply. "
-        "Reply HELP for help, STOP to opt out."
-    )
-
-
-def help_text(business: Mapping[str, str]) -> str:
-    """Return the HELP answer: who we are, how to reach us, rates, and how to stop."""
-    reach = business.get("contact")
-    # Without a contact, point to what reaches staff here: AGENT hands the conversation over.
-    how = (
-        f"for help, contact {reach}."
-        if reach
-        else "for help, reply AGENT and someone from our team will text you back here."
-    )
-    return f"{business['name']}: {how} Msg & data rates may apply. Reply STOP to unsubscribe."
+_WORD = re.compile(r"\w+")
+# Compliance keywords in the languages Parley answers in, and what may surround them.
+_KEYWORDS = frozenset(
+    k.casefold() for k in (*OPT_OUT_KEYWORDS, *OPT_IN_KEYWORDS, *HELP_KEYWORDS)
+) | frozenset(
+    [
+        "baja",
+        "parar",
+        "alto",
+        "arret",
+        "desabonner",
+        "ayuda",
+        "aide",
+        "alta",
+        "comenzar",
+        "promos",
+        "promo",
+        "promotions",
+        "marketing",
+        "deals",
+        "offers",
+    ]
+)
+_POLITE = frozenset(
+    [
+        "please",
+        "pls",
+        "plz",
+        "thanks",
+        "thank",
+        "you",
+        "thx",
+        "ok",
+        "okay",
+        "now",
+        "all",
+        "por",
+        "favor",
+        "gracias",
+        "merci",
+        "svp",
+    ]
+)
 
 
 def handle(
@@ -50,51 +105,124 @@ def handle(
     parse: Parse,
     business: Mapping[str, str],
     opt_out_type: str | None = None,
+    is_marketing: Callable[[str], bool] = lambda journey: False,
 ) -> bool:
     """Apply any compliance keyword in an inbound message; True if it was one.
 
     `opt_out_type` is Twilio's OptOutType field: when present, Twilio's Advanced
     Opt-Out has already answered the person, so Parley records but does not reply.
+    `is_marketing` says which journeys (by id) a marketing-only opt-out ends.
     """
     contact = turn.contact
     kind = (opt_out_type or "").upper()
     answered_by_twilio = bool(kind)
+    # The keyword's own language first: BAJA is answered in Spanish whatever is on file.
+    language = texts_language(parse, contact.language)
+    method = Method.TWILIO if kind else _method(parse)
+    if not kind and parse.intent == OPT_OUT and parse.entity("purpose") == Purpose.MARKETING:
+        leave_marketing(turn, method, is_marketing)
+        turn.send(stop_marketing_text(business, language), Kind.COMPLIANCE)
+        return True
     if kind == "STOP" or (not kind and parse.intent == OPT_OUT):
-        changed = unsubscribe(turn, source=f"sms:{parse.text.strip()[:60]}")
+        changed = unsubscribe(turn, _source(turn, kind), method)
         if changed and not answered_by_twilio:
-            turn.send(stop_text(business), Kind.COMPLIANCE)
+            turn.send(stop_text(business, language), Kind.COMPLIANCE)
         return True
     # Twilio re-subscribes on START, UNSTOP and a bare YES; "ok" or a thumbs-up does not.
     bare = _RESUBSCRIBE_YES.fullmatch(parse.text.strip())
     resubscribing = parse.intent == OPT_IN or (not contact.subscribed and bare is not None)
     if kind == "START" or (not kind and resubscribing):
-        if not contact.subscribed:
-            contact.subscribed = True
-            turn.log(OptedIn(f"sms:{parse.text.strip()[:60]}"))
-            turn.count("opt_ins")
+        resubscribe(turn, _source(turn, kind), method)
         if not answered_by_twilio:
-            turn.send(start_text(business), Kind.COMPLIANCE)
+            turn.send(start_text(business, language), Kind.COMPLIANCE)
         return True
     if kind == "HELP" or (
         not kind and parse.intent == HELP and parse.confidence >= HELP_CONFIDENCE
     ):
         if not answered_by_twilio:
-            turn.send(help_text(business), Kind.COMPLIANCE)
+            turn.send(help_text(business, language), Kind.COMPLIANCE)
         return True
     return False
 
 
-def unsubscribe(turn: Turn, source: str) -> bool:
-    """Opt a contact out of everything and end their open journeys; False if already out."""
+def texts_language(parse: Parse, on_file: str | None) -> str | None:
+    """Return the language to answer a compliance keyword in: the keyword's, else the contact's.
+
+    An English keyword does not override a contact's own language: STOP is every
+    carrier's word, so a Spanish speaker sending it still gets Spanish.
+    """
+    said = parse.entity("language")
+    if isinstance(said, str) and said != "en":
+        return said
+    return on_file or (said if isinstance(said, str) else None)
+
+
+def unsubscribe(turn: Turn, source: str, method: Method = Method.KEYWORD) -> bool:
+    """Opt a contact out of every purpose and end their open journeys; False if already out."""
     contact = turn.contact
     if not contact.subscribed:
         turn.log(OptOutRepeated(source))
         return False
+    for purpose in ALL_PURPOSES:
+        _decide(turn, purpose, False, source, method)
     contact.subscribed = False
     turn.log(OptedOut(source))
+    if method is Method.WORDS:
+        turn.log(OptOutToReview(turn.inbound_text))
     turn.count("opt_outs")
+    _end_runs(turn, lambda journey: True)
+    return True
+
+
+def resubscribe(turn: Turn, source: str, method: Method = Method.KEYWORD) -> bool:
+    """Subscribe a contact again, to transactional messages only; False if already in."""
+    contact = turn.contact
+    if contact.subscribed:
+        return False
+    contact.subscribed = True
+    _decide(turn, Purpose.TRANSACTIONAL, True, source, method)
+    turn.log(OptedIn(source))
+    turn.count("opt_ins")
+    return True
+
+
+def leave_marketing(turn: Turn, method: Method, is_marketing: Callable[[str], bool]) -> bool:
+    """Revoke marketing alone and end the contact's marketing journeys; False if already out."""
+    if turn.contact.consent.get(Purpose.MARKETING, {}).get("granted") is False:
+        return False
+    _decide(turn, Purpose.MARKETING, False, _source(turn, ""), method)
+    if method is Method.WORDS:
+        turn.log(OptOutToReview(turn.inbound_text))
+    turn.count("marketing_opt_outs")
+    _end_runs(turn, is_marketing)
+    return True
+
+
+def _decide(turn: Turn, purpose: Purpose, granted: bool, source: str, method: Method) -> None:
+    entry = turn.contact.grant(
+        purpose, granted, source, turn.now, method=method, evidence=turn.inbound_text or None
+    )
+    turn.log(ConsentChanged(**entry))
+
+
+def _end_runs(turn: Turn, which: Callable[[str], bool]) -> None:
+    contact = turn.contact
     ctx = Context(contact=contact.template_view(), business={}, now=turn.now)
     for run in contact.open_runs():
-        ended, events = interrupt(run, ctx, RunStatus.INTERRUPTED)
-        turn.apply(ended, events)
-    return True
+        if which(run.journey):
+            ended, events = interrupt(run, ctx, RunStatus.INTERRUPTED)
+            turn.apply(ended, events)
+
+
+def _method(parse: Parse) -> Method:
+    """Say whether a compliance message was a keyword ("Stop. Thank you") or plain words."""
+    folded = unicodedata.normalize("NFKD", parse.text).encode("ascii", "ignore").decode()
+    words = set(_WORD.findall(folded.casefold())) - _POLITE
+    keyword = words and words <= _KEYWORDS and parse.confidence >= KEYWORD_CONFIDENCE
+    return Method.KEYWORD if keyword else Method.WORDS
+
+
+def _source(turn: Turn, opt_out_type: str) -> str:
+    """Name where a decision came from: the MessageSid, and Twilio's OptOutType if any."""
+    sid = turn.inbound_sid or "sms"
+    return f"{sid} (OptOutType {opt_out_type})" if opt_out_type else sid

@@ -44,7 +44,12 @@ class EventReceived:
 
 @dataclass(frozen=True)
 class ConsentChanged:
-    """A consent decision; `evidence` is what the contact said, when they said something."""
+    """A consent decision with its evidence, as the consent ledger keeps it.
+
+    `method` says how it was made (bot.domain.consent.Method); `source` names where (the
+    MessageSid, the API's source, the staff member); `evidence` is the raw text or
+    request; `disclosure` what the person was told they were agreeing to.
+    """
 
     type: ClassVar[str] = "consent_changed"
     purpose: str
@@ -52,6 +57,8 @@ class ConsentChanged:
     source: str
     at: str
     evidence: str | None = None
+    method: str = "api"
+    disclosure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,17 @@ class OptOutRepeated:
 
     type: ClassVar[str] = "opt_out_repeated"
     source: str
+
+
+@dataclass(frozen=True)
+class OptOutToReview:
+    """An opt-out read from plain words: honoured at once, and put before staff to confirm.
+
+    A misread ("stop by the desk first?") can then be undone by a person.
+    """
+
+    type: ClassVar[str] = "opt_out_to_review"
+    text: str
 
 
 @dataclass(frozen=True)
@@ -198,6 +216,7 @@ LogEvent = (
     | OptedIn
     | OptedOut
     | OptOutRepeated
+    | OptOutToReview
     | Undeliverable
     | HandoffStarted
     | HandoffReleased

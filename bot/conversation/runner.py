@@ -27,8 +27,9 @@ from bot.conversation.turn import Turn
 from bot.delivery.outbox import Outbox
 from bot.delivery.timers import TimeoutTimer
 from bot.domain import phones
-from bot.domain.contacts import Contact, ConversationStatus, Purpose
-from bot.domain.messages import Kind
+from bot.domain.consent import Method, Purpose, method_for_source
+from bot.domain.contacts import Contact, ConversationStatus
+from bot.domain.messages import Direction, Kind
 from bot.storage.store import (
     BUSY,
     DUPLICATE,
@@ -41,7 +42,7 @@ from bot.storage.store import (
 )
 from flows.engine import Reply, Run, Timeout, expecting
 from flows.event_data import key_of
-from flows.model import Journey
+from flows.model import Journey, JourneyKind
 from nlu.intents import GREET, HUMAN, THANKS
 
 log = logging.getLogger(__name__)
@@ -161,8 +162,12 @@ class Conversations:
         language: str | None = None,
         timezone: str | None = None,
         consent: Mapping[str, Any] | None = None,
+        evidence: str | None = None,
     ) -> Contact:
-        """Create or update a contact from the API; consent changes go to the ledger."""
+        """Create or update a contact from the API; consent changes go to the ledger.
+
+        `evidence` is the request as it came, kept in the ledger with a consent it gives.
+        """
         with self.transition(phone) as turn:
             contact = turn.contact
             contact.fields.update(fields or {})
@@ -172,11 +177,15 @@ class Conversations:
                 contact.timezone = timezone
             if consent is not None and "marketing" in consent:
                 had = contact.has_consent(Purpose.MARKETING)
+                source = str(consent.get("source") or "api")
                 entry = contact.grant(
                     Purpose.MARKETING,
                     bool(consent["marketing"]),
-                    str(consent.get("source") or "api"),
+                    source,
                     turn.now,
+                    method=method_for_source(source),
+                    evidence=evidence,
+                    disclosure=consent.get("disclosure"),
                 )
                 turn.log(ConsentChanged(**entry))
                 if not had and contact.has_consent(Purpose.MARKETING):
@@ -220,6 +229,17 @@ class Conversations:
                 # The transition is saved; the worker's ticker kicks the outbox anyway.
                 log.warning("could not enqueue a drain job after %d transitions", len(turns))
         return outcome
+
+    def _is_marketing(self, journey_id: str) -> bool:
+        journey = self.journeys.get(journey_id)
+        return journey is None or journey.kind is JourneyKind.MARKETING
+
+    def _disclosure(self, phone: str, journey: Journey) -> str | None:
+        """Return the last text sent to a contact whom `journey` may ask for consent."""
+        if not any(step.consent for step in journey.steps):
+            return None
+        sent = [m for m in self.store.messages(phone) if m.direction is Direction.OUTBOUND]
+        return sent[-1].body if sent else None
 
     def _opted_in(self, turn: Turn) -> None:
         for journey in self.runner.opt_in_journeys():
@@ -274,7 +294,11 @@ class Conversations:
             remote=self.remote,
         )
         turn.log(MessageReceived(inbound.body, parse.intent, parse.confidence, inbound.sid))
-        handled = compliance.handle(turn, parse, self.settings.business, inbound.opt_out_type)
+        if journey is not None and stored:
+            turn.disclosure = self._disclosure(inbound.phone, journey)
+        handled = compliance.handle(
+            turn, parse, self.settings.business, inbound.opt_out_type, self._is_marketing
+        )
         if handled and turn.events[-1]["type"] == OptedIn.type:
             self._opted_in(turn)
         if not handled:
@@ -404,7 +428,7 @@ class Conversations:
     def mark_unsubscribed(self, phone: str, source: str) -> None:
         """Opt a contact out because Twilio or the carrier says they are (e.g. error 21610)."""
         with self.transition(phone) as turn:
-            compliance.unsubscribe(turn, source)
+            compliance.unsubscribe(turn, source, Method.CARRIER)
 
     def mark_undeliverable(self, phone: str, error_code: int) -> None:
         """Stop messaging a number Twilio says cannot receive SMS."""

@@ -15,7 +15,8 @@ from bot.conversation.log_events import (
     entry,
 )
 from bot.delivery.timers import TimeoutTimer, Timer, encode
-from bot.domain.contacts import Contact, ConversationStatus, Purpose
+from bot.domain.consent import Method, Purpose
+from bot.domain.contacts import Contact, ConversationStatus
 from bot.domain.guardrails import refusal
 from bot.domain.messages import Direction, Kind, Message, Status
 from bot.storage.store import Changes
@@ -50,6 +51,10 @@ class Turn:
         self.changes = Changes(contact, before=contact.record_view() if stored else None)
         self.replies: list[str] = []
         self.inbound_text = ""  # what the contact just said, evidence for consent
+        self.inbound_sid: str | None = None  # its MessageSid, where the evidence came in
+        # What the contact was answering (the last text sent to them), when a journey that
+        # asks for consent is waiting: the disclosure a consent they give agreed to.
+        self.disclosure: str | None = None
         self.intent: str | None = None  # what the parser made of it
         self.discarded = False  # nothing to save after all
 
@@ -83,6 +88,7 @@ class Turn:
         )
         self.changes.messages.append(message)
         self.inbound_text = body
+        self.inbound_sid = sid
         self.contact.last_active_at = self.stamp
         return message
 
@@ -179,9 +185,18 @@ def _tags_changed(turn: Turn, event: TagsChanged) -> None:
 
 
 def _consent_granted(turn: Turn, event: ConsentGranted) -> None:
-    source = f"sms reply in {event.journey}/{event.step}"
-    granted = turn.contact.grant(Purpose(event.purpose), True, source, turn.now)
-    turn.log(ConsentChanged(**granted, evidence=turn.inbound_text))
+    where = f"{event.journey}/{event.step}"
+    source = f"{turn.inbound_sid} in {where}" if turn.inbound_sid else f"sms reply in {where}"
+    granted = turn.contact.grant(
+        Purpose(event.purpose),
+        True,
+        source,
+        turn.now,
+        method=Method.REPLY if turn.inbound_text else Method.API,
+        evidence=turn.inbound_text or None,
+        disclosure=turn.disclosure,
+    )
+    turn.log(ConsentChanged(**granted))
 
 
 def _result_saved(turn: Turn, event: ResultSaved) -> None:

@@ -7,7 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.domain.consent import IMPLIED, Method, Purpose
 from flows.engine import Run
+
+__all__ = ["Contact", "ConversationStatus", "Purpose"]
 
 
 class ConversationStatus(StrEnum):
@@ -17,12 +20,6 @@ class ConversationStatus(StrEnum):
     OPEN = "open"  # staff own it (assigned, or waiting for someone); the bot is quiet
     SNOOZED = "snoozed"  # staff parked it until a time; the contact's reply reopens it
     RESOLVED = "resolved"  # staff are done; journeys go on, the contact's reply reopens it
-
-
-class Purpose(StrEnum):
-    """What a consent is for."""
-
-    MARKETING = "marketing"
 
 
 @dataclass
@@ -57,18 +54,40 @@ class Contact:
     runs: list[Run] = field(default_factory=list)
 
     def has_consent(self, purpose: Purpose) -> bool:
-        """Say whether the contact may receive messages sent for `purpose`."""
-        return self.subscribed and bool(self.consent.get(purpose, {}).get("granted"))
+        """Say whether the contact may receive messages sent for `purpose`.
 
-    def grant(self, purpose: Purpose, granted: bool, source: str, at: datetime) -> dict[str, Any]:
+        Transactional consent is implied until revoked; marketing needs an explicit grant.
+        """
+        decision = self.consent.get(purpose, {}).get("granted")
+        return self.subscribed and (decision if decision is not None else purpose in IMPLIED)
+
+    def grant(
+        self,
+        purpose: Purpose,
+        granted: bool,
+        source: str,
+        at: datetime,
+        *,
+        method: Method = Method.API,
+        evidence: str | None = None,
+        disclosure: str | None = None,
+    ) -> dict[str, Any]:
         """Record a consent decision and return the ledger entry describing it."""
         entry = {
             "purpose": str(purpose),
             "granted": granted,
             "source": source,
             "at": at.isoformat(),
+            "method": str(method),
+            "evidence": evidence,
+            "disclosure": disclosure,
         }
-        self.consent[purpose] = {"granted": granted, "source": source, "at": entry["at"]}
+        self.consent[purpose] = {
+            "granted": granted,
+            "source": source,
+            "method": str(method),
+            "at": entry["at"],
+        }
         return entry
 
     def open_runs(self) -> list[Run]:

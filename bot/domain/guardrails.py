@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.contacts import Contact, Purpose
+from bot.domain.consent import Purpose
+from bot.domain.contacts import Contact
 from bot.domain.messages import Kind
+
+# The consent each kind of message needs; the rest need only a subscribed contact.
+NEEDS: dict[Kind, Purpose] = {
+    Kind.MARKETING: Purpose.MARKETING,
+    Kind.TRANSACTIONAL: Purpose.TRANSACTIONAL,
+}
 
 
 @dataclass(frozen=True)
@@ -15,10 +22,13 @@ class Standing:
     subscribed: bool
     undeliverable: int | None
     marketing: bool
+    transactional: bool = True
+    timezone: str | None = None
 
     def has_consent(self, purpose: Purpose) -> bool:
         """Say whether the contact may receive messages sent for `purpose`."""
-        return self.subscribed and purpose is Purpose.MARKETING and self.marketing
+        granted = self.marketing if purpose is Purpose.MARKETING else self.transactional
+        return self.subscribed and granted
 
 
 def refusal(contact: Contact | Standing | None, kind: Kind | None) -> str | None:
@@ -31,6 +41,7 @@ def refusal(contact: Contact | Standing | None, kind: Kind | None) -> str | None
         return "unsubscribed"
     if contact.undeliverable is not None:
         return "undeliverable"
-    if kind is Kind.MARKETING and not contact.has_consent(Purpose.MARKETING):
-        return "no_marketing_consent"
+    purpose = NEEDS.get(kind) if kind is not None else None
+    if purpose is not None and not contact.has_consent(purpose):
+        return f"no_{purpose}_consent"
     return None

@@ -34,7 +34,13 @@ _RANK_JSON = jsonio.dumps({str(status): rank for status, rank in RANK.items()})
 # The fields of a contact's stored JSON that the scripts read (claim.lua), as paths. Lua reads
 # the document Python wrote: a field renamed or moved here must be changed there too, and a
 # test holds this list to what the Lua source reads.
-SCRIPT_FIELDS = ("consent.marketing.granted", "subscribed", "undeliverable")
+SCRIPT_FIELDS = (
+    "consent.marketing.granted",
+    "consent.transactional.granted",
+    "subscribed",
+    "timezone",
+    "undeliverable",
+)
 
 # What beginning an inbound message found (bot/storage/lua/begin.lua).
 DUPLICATE, BUSY, LOCKED = 0, 1, 2
@@ -366,7 +372,7 @@ class Store:
         )
         if not reply:
             return None
-        flat, exists, subscribed, undeliverable, marketing = reply
+        flat, exists, subscribed, undeliverable, marketing, transactional, timezone = reply
         message = Message.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         if exists != "1":
             return message, None
@@ -374,6 +380,8 @@ class Store:
             subscribed=subscribed == "1",
             undeliverable=int(undeliverable) if undeliverable else None,
             marketing=marketing == "1",
+            transactional=transactional == "1",
+            timezone=timezone or None,
         )
         return message, standing
 

@@ -8,7 +8,8 @@
 -- KEYS[2] the contact
 -- ARGV[1] the claim's token
 -- Answers nil (not pending, or claimed by another) or
--- {message hash, exists, subscribed, undeliverable, marketing consent}.
+-- {message hash, exists, subscribed, undeliverable, marketing consent, transactional
+-- consent, time zone}.
 local m = redis.call('HMGET', KEYS[1], 'status', 'claim', 'sid')
 if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   if m[1] ~= 'pending' or (m[3] and m[3] ~= '') then return nil end
@@ -17,7 +18,7 @@ if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   redis.call('HSET', KEYS[1], 'status', 'submitting', 'submitted_at', now, 'claim', ARGV[1])
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 end
-local standing = {'0', '0', '', '0'}
+local standing = {'0', '0', '', '0', '1', ''}
 local raw = redis.call('GET', KEYS[2])
 if raw then
   local contact = cjson.decode(raw)
@@ -25,14 +26,23 @@ if raw then
   if contact.undeliverable ~= nil and contact.undeliverable ~= cjson.null then
     undeliverable = tostring(contact.undeliverable)
   end
-  local marketing = type(contact.consent) == 'table'
-    and type(contact.consent.marketing) == 'table'
+  local decided = type(contact.consent) == 'table'
+  local marketing = decided and type(contact.consent.marketing) == 'table'
     and contact.consent.marketing.granted == true
+  -- Transactional consent is implied until revoked.
+  local transactional = not (decided and type(contact.consent.transactional) == 'table'
+    and contact.consent.transactional.granted == false)
+  local timezone = type(contact.timezone) == 'string' and contact.timezone or ''
   standing = {
     '1',
     contact.subscribed == true and '1' or '0',
     undeliverable,
     marketing and '1' or '0',
+    transactional and '1' or '0',
+    timezone,
   }
 end
-return {redis.call('HGETALL', KEYS[1]), standing[1], standing[2], standing[3], standing[4]}
+return {
+  redis.call('HGETALL', KEYS[1]),
+  standing[1], standing[2], standing[3], standing[4], standing[5], standing[6],
+}

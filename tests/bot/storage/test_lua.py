@@ -114,6 +114,7 @@ def test_the_contact_fields_scripts_read_are_those_script_fields_lists() -> None
 def test_script_fields_are_where_python_writes_them(runtime) -> None:
     contact = runtime.conversations.new_contact("+14155550123")
     contact.grant(Purpose.MARKETING, True, "test", runtime.clock())
+    contact.grant(Purpose.TRANSACTIONAL, True, "test", runtime.clock())
     contact.undeliverable = 30003
     stored = jsonio.loads(jsonio.dumps(contact.to_dict()))
     for path in SCRIPT_FIELDS:
