@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import phonenumbers
 
+from bot.domain.frequency import Cap
 from bot.domain.phones import region_of
+from bot.domain.quiet_hours import QuietHours
 from flows.definition.values import parse_duration
 from flows.timing import zone_named
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The TCPA's: telephone solicitations only from 8 a.m. to 9 p.m. at the called party's place.
+QUIET_HOURS = QuietHours(time(21), time(8))
+T = TypeVar("T")
 
 # The sandbox talks to the local emulator with these fixed credentials.
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
@@ -101,6 +108,16 @@ def _span(name: str, value: str | None) -> float | None:
     if span is None or span.total_seconds() <= 0:
         raise SettingsError(f"{name} must be a span such as 30m, 24h or 2d, not {value!r}")
     return span.total_seconds()
+
+
+def _parsed(name: str, value: str | None, read: Callable[[str], T], default: T) -> T:
+    """Return what `read` makes of the variable `name`: unset is `default`."""
+    if value is None:
+        return default
+    try:
+        return read(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name} {exc}") from None
 
 
 def _url(name: str, value: str | None) -> str | None:
@@ -203,6 +220,10 @@ class Settings:
     # Told about each conversation that starts waiting for staff (bot.delivery.handoff_notice).
     handoff_webhook_url: str | None = None
     handoff_webhook_secret: str | None = None  # signs what it is told
+    # Marketing waits out these hours in each recipient's local time (stricter state rules,
+    # bot.domain.state_rules, apply on top); None only where a test turns them off.
+    quiet_hours: QuietHours | None = QUIET_HOURS
+    frequency_cap: Cap | None = None  # marketing messages a contact may get per window
 
     @property
     def record_url(self) -> str:
@@ -344,4 +365,6 @@ class Settings:
             handback_after=_span("HANDBACK_AFTER", get("HANDBACK_AFTER")),
             handoff_webhook_url=_url("HANDOFF_WEBHOOK_URL", get("HANDOFF_WEBHOOK_URL")),
             handoff_webhook_secret=get("HANDOFF_WEBHOOK_SECRET"),
+            quiet_hours=_parsed("QUIET_HOURS", get("QUIET_HOURS"), QuietHours.parse, QUIET_HOURS),
+            frequency_cap=_parsed("FREQUENCY_CAP", get("FREQUENCY_CAP"), Cap.parse, None),
         )

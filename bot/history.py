@@ -108,4 +108,8 @@ def _from_row(row: dict[str, Any]) -> dict[str, Any]:
             out["author"] = row["author"]
         if row["error_code"] is not None:
             out["error_code"] = row["error_code"]
+        if row.get("send_at") and row["status"] == "deferred":
+            out["send_at"] = row["send_at"].isoformat()
+        if row.get("reason") and row["status"] in ("deferred", "suppressed"):
+            out["reason"] = row["reason"]
     return out

@@ -99,9 +99,18 @@ class Turn:
         journey: str | None = None,
         step: str | None = None,
         author: str | None = None,
+        quiet_hours: str = "",
+        when_capped: str = "defer",
     ) -> Message:
-        """Queue an outbound message, or record it as suppressed if a guardrail forbids it."""
+        """Queue an outbound message, or record it as suppressed if a guardrail forbids it.
+
+        Marketing waits out quiet hours and counts against the frequency cap, unless it
+        answers what the contact just sent; `quiet_hours` ("respect" or "ignore") is a
+        journey's own say, and `when_capped` ("defer" or "skip") what a capped one does.
+        """
         blocked = refusal(self.contact, kind)
+        unasked = kind is Kind.MARKETING and not self.inbound_text
+        quiet = quiet_hours or ("respect" if unasked else "ignore")
         message = Message(
             id=uuid.uuid4().hex,
             phone=self.contact.phone,
@@ -114,6 +123,9 @@ class Turn:
             step=step,
             seq=self._next_seq(),
             author=author,
+            quiet_hours="respect" if quiet == "respect" else None,
+            when_capped=when_capped if unasked else None,
+            reason=blocked,
         )
         self.changes.messages.append(message)
         if blocked:
@@ -159,7 +171,14 @@ class Turn:
 
 
 def _message_created(turn: Turn, event: MessageCreated) -> None:
-    turn.send(event.text, Kind(event.kind), journey=event.journey, step=event.step)
+    turn.send(
+        event.text,
+        Kind(event.kind),
+        journey=event.journey,
+        step=event.step,
+        quiet_hours=getattr(event, "quiet_hours", ""),
+        when_capped=getattr(event, "when_capped", "defer"),
+    )
 
 
 def _wait_started(turn: Turn, event: WaitStarted) -> None:

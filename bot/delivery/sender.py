@@ -25,10 +25,11 @@ from twilio.rest.api.v2010.account.message import MessageInstance
 
 from bot.config import Settings
 from bot.delivery.outbox import Outbox
-from bot.delivery.timers import CheckTimer, SendTimer, Timers
+from bot.delivery.pacing import Hold, Pacer
+from bot.delivery.timers import CheckTimer, SendTimer, Timers, encode
 from bot.domain.guardrails import refusal
 from bot.domain.messages import Message, Status, parse_ref
-from bot.storage.store import Store
+from bot.storage.store import Store, timer_member
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ CHECK_RETRY = timedelta(minutes=1)
 CLOCK_SLACK = 120.0
 # The newest messages to the number that a check looks through.
 LOOKBACK = 50
+# Deferred messages due at one moment are set this far apart, in the order they were made.
+ORDER_STEP = 1e-6
 
 
 class Reachability(Protocol):
@@ -92,6 +95,7 @@ class Sender:
         self.store = runtime.store
         self.outbox = runtime.outbox
         self.settings = runtime.settings
+        self.pacer = Pacer(runtime.settings, runtime.store)
 
     def drain(self, budget: float = 30.0) -> int:
         """Send batches from the outbox; return how many messages were handled."""
@@ -146,8 +150,12 @@ class Sender:
         message, standing = claimed
         reason = refusal(standing, message.kind)
         if reason:
-            self.store.settle(message.ref, message.attempts, Status.SUPPRESSED)
+            self.store.settle(message.ref, message.attempts, Status.SUPPRESSED, reason=reason)
             log.info("withheld %s to %s: %s", message.id, message.phone, reason)
+            return ref
+        hold = self.pacer.hold(message, standing, self.runtime.clock())
+        if hold is not None:
+            self._hold(message, hold)
             return ref
         try:
             created = self.runtime.twilio().messages.create(
@@ -172,6 +180,20 @@ class Sender:
             if self.store.accept(message.ref, created.sid, status) is None:
                 log.error("%s was already linked to another sid; Twilio has it twice", message.id)
         return ref
+
+    def _hold(self, message: Message, hold: Hold) -> None:
+        """Defer a message to its time, or skip it (the run that sent it has moved on)."""
+        if hold.until is None:
+            self.store.settle(message.ref, message.attempts, Status.SUPPRESSED, reason=hold.reason)
+            log.info("skipped %s to %s: %s", message.id, message.phone, hold.reason)
+            return
+        # A contact's messages deferred to one moment leave in the order they were made.
+        due = hold.until.timestamp() + message.seq * ORDER_STEP
+        timer = (due, timer_member(encode(SendTimer(message.ref))))
+        self.store.defer(message.ref, message.attempts, hold.until, timer, hold.reason)
+        log.info(
+            "deferred %s to %s until %s: %s", message.id, message.phone, hold.until, hold.reason
+        )
 
     def _refused(self, message: Message, exc: TwilioRestException) -> None:
         if exc.status == 429:  # Too Many Requests: Twilio did not take it

@@ -28,6 +28,7 @@ class Status(StrEnum):
 
     RECEIVED = "received"
     PENDING = "pending"  # in Parley's outbox
+    DEFERRED = "deferred"  # held by quiet hours or a frequency cap until `send_at`
     SUBMITTING = "submitting"  # a worker is handing it to Twilio
     ACCEPTED = "accepted"
     SCHEDULED = "scheduled"
@@ -47,6 +48,7 @@ RANK: dict[str, int] = {
     Status.RECEIVED: 0,
     Status.PENDING: 0,
     Status.SUBMITTING: 1,
+    Status.DEFERRED: 1,  # between two attempts: the latest of the two is where it is
     Status.ACCEPTED: 2,
     Status.SCHEDULED: 2,
     Status.QUEUED: 2,
@@ -93,6 +95,12 @@ class Message:
     submitted_at: float | None = None  # when the latest attempt to hand it to Twilio began
     seq: int = 0  # its place in the contact's conversation (1, 2, ...; 0 if made before)
     author: str | None = None  # the staff member who wrote it; None for the bot's own
+    # Guardrails on its timing: "respect" waits out quiet hours; a `when_capped` of "defer" or
+    # "skip" says it counts against the frequency cap, and what it does when the cap is full.
+    quiet_hours: str | None = None
+    when_capped: str | None = None
+    send_at: str | None = None  # when a deferred message goes out
+    reason: str | None = None  # why it was suppressed or deferred
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -118,6 +126,10 @@ class Message:
             "submitted_at": "" if self.submitted_at is None else repr(self.submitted_at),
             "seq": str(self.seq) if self.seq else "",
             "author": self.author or "",
+            "quiet_hours": self.quiet_hours or "",
+            "when_capped": self.when_capped or "",
+            "send_at": self.send_at or "",
+            "reason": self.reason or "",
         }
         return {key: value for key, value in data.items() if value != ""}
 
@@ -140,6 +152,10 @@ class Message:
             submitted_at=float(data["submitted_at"]) if data.get("submitted_at") else None,
             seq=int(data.get("seq") or 0),
             author=data.get("author") or None,
+            quiet_hours=data.get("quiet_hours") or None,
+            when_capped=data.get("when_capped") or None,
+            send_at=data.get("send_at") or None,
+            reason=data.get("reason") or None,
         )
 
     def public(self) -> dict[str, Any]:
@@ -158,4 +174,8 @@ class Message:
                 out["author"] = self.author
             if self.error_code is not None:
                 out["error_code"] = self.error_code
+            if self.send_at and self.status is Status.DEFERRED:
+                out["send_at"] = self.send_at
+            if self.reason and self.status in (Status.DEFERRED, Status.SUPPRESSED):
+                out["reason"] = self.reason
         return out

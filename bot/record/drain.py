@@ -245,6 +245,8 @@ def _entry(entry_id: str, fields: dict[str, str]) -> Entry:
             fields["s"],
             sid=fields.get("sid") or None,
             error_code=int(error) if error else None,
+            reason=fields.get("r") or None,
+            send_at=fields.get("a") or None,
         )
     commit = json.loads(fields["c"])  # a commit: what it changed for one contact
     return Commit(

@@ -98,6 +98,7 @@ messages = Table(
     # Its place in the contact's conversation (0 for messages made before it was kept).
     Column("seq", Integer, nullable=False, server_default="0"),
     Column("author", String(200)),  # the staff member who wrote it
+    _when("send_at"),  # when a deferred message goes out (quiet hours, a frequency cap)
     _when("created_at", nullable=False),
     _when("updated_at", nullable=False),
     # A contact's history, page by page, newest first: (phone, seq, created_at, id).

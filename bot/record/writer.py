@@ -61,6 +61,8 @@ class StatusChange:
     status: str
     sid: str | None = None
     error_code: int | None = None
+    reason: str | None = None  # why a guardrail suppressed or deferred it
+    send_at: str | None = None  # when a deferred message goes out
 
 
 Entry = Commit | StatusChange
@@ -189,8 +191,16 @@ class RecordWriter:
 
 
 # What a status change alters in a message row already written; what its merge reads.
-_STATUS_UPDATED = ("status", "status_history", "sid", "error_code", "updated_at")
-_STATUS_COLUMNS = ("status_history", "sid", "error_code")
+_STATUS_UPDATED = (
+    "status",
+    "status_history",
+    "sid",
+    "error_code",
+    "reason",
+    "send_at",
+    "updated_at",
+)
+_STATUS_COLUMNS = ("status_history", "sid", "error_code", "reason", "send_at")
 _STATUS_UPDATE = messages.update().where(messages.c.id == bindparam("_id"))  # SETs what it is given
 
 
@@ -270,7 +280,11 @@ def _message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) -
         # The message itself (a replay, or a status that overtook it): its content wins,
         # the statuses are merged.
         history = _history(row["status_history"], created["status_history"])
-        updates = {k: v for k, v in created.items() if k not in ("sid", "error_code")}
+        updates = {
+            k: v
+            for k, v in created.items()
+            if k not in ("sid", "error_code") and not (k in ("reason", "send_at") and v is None)
+        }
         return _with_status({**row, **updates}, history)
     if row is None:  # a status that overtook its message: a placeholder until it arrives
         row = {
@@ -289,6 +303,7 @@ def _message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) -
             "segments": None,
             "seq": 0,
             "author": None,
+            "send_at": None,
             "created_at": _moment(entry.at),
             "updated_at": _moment(entry.at),
         }
@@ -297,6 +312,10 @@ def _message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) -
         row["sid"] = entry.sid
     if entry.error_code is not None:
         row["error_code"] = entry.error_code
+    if entry.reason:
+        row["reason"] = entry.reason
+    if entry.send_at:
+        row["send_at"] = _moment(entry.send_at)
     return _with_status(row, _history(row["status_history"], [[entry.status, entry.at]]))
 
 
@@ -317,6 +336,7 @@ def _message_row(data: Mapping[str, str]) -> dict[str, Any]:
         "segments": None,
         "seq": int(data.get("seq") or 0),
         "author": data.get("author"),
+        "send_at": _moment(data.get("send_at")),
         "created_at": _moment(data["at"]),
         "updated_at": _moment(data["at"]),
     }

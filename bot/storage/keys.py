@@ -57,6 +57,11 @@ def events(phone: str) -> str:
     return f"{PREFIX}events:{tag(phone)}"
 
 
+def sent_marketing(phone: str) -> str:
+    """Sorted set: the contact's marketing messages sent within the longest cap window."""
+    return f"{PREFIX}capped:{tag(phone)}"
+
+
 def message(phone: str, message_id: str) -> str:
     """Return the key of one message's hash, in its contact's slot."""
     return f"{PREFIX}msg:{tag(phone)}:{message_id}"

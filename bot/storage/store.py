@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -393,11 +394,38 @@ class Store:
         error_code: int | None = None,
         *,
         requeue: bool = False,
+        reason: str | None = None,
     ) -> bool:
         """Give attempt `attempt` of a message its outcome; False if it has moved on since."""
         names = [keys.message(*parse_ref(ref)), keys.OUTBOX, keys.RECORD]
         error, again = _blank_if_none(error_code), "1" if requeue else "0"
-        return bool(self.scripts("settle", names, [str(attempt), str(status), error, again, ref]))
+        args = [str(attempt), str(status), error, again, ref, reason or ""]
+        return bool(self.scripts("settle", names, args))
+
+    def defer(
+        self, ref: str, attempt: int, until: datetime, timer: tuple[float, str], reason: str
+    ) -> bool:
+        """Hold attempt `attempt` of a message until `until`; False if it has moved on since.
+
+        `timer` is (due, member): the timer, set in the same step, that sends it on.
+        """
+        due, member = timer
+        names = [keys.message(*parse_ref(ref)), keys.TIMERS, keys.RECORD]
+        args = [str(attempt), until.isoformat(), repr(due), member, reason, ref]
+        return bool(self.scripts("defer", names, args))
+
+    def reserve(
+        self, phone: str, message_id: str, now: datetime, caps: Iterable[tuple[int, float]]
+    ) -> datetime | None:
+        """Take a place for a marketing message under `caps` ((count, window seconds), ...).
+
+        None when it may go now; else when the oldest message in its way leaves its window.
+        """
+        args: list[str | int | float] = [repr(now.timestamp()), message_id]
+        for count, window in caps:
+            args += [count, repr(window)]
+        room = self.scripts("reserve", [keys.sent_marketing(phone)], args)
+        return None if room in (0, "0") else datetime.fromtimestamp(float(room), UTC)
 
     def now(self) -> float:
         """Return Redis' clock, the one every worker's leases and attempts are timed by."""

@@ -12,7 +12,8 @@
 -- consent, time zone}.
 local m = redis.call('HMGET', KEYS[1], 'status', 'claim', 'sid')
 if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
-  if m[1] ~= 'pending' or (m[3] and m[3] ~= '') then return nil end
+  -- A deferred message comes back through the outbox when its time comes.
+  if (m[1] ~= 'pending' and m[1] ~= 'deferred') or (m[3] and m[3] ~= '') then return nil end
   local t = redis.call('TIME')
   local now = string.format('%.6f', tonumber(t[1]) + tonumber(t[2]) / 1000000)
   redis.call('HSET', KEYS[1], 'status', 'submitting', 'submitted_at', now, 'claim', ARGV[1])

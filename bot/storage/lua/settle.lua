@@ -9,6 +9,7 @@
 -- ARGV[3] error code or ''
 -- ARGV[4] '1' to put the message back in the outbox
 -- ARGV[5] the message's ref, as the outbox holds it
+-- ARGV[6] why (a guardrail's reason for `suppressed`) or ''
 -- Cluster: two slots, the message's contact's and the outbox's. Making the message pending
 -- and queueing it in one step is what keeps it from being stranded, pending but in no
 -- queue; the record stream (a third slot) gets the message in the same step. On a
@@ -18,6 +19,8 @@ local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
 if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error_code', ARGV[3]) end
+local why = ARGV[6] or ''
+if why ~= '' then redis.call('HSET', KEYS[1], 'reason', why) end
 if ARGV[4] == '1' then redis.call('RPUSH', KEYS[2], ARGV[5]) end
-redis.call('XADD', KEYS[3], '*', 'm', ARGV[5], 's', ARGV[2], 'e', ARGV[3])
+redis.call('XADD', KEYS[3], '*', 'm', ARGV[5], 's', ARGV[2], 'e', ARGV[3], 'r', why)
 return 1

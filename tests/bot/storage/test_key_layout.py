@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -10,10 +11,12 @@ from redis.crc import key_slot
 
 from bot.conversation.turn import Turn
 from bot.delivery.sender import Sender
+from bot.delivery.timers import SendTimer, encode
 from bot.domain.messages import Kind, Status
 from bot.storage import keys, lua
 from bot.storage.lua import Script
 from bot.storage.scripts import ScriptRunner
+from bot.storage.store import timer_member
 from bot.worker import tick
 from tests.texting import Texter, post_signed
 
@@ -93,6 +96,15 @@ def test_every_script_keeps_to_one_slot_unless_its_header_says_why(
     claimed, _ = runtime.store.claim_message(failing, "claim-2")
     runtime.store.settle(failing, claimed.attempts, Status.FAILED)
     runtime.outbox.done(unlinked, failing)
+    # Guardrails on timing: a place under a frequency cap; a message deferred to its time.
+    assert runtime.store.reserve(PHONE, "capped-1", clock(), [(3, 86400.0)]) is None
+    held = queue(runtime, "held by quiet hours")
+    assert runtime.outbox.take(10) == [held]
+    claimed, _ = runtime.store.claim_message(held, "claim-3")
+    later = clock() + timedelta(hours=9)
+    timer = (later.timestamp(), timer_member(encode(SendTimer(held))))
+    assert runtime.store.defer(held, claimed.attempts, later, timer, "quiet_hours")
+    runtime.outbox.done(held)
     # A dead sender's lease: recovered.
     recovered = queue(runtime, "recovered")
     assert runtime.outbox.take(10) == [recovered]

@@ -1,0 +1,23 @@
+-- Hold attempt ARGV[1] of a message until later: quiet hours or a full frequency cap. It
+-- leaves `submitting` for `deferred` with its send_at, and a timer that puts it back in the
+-- outbox is set in the same step, so a deferred message is never stranded. Waiting is not a
+-- try: the attempt the claim counted is given back.
+-- KEYS[1] the message (its contact's slot)
+-- KEYS[2] timers
+-- KEYS[3] the record stream, which gets the new status and send_at
+-- ARGV[1] attempt
+-- ARGV[2] send_at, as the message and the record show it (ISO 8601)
+-- ARGV[3] the timer's due time (seconds since the epoch)
+-- ARGV[4] the timer (its member, as Timers stores it)
+-- ARGV[5] why it waits
+-- ARGV[6] the message's ref
+-- Cluster: three slots (the message's contact's, the timers', the stream's), as for settle:
+-- on a Cluster all must be served by one node.
+-- Answers 1 when deferred, 0 when the message has moved on.
+local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
+if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'deferred', 'send_at', ARGV[2], 'reason', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('XADD', KEYS[3], '*', 'm', ARGV[6], 's', 'deferred', 'e', '', 'a', ARGV[2], 'r', ARGV[5])
+return 1
