@@ -86,7 +86,7 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
     check_journey(ctx, steps, with_declared(fields, event_data, ctx.uses), complete)
     check_reads(ctx.uses, event_data, triggers, ctx.error)
     check_results(steps, ctx.uses, fields, ctx.error)
-    check_policy(ctx, kind, quiet_hours, top, steps)
+    check_policy(ctx, kind, quiet_hours, when_capped, top, steps)
     warn_quiet_sends(ctx, kind, triggers, steps)
     lint(ctx)
     if ctx.errors or journey_id is None:

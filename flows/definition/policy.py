@@ -57,14 +57,15 @@ def check_policy(
     ctx: Context,
     kind: JourneyKind,
     quiet: QuietHours | None,
+    capped: WhenCapped | None,
     top: Mapping[str, Node],
     steps: Sequence[Step],
 ) -> None:
     """Flag quiet hours ignored by marketing messages, and caps set where none apply.
 
-    top holds the journey's own keys, for their lines; a step's are in ctx.key_lines.
+    quiet and capped are the journey's own settings, top its keys (for their lines);
+    a step's lines are in ctx.key_lines.
     """
-    capped = top.get("when_capped")
     transactional = kind is JourneyKind.TRANSACTIONAL
     if quiet is QuietHours.IGNORE and kind is JourneyKind.MARKETING:
         # One error for the journey, not one more for each of its steps.
@@ -95,7 +96,7 @@ def check_policy(
             )
     if capped is not None and transactional and not any(_is_marketing(s) for s in steps):
         ctx.warn(
-            capped,
+            top["when_capped"],
             "`when_capped` does nothing on a transactional journey: frequency caps "
             "count marketing messages only",
         )
@@ -118,7 +119,7 @@ def warn_quiet_sends(
             ctx.warn(
                 trigger.line,
                 f"the schedule starts runs at {at:%H:%M} in the business's time zone, {window}: "
-                f"the marketing {_listed(sends)} it sends then will be held until quiet hours "
+                f"the marketing {_listed(sends)}, sent right away, will be held until quiet hours "
                 f"end, {end} at the latest, for recipients in that zone; "
                 f"pick a time between {end} and {start}",
             )
@@ -133,7 +134,7 @@ def warn_quiet_sends(
             ctx.warn(
                 delay.line,
                 f"step {step.id!r} waits until {delay.at:%H:%M} local time, {window}: "
-                f"the marketing {_listed(sends)} that follows will be held until quiet "
+                f"the marketing {_listed(sends)}, sent right after, will be held until quiet "
                 f"hours end, {end} at the latest; pick a time between {end} and {start}",
             )
 
