@@ -13,9 +13,9 @@ from flows.definition.context import Context
 from flows.definition.values import read_text
 from flows.model import JourneyKind, QuietHours, Step, Trigger, WhenCapped
 
-# The quiet window no recipient's rules allow marketing in, in their local time: the TCPA
-# keeps 21:00-08:00 quiet, and Florida and Oklahoma start at 20:00. A send fixed inside it
-# is held for everyone in the zone, whatever QUIET_HOURS the bot runs with.
+# The widest quiet window any recipient's rules set, in their local time: the TCPA keeps
+# 21:00-08:00 quiet, and Florida and Oklahoma start at 20:00. A marketing send fixed
+# inside it is held for some recipients at least, whatever QUIET_HOURS the bot runs with.
 STRICTEST_QUIET: tuple[time, time] = (time(20), time(8))
 
 ALWAYS_WAITS = "marketing messages always wait out quiet hours"
