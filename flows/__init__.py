@@ -37,7 +37,18 @@ from flows.events import (
     WaitStarted,
     as_dict,
 )
-from flows.model import STAGES, Entry, Journey, JourneyKind, Segment, Step, Trigger, Wait
+from flows.model import (
+    STAGES,
+    Entry,
+    Journey,
+    JourneyKind,
+    QuietHours,
+    Segment,
+    Step,
+    Trigger,
+    Wait,
+    WhenCapped,
+)
 from flows.rules import entry_decision, exit_matches, keyword_matches, matches_segment
 from flows.timing import date_trigger_time, next_schedule_time
 
@@ -60,6 +71,7 @@ __all__ = [
     "JourneyLoadError",
     "JourneyStartRequested",
     "MessageCreated",
+    "QuietHours",
     "Reply",
     "ResultSaved",
     "Run",
@@ -73,6 +85,7 @@ __all__ = [
     "Trigger",
     "Wait",
     "WaitStarted",
+    "WhenCapped",
     "as_dict",
     "check",
     "date_trigger_time",

@@ -11,7 +11,11 @@ from typing import Any, ClassVar, get_args
 
 @dataclass(frozen=True)
 class MessageCreated:
-    """A message to send to the contact."""
+    """A message to send to the contact, with the sending policy of the step it comes from.
+
+    quiet_hours is "respect", "ignore" or "" (not said: the bot decides by kind);
+    when_capped is "defer" (wait for room under the frequency cap) or "skip".
+    """
 
     type: ClassVar[str] = "message_created"
     run_id: str
@@ -19,6 +23,8 @@ class MessageCreated:
     step: str
     text: str
     kind: str
+    quiet_hours: str = ""
+    when_capped: str = "defer"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,20 @@ class JourneyKind(StrEnum):
     MARKETING = "marketing"
 
 
+class QuietHours(StrEnum):
+    """Whether a journey's messages wait out the recipient's quiet hours."""
+
+    RESPECT = "respect"
+    IGNORE = "ignore"
+
+
+class WhenCapped(StrEnum):
+    """What a marketing message does when the contact's frequency cap is full."""
+
+    DEFER = "defer"  # wait for room
+    SKIP = "skip"  # never sent; the run moves on
+
+
 class Entry(StrEnum):
     """What starting a journey does when the contact already has open runs."""
 
@@ -168,6 +182,9 @@ class Step:
     action: str | None = None
     start: str | None = None
     start_data: Mapping[str, Any] = field(default_factory=_empty)
+    # the step's own sending policy; None: the journey's
+    quiet_hours: QuietHours | None = None
+    when_capped: WhenCapped | None = None
 
     @property
     def pauses(self) -> bool:
@@ -250,10 +267,25 @@ class Journey:
     event_data: Mapping[str, DataField] | None = None
     # event data fields naming what a run is about (`key:`): the first one present counts
     key: tuple[str, ...] = ()
+    # None: not said, the bot decides by kind (marketing waits out quiet hours)
+    quiet_hours: QuietHours | None = None
+    when_capped: WhenCapped = WhenCapped.DEFER
     _index: Mapping[str, Step] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", MappingProxyType({s.id: s for s in self.steps}))
+
+    def kind_of(self, step: Step) -> JourneyKind:
+        """Return the kind of a step's messages: its own, else the journey's."""
+        return step.kind or self.kind
+
+    def quiet_hours_of(self, step: Step) -> QuietHours | None:
+        """Return the quiet hours policy said for a step's messages, None when neither says."""
+        return step.quiet_hours or self.quiet_hours
+
+    def when_capped_of(self, step: Step) -> WhenCapped:
+        """Return what a step's messages do when the frequency cap is full."""
+        return step.when_capped or self.when_capped
 
     def step(self, step_id: str) -> Step:
         """Return the step with this id (KeyError if the journey has none)."""

@@ -237,9 +237,22 @@ class Runner:
         self.say(step, text)
 
     def say(self, step: Step, text: str) -> None:
-        if text:
-            kind = (step.kind or self.journey.kind).value
-            self.events.append(MessageCreated(self.run.id, self.journey.id, step.id, text, kind))
+        """Emit a message from step, carrying its kind and sending policy; skip empty text."""
+        if not text:
+            return
+        journey = self.journey
+        quiet = journey.quiet_hours_of(step)
+        self.events.append(
+            MessageCreated(
+                self.run.id,
+                journey.id,
+                step.id,
+                text,
+                journey.kind_of(step).value,
+                quiet_hours=quiet.value if quiet is not None else "",
+                when_capped=journey.when_capped_of(step).value,
+            )
+        )
 
     # -- pausing --------------------------------------------------------------------------
 

@@ -63,6 +63,8 @@ class Context:
         self.warnings: list[JourneyError] = []
         # (step line, edge kind, edge key) -> line of the target, for "missing step" errors
         self.edge_lines: dict[tuple[int, str, str], int] = {}
+        # (step line, key) -> line of the key's value, for checks that look across steps
+        self.key_lines: dict[tuple[int, str], int] = {}
         # every field a template, condition or delay reads, for the `fields` check
         self.uses: list[FieldUse] = []
         # every message template sent to people, for the lints

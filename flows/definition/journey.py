@@ -12,6 +12,12 @@ from flows.definition.checks import check_journey, check_results
 from flows.definition.context import Context, JourneyError, line_of
 from flows.definition.event_data import check_reads, read_event_data, read_key, with_declared
 from flows.definition.lints import lint
+from flows.definition.policy import (
+    check_policy,
+    read_quiet_hours,
+    read_when_capped,
+    warn_quiet_sends,
+)
 from flows.definition.settings import (
     DEFAULT_KIND,
     read_defaults,
@@ -25,11 +31,11 @@ from flows.definition.settings import (
 from flows.definition.steps import read_steps
 from flows.definition.triggers import read_triggers
 from flows.definition.values import kind_name, read_mapping, read_text
-from flows.model import Journey
+from flows.model import Journey, WhenCapped
 
 JOURNEY_KEYS = (
     "id", "name", "kind", "language", "trigger", "entry", "exit", "fields", "defaults", "nlu",
-    "steps", "event_data", "key",
+    "steps", "event_data", "key", "quiet_hours", "when_capped",
 )  # fmt: skip
 
 
@@ -74,10 +80,14 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
     key = read_key(top.get("key"), event_data, ctx.error)
     ctx.defaults = read_defaults(ctx, top.get("defaults"))
     vocabulary = read_vocabulary(ctx, top.get("nlu"))
+    quiet_hours = read_quiet_hours(ctx, top.get("quiet_hours"))
+    when_capped = read_when_capped(ctx, top.get("when_capped"))
     steps, complete = read_steps(ctx, top.get("steps"), root)
     check_journey(ctx, steps, with_declared(fields, event_data, ctx.uses), complete)
     check_reads(ctx.uses, event_data, triggers, ctx.error)
     check_results(steps, ctx.uses, fields, ctx.error)
+    check_policy(ctx, kind, quiet_hours, when_capped, top, steps)
+    warn_quiet_sends(ctx, kind, triggers, steps)
     lint(ctx)
     if ctx.errors or journey_id is None:
         return None, id_line
@@ -96,6 +106,8 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
         vocabulary=vocabulary,
         event_data=event_data,
         key=key,
+        quiet_hours=quiet_hours,
+        when_capped=when_capped or WhenCapped.DEFER,
     )
     return journey, id_line
 

@@ -10,6 +10,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from flows.definition.context import Context, line_of
 from flows.definition.messages import read_message, read_template
+from flows.definition.policy import read_quiet_hours, read_when_capped
 from flows.definition.routes import read_branch, read_delay, read_split
 from flows.definition.settings import read_kind
 from flows.definition.values import (
@@ -29,7 +30,7 @@ from flows.model import STAGES, Step
 STEP_KEYS = (
     "id", "stage", "kind", "send", "set", "tag", "untag", "consent", "goal", "handoff", "start",
     "data",
-    "action", "wait", "delay", "branch", "split", "next", "end",
+    "action", "wait", "delay", "branch", "split", "next", "end", "quiet_hours", "when_capped",
 )  # fmt: skip
 HANDOFF_KEYS = ("reason",)
 CONSENT_PURPOSES = ("marketing",)
@@ -107,9 +108,14 @@ def read_step(ctx: Context, node: Node) -> Step | None:
         split=read_split(ctx, keys.get("split"), line),
         next=read_text(ctx, keys.get("next"), "next"),
         end=end,
+        quiet_hours=read_quiet_hours(ctx, keys.get("quiet_hours")),
+        when_capped=read_when_capped(ctx, keys.get("when_capped")),
     )
     if "next" in keys:
         ctx.edge_lines[(line, "next", "next")] = line_of(keys["next"])
+    for name in ("kind", "quiet_hours", "when_capped"):
+        if name in keys:
+            ctx.key_lines[(line, name)] = line_of(keys[name])
     return None if step_id is None else step
 
 

@@ -25,10 +25,12 @@ _OPT_OUT_TALK = re.compile(
     r"|\bto stop\b|no more (?:messages|texts)",
     re.IGNORECASE,
 )
-# "Reply STOP to cancel." on its own is the standard opt-out line.
-_OPT_OUT_LINE = re.compile(
-    rf"\W*{_VERB}(?:\s+(?:with|back|us))*\s+[{_QUOTE}]?(?:{_KEYWORD})[{_QUOTE}]?"
-    r"\s+to\s+(?:cancel|end|quit|unsubscribe)\W*",
+# "Reply STOP to cancel.", "Text HELP for help, STOP to end": the standard footer offers
+# STOP alone, with nothing after the verb, and means unsubscribing. "Reply CANCEL to
+# cancel" or "STOP to cancel your order" ask for a carrier keyword to do something else.
+_FOOTER_TAIL = re.compile(
+    rf"[{_QUOTE}]?\s+to\s+(?:cancel|end|quit|stop)[{_QUOTE}]?"
+    r"(?=\s*(?:$|[,;:.!?)\]]|(?:or|and)\b))",
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
@@ -45,18 +47,35 @@ class KeywordRequest:
 
 def find_keyword_requests(text: str) -> list[KeywordRequest]:
     """Return each place the text asks for an opt-out keyword for something but opting out."""
-    found: dict[int, KeywordRequest] = {}
+    found: list[KeywordRequest] = []
     for sentence in _SENTENCE.finditer(text):
         body = sentence.group()
         verb = _VERB_RE.search(body)
-        if verb is None or _OPT_OUT_LINE.fullmatch(body):
+        if verb is None:
             continue
         hits = [*_DIRECT.finditer(body), *_LISTED.finditer(body, verb.end())]
-        for match in hits:
-            # The keyword itself ("OPTOUT", "UNSUBSCRIBE") does not count as talk of opting out.
-            start, end = match.span("kw")
-            if _OPT_OUT_TALK.search(body[:start] + " " * (end - start) + body[end:]):
+        spans = sorted({match.span("kw") for match in hits})
+        for index, (start, end) in enumerate(spans):
+            keyword = body[start:end].upper()
+            if keyword == "STOP" and _FOOTER_TAIL.match(body, end):
+                continue
+            if _talks_of_opting_out(body, spans, index):
                 continue
             offset = sentence.start() + start
-            found[offset] = KeywordRequest(match.group("kw").upper(), offset, body.strip())
-    return [found[offset] for offset in sorted(found)]
+            found.append(KeywordRequest(keyword, offset, body.strip()))
+    return found
+
+
+def _talks_of_opting_out(body: str, spans: list[tuple[int, int]], index: int) -> bool:
+    """Tell whether the words that go with one keyword talk of opting out.
+
+    They run from the keyword to the next one ("Reply STOP to opt out, CANCEL to cancel
+    your order" lets STOP be, not CANCEL); the first keyword also has what comes before
+    it ("To unsubscribe, reply STOP").
+    """
+    start, end = spans[index]
+    begin = 0 if index == 0 else start
+    until = spans[index + 1][0] if index + 1 < len(spans) else len(body)
+    # The keyword itself ("OPTOUT", "UNSUBSCRIBE") does not count as talk of opting out.
+    words = body[begin:start] + " " * (end - start) + body[end:until]
+    return _OPT_OUT_TALK.search(words) is not None

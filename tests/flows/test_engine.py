@@ -251,6 +251,8 @@ def test_a_step_emits_its_events_in_order() -> None:
             "step": "all",
             "text": "Stage loyalty, tier gold",
             "kind": "transactional",
+            "quiet_hours": "",
+            "when_capped": "defer",
         },
         {"type": "goal_reached", "run_id": "r", "journey": "test", "goal": "upgraded"},
         {
@@ -486,6 +488,8 @@ def test_an_action_pauses_the_run_until_its_result_comes_back() -> None:
             "step": "look_up",
             "text": "Order A1 is on its way.",
             "kind": "transactional",
+            "quiet_hours": "",
+            "when_capped": "defer",
         },
     ]
     assert _texts(events)[1] == "Anything else, Ana? Status: shipped."
