@@ -176,8 +176,8 @@ def _message_created(turn: Turn, event: MessageCreated) -> None:
         Kind(event.kind),
         journey=event.journey,
         step=event.step,
-        quiet_hours=getattr(event, "quiet_hours", ""),
-        when_capped=getattr(event, "when_capped", "defer"),
+        quiet_hours=event.quiet_hours,
+        when_capped=event.when_capped,
     )
 
 

@@ -48,8 +48,6 @@ CHECK_RETRY = timedelta(minutes=1)
 CLOCK_SLACK = 120.0
 # The newest messages to the number that a check looks through.
 LOOKBACK = 50
-# Deferred messages due at one moment are set this far apart, in the order they were made.
-ORDER_STEP = 1e-6
 
 
 class Reachability(Protocol):
@@ -132,6 +130,13 @@ class Sender:
     def _send_in_order(self, group: tuple[str, list[str]]) -> list[str]:
         """Send one contact's messages in order; return those left unsettled by an error."""
         _, refs = group
+        if len(refs) > 1:
+            # Deferred messages come back together, in any order: send them as they were made.
+            try:
+                refs = self.store.in_conversation_order(refs)
+            except Exception:
+                log.exception("could not order %d messages; they will be recovered", len(refs))
+                return refs
         for number, ref in enumerate(refs):
             try:
                 self.send(ref)
@@ -187,9 +192,7 @@ class Sender:
             self.store.settle(message.ref, message.attempts, Status.SUPPRESSED, reason=hold.reason)
             log.info("skipped %s to %s: %s", message.id, message.phone, hold.reason)
             return
-        # A contact's messages deferred to one moment leave in the order they were made.
-        due = hold.until.timestamp() + message.seq * ORDER_STEP
-        timer = (due, timer_member(encode(SendTimer(message.ref))))
+        timer = (hold.until.timestamp(), timer_member(encode(SendTimer(message.ref))))
         self.store.defer(message.ref, message.attempts, hold.until, timer, hold.reason)
         log.info(
             "deferred %s to %s until %s: %s", message.id, message.phone, hold.until, hold.reason

@@ -365,6 +365,14 @@ class Store:
         data = self.redis.hgetall(keys.message(*parse_ref(ref)))
         return Message.from_hash(text_hash(data)) if data else None
 
+    def in_conversation_order(self, refs: list[str]) -> list[str]:
+        """Return one contact's message refs in the order the messages were made."""
+        pipe = self.redis.pipeline(transaction=False)
+        for ref in refs:
+            pipe.hget(keys.message(*parse_ref(ref)), "seq")
+        seqs = [int(seq or 0) for seq in pipe.execute()]
+        return [ref for _, _, ref in sorted(zip(seqs, range(len(refs)), refs, strict=True))]
+
     def claim_message(self, ref: str, token: str) -> tuple[Message, Standing | None] | None:
         """Move a pending message to `submitting`; return it and its contact's standing."""
         phone, message_id = parse_ref(ref)

@@ -6,22 +6,31 @@ Each file in tests/transcripts/ is one conversation. A turn is one of
   consent: a consent change through POST /api/contacts
   wait: a duration the clock moves forward, after which the worker's tick fires what is due
   fields: contact fields set through POST /api/contacts
-and may expect: `intent`, `started`, `sent` (new outbound texts, in order), `withheld`
-(new suppressed texts), `events` (types of the new events, in order). After every turn
-the worker's sender drains the outbox to the Twilio emulator, which must have received
-exactly the `sent` texts, in order. `state` at the end is compared with the contact as
-GET /api/contacts/<phone> shows it.
+  at: a moment (ISO 8601) the clock moves forward to, after which the worker's tick runs
+and may expect: `intent`, `started`, `sent` (the texts Twilio got, in order), `withheld`
+(texts a guardrail suppressed), `deferred` ([text, send_at] of texts held by quiet hours or
+a frequency cap), `events` (types of the new events, in order). After every turn the
+worker's sender drains the outbox to the Twilio emulator, which must have received exactly
+the `sent` texts, in order. `state` at the end is compared with the contact as
+GET /api/contacts/<phone> shows it. A transcript's `settings` (quiet_hours,
+frequency_cap, as their variables are written) apply to the whole conversation; the
+journeys in tests/transcripts/flows/ load beside the built-in ones.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from bot.config import Settings
 from bot.delivery.sender import Sender
+from bot.domain.frequency import Cap
+from bot.domain.quiet_hours import QuietHours
 from bot.worker import tick
 from flows.definition import parse_duration
 from tests.texting import Texter, new_sid
@@ -29,9 +38,20 @@ from tests.texting import Texter, new_sid
 TRANSCRIPTS = sorted((Path(__file__).resolve().parents[2] / "transcripts").glob("*.yaml"))
 
 
+FLOWS = TRANSCRIPTS[0].parent / "flows"
+SETTINGS = {"quiet_hours": QuietHours.parse, "frequency_cap": Cap.parse}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(settings, flows_dir=str(FLOWS))
+
+
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
 def test_transcript(path: Path, client, settings, runtime, clock, emulator) -> None:
     script = yaml.safe_load(path.read_text())
+    for name, value in script.get("settings", {}).items():
+        runtime.settings = replace(runtime.settings, **{name: SETTINGS[name](value)})
     contact = script.get("contact", {})
     phone = Texter(client, contact.get("phone", "+14155550123"), settings.auth_token,
                    settings.api_token)  # fmt: skip
@@ -41,19 +61,25 @@ def test_transcript(path: Path, client, settings, runtime, clock, emulator) -> N
     sids: dict[str, str] = {}
     for number, turn in enumerate(script["turns"], 1):
         where = f"{path.name} turn {number}: {turn}"
-        seen_messages, seen_events = len(phone.outbound()), len(phone.events())
+        before = {m["id"]: (m["status"], m.get("send_at")) for m in phone.outbound()}
+        seen_events = len(phone.events())
         seen_at_twilio = len(emulator.messages())
         result = _play(turn, phone, runtime, clock, sids)
         Sender(runtime).drain()
         at_twilio = [m["body"] for m in emulator.messages()[seen_at_twilio:]]
-        new_messages = phone.outbound()[seen_messages:]
+        changed = [
+            m for m in phone.outbound() if before.get(m["id"]) != (m["status"], m.get("send_at"))
+        ]
         new_events = phone.events()[seen_events:]
-        sent = [m["body"] for m in new_messages if m["status"] != "suppressed"]
-
-        withheld = [m["body"] for m in new_messages if m["status"] == "suppressed"]
-        assert sent == turn.get("sent", []), where
-        assert at_twilio == sent, where
+        withheld = [m["body"] for m in changed if m["status"] == "suppressed"]
+        deferred = [[m["body"], m["send_at"]] for m in changed if m["status"] == "deferred"]
+        assert at_twilio == turn.get("sent", []), where
         assert withheld == turn.get("withheld", []), where
+        assert deferred == turn.get("deferred", []), where
+        # Every new message went to Twilio, or a guardrail says why it did not.
+        for message in changed:
+            if message["id"] not in before and message["status"] not in ("suppressed", "deferred"):
+                assert message["body"] in at_twilio, where
         if "events" in turn:
             assert [e["type"] for e in new_events] == turn["events"], where
         if "intent" in turn:
@@ -83,6 +109,12 @@ def _play(turn: dict[str, Any], phone: Texter, runtime, clock, sids) -> dict[str
         body.update((k, turn[k]) for k in ("consent", "fields") if k in turn)
         response = phone.client.post("/api/contacts", json=body, headers=phone.headers)
         assert response.status_code == 200
+        return {}
+    if "at" in turn:
+        moment = datetime.fromisoformat(turn["at"])
+        assert moment >= clock.now, f"time only moves forward: {turn['at']}"
+        clock.now = moment
+        tick(runtime)
         return {}
     if "wait" in turn:
         wait = parse_duration(turn["wait"])
