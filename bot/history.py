@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from bot.domain.messages import Direction, Message
 from bot.record.reading import Place, events_before, message_place, messages_before
-from bot.record.times import moment
+from bot.record.times import moment, utc
 from bot.storage.store import Store
 
 PAGE = 100  # messages per page unless asked otherwise
@@ -109,7 +109,7 @@ def _from_row(row: dict[str, Any]) -> dict[str, Any]:
         if row["error_code"] is not None:
             out["error_code"] = row["error_code"]
         if row.get("send_at") and row["status"] == "deferred":
-            out["send_at"] = row["send_at"].isoformat()
+            out["send_at"] = utc(row["send_at"]).isoformat()
         if row.get("reason") and row["status"] in ("deferred", "suppressed"):
             out["reason"] = row["reason"]
     return out

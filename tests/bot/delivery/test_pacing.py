@@ -1,0 +1,117 @@
+"""Pacing at send time: frequency caps hold across workers; quiet hours follow the contact."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot.conversation.turn import Turn
+from bot.delivery.sender import Sender
+from bot.domain.consent import Purpose
+from bot.domain.frequency import Cap
+from bot.domain.messages import Kind
+from tests.webhooks.test_history import record_everything
+
+FLORIDA = "+13055550123"
+
+
+def queue_promotions(runtime, phone: str, count: int) -> list[str]:
+    contact = runtime.conversations.new_contact(phone)
+    contact.grant(Purpose.MARKETING, True, "form:test", runtime.clock())
+    turn = Turn(contact, runtime.clock(), stored=False)
+    refs = [turn.send(f"Deal {n}.", Kind.MARKETING).ref for n in range(1, count + 1)]
+    runtime.store.commit(turn.changes)
+    return refs
+
+
+def statuses(runtime, refs: list[str]) -> list[str]:
+    return [str(runtime.store.message(ref).status) for ref in refs]
+
+
+def test_two_workers_sending_at_once_never_pass_a_cap(runtime, emulator, clock) -> None:
+    # 09:00 in Miami; Florida allows three promotions in 24 hours.
+    clock.now = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    refs = queue_promotions(runtime, FLORIDA, 12)
+    assert runtime.outbox.take(100) == refs
+    halves = [refs[0::2], refs[1::2]]  # each worker gets every other message
+    start = threading.Barrier(2)
+
+    def work(mine: list[str]) -> None:
+        sender = Sender(runtime)
+        start.wait()
+        for ref in mine:
+            sender.send(ref)
+
+    workers = [threading.Thread(target=work, args=(half,)) for half in halves]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(emulator.messages()) == 3
+    assert sorted(statuses(runtime, refs)) == ["deferred"] * 9 + ["queued"] * 3
+    held = [runtime.store.message(ref) for ref in refs if statuses(runtime, [ref]) == ["deferred"]]
+    assert {m.send_at for m in held} == {"2026-12-02T14:00:00+00:00"}
+    assert {m.reason for m in held} == {"frequency_cap"}
+
+
+def test_a_deferred_message_is_checked_again_when_its_time_comes(runtime, emulator, clock) -> None:
+    # Deferred at night, then the contact says STOP: at 08:00 nothing goes.
+    clock.now = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)  # 22:30 in Los Angeles
+    (ref,) = queue_promotions(runtime, "+14155550123", 1)
+    Sender(runtime).drain()
+    assert statuses(runtime, [ref]) == ["deferred"]
+    runtime.conversations.mark_unsubscribed("+14155550123", "test")
+    clock.now = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    runtime.outbox.push(ref)  # what the worker's tick does with the message's timer
+    Sender(runtime).drain()
+    assert statuses(runtime, [ref]) == ["suppressed"]
+    assert runtime.store.message(ref).reason == "unsubscribed"
+    assert emulator.messages() == []
+
+
+def test_waiting_is_not_an_attempt(runtime, emulator, clock) -> None:
+    clock.now = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)
+    (ref,) = queue_promotions(runtime, "+14155550123", 1)
+    for night in range(8):  # more nights than a message has attempts
+        runtime.outbox.push(ref)
+        Sender(runtime).drain()
+        assert statuses(runtime, [ref]) == ["deferred"], night
+    assert runtime.store.message(ref).attempts == 0
+
+
+def test_a_general_cap_and_a_state_cap_both_hold(runtime, emulator, clock) -> None:
+    runtime.settings = replace(runtime.settings, frequency_cap=Cap(2, timedelta(hours=1)))
+    clock.now = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    refs = queue_promotions(runtime, FLORIDA, 3)
+    Sender(runtime).drain()
+    assert statuses(runtime, refs) == ["queued", "queued", "deferred"]
+    # An hour on, the general cap has room but Florida's three-a-day still counts two.
+    clock.now += timedelta(hours=1)
+    runtime.outbox.push(refs[2])
+    Sender(runtime).drain()
+    assert statuses(runtime, refs) == ["queued", "queued", "queued"]
+    more = queue_promotions(runtime, FLORIDA, 1)
+    Sender(runtime).drain()
+    assert statuses(runtime, more) == ["deferred"]
+    assert runtime.store.message(more[0]).send_at == "2026-12-02T14:00:00+00:00"
+
+
+def test_history_shows_send_at_and_reason_from_the_record_too(
+    runtime, client, emulator, clock
+) -> None:
+    clock.now = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)
+    queue_promotions(runtime, "+14155550123", 1)
+    Sender(runtime).drain()
+    url = "/api/contacts/+14155550123/messages"
+    auth = {"Authorization": "Bearer test-token"}
+    fresh = client.get(url, headers=auth).get_json()
+    assert record_everything(runtime) > 0
+    runtime.store.trim_messages(["+14155550123"], 0)  # Redis lets it go: the record answers
+    assert runtime.store.messages("+14155550123") == []
+    recorded = client.get(url, headers=auth).get_json()
+    assert recorded == fresh
+    (message,) = recorded
+    assert message["status"] == "deferred"
+    assert message["send_at"] == "2026-12-01T16:00:00+00:00"
+    assert message["reason"] == "quiet_hours"
