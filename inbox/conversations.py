@@ -242,6 +242,10 @@ def _act(raw_phone: str, action: str) -> Redirect:
             if choice is None:
                 raise Refused("Choose how long to snooze for.")
             desk.snooze(contact.phone, me, _runtime().clock() + choice[1])
+        elif action == "keep-opt-out":
+            desk.keep_opt_out(contact.phone, me)
+        elif action == "undo-opt-out":
+            desk.undo_opt_out(contact.phone, me)
         elif action == "assign":
             to = request.form.get("to") or None
             known = {member.email for member in _staff()}

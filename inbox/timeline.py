@@ -18,6 +18,10 @@ SHOWN = {
     "note_added": "Note",
     "opted_out": "Opted out",
     "opted_in": "Opted in",
+    "opt_out_to_review": "Opt-out in plain words, to review",
+    "opt_out_kept": "Opt-out kept",
+    "opt_out_undone": "Opt-out undone",
+    "consent_changed": "Consent",
     "message_suppressed": "Not sent",
     "journey_started": "Journey started",
 }

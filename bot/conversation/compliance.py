@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from bot.conversation.compliance_texts import (
     help_text,
@@ -54,6 +55,8 @@ HELP_CONFIDENCE = 0.9
 # A keyword is a word or two the parser is sure of ("STOP", "STOP PROMOS", "BAJA"); anything
 # longer is plain words, honoured at once and flagged for staff to look at.
 KEYWORD_CONFIDENCE = 0.9
+# Why a conversation waits for staff after an opt-out in plain words.
+REVIEW = "opt_out_review"
 _RESUBSCRIBE_YES = re.compile(r"\W*yes\W*", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 # Compliance keywords in the languages Parley answers in, and what may surround them.
@@ -163,12 +166,13 @@ def unsubscribe(turn: Turn, source: str, method: Method = Method.KEYWORD) -> boo
     if not contact.subscribed:
         turn.log(OptOutRepeated(source))
         return False
+    before = _standing(turn)
     for purpose in ALL_PURPOSES:
         _decide(turn, purpose, False, source, method)
     contact.subscribed = False
     turn.log(OptedOut(source))
     if method is Method.WORDS:
-        turn.log(OptOutToReview(turn.inbound_text))
+        _to_review(turn, before)
     turn.count("opt_outs")
     _end_runs(turn, lambda journey: True)
     return True
@@ -190,12 +194,27 @@ def leave_marketing(turn: Turn, method: Method, is_marketing: Callable[[str], bo
     """Revoke marketing alone and end the contact's marketing journeys; False if already out."""
     if turn.contact.consent.get(Purpose.MARKETING, {}).get("granted") is False:
         return False
+    before = _standing(turn)
     _decide(turn, Purpose.MARKETING, False, _source(turn, ""), method)
     if method is Method.WORDS:
-        turn.log(OptOutToReview(turn.inbound_text))
+        _to_review(turn, before)
     turn.count("marketing_opt_outs")
     _end_runs(turn, is_marketing)
     return True
+
+
+def _standing(turn: Turn) -> dict[str, Any]:
+    """Return what the contact has agreed to: what undoing a misread opt-out gives back."""
+    contact = turn.contact
+    held = {str(p): contact.consent.get(p, {}).get("granted") for p in ALL_PURPOSES}
+    return {"subscribed": contact.subscribed, "consent": held}
+
+
+def _to_review(turn: Turn, before: dict[str, Any]) -> None:
+    """Put an opt-out read from plain words before staff: it stands until one undoes it."""
+    turn.contact.opt_out_review = {"text": turn.inbound_text, "at": turn.stamp, **before}
+    turn.log(OptOutToReview(turn.inbound_text))
+    turn.handoff(REVIEW)
 
 
 def _decide(turn: Turn, purpose: Purpose, granted: bool, source: str, method: Method) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from bot.conversation import staffing
+from bot.conversation import opt_out_review, staffing
 from bot.conversation.runner import Conversations
 from bot.conversation.turn import Turn
 from bot.delivery.timers import StaffTimer
@@ -56,6 +56,16 @@ class StaffDesk:
         """Park the conversation until a time."""
         with self._turn(phone) as turn:
             staffing.snooze(turn, by, until)
+
+    def keep_opt_out(self, phone: str, staff: str) -> None:
+        """Confirm an opt-out read from plain words; raise Refused if none waits."""
+        with self._turn(phone) as turn:
+            opt_out_review.keep(turn, staff)
+
+    def undo_opt_out(self, phone: str, staff: str) -> None:
+        """Undo an opt-out read from plain words; raise Refused if none waits."""
+        with self._turn(phone) as turn:
+            opt_out_review.undo(turn, staff)
 
     def resolve(self, phone: str, by: str) -> None:
         """Close the conversation."""

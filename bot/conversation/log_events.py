@@ -97,6 +97,23 @@ class OptOutToReview:
 
 
 @dataclass(frozen=True)
+class OptOutKept:
+    """Staff confirmed an opt-out read from plain words."""
+
+    type: ClassVar[str] = "opt_out_kept"
+    by: str
+
+
+@dataclass(frozen=True)
+class OptOutUndone:
+    """Staff undid an opt-out read from plain words: the contact's consent is as it was."""
+
+    type: ClassVar[str] = "opt_out_undone"
+    by: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Undeliverable:
     """Twilio says the number cannot receive SMS."""
 
@@ -217,6 +234,8 @@ LogEvent = (
     | OptedOut
     | OptOutRepeated
     | OptOutToReview
+    | OptOutKept
+    | OptOutUndone
     | Undeliverable
     | HandoffStarted
     | HandoffReleased

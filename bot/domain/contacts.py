@@ -45,6 +45,9 @@ class Contact:
     snoozed_until: str | None = None
     staff_at: str | None = None  # the last staff action, for HANDBACK_AFTER
     read_seq: int = 0  # the last message staff have seen
+    # An opt-out read from plain words, for staff to confirm or undo: its text, when, and
+    # what the contact had agreed to before it ({purpose: granted}, and "subscribed").
+    opt_out_review: dict[str, Any] | None = None
     undeliverable: int | None = None
     last_active_at: str | None = None  # the last message either way: quiet contacts lack it
     message_seq: int = 0  # messages either way so far: the next one is numbered one more
@@ -141,6 +144,7 @@ class Contact:
             ],
             "handoff": self.handoff,
             "handoff_reason": self.handoff_reason,
+            "opt_out_review": self.opt_out_review,
             "conversation": self.conversation_view(),
             "undeliverable": self.undeliverable,
             "last_active_at": self.last_active_at,

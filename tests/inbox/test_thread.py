@@ -13,7 +13,17 @@ from tests.inbox.conftest import csrf_token, sign_in
 from tests.texting import Texter
 
 PHONE = "+14155550123"
-ACTIONS = ("take-over", "hand-back", "resolve", "reply", "note", "snooze", "assign")
+ACTIONS = (
+    "take-over",
+    "hand-back",
+    "resolve",
+    "reply",
+    "note",
+    "snooze",
+    "assign",
+    "keep-opt-out",
+    "undo-opt-out",
+)
 
 
 @pytest.fixture
