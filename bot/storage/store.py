@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -429,9 +430,16 @@ class Store:
 
         None when it may go now; else when the oldest message in its way leaves its window.
         """
-        args: list[str | int | float] = [repr(now.timestamp()), message_id]
-        for count, window in caps:
-            args += [count, repr(window)]
+        stamp, chosen = now.timestamp(), list(caps)
+        longest = max(window for _, window in chosen)
+        args: list[str | int] = [
+            repr(stamp),
+            message_id,
+            f"({stamp - longest!r}",
+            math.ceil(longest * 1000),
+        ]
+        for count, window in chosen:
+            args += [count, repr(window), f"({stamp - window!r}"]
         room = self.scripts("reserve", [keys.sent_marketing(phone)], args)
         return None if room in (0, "0") else datetime.fromtimestamp(float(room), UTC)
 
