@@ -12,6 +12,7 @@ from bot.record.drain import RecordDrain
 from bot.record.writer import RecordWriter
 from bot.runtime import Runtime
 from bot.storage import keys
+from tests.browser import screenshot
 from tests.inbox.conftest import PASSWORD, Served
 from tests.texting import Texter
 
@@ -134,3 +135,23 @@ def test_the_keyboard_moves_through_the_list_and_reaches_the_reply(
     page.wait_for_load_state("load")
     page.keyboard.press("r")
     expect(page.get_by_label("Reply", exact=True)).to_be_focused()
+
+
+def test_an_opt_out_in_plain_words_is_reviewed_and_undone_in_the_browser(
+    page: Page, served: Served, accounts, maria: Texter
+) -> None:
+    maria.text("why do you keep texting me, I don't want these anymore")
+    record(served.runtime)
+    sign_in(page, served.url)
+    waiting = page.get_by_role("link", name="Maria Silva")
+    expect(waiting).to_be_visible()  # the Waiting view, where staff look first
+    waiting.click()
+    review = page.get_by_role("region", name="Opt-out to review")
+    expect(review).to_contain_text("want these anymore")
+    expect(page.get_by_text("Opt-out in plain words, to review")).to_be_visible()
+    screenshot(page, "opt-out-review", "to-review")
+    review.get_by_role("button", name="Undo opt-out").click()
+    expect(page.get_by_role("region", name="Opt-out to review")).to_have_count(0)
+    expect(page.get_by_text("Opt-out undone")).to_be_visible()
+    assert maria.contact()["subscribed"] is True
+    expect(page.get_by_label("Reply", exact=True)).to_be_enabled()
