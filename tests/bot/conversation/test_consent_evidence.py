@@ -1,4 +1,4 @@
-"""Every consent decision carries its evidence: how it was made, where, the raw words, the disclosure."""
+"""Each consent decision carries its evidence: how, where, the raw words, the disclosure."""
 
 from __future__ import annotations
 
