@@ -1,9 +1,9 @@
-"""A contact's message history: the record, with Redis' recent window laid over it.
+"""A contact's history: the record, with Redis' recent window laid over it.
 
-The record has every message the recorder has copied; Redis has the recent ones, some
-perhaps not copied yet, and the freshest status of each. Merging the two answers with
-what was accepted a moment ago (read-your-writes) and still walks only one page of the
-record's index, however long the history.
+The record has every message, event and consent decision the recorder has copied;
+Redis has the recent ones, some perhaps not copied yet, and the freshest status of each
+message. Merging the two answers with what was accepted a moment ago (read-your-writes)
+and still walks only one page of the record's index, however long the history.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.domain.messages import Direction, Message
+from bot.record import ledger
 from bot.record.reading import Place, events_before, message_place, messages_before
 from bot.record.times import moment, utc
 from bot.storage.store import Store
@@ -79,6 +80,31 @@ class History:
 
         newest = sorted(found.values(), key=order, reverse=True)[:limit]
         return list(reversed(newest))
+
+    def consent(self, phone: str) -> list[dict[str, Any]]:
+        """Return the contact's consent decisions, oldest first, as the JSON API shows them.
+
+        The record's ledger, with the decisions in Redis' event log that the recorder may
+        not have copied yet: one made a moment ago is there at once, and none twice.
+        """
+        found: dict[Any, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        for row in ledger.contact_ledger(self.record, phone):
+            shown = ledger.view(row)
+            found[_decision(row["seq"], shown)] = ((row["at"], row["seq"]), shown)
+        for event in self.store.events(phone):
+            if event.get("type") != ledger.EVENT or "purpose" not in event:
+                continue
+            seq = int(event.get("seq") or 0)
+            shown = ledger.view(event)
+            found.setdefault(_decision(seq, shown), ((moment(shown["at"]), seq), shown))
+        return [shown for _, shown in sorted(found.values(), key=lambda pair: pair[0])]
+
+
+def _decision(seq: int, shown: dict[str, Any]) -> tuple[Any, ...]:
+    """Return what tells one decision from another: its number, else what it says."""
+    if seq:
+        return ("seq", seq)
+    return ("said", shown["at"], shown["purpose"], shown["granted"], shown["source"])
 
 
 def public(message: Message) -> dict[str, Any]:

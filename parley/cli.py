@@ -1,4 +1,5 @@
-"""The command line: parse, nlu, chat, worker, emulator, run, flows, db, export, handback, staff."""
+"""The command line: parse, nlu, chat, worker, emulator, run, flows, db, export, consent,
+handback, staff."""
 
 from __future__ import annotations
 
@@ -8,16 +9,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from parley import staff_cli
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from bot.config import Settings
+from parley import record_cli, staff_cli
 
 
 def _parse(args: argparse.Namespace) -> int:
@@ -136,146 +130,6 @@ def _flows_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _db_upgrade(args: argparse.Namespace) -> int:
-    from bot.config import Settings
-    from bot.record import database
-
-    url = Settings.from_env().record_url
-    revision = database.upgrade(url)
-    print(f"parley: the record at {database.shown(url)} is at revision {revision} (the newest)")
-    return 0
-
-
-def _record(settings: Settings) -> Engine | None:
-    """Return an engine for the record, or None (having said why) when it has no tables."""
-    from bot.record import database
-
-    engine = database.connect(settings.record_url)
-    if database.current(engine) is None:
-        engine.dispose()
-        shown = database.shown(settings.record_url)
-        print(
-            f"parley: the record at {shown} has no tables yet"
-            " (python -m bot db upgrade makes them)",
-            file=sys.stderr,
-        )
-        return None
-    return engine
-
-
-def _progress(args: argparse.Namespace) -> bool:
-    """Say whether to draw a progress bar: --progress or --no-progress, else on a terminal."""
-    return sys.stderr.isatty() if args.progress is None else bool(args.progress)
-
-
-def _export(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from bot.config import Settings
-    from bot.domain import phones
-    from bot.record import export
-
-    settings = Settings.from_env()
-    try:  # before the record is reached: a typo is worth one line
-        since = None if args.since is None else _instant("--since", args.since)
-        until = None if args.until is None else _instant("--until", args.until)
-        if since is not None and until is not None and since >= until:
-            raise ValueError(f"--until {args.until!r} must be later than --since {args.since!r}")
-        phone = None
-        if args.phone is not None:
-            phone = phones.normalize(args.phone, settings.default_region, strict=False)
-    except ValueError as exc:
-        print(f"parley: {exc}", file=sys.stderr)
-        return 2
-    selection = export.Selection(args.kind, since, until, phone)
-    engine = _record(settings)
-    if engine is None:
-        return 1
-    where = "stdout" if args.output == "-" else args.output
-    show = _progress(args)
-    try:
-        total = export.count(engine, selection) if show else None  # the bar's 100%
-        found = export.rows(engine, selection)
-        with (
-            tqdm(found, total=total, disable=not show, unit="row", desc=args.kind) as rows,
-            export.output(args.output) as out,
-        ):
-            written = export.write(rows, args.kind, args.format, out)
-    except BrokenPipeError:
-        # The reader (`| head`) has what it wanted; say nothing more to it.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except OSError as exc:
-        print(f"parley: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
-    noun = args.kind if written != 1 else args.kind.removesuffix("s")
-    print(f"parley: exported {written} {noun} to {where}", file=sys.stderr)
-    return 0
-
-
-def _instant(flag: str, text: str) -> datetime:
-    """Read a date or time given on the command line; ValueError names the flag."""
-    from bot.record.export import instant
-
-    try:
-        return instant(text)
-    except ValueError as exc:
-        raise ValueError(f"{flag} {exc}") from None
-
-
-# How `db prune` names what it deleted from each table.
-_PRUNED_NAMES = {
-    "messages": "messages",
-    "conversation_events": "conversation events",
-    "link_clicks": "link clicks",
-    "journey_runs": "ended journey runs",
-}
-
-
-def _db_prune(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from bot.config import Settings, retention_days
-    from bot.record import retention
-
-    settings = Settings.from_env()
-    days = settings.record_retention_days
-    if args.days is not None:
-        try:
-            days = retention_days(args.days)
-        except ValueError as exc:
-            print(f"parley: --days {exc}", file=sys.stderr)
-            return 2
-    if days is None:
-        print("parley: RECORD_RETENTION_DAYS is unset and no --days given: nothing is pruned")
-        return 0
-    before = retention.cutoff(days, datetime.now(UTC))
-    if before is None:
-        print(f"parley: nothing is {days} days old yet: nothing is pruned")
-        return 0
-    engine = _record(settings)
-    if engine is None:
-        return 1
-    try:
-        with tqdm(unit="row", desc="pruning", disable=not _progress(args)) as bar:
-
-            def count(_table: str, rows: int) -> None:
-                bar.update(rows)
-
-            deleted = retention.prune(engine, before, progress=count)
-    finally:
-        engine.dispose()
-    counts = ", ".join(f"{deleted[name]} {shown}" for name, shown in _PRUNED_NAMES.items())
-    stamp = before.isoformat(timespec="seconds")
-    print(
-        f"parley: deleted what is older than {days} days (before {stamp}): {counts};"
-        " the consent ledger, contacts and conversions are kept"
-    )
-    return 0
-
-
 def _handback(args: argparse.Namespace) -> int:
     from bot.config import Settings
     from bot.domain import phones
@@ -351,33 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--out", type=Path, help="folder to write to (default: var/graphs)")
     graph.set_defaults(func=_flows_graph)
 
-    db = commands.add_parser("db", help="the record (SQL)").add_subparsers(
-        dest="db_command", required=True
-    )
-    db.add_parser("upgrade", help="bring the record's schema up to date").set_defaults(
-        func=_db_upgrade
-    )
-    prune = db.add_parser(
-        "prune",
-        help="delete old messages, events, clicks and ended runs (never the consent ledger)",
-    )
-    prune.add_argument(
-        "--days", help="keep this many days (default: RECORD_RETENTION_DAYS; unset keeps all)"
-    )
-    _progress_flag(prune)
-    prune.set_defaults(func=_db_prune)
-
-    export = commands.add_parser("export", help="write the record's messages or events out")
-    export.add_argument("kind", choices=["messages", "events"])
-    export.add_argument("--since", help="from this ISO date or time on (UTC unless it says)")
-    export.add_argument("--until", help="up to, not including, this ISO date or time")
-    export.add_argument("--phone", help="one contact's only (any format phonenumbers reads)")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    export.add_argument(
-        "--output", "-o", default="-", help="file to write; - (the default) is stdout"
-    )
-    _progress_flag(export)
-    export.set_defaults(func=_export)
+    record_cli.add_commands(commands)
 
     handback = commands.add_parser("handback", help="give a handed-off conversation back")
     handback.add_argument("phone")
@@ -385,15 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     staff_cli.add_commands(commands)
     return parser
-
-
-def _progress_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="draw a progress bar on stderr (default: when stderr is a terminal)",
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -302,6 +302,15 @@ def get_events(raw_phone: str) -> Response:
     return jsonify(_runtime().history.events(phone, limit, before))
 
 
+@blueprint.get("/contacts/<raw_phone>/consent")
+def get_consent(raw_phone: str) -> Response:
+    """Return the contact's consent ledger, oldest first: each decision with its evidence.
+
+    From the record with Redis' log over it, so a decision made a moment ago is there.
+    """
+    return jsonify(_runtime().history.consent(_known(raw_phone).phone))
+
+
 def _known_event(event: str) -> str:
     """Return `event` if a journey uses it; a typo would otherwise be accepted and do nothing."""
     known = _runtime().runner.known_events()

@@ -1,4 +1,5 @@
-"""Exporting the record: messages or conversation events, oldest first, as JSON lines or CSV.
+"""Exporting the record: messages, conversation events or the consent ledger, oldest first,
+as JSON lines or CSV.
 
 Rows are read in pages in time order (ties broken by `seq` for messages, then by id),
 each page a short query of its own that starts after the last row of the one before: an
@@ -22,13 +23,21 @@ from typing import Any, TextIO
 
 from sqlalchemy import ColumnElement, Engine, Table, func, literal, select, tuple_
 
-from bot.record.schema import conversation_events, messages
+from bot.record.schema import consent_ledger, conversation_events, messages
 from bot.record.times import utc
 
 # What can be exported: the table, and the columns that put its rows in order, the first
 # saying when each happened (messages of one transition share it; `seq` orders them).
-TABLES: dict[str, Table] = {"messages": messages, "events": conversation_events}
-ORDER = {"messages": ("created_at", "seq", "id"), "events": ("at", "seq", "id")}
+TABLES: dict[str, Table] = {
+    "messages": messages,
+    "events": conversation_events,
+    "consent": consent_ledger,  # `python -m bot consent export`
+}
+ORDER = {
+    "messages": ("created_at", "seq", "id"),
+    "events": ("at", "seq", "id"),
+    "consent": ("at", "seq", "id"),
+}
 # Each export's columns, in order: CSV's header and the keys of each JSON line (README,
 # "The record"). They stay as they are; new ones are only ever added at the end.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -62,6 +71,18 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "data",
         "seq",
     ),
+    "consent": (
+        "id",
+        "at",
+        "phone",
+        "purpose",
+        "granted",
+        "method",
+        "source",
+        "evidence",
+        "disclosure",
+        "seq",
+    ),
 }
 # Columns holding JSON: CSV carries them as JSON text.
 JSON_COLUMNS = frozenset({"status_history", "data"})
@@ -88,7 +109,7 @@ def instant(text: str) -> datetime:
 class Selection:
     """Which rows an export takes: a kind, a time range and perhaps one contact."""
 
-    kind: str  # messages | events
+    kind: str  # messages | events | consent
     since: datetime | None = None  # from this time on
     until: datetime | None = None  # up to, not including, this time
     phone: str | None = None  # E.164
@@ -179,6 +200,8 @@ def write(rows: Iterable[Mapping[str, Any]], kind: str, form: str, out: TextIO) 
 def _cell(name: str, value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):  # as JSON says it, not as Python does
+        return "true" if value else "false"
     if name in JSON_COLUMNS:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return value

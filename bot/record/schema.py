@@ -159,13 +159,16 @@ consent_ledger = Table(
     Column("phone", String(PHONE), nullable=False),
     Column("purpose", String(32), nullable=False),  # marketing | transactional
     Column("granted", Boolean, nullable=False),
-    Column("method", String(32), nullable=False),  # keyword, words, api, form, staff, carrier
+    Column("method", String(32), nullable=False),  # bot.domain.consent.Method
     Column("source", String(200)),  # MessageSid, request id, staff member
     Column("evidence", Text),  # the raw message or request
     Column("disclosure", Text),  # what the person agreed to
     _when("at", nullable=False),
+    # The decision's place in its contact's event log: decisions of one transition share
+    # their time (a STOP revokes every purpose at once), and this orders them.
+    Column("seq", Integer, nullable=False, server_default="0"),
     Index(None, "phone", "at"),
-    Index(None, "at"),
+    Index(None, "at", "seq", "id"),  # export's pages
 )
 
 # Tracked link clicks; bots and previews are kept but flagged.

@@ -2,7 +2,8 @@
 
 Two kinds of entry arrive (bot/record/drain.py reads them from the record stream):
 - a `Commit`: what one transition changed for one contact (its queryable part if that
-  changed, the runs that moved, new messages, events);
+  changed, the runs that moved, new messages, events, each consent decision among them
+  also a row of the consent ledger);
 - a `StatusChange`: a message's new status, from the sender or a Twilio status callback.
 
 Applying an entry twice, or an older entry after a newer one, leaves the record as it
@@ -26,7 +27,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from bot.domain.messages import RANK
-from bot.record.schema import contacts, conversation_events, journey_runs, messages
+from bot.record.ledger import ledger_rows
+from bot.record.schema import (
+    consent_ledger,
+    contacts,
+    conversation_events,
+    journey_runs,
+    messages,
+)
 from bot.record.times import moment, utc
 
 # A batch parses the same times many times over (a message's status history is sorted at
@@ -76,6 +84,7 @@ class _Batch:
     messages: dict[str, list[Entry]] = field(default_factory=dict)  # id -> entries in order
     runs: dict[str, list[tuple[Commit, Mapping[str, Any]]]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)  # consent decisions
 
     def add(self, entry: Entry) -> None:
         if isinstance(entry, StatusChange):
@@ -90,7 +99,9 @@ class _Batch:
             self.messages.setdefault(data["id"], []).append(entry)
         for run in entry.runs:
             self.runs.setdefault(run["id"], []).append((entry, run))
-        self.events.extend(_event_rows(entry))
+        events = list(_event_rows(entry))
+        self.events.extend(events)
+        self.ledger.extend(ledger_rows(events))
 
 
 class RecordWriter:
@@ -123,6 +134,11 @@ class RecordWriter:
                     index_elements=["id"]
                 )
                 connection.execute(insert, _fitted(conversation_events, batch.events))
+            if batch.ledger:  # only ever added to: a decision written before stays as it was
+                insert = self._dialect.insert(consent_ledger).on_conflict_do_nothing(
+                    index_elements=["id"]
+                )
+                connection.execute(insert, _fitted(consent_ledger, batch.ledger))
 
     def _existing(
         self, connection: Connection, table: Table, ids: Iterable[str], *columns: str
