@@ -59,9 +59,7 @@ def test_twilios_advanced_opt_out_is_recorded_as_twilios(texter: Texter) -> None
 def test_the_carriers_21610_is_recorded_as_the_carriers(texter: Texter, runtime) -> None:
     texter.text("hello")
     runtime.conversations.mark_unsubscribed(PHONE, "twilio:21610")
-    assert {(d["method"], d["source"]) for d in decisions(texter)} == {
-        ("carrier", "twilio:21610")
-    }
+    assert {(d["method"], d["source"]) for d in decisions(texter)} == {("carrier", "twilio:21610")}
 
 
 def test_an_api_consent_keeps_its_source_disclosure_and_request(client, texter: Texter) -> None:
