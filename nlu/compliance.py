@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from nlu import consent, framing
 from nlu.intents import (
     HELP,
     HELP_KEYWORDS,
@@ -17,6 +18,11 @@ from nlu.rules import NEGATED, SYMBOL_TOKENS, Text, find, normalise, phrases, wo
 
 Hit = tuple[str, float]
 
+
+def _fold(word: str) -> str:
+    return normalise(word).norm
+
+
 _TWILIO_OUT = frozenset(k.casefold() for k in OPT_OUT_KEYWORDS)
 OPT_OUT_EXACT = _TWILIO_OUT | {
     "opt out", "stop all", "unsub", "stop it", "stop this", "stop them", "unsubscribe me",
@@ -25,21 +31,25 @@ OPT_OUT_EXACT = _TWILIO_OUT | {
     "no more", "enough", "enough already", "cut it out", "knock it off", "go away", "remove",
     "delete me", "dont text", "do not text", "dont text me", "do not contact", "dont contact",
     "dont message", "do not message", "no texts", "no more texts", "arretez", "arrete", "basta",
-    "halt", "cease",
-}  # fmt: skip
+    "halt", "cease", "stahp", "no mas", "desabonnez", "desabonnez moi", "desinscrire",
+    "desinscrivez moi", "unsubscribe all", "basta ya", "ya basta", "para", "paren",
+} | {_fold(word) for word in consent.OPT_OUT_WORDS_ES + consent.OPT_OUT_WORDS_FR}  # fmt: skip
 # These stay opt-outs when they are one sentence of a longer message ("Who is this? STOP");
 # "cancel" and "end" do not, as "Cancel. I'm sick" is about an appointment.
 OPT_OUT_SENTENCE = OPT_OUT_EXACT - {"cancel", "end"}
 OPT_IN_EXACT = frozenset(k.casefold() for k in OPT_IN_KEYWORDS) | {
     "subscribe", "resubscribe", "re subscribe", "subscribe me", "opt in", "optin", "opt me in",
     "opt back in", "start again", "sign me up", "sign me back up", "darme de alta", "alta",
-}  # fmt: skip
+    "add me back", "re add me", "readd me", "put me back", "put me back on",
+} | {_fold(word) for word in consent.OPT_IN_WORDS_ES + consent.OPT_IN_WORDS_FR}  # fmt: skip
 HELP_EXACT = (
     frozenset(k.casefold() for k in HELP_KEYWORDS)
-    | word_set("ayuda aide information")
+    | word_set("information")
+    | {_fold(word) for word in consent.HELP_WORDS_ES + consent.HELP_WORDS_FR}
     | {"help me", "more info", "i need help", "need help"}
 )
 
+_OPENING_KEYWORDS = frozenset(k for k in OPT_OUT_EXACT if " " not in k)
 _KEYWORD_WORDS = frozenset(
     word for phrase in OPT_OUT_EXACT | OPT_IN_EXACT | HELP_EXACT for word in phrase.split()
 )
@@ -74,6 +84,11 @@ def _squeeze(word: str) -> str:
 # Whole-message keywords typed in a hurry: "STOPP", "Stpo", "unsusbcribe", "cancle". No
 # English word is one swap of neighbouring letters away from these, so none is caught.
 _TYPO_TARGETS = frozenset(_squeeze(k) for k in _TWILIO_OUT if len(k) >= 4)
+
+
+def _stretched_keyword(word: str) -> bool:
+    """Return True for a one-word opt-out typed in a hurry or drawn out: "Stpo", "stahhp"."""
+    return _is_typo_keyword(word) or _squeeze(word) in OPT_OUT_EXACT
 
 
 def _is_typo_keyword(word: str) -> bool:
@@ -142,6 +157,33 @@ OPT_OUT_PHRASES = phrases(
     "je ne veux plus (?:recevoir )?(?:de |vos |ces |les )?(?:messages|sms|textos|rappels)",
     "arret(?:er|ez)? (?:les |vos |ces )?(?:messages|sms|textos|envois|rappels)",
     "arret(?:e|er|ez) de m(?:envoyer|ecrire|contacter|harceler|texter|appeler)",
+    "stop with (?:the|these|those|this|that|your|ur|all|it|them)",
+    "no need to (?:text|txt|message|msg|contact|send|email)(?: me| us| this number)?(?! back)",
+    "(?:blow\\w*|blew) up my (?:phone|cell|line)",
+    "(?:rather|prefer|like|want|wish)(?: to)? not (?:get|receive|be getting|be sent|be texted"
+    "|be contacted)",
+    "why (?:do|does|are|r|is|would|did) (?:you|u|ya|yall|you guys|u guys|this number|someone"
+    "|people) (?:\\w+ )?(?:keep|still|always|even) (?:\\w+ )?(?:texting|txting|messaging|msging"
+    "|sending|contacting|bothering|bugging|spamming)",
+    "(?:ya )?no (?:quiero|deseo|quiere) que me (?:\\w+ )?(?:escriban|manden|envien|contacten"
+    "|molesten|llamen|mensajeen|escribas|mandes|envies)",
+    "no me (?:vuelvan|vuelva|vuelvas) a (?:escribir|mandar|enviar|contactar|llamar|molestar)",
+    "ya no me (?:escriban|manden|envien|contacten|molesten|escribas|mandes|envies|llamen)",
+    "no me (?:contacten|molesten|escriban)",
+    "(?:quit|saqu|sac|borr|elimin)\\w* (?:de|del) (?:la |su |tu |sus |esta |esa |el )?(?:lista"
+    "|base|registro|sistema|contactos)",
+    "(?:borren|eliminen|borra|elimina|borrar|eliminar|quiten) (?:mi|este) (?:numero|telefono"
+    "|celular)",
+    "(?:basta|no mas) (?:de |con )?(?:\\w+ )?(?:mensajes|textos|sms|msjs|recordatorios)",
+    "ne (?:plus|pas) m(?:envoyer|ecrire|contacter|texter|appeler)",
+    "plus de (?:\\w+ )?(?:messages|sms|textos|rappels|notifications)",
+    "je ne (?:veux|souhaite|desire|voudrais|souhaiterais) plus (?:recevoir|etre contacte\\w*"
+    "|de vos|de messages|de sms|vos)",
+    "(?:retir|supprim|enlev|effac|ray)\\w*(?: moi)? (?:de|du) (?:la |votre |vos |cette |ta |ma )?"
+    "(?:liste|fichier|base|repertoire)",
+    "me (?:retirer|supprimer|enlever|desinscrire|desabonner|rayer)",
+    "(?:supprim|effac|retir)\\w* (?:mon|ce) (?:numero|contact)",
+    "laissez moi tranquille|fiche(?:z)? moi la paix",
 )
 # Looser signs of revocation. They never decide alone: the classifier must also read the
 # message as an opt-out. "stop" is left to the rules, as it is mostly "stop by" or "can't
@@ -153,6 +195,8 @@ REVOCATION_CUES = phrases(
     "(?:the|these|those|your|ur|all|of|with|more|any|no) (?:texts|txts|messages|msgs|sms"
     "|reminders|notifications|alerts)",
     "baja|dejen|deja de|mensajes|desuscri\\w*|desabonn\\w*|desinscri\\w*|arret\\w*|plus de",
+    "too (?:many|much|often)|im out|keep (?:texting|messaging|sending)|still (?:texting|messaging"
+    "|sending|getting)|blowing up|ya no|no mas|basta|retirer|supprim\\w*",
 )
 # A cue right after a negation or a kind word ("don't remove me", "thanks for the texts")
 # is undone, and then so is the whole message: it is asking to stay.
@@ -196,6 +240,18 @@ def match(t: Text) -> Hit | None:
     norm = t.norm
     if not norm:
         return None
+    if framing.undoes_opt_out(norm):
+        return OPT_IN, 0.95
+    if framing.reports_opt_out(norm):
+        return OPT_OUT, 0.95
+    unnamed = framing.without_named_keywords(t.raw)
+    if unnamed is not None:  # "it says reply STOP to opt out": the keyword is only named
+        t = _without_other_lists(normalise(unnamed))
+        norm = t.norm
+        if not norm:
+            return None
+    if find(consent.MARKETING_OPT_OUT, t.head) and not _asks(t):
+        return OPT_OUT, 0.95
     tokens = norm.split()
     bare = bare_keyword(norm)
     if 3 <= len(tokens) <= 12 and all(len(token) == 1 for token in tokens):
@@ -209,7 +265,7 @@ def match(t: Text) -> Hit | None:
         return OPT_OUT, 1.0
     if find(OPT_OUT_PHRASES, t.head):
         return OPT_OUT, 0.95
-    if _loud_stop(t) or _tail_stop(tokens) or (len(tokens) == 1 and _is_typo_keyword(norm)):
+    if _loud_stop(t) or _tail_stop(tokens) or (len(tokens) == 1 and _stretched_keyword(norm)):
         return OPT_OUT, 0.9
     if bare in OPT_IN_EXACT:
         return OPT_IN, 1.0
@@ -223,6 +279,23 @@ def match(t: Text) -> Hit | None:
     if find(OPT_IN_PHRASES, t.head) and not _OPT_IN_DOUBT.search(t.head):
         return OPT_IN, 0.95
     return None
+
+
+def keyword_alone(t: Text) -> bool:
+    """Return True if the message or one of its sentences is an opt-out keyword by itself."""
+    if bare_keyword(t.norm) in OPT_OUT_EXACT:
+        return True
+    return len(t.segments) > 1 and any(bare_keyword(s) in OPT_OUT_SENTENCE for s in t.segments)
+
+
+def opens_with_keyword(t: Text) -> bool:
+    """Return True if the message starts with an opt-out keyword: "STOP sorry wrong reply"."""
+    first = t.norm.split(maxsplit=1)[0] if t.norm else ""
+    return first in _OPENING_KEYWORDS or (len(first) >= 4 and _is_typo_keyword(first))
+
+
+def _asks(t: Text) -> bool:
+    return "?" in t.raw and _QUESTION.match(t.head) is not None
 
 
 def mentions_revocation(t: Text) -> bool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from dataclasses import replace
 from itertools import islice
 
-from nlu import compliance
+from nlu import compliance, consent, framing
 from nlu import rules as r
 from nlu.intents import (
     AFFIRM,
@@ -55,10 +56,13 @@ def parse(
     """
     t = r.normalise(text)
     wanted = frozenset(expecting or ())
+    framed = _framed(text, t, wanted, vocabulary, remote)
+    if framed is not None:
+        return framed
     hit, entities, decided = _apply_rules(t, wanted, vocabulary)
     if not decided:
         hit, entities = _apply_model(text, t, wanted, hit, remote)
-    return _finish(text, hit, entities, wanted)
+    return _finish(text, hit, _consent_entities(t, hit[0], entities), wanted)
 
 
 def prepare() -> None:
@@ -76,8 +80,58 @@ def apply_rules(
 ) -> Parse | None:
     """Return the Parse the rules and the journey's vocabulary decide alone, or None."""
     wanted = frozenset(expecting or ())
-    hit, entities, decided = _apply_rules(r.normalise(text), wanted, vocabulary)
-    return _finish(text, hit, entities, wanted) if decided else None
+    t = r.normalise(text)
+    framed = _framed(text, t, wanted, vocabulary, None, rules_only=True)
+    if framed is not None:
+        return framed
+    hit, entities, decided = _apply_rules(t, wanted, vocabulary)
+    return _finish(text, hit, _consent_entities(t, hit[0], entities), wanted) if decided else None
+
+
+def _framed(
+    text: str,
+    t: r.Text,
+    wanted: frozenset[str],
+    vocabulary: Vocabulary | None,
+    remote: RemoteParser | None,
+    *,
+    rules_only: bool = False,
+) -> Parse | None:
+    """Read a phone's reaction as the reaction alone, and a keyword taken back as what follows."""
+    reacted = framing.reaction(t.raw)
+    if reacted is not None:
+        return _finish(text, reacted, (), wanted)
+    if not compliance.opens_with_keyword(t):
+        return None
+    start = framing.correction(t.raw)
+    if start is None:
+        return None
+    rest = t.raw[start:]
+    meant = (
+        apply_rules(rest, expecting=wanted, vocabulary=vocabulary)
+        if rules_only
+        else parse(rest, expecting=wanted, vocabulary=vocabulary, remote=remote)
+    )
+    if meant is None:
+        return None
+    if meant.intent == FALLBACK:  # "STOP sorry wrong chat": taken back, and nothing meant
+        return Parse(text, FALLBACK, FALLBACK_CONFIDENCE)
+    shift = t.offset + start
+    entities = tuple(
+        replace(e, start=e.start + shift, end=e.end + shift)
+        if e.start is not None and e.end is not None
+        else e
+        for e in meant.entities
+    )
+    return Parse(text, meant.intent, meant.confidence, entities)
+
+
+def _consent_entities(t: r.Text, intent: str, entities: tuple[Entity, ...]) -> tuple[Entity, ...]:
+    """Add what an opt-out is about and the language of any consent reply, when shown."""
+    if intent not in (OPT_OUT, OPT_IN, HELP):
+        return entities
+    marketing = intent == OPT_OUT and consent.marketing_only(t, compliance.keyword_alone(t))
+    return entities + consent.entities(t, marketing)
 
 
 def _finish(text: str, hit: Hit, entities: tuple[Entity, ...], wanted: frozenset[str]) -> Parse:
