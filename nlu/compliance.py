@@ -31,8 +31,10 @@ OPT_OUT_EXACT = _TWILIO_OUT | {
     "no more", "enough", "enough already", "cut it out", "knock it off", "go away", "remove",
     "delete me", "dont text", "do not text", "dont text me", "do not contact", "dont contact",
     "dont message", "do not message", "no texts", "no more texts", "arretez", "arrete", "basta",
-    "halt", "cease", "stahp", "no mas", "desabonnez", "desabonnez moi", "desinscrire",
-    "desinscrivez moi", "unsubscribe all", "basta ya", "ya basta", "para", "paren",
+    "halt", "cease", "stahp", "stop these", "stop those", "make it stop", "make them stop",
+    "make these stop", "i want out", "i want off", "want out", "get me out", "get me off", "no mas",
+    "desabonnez", "desabonnez moi", "desinscrire", "desinscrivez moi", "unsubscribe all",
+    "basta ya", "ya basta", "para", "paren",
 } | {_fold(word) for word in consent.OPT_OUT_WORDS_ES + consent.OPT_OUT_WORDS_FR}  # fmt: skip
 # These stay opt-outs when they are one sentence of a longer message ("Who is this? STOP");
 # "cancel" and "end" do not, as "Cancel. I'm sick" is about an appointment.
@@ -160,8 +162,8 @@ OPT_OUT_PHRASES = phrases(
     "stop with (?:the|these|those|this|that|your|ur|all|it|them)",
     "no need to (?:text|txt|message|msg|contact|send|email)(?: me| us| this number)?(?! back)",
     "(?:blow\\w*|blew) up my (?:phone|cell|line)",
-    "(?:rather|prefer|like|want|wish)(?: to)? not (?:get|receive|be getting|be sent|be texted"
-    "|be contacted)",
+    "(?:rather|prefer|like|want|wish)(?: to)? not(?: to)? (?:get|receive|be getting|be sent"
+    "|be texted|be contacted)",
     "why (?:do|does|are|r|is|would|did) (?:you|u|ya|yall|you guys|u guys|this number|someone"
     "|people) (?:\\w+ )?(?:keep|still|always|even) (?:\\w+ )?(?:texting|txting|messaging|msging"
     "|sending|contacting|bothering|bugging|spamming)",
@@ -184,6 +186,18 @@ OPT_OUT_PHRASES = phrases(
     "me (?:retirer|supprimer|enlever|desinscrire|desabonner|rayer)",
     "(?:supprim|effac|retir)\\w* (?:mon|ce) (?:numero|contact)",
     "laissez moi tranquille|fiche(?:z)? moi la paix",
+    "(?:take|get) me of$",
+    "(?:this is|its|thats|this|that is) harass\\w*",
+    "why (?:do|am|does|are) (?:i|we) (?:keep |still |always )(?:getting|receiving)",
+    f"(?:dont|do not|never) (?:send|sent)(?: me| us| this number)? (?:any |more |these |those "
+    f"|your |ur )?(?:{_TEXTS})",
+    "(?:you|u|yall|you guys) (?:can|may|should|could) stop(?: now| it| already| sending| texting"
+    "| messaging)?(?: thanks| thank you| please| pls)?$",
+    "no (?:more )?(?:texts|txts|messages|msgs|sms)(?: please| pls| plz| thanks| thx)?$",
+    "never (?:gave|given) (?:you |u |yall )?(?:my )?(?:permission|consent|my number)",
+    "(?:never|didnt|did not) (?:sign(?:ed)? up|subscribe\\w*|opt(?:ed)? in|agree\\w*|consent\\w*"
+    "|ask(?:ed)?) (?:for|to) (?:this|these|any|your|ur|the)(?: texts?| messages?| msgs| list"
+    "| spam| crap| stuff| sms)?$",
 )
 # Looser signs of revocation. They never decide alone: the classifier must also read the
 # message as an opt-out. "stop" is left to the rules, as it is mostly "stop by" or "can't
@@ -210,6 +224,12 @@ _QUESTION = phrases(
 )
 # "STOP" written in capitals inside an otherwise lower-case message is meant as the keyword.
 LOUD_STOP = re.compile(r"(?<![A-Za-z])(?:STOP|STOPALL|UNSUBSCRIBE|OPTOUT|OPT-OUT)(?![A-Za-z])")
+# "STOP at the front desk?", "STOP by Tuesday": the verb, followed by where or when.
+_STOP_AS_VERB = re.compile(
+    r"[ \t]+(?:at|by|in|on|here|there|near|outside|inside|over|for|before|after|off at|off for"
+    r"|and (?:get|grab|pick|see|say|ask))\b",
+    re.IGNORECASE,
+)
 # A trailing "stop" ("who is this stop") unless the word before makes it ordinary English.
 NOT_BEFORE_TAIL_STOP = word_set(
     "dont do cant cannot wont never not didnt doesnt shouldnt couldnt wouldnt to bus the a an"
@@ -222,6 +242,12 @@ OPT_IN_PHRASES = phrases(
     "start (?:texting|messaging|sending) me|unstop|add me back|darme de alta|reabonner",
     "start (?:getting|receiving) (?:\\w+ )?(?:texts|messages|reminders|alerts)",
     "(?:get|getting|receive|receiving) (?:\\w+ )?(?:texts|messages|reminders|alerts) again",
+    "put (?:me|us|my number|this number) back|add (?:me|us|my number|this number) back"
+    "|re ?add (?:me|us|my number)|back on (?:the|your|ur) list|turn (?:my |the )?(?:texts"
+    "|messages|reminders|alerts) back on",
+    "(?:send|text) me (?:the )?(?:texts|messages|reminders) again|(?:you|u) can (?:text|message)"
+    " me again|want (?:the |my )?(?:texts|messages|reminders) back",
+    "volver a recibir|seguir recibiendo|suscribirme|reinscri\\w*|reabonn\\w*",
 )
 _OTHER_LISTS = re.compile(
     r" (?:(?:wait(?:ing)?|wish|shopping|grocery|guest|cancell?ation|priority|to do|todo|reading)"
@@ -263,7 +289,7 @@ def match(t: Text) -> Hit | None:
     keywords = [bare_keyword(s) for s in t.segments] if len(t.segments) > 1 else []
     if any(keyword in OPT_OUT_SENTENCE for keyword in keywords):
         return OPT_OUT, 1.0
-    if find(OPT_OUT_PHRASES, t.head):
+    if find(OPT_OUT_PHRASES, t.head, _NEGATED_OR_ASKED) or _removes_number(t):
         return OPT_OUT, 0.95
     if _loud_stop(t) or _tail_stop(tokens) or (len(tokens) == 1 and _stretched_keyword(norm)):
         return OPT_OUT, 0.9
@@ -292,6 +318,25 @@ def opens_with_keyword(t: Text) -> bool:
     """Return True if the message starts with an opt-out keyword: "STOP sorry wrong reply"."""
     first = t.norm.split(maxsplit=1)[0] if t.norm else ""
     return first in _OPENING_KEYWORDS or (len(first) >= 4 and _is_typo_keyword(first))
+
+
+# "does that end my membership?" asks what would happen; it does not ask for it.
+_NEGATED_OR_ASKED = re.compile(
+    rf"{NEGATED.pattern}|\b(?:does|will|would|did|could|can|should) (?:that|this|it|replying"
+    r"|texting|that also|it also) $"
+)
+_REMOVE_IT = phrases("(?:remove|delete|erase|lose) (?:it|that|this|them)(?: please| pls| now)?$")
+_ABOUT_NUMBER = phrases("(?:my|this|your) (?:phone )?(?:number|info|contact)|my (?:cell|phone)")
+
+
+def _removes_number(t: Text) -> bool:
+    """Return True for "how did you get my number? delete it": the "it" is the number."""
+    last = t.segments[-1] if len(t.segments) > 1 else ""
+    return (
+        bool(last)
+        and _REMOVE_IT.search(f" {last}") is not None
+        and _ABOUT_NUMBER.search(t.head) is not None
+    )
 
 
 def _asks(t: Text) -> bool:
@@ -326,7 +371,7 @@ def _loud_stop(t: Text) -> bool:
     """Return True for "STOP" in capitals within a message that is not all capitals."""
     raw = t.raw
     found = LOUD_STOP.search(raw)
-    if found is None or raw == raw.upper():
+    if found is None or raw == raw.upper() or _STOP_AS_VERB.match(raw, found.end()):
         return False
     before = normalise(raw[: found.start()]).norm[-48:]
     return not NEGATED.search(f"{before} ")

@@ -28,10 +28,10 @@ HELP_WORDS_FR: tuple[str, ...] = ("AIDE",)
 _SPANISH = word_set(
     "baja parar alto ayuda alta comenzar empezar darme dar darse dame denme deme desuscribir"
     " desuscribirme cancelar suscripcion quiero deseo quieren mensajes mensaje mas por favor"
-    " porfa gracias ya basta manden envien escriban mande envie contacten molesten dejen deja"
+    " porfa gracias basta manden envien escriban mande envie contacten molesten dejen deja"
     " dejar recibir textos promociones promocion ofertas publicidad anuncios sin ningun ninguna"
-    " lista quiten quitenme saquen saquenme borren eliminen numero ayudame necesito otra vez"
-    " volver suscribirme inscribirme favor el los las su sus del que nada"
+    " lista quiten quitenme saquen saquenme borren eliminen ayudame necesito otra vez"
+    " volver suscribirme inscribirme el los las su sus del nada"
 )
 _FRENCH = word_set(
     "arret arreter arretez arrete desabonner desabonnez desabonne desinscrire aide aidez svp stp"
@@ -41,7 +41,7 @@ _FRENCH = word_set(
     " oui ca cest bonjour"
 )
 _ENGLISH = word_set(
-    "stop stopall unsubscribe unsub cancel end quit revoke optout opt out start unstop help"
+    "stop stopall stahp unsubscribe unsub cancel end quit revoke optout opt out start unstop help"
     " subscribe resubscribe please pls plz the my i im you your ur to off remove take me"
     " text texts texting txt msgs want dont do not any more anymore stopping list number"
     " sign up back again add need thanks thank from these this all"
@@ -80,6 +80,7 @@ MARKETING_OPT_OUT = phrases(
     f"(?:only|just) (?:want|need|keep|send)(?: me)? (?:\\w+ ){{0,3}}?reminders"
     f"(?: \\w+){{0,6}} (?:not|no) (?:\\w+ ){{0,2}}?(?:{_MARKETING})",
     f"(?:{_MARKETING}) (?:\\w+ ){{0,4}}?(?:no more|no thanks|not interested|stop)$",
+    f"no (?:{_MARKETING})\\b",
 )
 # ...unless it also names every message: "stop the promos and the texts".
 _EVERYTHING = phrases(

@@ -75,7 +75,7 @@ _TAKEN_BACK = (
     r"|key|one|contact)|wrong (?:person|number) to (?:text|reply|send)|j/?k|just kidding"
     r"|ignore (?:that|this|it|my last|the last)|disregard(?: that| this| it| my last)?"
     r"|(?:i )?meant to (?:say|type|send|reply|text|write|put|hit|press|answer)"
-    r"|i meant(?= (?:yes|no|y|n|c|r|ok|okay|sure|confirm|\d))|meant for (?:someone|somebody)"
+    r"|(?:i )?meant(?= (?:yes|no|y|n|c|r|ok|okay|sure|confirm|\d))|meant for (?:someone|somebody)"
     r"(?: else)?|not meant for you|auto ?correct(?:ed)?|typo|nvm|never ?mind|wait,? no"
     r"|me equivoqu[eé]|equivocad[oa]|je me suis tromp[eé]e?|pas pour vous"
 )
@@ -87,16 +87,17 @@ _CORRECTION = re.compile(
 _STRONG = re.compile(rf"\b(?:{_TAKEN_BACK})\b", re.IGNORECASE)
 
 
-def correction(raw: str) -> int | None:
-    """Return where the reply meant instead starts, if words after a keyword take it back.
+def correction(raw: str) -> tuple[int, bool] | None:
+    """Return where the reply meant instead starts, and whether the keyword was surely
+    taken back ("wrong chat", "jk") or only apologised for ("sorry", "oops").
 
-    Call it for a message that opens with an opt-out keyword; None when nothing takes it back.
+    Call it for a message that opens with an opt-out keyword; None when nothing follows it.
     """
     text = raw.translate(_APOSTROPHES)
-    if _STRONG.search(text) is None:
-        return None
     ends = [found.end() for found in _CORRECTION.finditer(text)]
-    return ends[-1] if ends else None
+    if not ends:
+        return None
+    return ends[-1], _STRONG.search(text) is not None
 
 
 # --- keywords named rather than sent: "it says reply STOP to opt out", "I texted stop" ---
@@ -119,7 +120,9 @@ _MEANT = (
 _NAMED = re.compile(
     rf"\b(?:{_NAMING})(?:\s+back)?(?:\s+(?:with|con|avec))?(?:\s+(?:the\s+word|el|la|le))?"
     rf"[\s\"\u201c\u201d'\u2018\u2019:*(]*(?:{_KEYWORD})\b[\"\u201d\u2019'*)]?(?:\s+(?:to|para|pour)\s+(?:{_MEANT})\b)?"
-    rf"|\b(?:{_KEYWORD})[\"\u201d\u2019'*)]?\s+(?:to|para|pour)\s+(?:{_MEANT})\b",
+    rf"|\b(?:{_KEYWORD})[\"\u201d\u2019'*)]?\s+(?:to|para|pour)\s+(?:{_MEANT})\b"
+    rf"|\b(?:does|do|will|would|did)\s+(?:the\s+word\s+)?[\"\u201c\u2018']?(?:{_KEYWORD})"
+    r"[\"\u201d\u2019']?\s+(?:do|mean|work|cancel|end|stop|remove|affect|delete|unsubscribe)\b",
     re.IGNORECASE,
 )
 
@@ -136,7 +139,8 @@ _OPT_WORD = (
 )
 _UNDO = (
     "by mistake|by accident|accidentally|accidently|on accident|mistakenly|wrong button"
-    "|por error|por equivocacion|sin querer|par erreur|par accident|sans faire expres"
+    "|por error|por equivocacion|por accidente|accidentalmente|sin querer|par erreur"
+    "|par accident|sans faire expres"
 )
 _SENT = "replied|texted|sent|typed|hit|pressed|said|wrote|responded|clicked|answered"
 # "I replied STOP by accident", "accidentally unsubscribed", "didn't mean to opt out".
@@ -148,7 +152,7 @@ UNDONE_OPT_OUT = re.compile(
     rf"|opted out|me di de baja|di de baja)\b"
     rf"| (?:didnt|did not|never) (?:mean|meant) to (?:\w+ )?(?:{_OPT_WORD})\b"
 )
-UNDO = re.compile(rf" (?:{_UNDO}|didnt mean|did not mean|never meant)\b")
+UNDO = re.compile(rf" (?:{_UNDO}|didnt mean|did not mean|never meant|oops|whoops|my bad)\b")
 ADD_BACK = re.compile(
     r" (?:add (?:me|us|my number|this number) back|re ?add (?:me|us)|put (?:me|us|my number)"
     r" back|back on (?:the|your|ur) list|re ?subscribe\w*|sign me (?:back )?up|opt me back in"
@@ -158,6 +162,7 @@ ADD_BACK = re.compile(
     r"|reabonner|me reinscrire|reinscri\w*"
     r"|continuer a recevoir|undo|unstop)\b"
 )
+SENT_OPT_OUT = re.compile(rf" (?:{_SENT})(?: with)? (?:{_OPT_WORD})\b")
 # "I texted STOP three times": an opt-out already sent, said again as a complaint.
 REPORTED_OPT_OUT = re.compile(
     rf"(?:^| )(?:i|ive|i have|i already|already|i just|i even|i literally|i keep|ive already"
@@ -172,7 +177,9 @@ def undoes_opt_out(norm: str) -> bool:
     head = f" {norm}"
     if UNDONE_OPT_OUT.search(head):
         return True
-    return UNDO.search(head) is not None and find(ADD_BACK, head)
+    if not find(ADD_BACK, head):
+        return False
+    return UNDO.search(head) is not None or SENT_OPT_OUT.search(head) is not None
 
 
 def reports_opt_out(norm: str) -> bool:

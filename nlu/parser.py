@@ -103,16 +103,19 @@ def _framed(
         return _finish(text, reacted, (), wanted)
     if not compliance.opens_with_keyword(t):
         return None
-    start = framing.correction(t.raw)
-    if start is None:
+    corrected = framing.correction(t.raw)
+    if corrected is None:
         return None
+    start, sure = corrected
     rest = t.raw[start:]
     meant = (
         apply_rules(rest, expecting=wanted, vocabulary=vocabulary)
         if rules_only
         else parse(rest, expecting=wanted, vocabulary=vocabulary, remote=remote)
     )
-    if meant is None:
+    # After "sorry" or "oops" alone only a yes, a new time or a score takes a keyword back:
+    # "Stop, sorry, not interested" still opts out.
+    if meant is None or not (sure or meant.intent in (AFFIRM, RESCHEDULE, RATING)):
         return None
     if meant.intent == FALLBACK:  # "STOP sorry wrong chat": taken back, and nothing meant
         return Parse(text, FALLBACK, FALLBACK_CONFIDENCE)
@@ -252,9 +255,13 @@ def _short(t: r.Text, wanted: frozenset[str]) -> Hit | None:
 
 def _reschedule(t: r.Text) -> Hit | None:
     """Match a request for another time."""
-    if r.find(r.RESCHEDULE_PHRASES, t.head):
+    head = t.head
+    if r.find(r.RESCHEDULE_PHRASES, head):
         return RESCHEDULE, 0.9
-    if r.find(r.LATER, t.head) and not r.GOODBYE.search(t.head):
+    rejected = r.REJECTED_TIME.search(head)
+    if rejected and r.OFFERED_TIME.search(head, rejected.end()):
+        return RESCHEDULE, 0.9
+    if r.find(r.LATER, head) and not (r.GOODBYE.search(head) or r.PAST_VISIT.search(head)):
         return RESCHEDULE, 0.8
     return None
 
@@ -281,16 +288,28 @@ def _rating(t: r.Text, wanted: frozenset[str]) -> tuple[int, float, str] | None:
     stars = head.count(r.STAR)
     if 1 <= stars <= 10:
         return stars, 0.9, r.STAR
-    first = t.segments[0] if t.segments else ""
+    first = _score_word(t.segments[0]) if t.segments else ""
     value = r.number(first)
     if value is not None and 1 <= value <= 10 and len(t.segments) > 1:
-        return value, 0.85, first  # "2 - the wait was long"
+        return value, 0.85, first  # "2 - the wait was long", "a 3, the wait was long"
     tokens = head.split(maxsplit=2)
+    if len(tokens) > 2 and tokens[1] in r.REASON_START and len(t.segments) == 1:
+        value = r.number(tokens[0])
+        if value is not None and 1 <= value <= 10:
+            return value, 0.8, tokens[0]  # "2 the wait was too long"
     if RATING in wanted and len(tokens) > 1 and tokens[1] not in _TIME_UNITS:
         value = r.number(tokens[0])
         if value is not None and 1 <= value <= 10:
             return value, 0.8, tokens[0]
     return None
+
+
+def _score_word(segment: str) -> str:
+    """Return `segment` without words that lead up to a score: "probably a 4" -> "4"."""
+    words = segment.split()
+    while len(words) > 1 and words[0] in r.RATING_LEAD:
+        words.pop(0)
+    return " ".join(words)
 
 
 def _conversation(t: r.Text) -> Hit:
@@ -299,7 +318,7 @@ def _conversation(t: r.Text) -> Hit:
     tokens = head.split()
     if not tokens:
         return FALLBACK, 0.0
-    if r.DENY_PHRASES.search(head) or r.find(r.CANCEL, head):
+    if r.DENY_PHRASES.search(head) or (r.find(r.CANCEL, head) and not r.NOT_A_CANCEL.search(head)):
         return DENY, 0.9
     if r.THUMBS_DOWN in tokens or r.CROSS in tokens:
         return DENY, 0.85
