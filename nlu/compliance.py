@@ -33,7 +33,8 @@ OPT_OUT_EXACT = _TWILIO_OUT | {
     "dont message", "do not message", "no texts", "no more texts", "arretez", "arrete", "basta",
     "halt", "cease", "stahp", "stop these", "stop those", "make it stop", "make them stop",
     "make these stop", "i want out", "i want off", "want out", "get me out", "get me off", "no mas",
-    "desabonnez", "desabonnez moi", "desinscrire", "desinscrivez moi", "unsubscribe all",
+    "desabonnez", "desabonnez moi", "desinscrire", "desinscrivez moi", "unsubscribe all", "spam",
+    "stopit", "nomore",
     "basta ya", "ya basta", "para", "paren",
 } | {_fold(word) for word in consent.OPT_OUT_WORDS_ES + consent.OPT_OUT_WORDS_FR}  # fmt: skip
 # These stay opt-outs when they are one sentence of a longer message ("Who is this? STOP");
@@ -188,6 +189,14 @@ OPT_OUT_PHRASES = phrases(
     "laissez moi tranquille|fiche(?:z)? moi la paix",
     "(?:take|get) me of$",
     "(?:this is|its|thats|this|that is) harass\\w*",
+    "make (?:it|them|these|this|the \\w+|these \\w+|your \\w+|ur \\w+) stop",
+    "(?:chill|relax|ease up|calm down|lay off) (?:with|on) (?:the|these|your|ur|all the|all these)"
+    " (?:texts|messages|msgs|reminders|notifications)",
+    "(?:im|i am|were|we are) good (?:on|without) (?:the |these |your |ur |any )?(?:texts|messages"
+    "|msgs|reminders|notifications)",
+    "(?:ya )?no (?:quiero|deseo) recibir(?: (?:mas|nada|ningun \\w+))?$",
+    "(?:saqu|quit|sac)\\w*me de (?:esto|aqui|esta|este)",
+    "ne (?:plus|pas) recevoir",
     "why (?:do|am|does|are) (?:i|we) (?:keep |still |always )(?:getting|receiving)",
     f"(?:dont|do not|never) (?:send|sent)(?: me| us| this number)? (?:any |more |these |those "
     f"|your |ur )?(?:{_TEXTS})",
@@ -253,6 +262,12 @@ _OTHER_LISTS = re.compile(
     r" (?:(?:wait(?:ing)?|wish|shopping|grocery|guest|cancell?ation|priority|to do|todo|reading)"
     r" lists?|waitlists?|wishlists?)\b"
 )
+# What else someone may be taken off: "remove me from the 3pm class".
+_OTHER_THINGS = re.compile(
+    r"(?<= me)(?: off| from) (?:the|this|that|my|your|ur|tomorrows|todays|next|\w+s)"
+    r" (?:\w+ )?(?:class|classes|appointment|appt|booking|slot|schedule|session|reservation|order"
+    r"|group|team|roster|calendar|event|call|meeting|shift|trip|tour|lesson|course|program)\b"
+)
 # A Twilio keyword next to "yes"/"ok" ("Yes, cancel") answers the appointment question,
 # so only these two keywords lose their keyword meaning in that company.
 _AMBIGUOUS_KEYWORDS = frozenset({"cancel", "end"})
@@ -276,7 +291,9 @@ def match(t: Text) -> Hit | None:
         norm = t.norm
         if not norm:
             return None
-    if find(consent.MARKETING_OPT_OUT, t.head) and not _asks(t):
+    if (
+        find(consent.MARKETING_OPT_OUT, t.head) or consent.REMINDERS_ONLY.search(t.head)
+    ) and not _asks(t):
         return OPT_OUT, 0.95
     tokens = norm.split()
     bare = bare_keyword(norm)
@@ -348,9 +365,9 @@ def mentions_revocation(t: Text) -> bool:
     # Revocations asked as questions ("can you stop texting me?") are the rules' to find.
     if "?" in t.raw or _QUESTION.match(t.head):
         return False
-    head = t.head
-    if _OTHER_LISTS.search(head):
+    if _without_other_lists(t) is not t:  # "remove me from the 3pm class"
         return False
+    head = t.head
     found = False
     for cue in REVOCATION_CUES.finditer(head):
         start = cue.start() + 1  # just after the space that starts every match
@@ -362,9 +379,12 @@ def mentions_revocation(t: Text) -> bool:
 
 def _without_other_lists(t: Text) -> Text:
     """Return `t` with lists that are not ours blanked: "take me off the waiting list"."""
-    if " list" not in t.head:
-        return t
-    return replace(t, head=_OTHER_LISTS.sub(" other", t.head))
+    head = t.head
+    if " me " in head:
+        head = _OTHER_THINGS.sub(" from other", head)
+    if " list" in head:
+        head = _OTHER_LISTS.sub(" other", head)
+    return t if head is t.head else replace(t, head=head)
 
 
 def _loud_stop(t: Text) -> bool:

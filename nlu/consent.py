@@ -62,7 +62,7 @@ def language(t: Text) -> str | None:
 
 _MARKETING = (
     "promos?|promotions?|promotional(?: \\w+)?|marketing(?: \\w+)?|deals?|offers?|specials"
-    "|sales? (?:texts?|messages?|msgs?|alerts?|stuff)|ads|adverts?|advertising|advertisements?"
+    "|sales?(?: (?:texts?|messages?|msgs?|alerts?|stuff))?|ads|adverts?|advertising|advertisements?"
     "|coupons?|discounts?|newsletters?|promociones|promocion|ofertas?|publicidad|anuncios"
     "|descuentos|publicites?|pubs?|offres?|promotionnels?"
 )
@@ -77,7 +77,7 @@ _STOP_WORDS = (
 # An opt-out that names promotions as what it is about.
 MARKETING_OPT_OUT = phrases(
     f"(?:{_STOP_WORDS}) (?:\\w+ ){{0,3}}?(?:{_MARKETING})\\b",
-    f"(?:only|just) (?:want|need|keep|send)(?: me)? (?:\\w+ ){{0,3}}?reminders"
+    f"(?:want|need|keep|send|like|get)(?: me)? (?:\\w+ ){{0,3}}?reminders"
     f"(?: \\w+){{0,6}} (?:not|no) (?:\\w+ ){{0,2}}?(?:{_MARKETING})",
     f"(?:{_MARKETING}) (?:\\w+ ){{0,4}}?(?:no more|no thanks|not interested|stop)$",
     f"no (?:{_MARKETING})\\b",
@@ -90,10 +90,21 @@ _EVERYTHING = phrases(
 _MARKETING_WORD = phrases(_MARKETING)
 
 
+# Keeping reminders only says the rest may go: "reminders only please".
+REMINDERS_ONLY = phrases(
+    "(?:only|just) (?:the |my )?(?:appointment |appt )?reminders(?: please| pls| thanks)?$"
+    "|(?:appointment |appt )?reminders only(?: please| pls| thanks)?$"
+)
+
+
 def marketing_only(t: Text, keyword_alone: bool) -> bool:
     """Return True if an opt-out names promotions only; `keyword_alone` if a sentence was STOP."""
     head = t.head
-    if keyword_alone or _MARKETING_WORD.search(head) is None:
+    if keyword_alone:
+        return False
+    if REMINDERS_ONLY.search(head):
+        return True
+    if _MARKETING_WORD.search(head) is None:
         return False
     return find(MARKETING_OPT_OUT, head) and _EVERYTHING.search(head) is None
 

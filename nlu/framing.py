@@ -33,8 +33,8 @@ _NEUTRAL = (
 )
 # Android phones write "Reacted 👍 to “…”"; the emoji decides what it means.
 _EMOJI_VERB = (
-    "reacted (?P<emoji>\\S{1,12}) to|reaccionó (?P<emoji_es>\\S{1,12}) a|reacciono (?P<emoji_es2>"
-    "\\S{1,12}) a|a réagi (?:avec )?(?P<emoji_fr>\\S{1,12}) à|a reagi (?:avec )?(?P<emoji_fr2>"
+    "reacted (?:with )?(?P<emoji>\\S{1,12}) to|reaccionó (?P<emoji_es>\\S{1,12}) a"
+    "|reacciono (?P<emoji_es2>\\S{1,12}) a|a réagi (?:avec )?(?P<emoji_fr>\\S{1,12}) à|a reagi (?:avec )?(?P<emoji_fr2>"
     "\\S{1,12}) a"
 )
 _REACTION = re.compile(
@@ -77,6 +77,8 @@ _TAKEN_BACK = (
     r"|(?:i )?meant to (?:say|type|send|reply|text|write|put|hit|press|answer)"
     r"|(?:i )?meant(?= (?:yes|no|y|n|c|r|ok|okay|sure|confirm|\d))|meant for (?:someone|somebody)"
     r"(?: else)?|not meant for you|auto ?correct(?:ed)?|typo|nvm|never ?mind|wait,? no"
+    r"|(?:was|is|that was|that s) for (?:someone|somebody) else|(?:was|is|wasn'?t) (?:not )?for you"
+    r"|didn'?t mean (?:that|this|it)\b"
     r"|me equivoqu[eé]|equivocad[oa]|je me suis tromp[eé]e?|pas pour vous"
 )
 _CORRECTION = re.compile(
@@ -162,7 +164,10 @@ ADD_BACK = re.compile(
     r"|reabonner|me reinscrire|reinscri\w*"
     r"|continuer a recevoir|undo|unstop)\b"
 )
-SENT_OPT_OUT = re.compile(rf" (?:{_SENT})(?: with)? (?:{_OPT_WORD})\b")
+SENT_OPT_OUT = re.compile(
+    rf" (?:(?:{_SENT})(?: with)? (?:{_OPT_WORD})|unsubscribed|unsubbed|opted out|me di de baja"
+    r"|me desabonne|me desinscri\w*)\b"
+)
 # "I texted STOP three times": an opt-out already sent, said again as a complaint.
 REPORTED_OPT_OUT = re.compile(
     rf"(?:^| )(?:i|ive|i have|i already|already|i just|i even|i literally|i keep|ive already"
@@ -179,6 +184,7 @@ def undoes_opt_out(norm: str) -> bool:
         return True
     if not find(ADD_BACK, head):
         return False
+    # Asking back in after an opt-out, whether or not it was a mistake.
     return UNDO.search(head) is not None or SENT_OPT_OUT.search(head) is not None
 
 

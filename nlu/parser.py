@@ -309,6 +309,8 @@ def _score_word(segment: str) -> str:
     words = segment.split()
     while len(words) > 1 and words[0] in r.RATING_LEAD:
         words.pop(0)
+    while len(words) > 1 and words[-1] in r.RATING_TAIL:
+        words.pop()
     return " ".join(words)
 
 

@@ -190,6 +190,8 @@ REJECTED_TIME = phrases(
     f"{_WHEN}s? (?:\\w+ )?(?:is |are |would be |will be )?(?:{_BAD})",
     f"(?:not|cant|cannot|can not|cant do|cannot do|cant make|cannot make|cant make it|wont make"
     f" it|unable to do|unable to make)(?: it)?(?: on| at)? (?:{_WHEN}|today)",
+    "(?:cant|cannot|can not|wont|couldnt) (?:make it|do it|do|come|be there)(?: at| on)?"
+    " \\d{1,2}\\b",
     "(?:today|\\d{1,2}(?: ?(?:am|pm))?) (?:is |s |would be )?(?:too early|too late|no good|not good"
     "|bad|doesnt work|wont work|not possible|pas possible)",
     f"{_WHEN} no (?:puedo|podre|me queda|me conviene|me sirve|va)|no puedo (?:el |este |ese )?"
@@ -200,7 +202,7 @@ REJECTED_TIME = phrases(
 )
 OFFERED_TIME = re.compile(
     f" (?:{_WHEN}|another|other|otro|otra|autre|week after|following week|instead|sometime"
-    "|\\d{1,2}$)\\b"
+    "|any ?time|after \\d{1,2}|before \\d{1,2}|\\d{1,2}$)s?\\b"
 )
 GOODBYE = phrases(
     "(?:see|talk|speak|catch|chat|text|txt|call|get back)(?: to| with)? (?:you|u|ya|me) later",
@@ -228,6 +230,8 @@ REASON_START = word_set(
     " not but great good bad terrible awful awesome amazing excellent nice ok okay poor slow fast"
     " quick friendly rude because bc cause nobody no never"
 )
+# Words after a score that say nothing about it: "3 I guess".
+RATING_TAIL = word_set("i guess maybe tops ish probably honestly tbh overall or so")
 # Words before a score that say nothing about it: "solid 4", "probably a 4", "un 5".
 RATING_LEAD = word_set(
     "a an solid maybe probably prob honestly def definitely like about around easily only just"
@@ -237,6 +241,7 @@ AFFIRM_PHRASES = phrases(
     "sounds? (?:good|great|perfect|fine|ok|okay|like a plan)|works (?:for|4) (?:me|us)",
     "that (?:works|is fine|s fine|is perfect|s perfect|s great|is great|sounds good)",
     "(?:see|c) (?:you|u|ya|yall) (?:then|there|soon|tomorrow|on \\w+|at \\w+)",
+    f"(?:see|c) (?:you|u|ya|yall) (?:this |next )?{_DAY}$",
     "(?:i|we) (?:will|shall) be there|ill be there|well be there|will be there|be there",
     "(?:i |we )?confirm(?:ed|ing)?|count me in|im in|i am in|im coming|i am coming|ill come",
     "cant wait|can not wait|looking forward|parfait|perfecto",
