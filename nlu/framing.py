@@ -34,8 +34,8 @@ _NEUTRAL = (
 # Android phones write "Reacted 👍 to “…”"; the emoji decides what it means.
 _EMOJI_VERB = (
     "reacted (?:with )?(?P<emoji>\\S{1,12}) to|reaccionó (?P<emoji_es>\\S{1,12}) a"
-    "|reacciono (?P<emoji_es2>\\S{1,12}) a|a réagi (?:avec )?(?P<emoji_fr>\\S{1,12}) à|a reagi (?:avec )?(?P<emoji_fr2>"
-    "\\S{1,12}) a"
+    "|reacciono (?P<emoji_es2>\\S{1,12}) a|a réagi (?:avec )?(?P<emoji_fr>\\S{1,12}) à"
+    "|a reagi (?:avec )?(?P<emoji_fr2>\\S{1,12}) a"
 )
 _REACTION = re.compile(
     rf"\s*(?:(?P<positive>{_POSITIVE})|(?P<negative>{_NEGATIVE})|(?P<neutral>{_NEUTRAL})"
