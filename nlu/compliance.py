@@ -43,7 +43,8 @@ OPT_OUT_SENTENCE = OPT_OUT_EXACT - {"cancel", "end"}
 OPT_IN_EXACT = frozenset(k.casefold() for k in OPT_IN_KEYWORDS) | {
     "subscribe", "resubscribe", "re subscribe", "subscribe me", "opt in", "optin", "opt me in",
     "opt back in", "start again", "sign me up", "sign me back up", "darme de alta", "alta",
-    "add me back", "re add me", "readd me", "put me back", "put me back on",
+    "add me back", "re add me", "readd me", "put me back", "put me back on", "i want back in",
+    "want back in",
 } | {_fold(word) for word in consent.OPT_IN_WORDS_ES + consent.OPT_IN_WORDS_FR}  # fmt: skip
 HELP_EXACT = (
     frozenset(k.casefold() for k in HELP_KEYWORDS)
@@ -60,7 +61,7 @@ _KEYWORD_WORDS = frozenset(
 _FILLER = phrases(
     "please|pls|plz|plez|plse|now|right now|immediately|asap|already|again|just|all|sorry",
     "thanks|thank you|thank u|thx|ty|ok|okay|yes",
-    "por favor|porfa|gracias|ya|ahora|svp|sil vous plait|sil te plait|merci|maintenant",
+    "por favor|porfa|por fa|gracias|ya|ahora|svp|sil vous plait|sil te plait|merci|maintenant",
     "(?:texting|txting|messaging|sending|contacting)(?: me)?",
     "(?:the |these |your |ur |of |my )?(?:texts?|txts?|messages?|msgs?|sms|notifications?"
     "|alerts?|reminders?)",

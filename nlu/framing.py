@@ -160,7 +160,8 @@ ADD_BACK = re.compile(
     r" back|back on (?:the|your|ur) list|re ?subscribe\w*|sign me (?:back )?up|opt me back in"
     r"|opt back in|(?:get|getting|receive|receiving) (?:\w+ ){0,2}?(?:texts|messages|reminders"
     r"|alerts|notifications|them) again|still want (?:\w+ ){0,2}?(?:texts|messages|reminders"
-    r"|alerts|notifications|them|these)|volver a recibir|seguir recibiendo|darme de alta"
+    r"|alerts|notifications|them|these)|want (?:\w+ ){0,2}?(?:texts|messages|reminders|alerts"
+    r"|notifications|them) (?:again|back)|volver a recibir|seguir recibiendo|darme de alta"
     r"|reabonner|me reinscrire|reinscri\w*"
     r"|continuer a recevoir|undo|unstop)\b"
 )

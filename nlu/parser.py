@@ -215,8 +215,9 @@ def _choose(ranking: list[tuple[str, float]], t: r.Text, wanted: frozenset[str])
         return (
             (OPT_OUT, 0.9) if compliance.mentions_revocation(t) else (FALLBACK, FALLBACK_CONFIDENCE)
         )
-    if intent == RATING:
-        return (RATING, min(probability, MODEL_CEILING)) if _loose_rating(t) else None
+    if intent == RATING:  # a bare number is the rules' to read ("7" alone is too vague)
+        rated = _loose_rating(t) and not t.norm.isdecimal()
+        return (RATING, min(probability, MODEL_CEILING)) if rated else None
     if intent not in INTENTS or intent in (FALLBACK, OPT_IN):
         return None
     return intent, min(probability, MODEL_CEILING)

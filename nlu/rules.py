@@ -111,7 +111,10 @@ def phrases(*alternatives: str) -> re.Pattern[str]:
 
 # A match right after a negation ("don't stop", "I do not want to opt out") is not meant.
 _NEG = "dont|do not|never|not|didnt|doesnt|wont|no need to"
-_GAP = "want|wanna|need|have|plan|mean|ever|please|pls|to|really|just|going|gonna"
+_GAP = (
+    "want|wanna|need|have|plan|mean|ever|please|pls|to|really|just|going|gonna|trying|try"
+    "|asking|meaning|looking|planning|intending"
+)
 NEGATED = re.compile(rf"\b(?:{_NEG})(?: (?:{_GAP}))* $")
 NEGATED_OR_CANT = re.compile(rf"\b(?:{_NEG}|cant|cannot|can not)(?: (?:{_GAP}))* $")
 
@@ -189,7 +192,7 @@ _BAD = (
 REJECTED_TIME = phrases(
     f"{_WHEN}s? (?:\\w+ )?(?:is |are |would be |will be )?(?:{_BAD})",
     f"(?:not|cant|cannot|can not|cant do|cannot do|cant make|cannot make|cant make it|wont make"
-    f" it|unable to do|unable to make)(?: it)?(?: on| at)? (?:{_WHEN}|today)",
+    f" it|unable to do|unable to make)(?: it)?(?: on| at)? (?:{_WHEN}|today)s?",
     "(?:cant|cannot|can not|wont|couldnt) (?:make it|do it|do|come|be there)(?: at| on)?"
     " \\d{1,2}\\b",
     "(?:today|\\d{1,2}(?: ?(?:am|pm))?) (?:is |s |would be )?(?:too early|too late|no good|not good"
