@@ -90,6 +90,10 @@ def _squeeze(word: str) -> str:
 _TYPO_TARGETS = frozenset(_squeeze(k) for k in _TWILIO_OUT if len(k) >= 4)
 
 
+# Doubling or swapping letters keeps the set of letters a keyword is made of.
+_TYPO_LETTERS = frozenset(frozenset(k) for k in _TYPO_TARGETS)
+
+
 def _stretched_keyword(word: str) -> bool:
     """Return True for a one-word opt-out typed in a hurry or drawn out: "Stpo", "stahhp"."""
     return _is_typo_keyword(word) or _squeeze(word) in OPT_OUT_EXACT
@@ -282,11 +286,12 @@ def match(t: Text) -> Hit | None:
     norm = t.norm
     if not norm:
         return None
-    if framing.undoes_opt_out(norm):
+    words = frozenset(norm.split())
+    if framing.undoes_opt_out(norm, words):
         return OPT_IN, 0.95
     if framing.reports_opt_out(norm):
         return OPT_OUT, 0.95
-    unnamed = framing.without_named_keywords(t.raw)
+    unnamed = framing.without_named_keywords(t.raw, words)
     if unnamed is not None:  # "it says reply STOP to opt out": the keyword is only named
         t = _without_other_lists(normalise(unnamed))
         norm = t.norm
@@ -335,7 +340,9 @@ def keyword_alone(t: Text) -> bool:
 def opens_with_keyword(t: Text) -> bool:
     """Return True if the message starts with an opt-out keyword: "STOP sorry wrong reply"."""
     first = t.norm.split(maxsplit=1)[0] if t.norm else ""
-    return first in _OPENING_KEYWORDS or (len(first) >= 4 and _is_typo_keyword(first))
+    if first in _OPENING_KEYWORDS:
+        return True
+    return len(first) >= 4 and frozenset(first) in _TYPO_LETTERS and _is_typo_keyword(first)
 
 
 # "does that end my membership?" asks what would happen; it does not ask for it.

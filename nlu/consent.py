@@ -97,11 +97,9 @@ REMINDERS_ONLY = phrases(
 )
 
 
-def marketing_only(t: Text, keyword_alone: bool) -> bool:
-    """Return True if an opt-out names promotions only; `keyword_alone` if a sentence was STOP."""
+def marketing_only(t: Text) -> bool:
+    """Return True if an opt-out names promotions only (a sentence that is STOP alone aside)."""
     head = t.head
-    if keyword_alone:
-        return False
     if REMINDERS_ONLY.search(head):
         return True
     if _MARKETING_WORD.search(head) is None:

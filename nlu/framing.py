@@ -129,9 +129,19 @@ _NAMED = re.compile(
 )
 
 
-def without_named_keywords(raw: str) -> str | None:
-    """Return `raw` without keywords it names rather than sends, or None if it names none."""
-    if _NAMED.search(raw) is None:
+# Most messages name no keyword: their words say so before any regex runs.
+_KEYWORD_WORDS = frozenset(
+    "stop stopall unsubscribe cancel end quit optout opt start unstop help info baja parar alto"
+    " arret desabonner alta ayuda aide".split()
+)
+
+
+def without_named_keywords(raw: str, words: frozenset[str]) -> str | None:
+    """Return `raw` without keywords it names rather than sends, or None if it names none.
+
+    `words` are the message's normalised words.
+    """
+    if _KEYWORD_WORDS.isdisjoint(words) or _NAMED.search(raw) is None:
         return None
     return _NAMED.sub(" … ", raw)
 
@@ -178,8 +188,22 @@ REPORTED_OPT_OUT = re.compile(
 _HYPOTHETICAL = re.compile(r"(?:^| )(?:if|when|once|after|do i|should i|will i|can i|did i)\b")
 
 
-def undoes_opt_out(norm: str) -> bool:
-    """Return True if the message takes back an opt-out it sent, asking to stay or come back."""
+# Words without which neither an opt-out taken back nor one sent before can be read.
+_UNDO_OR_SENT_WORDS = frozenset(
+    "mistake accident accidentally accidently mistakenly button error equivocacion accidente"
+    " accidentalmente querer erreur expres mean meant oops whoops bad unsubscribed unsubbed opted"
+    " baja desabonne replied texted sent typed hit pressed said wrote responded clicked answered"
+    .split()
+)
+
+
+def undoes_opt_out(norm: str, words: frozenset[str]) -> bool:
+    """Return True if the message takes back an opt-out it sent, asking to stay or come back.
+
+    `words` are the words of `norm`.
+    """
+    if _UNDO_OR_SENT_WORDS.isdisjoint(words) and "desinscri" not in norm:
+        return False
     head = f" {norm}"
     if UNDONE_OPT_OUT.search(head):
         return True

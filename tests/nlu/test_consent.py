@@ -287,8 +287,8 @@ def test_parser_reaches_its_figures_on_the_consent_replies_written_first() -> No
     # Written before the parser was changed for them; see nlu/README.md for the figures.
     report = evaluate(corpus.CONSENT_TEST_DIR / "first.yml")
     assert report.opt_out_recall == 1.0, format_report(report)
-    assert report.false_opt_outs <= 1, format_report(report)
-    assert report.accuracy >= 0.99, format_report(report)
+    assert report.false_opt_outs == 0, format_report(report)
+    assert report.accuracy >= 0.97, format_report(report)
 
 
 def test_parser_reaches_its_figures_on_the_consent_replies_not_tuned_on() -> None:
