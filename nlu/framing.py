@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from nlu.intents import AFFIRM, DENY, FALLBACK
-from nlu.rules import find
+from nlu.rules import find, word_set
 
 Hit = tuple[str, float]
 
@@ -130,9 +130,9 @@ _NAMED = re.compile(
 
 
 # Most messages name no keyword: their words say so before any regex runs.
-_KEYWORD_WORDS = frozenset(
+_KEYWORD_WORDS = word_set(
     "stop stopall unsubscribe cancel end quit optout opt start unstop help info baja parar alto"
-    " arret desabonner alta ayuda aide".split()
+    " arret desabonner alta ayuda aide"
 )
 
 
@@ -189,11 +189,10 @@ _HYPOTHETICAL = re.compile(r"(?:^| )(?:if|when|once|after|do i|should i|will i|c
 
 
 # Words without which neither an opt-out taken back nor one sent before can be read.
-_UNDO_OR_SENT_WORDS = frozenset(
+_UNDO_OR_SENT_WORDS = word_set(
     "mistake accident accidentally accidently mistakenly button error equivocacion accidente"
     " accidentalmente querer erreur expres mean meant oops whoops bad unsubscribed unsubbed opted"
     " baja desabonne replied texted sent typed hit pressed said wrote responded clicked answered"
-    .split()
 )
 
 
