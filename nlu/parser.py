@@ -133,9 +133,7 @@ def _consent_entities(t: r.Text, intent: str, entities: tuple[Entity, ...]) -> t
     """Add what an opt-out is about and the language of any consent reply, when shown."""
     if intent not in (OPT_OUT, OPT_IN, HELP):
         return entities
-    marketing = (
-        intent == OPT_OUT and consent.marketing_only(t) and not compliance.keyword_alone(t)
-    )
+    marketing = intent == OPT_OUT and consent.marketing_only(t) and not compliance.keyword_alone(t)
     return entities + consent.entities(t, marketing)
 
 
