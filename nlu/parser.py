@@ -216,7 +216,7 @@ def _choose(ranking: list[tuple[str, float]], t: r.Text, wanted: frozenset[str])
             (OPT_OUT, 0.9) if compliance.mentions_revocation(t) else (FALLBACK, FALLBACK_CONFIDENCE)
         )
     if intent == RATING:  # a bare number is the rules' to read ("7" alone is too vague)
-        rated = _loose_rating(t) and not t.norm.isdecimal()
+        rated = _loose_rating(t) and not t.raw.isdecimal()
         return (RATING, min(probability, MODEL_CEILING)) if rated else None
     if intent not in INTENTS or intent in (FALLBACK, OPT_IN):
         return None
