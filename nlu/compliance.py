@@ -193,6 +193,9 @@ OPT_OUT_PHRASES = phrases(
     "(?:supprim|effac|retir)\\w* (?:mon|ce) (?:numero|contact)",
     "laissez moi tranquille|fiche(?:z)? moi la paix",
     "(?:take|get) me of$",
+    "(?:want|need|like|wish) (?:these|them|this|it|all this|the \\w+|your \\w+|ur \\w+) to"
+    " (?:stop|end|cease|go away)",
+    "(?:take|get|remove|delete|drop|erase) (?:my|this) (?:phone |cell )?number (?:off|out)",
     "(?:this is|its|thats|this|that is) harass\\w*",
     "make (?:it|them|these|this|the \\w+|these \\w+|your \\w+|ur \\w+) stop",
     "(?:chill|relax|ease up|calm down|lay off) (?:with|on) (?:the|these|your|ur|all the|all these)"

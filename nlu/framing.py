@@ -171,9 +171,11 @@ ADD_BACK = re.compile(
     r"|opt back in|(?:get|getting|receive|receiving) (?:\w+ ){0,2}?(?:texts|messages|reminders"
     r"|alerts|notifications|them) again|still want (?:\w+ ){0,2}?(?:texts|messages|reminders"
     r"|alerts|notifications|them|these)|want (?:\w+ ){0,2}?(?:texts|messages|reminders|alerts"
-    r"|notifications|them) (?:again|back)|volver a recibir|seguir recibiendo|darme de alta"
+    r"|notifications|them) (?:again|back)|(?:actually|really|do) (?:still )?want (?:these|them"
+    r"|the \w+|texts|messages|reminders)|volver a recibir|seguir recibiendo|darme de alta"
     r"|reabonner|me reinscrire|reinscri\w*"
     r"|continuer a recevoir|undo|unstop)\b"
+    r"(?! (?:to )?(?:stop|end|go away|be gone|gone|be stopped|be removed|quit|cease))"
 )
 SENT_OPT_OUT = re.compile(
     rf" (?:(?:{_SENT})(?: with)? (?:{_OPT_WORD})|unsubscribed|unsubbed|opted out|me di de baja"

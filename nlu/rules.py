@@ -331,7 +331,8 @@ FRACTION = re.compile(
 )
 STARS_WORD = re.compile(rf" ({_NUM}) (?:stars?\b|estrellas?\b|etoiles?\b|{STAR})")
 GIVE = re.compile(
-    rf" (?:give|gave|giving|rate|rated|rating|score|scored|id say|i would say|i say)\b"
+    rf" (?:give|gave|giving|rate|rated|rating|score|scored|id say|i would say|i say|id go with"
+    rf"|ill go with|going with|go with)\b"
     rf"(?: \S+){{0,3}}? ({_NUM})\b{_NOT_A_TIME}"
 )
 
