@@ -173,25 +173,7 @@ OPT_OUT_PHRASES = phrases(
     "why (?:do|does|are|r|is|would|did) (?:you|u|ya|yall|you guys|u guys|this number|someone"
     "|people) (?:\\w+ )?(?:keep|still|always|even) (?:\\w+ )?(?:texting|txting|messaging|msging"
     "|sending|contacting|bothering|bugging|spamming)",
-    "(?:ya )?no (?:quiero|deseo|quiere) que me (?:\\w+ )?(?:escriban|manden|envien|contacten"
-    "|molesten|llamen|mensajeen|escribas|mandes|envies)",
-    "no me (?:vuelvan|vuelva|vuelvas) a (?:escribir|mandar|enviar|contactar|llamar|molestar)",
-    "ya no me (?:escriban|manden|envien|contacten|molesten|escribas|mandes|envies|llamen)",
-    "no me (?:contacten|molesten|escriban)",
-    "(?:quit|saqu|sac|borr|elimin)\\w* (?:de|del) (?:la |su |tu |sus |esta |esa |el )?(?:lista"
-    "|base|registro|sistema|contactos)",
-    "(?:borren|eliminen|borra|elimina|borrar|eliminar|quiten) (?:mi|este) (?:numero|telefono"
-    "|celular)",
-    "(?:basta|no mas) (?:de |con )?(?:\\w+ )?(?:mensajes|textos|sms|msjs|recordatorios)",
-    "ne (?:plus|pas) m(?:envoyer|ecrire|contacter|texter|appeler)",
-    "plus de (?:\\w+ )?(?:messages|sms|textos|rappels|notifications)",
-    "je ne (?:veux|souhaite|desire|voudrais|souhaiterais) plus (?:recevoir|etre contacte\\w*"
-    "|de vos|de messages|de sms|vos)",
-    "(?:retir|supprim|enlev|effac|ray)\\w*(?: moi)? (?:de|du) (?:la |votre |vos |cette |ta |ma )?"
-    "(?:liste|fichier|base|repertoire)",
-    "me (?:retirer|supprimer|enlever|desinscrire|desabonner|rayer)",
-    "(?:supprim|effac|retir)\\w* (?:mon|ce) (?:numero|contact)",
-    "laissez moi tranquille|fiche(?:z)? moi la paix",
+    *consent.REVOCATIONS_ES_FR,
     "(?:take|get) me of$",
     "(?:want|need|like|wish) (?:these|them|this|it|all this|the \\w+|your \\w+|ur \\w+) to"
     " (?:stop|end|cease|go away)",
@@ -202,9 +184,6 @@ OPT_OUT_PHRASES = phrases(
     " (?:texts|messages|msgs|reminders|notifications)",
     "(?:im|i am|were|we are) good (?:on|without) (?:the |these |your |ur |any )?(?:texts|messages"
     "|msgs|reminders|notifications)",
-    "(?:ya )?no (?:quiero|deseo) recibir(?: (?:mas|nada|ningun \\w+))?$",
-    "(?:saqu|quit|sac)\\w*me de (?:esto|aqui|esta|este)",
-    "ne (?:plus|pas) recevoir",
     "why (?:do|am|does|are) (?:i|we) (?:keep |still |always )(?:getting|receiving)",
     f"(?:dont|do not|never) (?:send|sent)(?: me| us| this number)? (?:any |more |these |those "
     f"|your |ur )?(?:{_TEXTS})",

@@ -23,6 +23,33 @@ OPT_IN_WORDS_FR: tuple[str, ...] = ("REABONNER", "RÉABONNER", "COMMENCER", "DEM
 HELP_WORDS_ES: tuple[str, ...] = ("AYUDA",)
 HELP_WORDS_FR: tuple[str, ...] = ("AIDE",)
 
+# Consent revoked in Spanish and French sentences, as compliance.OPT_OUT_PHRASES reads them.
+REVOCATIONS_ES_FR: tuple[str, ...] = (
+    "(?:ya )?no (?:quiero|deseo|quiere) que me (?:\\w+ )?(?:escriban|manden|envien|contacten"
+    "|molesten|llamen|mensajeen|escribas|mandes|envies)",
+    "no me (?:vuelvan|vuelva|vuelvas) a (?:escribir|mandar|enviar|contactar|llamar|molestar)",
+    "ya no me (?:escriban|manden|envien|contacten|molesten|escribas|mandes|envies|llamen)",
+    "no me (?:contacten|molesten|escriban)",
+    "(?:quit|saqu|sac|borr|elimin)\\w* (?:de|del) (?:la |su |tu |sus |esta |esa |el )?(?:lista"
+    "|base|registro|sistema|contactos)",
+    "(?:borren|eliminen|borra|elimina|borrar|eliminar|quiten) (?:mi|este) (?:numero|telefono"
+    "|celular)",
+    "(?:basta|no mas) (?:de |con )?(?:\\w+ )?(?:mensajes|textos|sms|msjs|recordatorios)",
+    "ne (?:plus|pas) m(?:envoyer|ecrire|contacter|texter|appeler)",
+    "plus de (?:\\w+ )?(?:messages|sms|textos|rappels|notifications)",
+    "je ne (?:veux|souhaite|desire|voudrais|souhaiterais) plus (?:recevoir|etre contacte\\w*"
+    "|de vos|de messages|de sms|vos)",
+    "(?:retir|supprim|enlev|effac|ray)\\w*(?: moi)? (?:de|du) (?:la |votre |vos |cette |ta |ma )?"
+    "(?:liste|fichier|base|repertoire)",
+    "me (?:retirer|supprimer|enlever|desinscrire|desabonner|rayer)",
+    "(?:supprim|effac|retir)\\w* (?:mon|ce) (?:numero|contact)",
+    "laissez moi tranquille|fiche(?:z)? moi la paix",
+    "(?:ya )?no (?:quiero|deseo) recibir(?: (?:mas|nada|ningun \\w+))?$",
+    "(?:saqu|quit|sac)\\w*me de (?:esto|aqui|esta|este)",
+    "ne (?:plus|pas) recevoir",
+)
+
+
 # Words that show a language; words shared by two of them ("no", "me", "messages",
 # "info", "promos") show none.
 _SPANISH = word_set(
