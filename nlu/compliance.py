@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from nlu import consent, framing
 from nlu.intents import (
     HELP,
     HELP_KEYWORDS,
@@ -17,6 +18,11 @@ from nlu.rules import NEGATED, SYMBOL_TOKENS, Text, find, normalise, phrases, wo
 
 Hit = tuple[str, float]
 
+
+def _fold(word: str) -> str:
+    return normalise(word).norm
+
+
 _TWILIO_OUT = frozenset(k.casefold() for k in OPT_OUT_KEYWORDS)
 OPT_OUT_EXACT = _TWILIO_OUT | {
     "opt out", "stop all", "unsub", "stop it", "stop this", "stop them", "unsubscribe me",
@@ -25,21 +31,29 @@ OPT_OUT_EXACT = _TWILIO_OUT | {
     "no more", "enough", "enough already", "cut it out", "knock it off", "go away", "remove",
     "delete me", "dont text", "do not text", "dont text me", "do not contact", "dont contact",
     "dont message", "do not message", "no texts", "no more texts", "arretez", "arrete", "basta",
-    "halt", "cease",
-}  # fmt: skip
+    "halt", "cease", "stahp", "stop these", "stop those", "make it stop", "make them stop",
+    "make these stop", "i want out", "i want off", "want out", "get me out", "get me off", "no mas",
+    "desabonnez", "desabonnez moi", "desinscrire", "desinscrivez moi", "unsubscribe all", "spam",
+    "stopit", "nomore",
+    "basta ya", "ya basta", "para", "paren",
+} | {_fold(word) for word in consent.OPT_OUT_WORDS_ES + consent.OPT_OUT_WORDS_FR}  # fmt: skip
 # These stay opt-outs when they are one sentence of a longer message ("Who is this? STOP");
 # "cancel" and "end" do not, as "Cancel. I'm sick" is about an appointment.
 OPT_OUT_SENTENCE = OPT_OUT_EXACT - {"cancel", "end"}
 OPT_IN_EXACT = frozenset(k.casefold() for k in OPT_IN_KEYWORDS) | {
     "subscribe", "resubscribe", "re subscribe", "subscribe me", "opt in", "optin", "opt me in",
     "opt back in", "start again", "sign me up", "sign me back up", "darme de alta", "alta",
-}  # fmt: skip
+    "add me back", "re add me", "readd me", "put me back", "put me back on", "i want back in",
+    "want back in",
+} | {_fold(word) for word in consent.OPT_IN_WORDS_ES + consent.OPT_IN_WORDS_FR}  # fmt: skip
 HELP_EXACT = (
     frozenset(k.casefold() for k in HELP_KEYWORDS)
-    | word_set("ayuda aide information")
+    | word_set("information")
+    | {_fold(word) for word in consent.HELP_WORDS_ES + consent.HELP_WORDS_FR}
     | {"help me", "more info", "i need help", "need help"}
 )
 
+_OPENING_KEYWORDS = frozenset(k for k in OPT_OUT_EXACT if " " not in k)
 _KEYWORD_WORDS = frozenset(
     word for phrase in OPT_OUT_EXACT | OPT_IN_EXACT | HELP_EXACT for word in phrase.split()
 )
@@ -47,7 +61,7 @@ _KEYWORD_WORDS = frozenset(
 _FILLER = phrases(
     "please|pls|plz|plez|plse|now|right now|immediately|asap|already|again|just|all|sorry",
     "thanks|thank you|thank u|thx|ty|ok|okay|yes",
-    "por favor|porfa|gracias|ya|ahora|svp|sil vous plait|sil te plait|merci|maintenant",
+    "por favor|porfa|por fa|gracias|ya|ahora|svp|sil vous plait|sil te plait|merci|maintenant",
     "(?:texting|txting|messaging|sending|contacting)(?: me)?",
     "(?:the |these |your |ur |of |my )?(?:texts?|txts?|messages?|msgs?|sms|notifications?"
     "|alerts?|reminders?)",
@@ -74,6 +88,15 @@ def _squeeze(word: str) -> str:
 # Whole-message keywords typed in a hurry: "STOPP", "Stpo", "unsusbcribe", "cancle". No
 # English word is one swap of neighbouring letters away from these, so none is caught.
 _TYPO_TARGETS = frozenset(_squeeze(k) for k in _TWILIO_OUT if len(k) >= 4)
+
+
+# Doubling or swapping letters keeps the set of letters a keyword is made of.
+_TYPO_LETTERS = frozenset(frozenset(k) for k in _TYPO_TARGETS)
+
+
+def _stretched_keyword(word: str) -> bool:
+    """Return True for a one-word opt-out typed in a hurry or drawn out: "Stpo", "stahhp"."""
+    return _is_typo_keyword(word) or _squeeze(word) in OPT_OUT_EXACT
 
 
 def _is_typo_keyword(word: str) -> bool:
@@ -142,6 +165,35 @@ OPT_OUT_PHRASES = phrases(
     "je ne veux plus (?:recevoir )?(?:de |vos |ces |les )?(?:messages|sms|textos|rappels)",
     "arret(?:er|ez)? (?:les |vos |ces )?(?:messages|sms|textos|envois|rappels)",
     "arret(?:e|er|ez) de m(?:envoyer|ecrire|contacter|harceler|texter|appeler)",
+    "stop with (?:the|these|those|this|that|your|ur|all|it|them)",
+    "no need to (?:text|txt|message|msg|contact|send|email)(?: me| us| this number)?(?! back)",
+    "(?:blow\\w*|blew) up my (?:phone|cell|line)",
+    "(?:rather|prefer|like|want|wish)(?: to)? not(?: to)? (?:get|receive|be getting|be sent"
+    "|be texted|be contacted)",
+    "why (?:do|does|are|r|is|would|did) (?:you|u|ya|yall|you guys|u guys|this number|someone"
+    "|people) (?:\\w+ )?(?:keep|still|always|even) (?:\\w+ )?(?:texting|txting|messaging|msging"
+    "|sending|contacting|bothering|bugging|spamming)",
+    *consent.REVOCATIONS_ES_FR,
+    "(?:take|get) me of$",
+    "(?:want|need|like|wish) (?:these|them|this|it|all this|the \\w+|your \\w+|ur \\w+) to"
+    " (?:stop|end|cease|go away)",
+    "(?:take|get|remove|delete|drop|erase) (?:my|this) (?:phone |cell )?number (?:off|out)",
+    "(?:this is|its|thats|this|that is) harass\\w*",
+    "make (?:it|them|these|this|the \\w+|these \\w+|your \\w+|ur \\w+) stop",
+    "(?:chill|relax|ease up|calm down|lay off) (?:with|on) (?:the|these|your|ur|all the|all these)"
+    " (?:texts|messages|msgs|reminders|notifications)",
+    "(?:im|i am|were|we are) good (?:on|without) (?:the |these |your |ur |any )?(?:texts|messages"
+    "|msgs|reminders|notifications)",
+    "why (?:do|am|does|are) (?:i|we) (?:keep |still |always )(?:getting|receiving)",
+    f"(?:dont|do not|never) (?:send|sent)(?: me| us| this number)? (?:any |more |these |those "
+    f"|your |ur )?(?:{_TEXTS})",
+    "(?:you|u|yall|you guys) (?:can|may|should|could) stop(?: now| it| already| sending| texting"
+    "| messaging)?(?: thanks| thank you| please| pls)?$",
+    "no (?:more )?(?:texts|txts|messages|msgs|sms)(?: please| pls| plz| thanks| thx)?$",
+    "never (?:gave|given) (?:you |u |yall )?(?:my )?(?:permission|consent|my number)",
+    "(?:never|didnt|did not) (?:sign(?:ed)? up|subscribe\\w*|opt(?:ed)? in|agree\\w*|consent\\w*"
+    "|ask(?:ed)?) (?:for|to) (?:this|these|any|your|ur|the)(?: texts?| messages?| msgs| list"
+    "| spam| crap| stuff| sms)?$",
 )
 # Looser signs of revocation. They never decide alone: the classifier must also read the
 # message as an opt-out. "stop" is left to the rules, as it is mostly "stop by" or "can't
@@ -153,6 +205,8 @@ REVOCATION_CUES = phrases(
     "(?:the|these|those|your|ur|all|of|with|more|any|no) (?:texts|txts|messages|msgs|sms"
     "|reminders|notifications|alerts)",
     "baja|dejen|deja de|mensajes|desuscri\\w*|desabonn\\w*|desinscri\\w*|arret\\w*|plus de",
+    "too (?:many|much|often)|im out|keep (?:texting|messaging|sending)|still (?:texting|messaging"
+    "|sending|getting)|blowing up|ya no|no mas|basta|retirer|supprim\\w*",
 )
 # A cue right after a negation or a kind word ("don't remove me", "thanks for the texts")
 # is undone, and then so is the whole message: it is asking to stay.
@@ -166,6 +220,12 @@ _QUESTION = phrases(
 )
 # "STOP" written in capitals inside an otherwise lower-case message is meant as the keyword.
 LOUD_STOP = re.compile(r"(?<![A-Za-z])(?:STOP|STOPALL|UNSUBSCRIBE|OPTOUT|OPT-OUT)(?![A-Za-z])")
+# "STOP at the front desk?", "STOP by Tuesday": the verb, followed by where or when.
+_STOP_AS_VERB = re.compile(
+    r"[ \t]+(?:at|by|in|on|here|there|near|outside|inside|over|for|before|after|off at|off for"
+    r"|and (?:get|grab|pick|see|say|ask))\b",
+    re.IGNORECASE,
+)
 # A trailing "stop" ("who is this stop") unless the word before makes it ordinary English.
 NOT_BEFORE_TAIL_STOP = word_set(
     "dont do cant cannot wont never not didnt doesnt shouldnt couldnt wouldnt to bus the a an"
@@ -178,10 +238,22 @@ OPT_IN_PHRASES = phrases(
     "start (?:texting|messaging|sending) me|unstop|add me back|darme de alta|reabonner",
     "start (?:getting|receiving) (?:\\w+ )?(?:texts|messages|reminders|alerts)",
     "(?:get|getting|receive|receiving) (?:\\w+ )?(?:texts|messages|reminders|alerts) again",
+    "put (?:me|us|my number|this number) back|add (?:me|us|my number|this number) back"
+    "|re ?add (?:me|us|my number)|back on (?:the|your|ur) list|turn (?:my |the )?(?:texts"
+    "|messages|reminders|alerts) back on",
+    "(?:send|text) me (?:the )?(?:texts|messages|reminders) again|(?:you|u) can (?:text|message)"
+    " me again|want (?:the |my )?(?:texts|messages|reminders) back",
+    "volver a recibir|seguir recibiendo|suscribirme|reinscri\\w*|reabonn\\w*",
 )
 _OTHER_LISTS = re.compile(
     r" (?:(?:wait(?:ing)?|wish|shopping|grocery|guest|cancell?ation|priority|to do|todo|reading)"
     r" lists?|waitlists?|wishlists?)\b"
+)
+# What else someone may be taken off: "remove me from the 3pm class".
+_OTHER_THINGS = re.compile(
+    r"(?<= me)(?: off| from) (?:the|this|that|my|your|ur|tomorrows|todays|next|\w+s)"
+    r" (?:\w+ )?(?:class|classes|appointment|appt|booking|slot|schedule|session|reservation|order"
+    r"|group|team|roster|calendar|event|call|meeting|shift|trip|tour|lesson|course|program)\b"
 )
 # A Twilio keyword next to "yes"/"ok" ("Yes, cancel") answers the appointment question,
 # so only these two keywords lose their keyword meaning in that company.
@@ -196,6 +268,21 @@ def match(t: Text) -> Hit | None:
     norm = t.norm
     if not norm:
         return None
+    words = frozenset(norm.split())
+    if framing.undoes_opt_out(norm, words):
+        return OPT_IN, 0.95
+    if framing.reports_opt_out(norm):
+        return OPT_OUT, 0.95
+    unnamed = framing.without_named_keywords(t.raw, words)
+    if unnamed is not None:  # "it says reply STOP to opt out": the keyword is only named
+        t = _without_other_lists(normalise(unnamed))
+        norm = t.norm
+        if not norm:
+            return None
+    if (
+        find(consent.MARKETING_OPT_OUT, t.head) or consent.REMINDERS_ONLY.search(t.head)
+    ) and not _asks(t):
+        return OPT_OUT, 0.95
     tokens = norm.split()
     bare = bare_keyword(norm)
     if 3 <= len(tokens) <= 12 and all(len(token) == 1 for token in tokens):
@@ -207,9 +294,9 @@ def match(t: Text) -> Hit | None:
     keywords = [bare_keyword(s) for s in t.segments] if len(t.segments) > 1 else []
     if any(keyword in OPT_OUT_SENTENCE for keyword in keywords):
         return OPT_OUT, 1.0
-    if find(OPT_OUT_PHRASES, t.head):
+    if find(OPT_OUT_PHRASES, t.head, _NEGATED_OR_ASKED) or _removes_number(t):
         return OPT_OUT, 0.95
-    if _loud_stop(t) or _tail_stop(tokens) or (len(tokens) == 1 and _is_typo_keyword(norm)):
+    if _loud_stop(t) or _tail_stop(tokens) or (len(tokens) == 1 and _stretched_keyword(norm)):
         return OPT_OUT, 0.9
     if bare in OPT_IN_EXACT:
         return OPT_IN, 1.0
@@ -225,14 +312,52 @@ def match(t: Text) -> Hit | None:
     return None
 
 
+def keyword_alone(t: Text) -> bool:
+    """Return True if the message or one of its sentences is an opt-out keyword by itself."""
+    if bare_keyword(t.norm) in OPT_OUT_EXACT:
+        return True
+    return len(t.segments) > 1 and any(bare_keyword(s) in OPT_OUT_SENTENCE for s in t.segments)
+
+
+def opens_with_keyword(t: Text) -> bool:
+    """Return True if the message starts with an opt-out keyword: "STOP sorry wrong reply"."""
+    first = t.norm.split(maxsplit=1)[0] if t.norm else ""
+    if first in _OPENING_KEYWORDS:
+        return True
+    return len(first) >= 4 and frozenset(first) in _TYPO_LETTERS and _is_typo_keyword(first)
+
+
+# "does that end my membership?" asks what would happen; it does not ask for it.
+_NEGATED_OR_ASKED = re.compile(
+    rf"{NEGATED.pattern}|\b(?:does|will|would|did|could|can|should) (?:that|this|it|replying"
+    r"|texting|that also|it also) $"
+)
+_REMOVE_IT = phrases("(?:remove|delete|erase|lose) (?:it|that|this|them)(?: please| pls| now)?$")
+_ABOUT_NUMBER = phrases("(?:my|this|your) (?:phone )?(?:number|info|contact)|my (?:cell|phone)")
+
+
+def _removes_number(t: Text) -> bool:
+    """Return True for "how did you get my number? delete it": the "it" is the number."""
+    last = t.segments[-1] if len(t.segments) > 1 else ""
+    return (
+        bool(last)
+        and _REMOVE_IT.search(f" {last}") is not None
+        and _ABOUT_NUMBER.search(t.head) is not None
+    )
+
+
+def _asks(t: Text) -> bool:
+    return "?" in t.raw and _QUESTION.match(t.head) is not None
+
+
 def mentions_revocation(t: Text) -> bool:
     """Return True if the message shows a sign of revoking consent and is not a question."""
     # Revocations asked as questions ("can you stop texting me?") are the rules' to find.
     if "?" in t.raw or _QUESTION.match(t.head):
         return False
-    head = t.head
-    if _OTHER_LISTS.search(head):
+    if _without_other_lists(t) is not t:  # "remove me from the 3pm class"
         return False
+    head = t.head
     found = False
     for cue in REVOCATION_CUES.finditer(head):
         start = cue.start() + 1  # just after the space that starts every match
@@ -244,16 +369,19 @@ def mentions_revocation(t: Text) -> bool:
 
 def _without_other_lists(t: Text) -> Text:
     """Return `t` with lists that are not ours blanked: "take me off the waiting list"."""
-    if " list" not in t.head:
-        return t
-    return replace(t, head=_OTHER_LISTS.sub(" other", t.head))
+    head = t.head
+    if " me " in head:
+        head = _OTHER_THINGS.sub(" from other", head)
+    if " list" in head:
+        head = _OTHER_LISTS.sub(" other", head)
+    return t if head is t.head else replace(t, head=head)
 
 
 def _loud_stop(t: Text) -> bool:
     """Return True for "STOP" in capitals within a message that is not all capitals."""
     raw = t.raw
     found = LOUD_STOP.search(raw)
-    if found is None or raw == raw.upper():
+    if found is None or raw == raw.upper() or _STOP_AS_VERB.match(raw, found.end()):
         return False
     before = normalise(raw[: found.start()]).norm[-48:]
     return not NEGATED.search(f"{before} ")

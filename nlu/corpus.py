@@ -12,6 +12,8 @@ import yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 TEST_DIR = DATA_DIR / "test"
+# Replies about consent, kept apart from TEST_DIR's bar: see nlu/README.md for their figures.
+CONSENT_TEST_DIR = TEST_DIR / "consent"
 SUFFIXES = (".yml", ".yaml")
 
 # Rasa marks entities inline: "[4](rating)", "[4](rating:4)", '[4]{"entity": "rating"}'.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from dataclasses import replace
 from itertools import islice
 
-from nlu import compliance
+from nlu import compliance, consent, framing
 from nlu import rules as r
 from nlu.intents import (
     AFFIRM,
@@ -55,10 +56,13 @@ def parse(
     """
     t = r.normalise(text)
     wanted = frozenset(expecting or ())
+    framed = _framed(text, t, wanted, vocabulary, remote)
+    if framed is not None:
+        return framed
     hit, entities, decided = _apply_rules(t, wanted, vocabulary)
     if not decided:
         hit, entities = _apply_model(text, t, wanted, hit, remote)
-    return _finish(text, hit, entities, wanted)
+    return _finish(text, hit, _consent_entities(t, hit[0], entities), wanted)
 
 
 def prepare() -> None:
@@ -76,8 +80,61 @@ def apply_rules(
 ) -> Parse | None:
     """Return the Parse the rules and the journey's vocabulary decide alone, or None."""
     wanted = frozenset(expecting or ())
-    hit, entities, decided = _apply_rules(r.normalise(text), wanted, vocabulary)
-    return _finish(text, hit, entities, wanted) if decided else None
+    t = r.normalise(text)
+    framed = _framed(text, t, wanted, vocabulary, None, rules_only=True)
+    if framed is not None:
+        return framed
+    hit, entities, decided = _apply_rules(t, wanted, vocabulary)
+    return _finish(text, hit, _consent_entities(t, hit[0], entities), wanted) if decided else None
+
+
+def _framed(
+    text: str,
+    t: r.Text,
+    wanted: frozenset[str],
+    vocabulary: Vocabulary | None,
+    remote: RemoteParser | None,
+    *,
+    rules_only: bool = False,
+) -> Parse | None:
+    """Read a phone's reaction as the reaction alone, and a keyword taken back as what follows."""
+    reacted = framing.reaction(t.raw)
+    if reacted is not None:
+        return _finish(text, reacted, (), wanted)
+    if not compliance.opens_with_keyword(t):
+        return None
+    corrected = framing.correction(t.raw)
+    if corrected is None:
+        return None
+    start, sure = corrected
+    rest = t.raw[start:]
+    meant = (
+        apply_rules(rest, expecting=wanted, vocabulary=vocabulary)
+        if rules_only
+        else parse(rest, expecting=wanted, vocabulary=vocabulary, remote=remote)
+    )
+    # After "sorry" or "oops" alone only a yes, a new time or a score takes a keyword back:
+    # "Stop, sorry, not interested" still opts out.
+    if meant is None or not (sure or meant.intent in (AFFIRM, RESCHEDULE, RATING)):
+        return None
+    if meant.intent == FALLBACK:  # "STOP sorry wrong chat": taken back, and nothing meant
+        return Parse(text, FALLBACK, FALLBACK_CONFIDENCE)
+    shift = t.offset + start
+    entities = tuple(
+        replace(e, start=e.start + shift, end=e.end + shift)
+        if e.start is not None and e.end is not None
+        else e
+        for e in meant.entities
+    )
+    return Parse(text, meant.intent, meant.confidence, entities)
+
+
+def _consent_entities(t: r.Text, intent: str, entities: tuple[Entity, ...]) -> tuple[Entity, ...]:
+    """Add what an opt-out is about and the language of any consent reply, when shown."""
+    if intent not in (OPT_OUT, OPT_IN, HELP):
+        return entities
+    marketing = intent == OPT_OUT and consent.marketing_only(t) and not compliance.keyword_alone(t)
+    return entities + consent.entities(t, marketing)
 
 
 def _finish(text: str, hit: Hit, entities: tuple[Entity, ...], wanted: frozenset[str]) -> Parse:
@@ -158,8 +215,9 @@ def _choose(ranking: list[tuple[str, float]], t: r.Text, wanted: frozenset[str])
         return (
             (OPT_OUT, 0.9) if compliance.mentions_revocation(t) else (FALLBACK, FALLBACK_CONFIDENCE)
         )
-    if intent == RATING:
-        return (RATING, min(probability, MODEL_CEILING)) if _loose_rating(t) else None
+    if intent == RATING:  # a bare number is the rules' to read ("7" alone is too vague)
+        rated = _loose_rating(t) and not t.raw.isdecimal()
+        return (RATING, min(probability, MODEL_CEILING)) if rated else None
     if intent not in INTENTS or intent in (FALLBACK, OPT_IN):
         return None
     return intent, min(probability, MODEL_CEILING)
@@ -198,9 +256,13 @@ def _short(t: r.Text, wanted: frozenset[str]) -> Hit | None:
 
 def _reschedule(t: r.Text) -> Hit | None:
     """Match a request for another time."""
-    if r.find(r.RESCHEDULE_PHRASES, t.head):
+    head = t.head
+    if r.find(r.RESCHEDULE_PHRASES, head):
         return RESCHEDULE, 0.9
-    if r.find(r.LATER, t.head) and not r.GOODBYE.search(t.head):
+    rejected = r.REJECTED_TIME.search(head)
+    if rejected and r.OFFERED_TIME.search(head, rejected.end()):
+        return RESCHEDULE, 0.9
+    if r.find(r.LATER, head) and not (r.GOODBYE.search(head) or r.PAST_VISIT.search(head)):
         return RESCHEDULE, 0.8
     return None
 
@@ -227,16 +289,30 @@ def _rating(t: r.Text, wanted: frozenset[str]) -> tuple[int, float, str] | None:
     stars = head.count(r.STAR)
     if 1 <= stars <= 10:
         return stars, 0.9, r.STAR
-    first = t.segments[0] if t.segments else ""
+    first = _score_word(t.segments[0]) if t.segments else ""
     value = r.number(first)
     if value is not None and 1 <= value <= 10 and len(t.segments) > 1:
-        return value, 0.85, first  # "2 - the wait was long"
+        return value, 0.85, first  # "2 - the wait was long", "a 3, the wait was long"
     tokens = head.split(maxsplit=2)
+    if len(tokens) > 2 and tokens[1] in r.REASON_START and len(t.segments) == 1:
+        value = r.number(tokens[0])
+        if value is not None and 1 <= value <= 10:
+            return value, 0.8, tokens[0]  # "2 the wait was too long"
     if RATING in wanted and len(tokens) > 1 and tokens[1] not in _TIME_UNITS:
         value = r.number(tokens[0])
         if value is not None and 1 <= value <= 10:
             return value, 0.8, tokens[0]
     return None
+
+
+def _score_word(segment: str) -> str:
+    """Return `segment` without words that lead up to a score: "probably a 4" -> "4"."""
+    words = segment.split()
+    while len(words) > 1 and words[0] in r.RATING_LEAD:
+        words.pop(0)
+    while len(words) > 1 and words[-1] in r.RATING_TAIL:
+        words.pop()
+    return " ".join(words)
 
 
 def _conversation(t: r.Text) -> Hit:
@@ -245,7 +321,7 @@ def _conversation(t: r.Text) -> Hit:
     tokens = head.split()
     if not tokens:
         return FALLBACK, 0.0
-    if r.DENY_PHRASES.search(head) or r.find(r.CANCEL, head):
+    if r.DENY_PHRASES.search(head) or (r.find(r.CANCEL, head) and not r.NOT_A_CANCEL.search(head)):
         return DENY, 0.9
     if r.THUMBS_DOWN in tokens or r.CROSS in tokens:
         return DENY, 0.85

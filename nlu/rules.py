@@ -111,7 +111,10 @@ def phrases(*alternatives: str) -> re.Pattern[str]:
 
 # A match right after a negation ("don't stop", "I do not want to opt out") is not meant.
 _NEG = "dont|do not|never|not|didnt|doesnt|wont|no need to"
-_GAP = "want|wanna|need|have|plan|mean|ever|please|pls|to|really|just|going|gonna"
+_GAP = (
+    "want|wanna|need|have|plan|mean|ever|please|pls|to|really|just|going|gonna|trying|try"
+    "|asking|meaning|looking|planning|intending"
+)
 NEGATED = re.compile(rf"\b(?:{_NEG})(?: (?:{_GAP}))* $")
 NEGATED_OR_CANT = re.compile(rf"\b(?:{_NEG}|cant|cannot|can not)(?: (?:{_GAP}))* $")
 
@@ -136,7 +139,7 @@ HELP_PHRASES = phrases(
 )
 
 _DAY = _words(
-    "mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday",
+    "mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday",
     "saturday|sunday|tomorrow|tmrw|tmr|tonight|next \\w+|this weekend|the weekend|weekend",
     "lunes|martes|miercoles|jueves|viernes|sabado|domingo|manana|pasado manana",
     "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|demain",
@@ -162,6 +165,7 @@ RESCHEDULE_PHRASES = phrases(
     f"(?:(?:how|what) about|maybe|perhaps) (?:on |at )?(?:{_WHEN}|the \\d+|\\d+|later|earlier"
     "|another)",
     f"{_WHEN} (?:instead|would be better|is better|works better|would work better)",
+    "(?:at|for|to|around|by) \\d{1,2} instead",
     "(?:works?|would work|suits?|would suit|would be|is) better(?: for (?:me|us))?$",
     "(?:can|could) only (?:come|do|make it|be there|make|go)|postpone\\w*",
     f"(?:is|are|would|does|hows|how is) {_WHEN} (?:\\w+ )?(?:available|possible|open|free|ok|okay"
@@ -174,6 +178,35 @@ RESCHEDULE_PHRASES = phrases(
     "changer (?:le |la |l |mon |ma |de )?(?:rendez vous|rdv|heure|date|horaire|jour)",
 )
 LATER = phrases("later|earlier")
+# "Stopped by earlier": a visit that happened, not a time asked for.
+PAST_VISIT = phrases(
+    "(?:stopped|came|dropped|called|went|swung|popped|was|were|tried) (?:\\w+ ){0,2}?earlier"
+)
+_BAD = (
+    "no good|not good|bad|not great|tough|hard|rough|busy|out|full|impossible|not possible"
+    "|doesnt work|does not work|wont work|will not work|not work|no bueno|too early|too late"
+    "|not ideal|not ok|not okay|pas possible|no es posible"
+)
+# A time turned down for a reason ("thurs no good", "can't do the 10th, car's in the
+# shop") and another one offered after it is a reschedule, not a no.
+REJECTED_TIME = phrases(
+    f"{_WHEN}s? (?:\\w+ )?(?:is |are |would be |will be )?(?:{_BAD})",
+    f"(?:not|cant|cannot|can not|cant do|cannot do|cant make|cannot make|cant make it|wont make"
+    f" it|unable to do|unable to make)(?: it)?(?: on| at)? (?:{_WHEN}|today)s?",
+    "(?:cant|cannot|can not|wont|couldnt) (?:make it|do it|do|come|be there)(?: at| on)?"
+    " \\d{1,2}\\b",
+    "(?:today|\\d{1,2}(?: ?(?:am|pm))?) (?:is |s |would be )?(?:too early|too late|no good|not good"
+    "|bad|doesnt work|wont work|not possible|pas possible)",
+    f"{_WHEN} no (?:puedo|podre|me queda|me conviene|me sirve|va)|no puedo (?:el |este |ese )?"
+    f"{_WHEN}",
+    f"{_WHEN} (?:ca |ce )?(?:ne )?(?:va|me convient|marche|m arrange|me va|est) pas",
+    f"(?:that|this|ese|este|ce) (?:day|time|date|dia|hora|jour)(?: la)? (?:\\w+ )?(?:is |s )?"
+    f"(?:{_BAD}|doesnt work|wont work|no (?:puedo|me queda|me sirve)|ne (?:va|me convient) pas)",
+)
+OFFERED_TIME = re.compile(
+    f" (?:{_WHEN}|another|other|otro|otra|autre|week after|following week|instead|sometime"
+    "|any ?time|after \\d{1,2}|before \\d{1,2}|\\d{1,2}$)s?\\b"
+)
 GOODBYE = phrases(
     "(?:see|talk|speak|catch|chat|text|txt|call|get back)(?: to| with)? (?:you|u|ya|me) later",
     "(?:talk|speak|chat|catch up) later|ttyl|laters",
@@ -189,10 +222,29 @@ DENY_PHRASES = phrases(
     f"(?:cant|cannot|can not|couldnt) do {_WHEN}",
 )
 CANCEL = phrases("cancel\\w*|cancelar|anular|annuler")
+# "I'll cancel my other plans", "does that cancel my appointment?": not a no.
+NOT_A_CANCEL = phrases(
+    "cancel\\w* (?:my |the |all |some )?(?:other|plans|work|meeting|class)",
+    "(?:does|will|would|did|could|can) (?:that|this|it) cancel",
+)
+# What follows a score when the reason comes straight after it: "2 the wait was long".
+REASON_START = word_set(
+    "the my our it its they she he food service staff wait everything very really super so too"
+    " not but great good bad terrible awful awesome amazing excellent nice ok okay poor slow fast"
+    " quick friendly rude because bc cause nobody no never"
+)
+# Words after a score that say nothing about it: "3 I guess".
+RATING_TAIL = word_set("i guess maybe tops ish probably honestly tbh overall or so")
+# Words before a score that say nothing about it: "solid 4", "probably a 4", "un 5".
+RATING_LEAD = word_set(
+    "a an solid maybe probably prob honestly def definitely like about around easily only just"
+    " barely overall tbh hmm um eh id say i give it its a un une una uno"
+)
 AFFIRM_PHRASES = phrases(
     "sounds? (?:good|great|perfect|fine|ok|okay|like a plan)|works (?:for|4) (?:me|us)",
     "that (?:works|is fine|s fine|is perfect|s perfect|s great|is great|sounds good)",
     "(?:see|c) (?:you|u|ya|yall) (?:then|there|soon|tomorrow|on \\w+|at \\w+)",
+    f"(?:see|c) (?:you|u|ya|yall) (?:this |next )?{_DAY}$",
     "(?:i|we) (?:will|shall) be there|ill be there|well be there|will be there|be there",
     "(?:i |we )?confirm(?:ed|ing)?|count me in|im in|i am in|im coming|i am coming|ill come",
     "cant wait|can not wait|looking forward|parfait|perfecto",
@@ -279,7 +331,8 @@ FRACTION = re.compile(
 )
 STARS_WORD = re.compile(rf" ({_NUM}) (?:stars?\b|estrellas?\b|etoiles?\b|{STAR})")
 GIVE = re.compile(
-    rf" (?:give|gave|giving|rate|rated|rating|score|scored|id say|i would say|i say)\b"
+    rf" (?:give|gave|giving|rate|rated|rating|score|scored|id say|i would say|i say|id go with"
+    rf"|ill go with|going with|go with)\b"
     rf"(?: \S+){{0,3}}? ({_NUM})\b{_NOT_A_TIME}"
 )
 

@@ -460,7 +460,15 @@ def test_as_dict_is_rasa_parse_format() -> None:
     assert parse("STOP").as_dict() == {
         "text": "STOP",
         "intent": {"name": OPT_OUT, "confidence": 1.0},
-        "entities": [],
+        "entities": [
+            {
+                "entity": "language",
+                "value": "en",
+                "start": None,
+                "end": None,
+                "extractor": "parley_rules",
+            }
+        ],
     }
 
 

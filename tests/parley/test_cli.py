@@ -36,7 +36,7 @@ def test_parse_prints_rasa_parse_format_for_arguments() -> None:
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert first["text"] == "STOP"
     assert first["intent"] == {"name": "opt_out", "confidence": 1.0}
-    assert first["entities"] == []
+    assert [(e["entity"], e["value"]) for e in first["entities"]] == [("language", "en")]
     assert second["intent"]["name"] == "rating"
     assert [(e["entity"], e["value"]) for e in second["entities"]] == [("rating", 4)]
 
