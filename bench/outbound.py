@@ -89,7 +89,7 @@ class Plan:
     warmup: int = 20
 
 
-FULL = Plan(messages=3000, rounds=2)
+FULL = Plan(messages=3000, rounds=4)
 QUICK = Plan(messages=600, rounds=1)
 
 
