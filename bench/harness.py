@@ -54,6 +54,8 @@ _CONFIG_VARS = frozenset(
         "PARLEY_VAR_DIR",
         "SEND_CONCURRENCY",
         "SEND_TIMEOUT",
+        "QUIET_HOURS",
+        "FREQUENCY_CAP",
         "LOG_LEVEL",
         "PORT",
         "EMULATOR_ACCOUNT_SID",

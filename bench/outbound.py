@@ -5,14 +5,21 @@ sender. Neither side asks for status callbacks (no PUBLIC_URL), so the emulator 
 same work per message for both. Parley's messages are queued before timing, one Turn per
 contact committed like the app does; the clock starts when the outbox is kicked and stops
 when the outbox is empty, and the emulator's record is checked afterwards.
+
+One run sends the same messages as marketing, with consent, quiet hours and a frequency
+cap in force, to show what the sender's guardrail check costs against transactional ones.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 from rq import Worker
@@ -36,7 +43,11 @@ from bench.harness import (
 from bench.report import Section, cpus, ratio, verdict
 from bot.config import Settings
 from bot.conversation.turn import Turn
+from bot.domain.consent import Purpose
 from bot.domain.messages import Kind, Status, parse_ref
+from bot.domain.phones import timezone_for
+from bot.domain.quiet_hours import QuietHours, next_allowed
+from bot.domain.state_rules import state_rule
 from bot.runtime import Runtime
 from bot.storage import keys
 
@@ -45,6 +56,24 @@ BODY = (
     " Reply YES to confirm, NO to cancel or R to reschedule."
 )
 TARGET = 0.8
+GUARDED_TARGET = 0.9  # the guardrail check costs the sender at most 10% of its throughput
+CAP = "3/24h"  # FREQUENCY_CAP of the marketing run: one message per contact stays under it
+QUIET_MINUTES = 5  # length of the marketing run's QUIET_HOURS window
+# A zone for every UTC offset a US number's clock can have, 10 ahead (Guam) to 11 behind
+# (American Samoa), summer time or not.
+US_ZONES = (
+    "Pacific/Guam",
+    "America/Puerto_Rico",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "America/Adak",
+    "Pacific/Honolulu",
+    "Pacific/Pago_Pago",
+)
 DEFAULT_CONCURRENCY = Settings().send_concurrency
 SENT = frozenset({Status.ACCEPTED, Status.QUEUED, Status.SENDING, Status.SENT, Status.DELIVERED})
 POLL = 0.005
@@ -60,15 +89,32 @@ class Plan:
     warmup: int = 20
 
 
-FULL = Plan(messages=3000, rounds=2)
+FULL = Plan(messages=3000, rounds=4)
 QUICK = Plan(messages=600, rounds=1)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One kind of timed run: the SDK loop (env None) or a worker with `env` added."""
+
+    label: str
+    env: dict[str, str] | None = field(default_factory=dict)
+    kind: Kind = Kind.TRANSACTIONAL
+
+
 BASELINE = "sequential `client.messages.create` loop (baseline)"
 PARLEY = f"Parley worker, SEND_CONCURRENCY={DEFAULT_CONCURRENCY} (default)"
-RUNS: list[tuple[str, dict[str, str] | None]] = [
-    (BASELINE, None),
-    (PARLEY, {}),
-    ("Parley worker, SEND_CONCURRENCY=1", {"SEND_CONCURRENCY": "1"}),
-    (
+GUARDED = (
+    f"Parley worker, SEND_CONCURRENCY={DEFAULT_CONCURRENCY} (default), marketing:"
+    f" consent, quiet hours, FREQUENCY_CAP={CAP}"
+)
+# The marketing run comes next to the default one in every round, whichever the order.
+RUNS: list[Run] = [
+    Run(BASELINE, None),
+    Run(PARLEY),
+    Run(GUARDED, {"FREQUENCY_CAP": CAP}, Kind.MARKETING),
+    Run("Parley worker, SEND_CONCURRENCY=1", {"SEND_CONCURRENCY": "1"}),
+    Run(
         f"Parley worker, SEND_CONCURRENCY={DEFAULT_CONCURRENCY}, LOG_LEVEL=WARNING",
         {"LOG_LEVEL": "WARNING"},
     ),
@@ -136,20 +182,59 @@ def sequential(
     return Outcome(BASELINE, 0, elapsed, cpu)
 
 
-def queue(runtime: Runtime, phones: list[str]) -> list[str]:
-    """Commit one pending message per phone as a transition does; return their refs.
+def queue(runtime: Runtime, phones: list[str], kind: Kind = Kind.TRANSACTIONAL) -> list[str]:
+    """Commit one pending message of `kind` per phone as a transition does; return their refs.
 
-    The refs are held back from the outbox list, so nothing can send them before the kick.
+    A marketing message goes to a contact who has just given marketing consent, from a Turn
+    that answers nothing, so it waits out quiet hours and is deferred when capped. The refs
+    are held back from the outbox list, so nothing can send them before the kick.
     """
     ids = []
+    journey = "promotion" if kind is Kind.MARKETING else "appointment_confirmation"
     for phone in phones:
-        contact = runtime.store.load_contact(phone) or runtime.conversations.new_contact(phone)
-        turn = Turn(contact, runtime.clock())
-        message = turn.send(BODY, Kind.TRANSACTIONAL, journey="appointment_confirmation")
+        stored = runtime.store.load_contact(phone)
+        contact = stored or runtime.conversations.new_contact(phone)
+        now = runtime.clock()
+        if kind is Kind.MARKETING:
+            contact.grant(Purpose.MARKETING, True, "bench", now)
+        turn = Turn(contact, now, stored=stored is not None)
+        message = turn.send(BODY, kind, journey=journey)
+        if message.status != Status.PENDING:
+            raise RuntimeError(f"{message.ref} was not queued: {message.reason}")
+        if kind is Kind.MARKETING and (message.quiet_hours, message.when_capped) != (
+            "respect",
+            "defer",
+        ):
+            raise RuntimeError(f"{message.ref} would skip quiet hours or the cap")
         turn.changes.outbox.clear()
         runtime.store.commit(turn.changes)
         ids.append(message.ref)
     return ids
+
+
+def unruled_phones(count: int, seed: int) -> list[str]:
+    """Return `count` of valid_phones' numbers whose area code no state rule covers."""
+    numbers = [p for p in valid_phones(2 * count, seed=seed) if state_rule(p) is None]
+    if len(numbers) < count:
+        raise RuntimeError(f"only {len(numbers)} of {2 * count} numbers have no state rule")
+    return numbers[:count]
+
+
+def far_quiet_hours(now: datetime, zones: set[str]) -> str:
+    """Return a QUIET_HOURS window that no US clock, nor any of `zones`, reaches for an hour.
+
+    It lasts a few minutes and starts 12 hours after the UTC time of day: US clocks run 4
+    to 11 hours behind UTC, or 10 ahead (Guam), so the nearest is an hour past its end and
+    the first to reach it does so in about two hours.
+    """
+    start = (now.astimezone(UTC) + timedelta(hours=12)).replace(second=0, microsecond=0)
+    window = QuietHours(start.time(), (start + timedelta(minutes=QUIET_MINUTES)).time())
+    for name in sorted(zones | set(US_ZONES)):
+        for minutes in range(0, 61, 5):
+            moment = now + timedelta(minutes=minutes)
+            if next_allowed(moment, ZoneInfo(name), (window,)) is not None:
+                raise RuntimeError(f"QUIET_HOURS={window} holds in {name} at {moment}")
+    return str(window)
 
 
 def wait_for_worker(runtime: Runtime, worker: Service, timeout: float = 30.0) -> None:
@@ -168,11 +253,11 @@ def parley(
     redis: BenchRedis,
     phones: list[str],
     workdir: Path,
-    label: str,
-    **env: str,
+    run: Run,
 ) -> tuple[Outcome, list[str]]:
     """Time a real `python -m bot worker` sending one queued message per phone."""
     redis.flush()
+    label, env = run.label, dict(run.env or {})
     concurrency = int(env.get("SEND_CONCURRENCY", DEFAULT_CONCURRENCY))
     settings = Settings(
         twilio_account_sid=EMULATOR_SID,
@@ -183,9 +268,13 @@ def parley(
         send_concurrency=concurrency,
     )
     runtime = Runtime(settings, redis.url)
-    ids = queue(runtime, phones)
+    ids = queue(runtime, phones, run.kind)
+    if run.kind is Kind.MARKETING:
+        # Quiet hours are checked against the real clock: a window no contact is in now.
+        zones = {timezone_for(phone, settings.default_timezone) for phone in phones}
+        env["QUIET_HOURS"] = far_quiet_hours(datetime.now(UTC), zones)
     worker_env = {**deployment_env(redis.url, emulator.url, workdir / "var"), **env}
-    name = "worker" + "".join(f"-{k}={v}" for k, v in env.items())
+    name = re.sub(r"[^\w.=-]", "_", "worker" + "".join(f"-{k}={v}" for k, v in env.items()))
     worker = Service(name, procfile_argv("worker", worker_env), worker_env, workdir)
     try:
         wait_for_worker(runtime, worker)
@@ -218,9 +307,20 @@ def parley(
     pipe = runtime.redis.pipeline(transaction=False)
     for ref in ids:
         pipe.hget(keys.message(*parse_ref(ref)), "status")
-    unsent = sum(1 for status in pipe.execute() if status not in SENT)
+    unsent = Counter(str(status) for status in pipe.execute() if status not in SENT)
     if unsent:
-        problems.append(f"{label}: {unsent} messages not accepted by the emulator")
+        found = ", ".join(f"{n} {status}" for status, n in unsent.most_common())
+        problems.append(
+            f"{label}: {unsent.total()} messages not accepted by the emulator ({found})"
+        )
+    if run.kind is Kind.MARKETING:
+        # Each message took its place under the cap: the reserve script ran for every one.
+        pipe = runtime.redis.pipeline(transaction=False)
+        for phone in phones:
+            pipe.zcard(keys.sent_marketing(phone))
+        unplaced = sum(1 for places in pipe.execute() if places != 1)
+        if unplaced:
+            problems.append(f"{label}: {unplaced} contacts without one place under the cap")
     return Outcome(label, 0, elapsed, cpu, first), problems
 
 
@@ -254,19 +354,20 @@ def run(quick: bool, workdir: Path) -> Section:
         stack.callback(service.stop)
         emulator = Emulator(service, url)
 
-        numbers = valid_phones(plan.messages + plan.warmup, seed=7)
+        # No Florida or Oklahoma numbers: their state rules would hold the marketing back.
+        numbers = unruled_phones(plan.messages + plan.warmup, seed=7)
         phones, warm = numbers[: plan.messages], numbers[plan.messages :]
-        results: dict[str, list[Outcome]] = {label: [] for label, _ in RUNS}
+        results: dict[str, list[Outcome]] = {run.label: [] for run in RUNS}
         for index in range(plan.rounds):
             # Alternate the order, so that drift over the run favours no one.
-            for label, env in RUNS if index % 2 == 0 else RUNS[::-1]:
+            for run in RUNS if index % 2 == 0 else RUNS[::-1]:
                 problems: list[str] = []
-                if env is None:
+                if run.env is None:
                     outcome = sequential(emulator, phones, warm, redis)
                 else:
-                    outcome, problems = parley(emulator, redis, phones, workdir, label, **env)
+                    outcome, problems = parley(emulator, redis, phones, workdir, run)
                 section.failures += problems + count(emulator, phones, outcome)
-                results[label].append(outcome)
+                results[run.label].append(outcome)
         report(section, plan, results)
     return section
 
@@ -293,10 +394,15 @@ def pooled(outcomes: list[Outcome]) -> Outcome:
 def report(section: Section, plan: Plan, results: dict[str, list[Outcome]]) -> None:
     """Add the outbound table and notes to the section."""
     outcomes = [pooled(rounds) for rounds in results.values()]
-    baseline = outcomes[0]
+    by_label = {outcome.label: outcome for outcome in outcomes}
+    baseline, default, guarded = by_label[BASELINE], by_label[PARLEY], by_label[GUARDED]
     per_round = [
         ratio(p.rate, b.rate) for b, p in zip(results[BASELINE], results[PARLEY], strict=True)
     ]
+    guarded_rounds = [
+        ratio(g.rate, p.rate) for p, g in zip(results[PARLEY], results[GUARDED], strict=True)
+    ]
+    guarded_ratio = ratio(guarded.rate, default.rate)
     rows = []
     for outcome in outcomes:
         per = {k: v / max(outcome.sent, 1) * 1000 for k, v in outcome.cpu.items()}
@@ -313,8 +419,12 @@ def report(section: Section, plan: Plan, results: dict[str, list[Outcome]]) -> N
                 f"{per['redis']:.2f}",
             ]
         )
-    main_ratio = ratio(outcomes[1].rate, baseline.rate)
-    sender_ms = ratio(outcomes[1].cpu.get("sender", 0.0) * 1000, outcomes[1].sent)
+    main_ratio = ratio(default.rate, baseline.rate)
+
+    def per_message(outcome: Outcome, counter: str) -> float:
+        return ratio(outcome.cpu.get(counter, 0.0) * 1000, outcome.sent)
+
+    sender_ms = per_message(default, "sender")
     machine = sum(o.cpu["machine"] for o in outcomes)
     ours = sum(o.cpu["ours"] for o in outcomes)
     foreign = foreign_share(
@@ -346,6 +456,13 @@ def report(section: Section, plan: Plan, results: dict[str, list[Outcome]]) -> N
         f" (target >= {TARGET:g}: {verdict(main_ratio, TARGET)});"
         f" per round: {', '.join(f'{r:.2f}' for r in per_round)}.",
         "",
+        f"**Marketing through every guardrail / transactional, both at the default"
+        f" concurrency: {guarded_ratio:.2f}** (target >= {GUARDED_TARGET:g}:"
+        f" {verdict(guarded_ratio, GUARDED_TARGET)}); per round:"
+        f" {', '.join(f'{r:.2f}' for r in guarded_rounds)}. Sender CPU"
+        f" {per_message(guarded, 'sender'):.2f} vs {sender_ms:.2f} ms/msg, Redis CPU"
+        f" {per_message(guarded, 'redis'):.2f} vs {per_message(default, 'redis'):.2f} ms/msg.",
+        "",
         "- Baseline: one twilio SDK `Client` with `client.api.base_url` set to the emulator,"
         f" `client.messages.create(to=..., from_=..., body=...)` in a loop, after {plan.warmup}"
         " untimed warm-up sends on the same client.",
@@ -354,6 +471,17 @@ def report(section: Section, plan: Plan, results: dict[str, list[Outcome]]) -> N
         " already running and registered with RQ; timed from `runtime.outbox.push` (append"
         " to the outbox and kick a drain job) until the outbox and its in-flight set are empty."
         " Every message is then checked in Redis (accepted, with a sid) and in the emulator.",
+        "- Marketing row: the same body to the same contacts, committed as `Kind.MARKETING`"
+        " by a `Turn` that answers nothing (so quiet_hours=respect, when_capped=defer), each"
+        " contact having first been granted marketing consent; the same worker at the default"
+        f" SEND_CONCURRENCY, with FREQUENCY_CAP={CAP} and QUIET_HOURS set to a"
+        f" {QUIET_MINUTES}-minute window starting 12 hours after the UTC time the worker"
+        " starts, checked to hold in no US time zone (UTC+10 to UTC-11) for the next hour."
+        " Area codes without a state rule (Florida's and Oklahoma's would add their own quiet"
+        " hours). One message per contact, so none is capped and each pays the whole check"
+        " after its claim: consent, quiet hours in the contact's zone, and the reserve script"
+        " (one more Redis round trip). Afterwards every message is checked accepted (none"
+        " deferred or withheld) and every contact holds exactly one place under the cap.",
         "- The SEND_CONCURRENCY rows run the worker as the Procfile does, so at the CLI's"
         " default LOG_LEVEL=INFO; the LOG_LEVEL=WARNING row changes only that, to show what"
         " logging costs.",
