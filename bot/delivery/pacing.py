@@ -1,9 +1,10 @@
 """Pacing: whether a message may go now, or must wait out quiet hours or a frequency cap.
 
 Checked by the sender right before each send, so a message queued in the afternoon and
-sent at 21:05 still waits. Quiet hours come first and take no place under a cap; a capped
-message then takes its place atomically (bot/storage/lua/reserve.lua), so two workers
-sending at once never pass a cap between them.
+sent at 21:05 still waits. A capped message takes its place under the caps in the script
+that claims it (bot/storage/lua/claim.lua), so two workers sending at once never pass a
+cap between them and the check costs no round trip of its own; a message then held by
+quiet hours gives its place back as it is deferred.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from bot.domain.messages import Message
 from bot.domain.phones import timezone_for
 from bot.domain.quiet_hours import QuietHours, next_allowed
 from bot.domain.state_rules import state_rule
-from bot.storage.store import Store
 from flows.timing import zone_named
 
 RESPECT = "respect"  # Message.quiet_hours of a message that waits out quiet hours
@@ -33,14 +33,14 @@ class Hold:
 
     reason: str
     until: datetime | None
+    release: bool = False  # give back the place the claim took under the caps
 
 
 class Pacer:
     """Applies QUIET_HOURS, FREQUENCY_CAP and the state rules to one message at a time."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = store
 
     def windows(self, phone: str) -> tuple[QuietHours, ...]:
         """Return the quiet windows for a number: QUIET_HOURS and its state's, if any."""
@@ -54,10 +54,15 @@ class Pacer:
         found = (self.settings.frequency_cap, rule.cap if rule else None)
         return tuple(cap for cap in found if cap is not None)
 
+    def places(self, phone: str) -> list[tuple[int, float]]:
+        """Return the caps a number's marketing counts against, as (count, window seconds)."""
+        return [(cap.count, cap.window.total_seconds()) for cap in self.caps(phone)]
+
     def hold(self, message: Message, standing: Standing | None, now: datetime) -> Hold | None:
         """Say whether `message` must wait (and until when) or be skipped; None: send it now.
 
-        A None answer for a capped message has taken its place under the cap.
+        The claim has already taken the message's place under the caps, or found when there
+        will be room (`standing.placed`, `standing.room`): quiet hours are checked here.
         """
         if message.quiet_hours == RESPECT:
             zone = zone_named(standing.timezone if standing else None) or zone_named(
@@ -65,12 +70,7 @@ class Pacer:
             )
             until = next_allowed(now, zone, self.windows(message.phone)) if zone else None
             if until is not None:
-                return Hold(QUIET_HOURS, until)
-        if message.when_capped:
-            caps = self.caps(message.phone)
-            if caps:
-                places = [(cap.count, cap.window.total_seconds()) for cap in caps]
-                room = self.store.reserve(message.phone, message.id, now, places)
-                if room is not None:
-                    return Hold(FREQUENCY_CAP, None if message.when_capped == SKIP else room)
+                return Hold(QUIET_HOURS, until, release=bool(standing and standing.placed))
+        if standing is not None and standing.room is not None and message.when_capped:
+            return Hold(FREQUENCY_CAP, None if message.when_capped == SKIP else standing.room)
         return None

@@ -93,7 +93,7 @@ class Sender:
         self.store = runtime.store
         self.outbox = runtime.outbox
         self.settings = runtime.settings
-        self.pacer = Pacer(runtime.settings, runtime.store)
+        self.pacer = Pacer(runtime.settings)
 
     def drain(self, budget: float = 30.0) -> int:
         """Send batches from the outbox; return how many messages were handled."""
@@ -149,7 +149,9 @@ class Sender:
 
     def send(self, ref: str) -> str:
         """Send one pending message (by Message.ref) unless a guardrail withholds it."""
-        claimed = self.store.claim_message(ref, uuid.uuid4().hex)
+        phone, _ = parse_ref(ref)
+        now = self.runtime.clock()
+        claimed = self.store.claim_message(ref, uuid.uuid4().hex, now, self.pacer.places(phone))
         if claimed is None:
             return ref  # already sent, suppressed or claimed by another worker
         message, standing = claimed
@@ -158,7 +160,7 @@ class Sender:
             self.store.settle(message.ref, message.attempts, Status.SUPPRESSED, reason=reason)
             log.info("withheld %s to %s: %s", message.id, message.phone, reason)
             return ref
-        hold = self.pacer.hold(message, standing, self.runtime.clock())
+        hold = self.pacer.hold(message, standing, now)
         if hold is not None:
             self._hold(message, hold)
             return ref
@@ -193,7 +195,9 @@ class Sender:
             log.info("skipped %s to %s: %s", message.id, message.phone, hold.reason)
             return
         timer = (hold.until.timestamp(), timer_member(encode(SendTimer(message.ref))))
-        self.store.defer(message.ref, message.attempts, hold.until, timer, hold.reason)
+        self.store.defer(
+            message.ref, message.attempts, hold.until, timer, hold.reason, release=hold.release
+        )
         log.info(
             "deferred %s to %s until %s: %s", message.id, message.phone, hold.until, hold.reason
         )

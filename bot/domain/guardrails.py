@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.domain.consent import Purpose
 from bot.domain.contacts import Contact
@@ -24,6 +25,10 @@ class Standing:
     marketing: bool
     transactional: bool = True
     timezone: str | None = None
+    # What claiming the message found under the frequency caps: it holds its place, or
+    # there will be room at `room`.
+    placed: bool = False
+    room: datetime | None = None
 
     def has_consent(self, purpose: Purpose) -> bool:
         """Say whether the contact may receive messages sent for `purpose`."""

@@ -98,6 +98,18 @@ def text_hash(reply: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
     return {text(name): text(value) for name, value in reply.items()}
 
 
+def _cap_arguments(now: datetime | None, caps: list[tuple[int, float]]) -> list[str | int]:
+    """Return claim.lua's arguments for the caps a message counts against (none: no cap)."""
+    if now is None or not caps:
+        return []
+    stamp = now.timestamp()
+    longest = max(window for _, window in caps)
+    args: list[str | int] = [repr(stamp), f"({stamp - longest!r}", math.ceil(longest * 1000)]
+    for count, window in caps:
+        args += [count, repr(window), f"({stamp - window!r}"]
+    return args
+
+
 def _blank_if_none(value: object) -> str:
     """Return `value` as a script argument: None is the empty string."""
     return "" if value is None else str(value)
@@ -374,15 +386,25 @@ class Store:
         seqs = [int(seq or 0) for seq in pipe.execute()]
         return [ref for _, _, ref in sorted(zip(seqs, range(len(refs)), refs, strict=True))]
 
-    def claim_message(self, ref: str, token: str) -> tuple[Message, Standing | None] | None:
-        """Move a pending message to `submitting`; return it and its contact's standing."""
+    def claim_message(
+        self,
+        ref: str,
+        token: str,
+        now: datetime | None = None,
+        caps: Iterable[tuple[int, float]] = (),
+    ) -> tuple[Message, Standing | None] | None:
+        """Move a pending message to `submitting`; return it and its contact's standing.
+
+        A marketing message that counts against `caps` ((count, window seconds), ...) also
+        takes its place under them at `now`, if its contact may get it: the standing says
+        whether it did (`placed`) or when there will be room (`room`).
+        """
         phone, message_id = parse_ref(ref)
-        reply = self.scripts(
-            "claim", [keys.message(phone, message_id), keys.contact(phone)], [token]
-        )
+        names = [keys.message(phone, message_id), keys.contact(phone), keys.sent_marketing(phone)]
+        reply = self.scripts("claim", names, [token, *_cap_arguments(now, list(caps))])
         if not reply:
             return None
-        flat, exists, subscribed, undeliverable, marketing, transactional, timezone = reply
+        flat, exists, subscribed, undeliverable, marketing, transactional, timezone, place = reply
         message = Message.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         if exists != "1":
             return message, None
@@ -392,6 +414,8 @@ class Store:
             marketing=marketing == "1",
             transactional=transactional == "1",
             timezone=timezone or None,
+            placed=place == "0",
+            room=datetime.fromtimestamp(float(place), UTC) if place not in ("", "0") else None,
         )
         return message, standing
 
@@ -412,36 +436,27 @@ class Store:
         return bool(self.scripts("settle", names, args))
 
     def defer(
-        self, ref: str, attempt: int, until: datetime, timer: tuple[float, str], reason: str
+        self,
+        ref: str,
+        attempt: int,
+        until: datetime,
+        timer: tuple[float, str],
+        reason: str,
+        *,
+        release: bool = False,
     ) -> bool:
         """Hold attempt `attempt` of a message until `until`; False if it has moved on since.
 
-        `timer` is (due, member): the timer, set in the same step, that sends it on.
+        `timer` is (due, member): the timer, set in the same step, that sends it on. With
+        `release`, the place its claim took under the frequency caps is given back.
         """
         due, member = timer
-        names = [keys.message(*parse_ref(ref)), keys.TIMERS, keys.RECORD]
-        args = [str(attempt), until.isoformat(), repr(due), member, reason, ref]
+        phone, message_id = parse_ref(ref)
+        names = [keys.message(phone, message_id), keys.TIMERS, keys.RECORD]
+        names.append(keys.sent_marketing(phone))
+        given_back = message_id if release else ""
+        args = [str(attempt), until.isoformat(), repr(due), member, reason, ref, given_back]
         return bool(self.scripts("defer", names, args))
-
-    def reserve(
-        self, phone: str, message_id: str, now: datetime, caps: Iterable[tuple[int, float]]
-    ) -> datetime | None:
-        """Take a place for a marketing message under `caps` ((count, window seconds), ...).
-
-        None when it may go now; else when the oldest message in its way leaves its window.
-        """
-        stamp, chosen = now.timestamp(), list(caps)
-        longest = max(window for _, window in chosen)
-        args: list[str | int] = [
-            repr(stamp),
-            message_id,
-            f"({stamp - longest!r}",
-            math.ceil(longest * 1000),
-        ]
-        for count, window in chosen:
-            args += [count, repr(window), f"({stamp - window!r}"]
-        room = self.scripts("reserve", [keys.sent_marketing(phone)], args)
-        return None if room in (0, "0") else datetime.fromtimestamp(float(room), UTC)
 
     def now(self) -> float:
         """Return Redis' clock, the one every worker's leases and attempts are timed by."""

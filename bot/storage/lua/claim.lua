@@ -4,12 +4,23 @@
 -- (bot/storage/store.py), which a test holds to this file. The time of the attempt is
 -- Redis' own, so every worker measures from one clock. The same claim made again (its
 -- reply was lost and the script runner retried it) answers as the first did.
+-- A marketing message that counts against frequency caps (its `when_capped` is set) takes
+-- its place under them here too, when its contact may get marketing at all: under the
+-- caps, the same step that makes it this sender's, so no other round trip is needed and
+-- two workers can never both take the last place.
 -- KEYS[1] the message (its contact's slot)
 -- KEYS[2] the contact
+-- KEYS[3] the contact's sent marketing (sorted set: message id by time sent)
 -- ARGV[1] the claim's token
+-- ARGV[2] now (seconds since the epoch), or absent when no cap applies
+-- ARGV[3] the start of the longest window, as an exclusive bound: "(" and seconds
+-- ARGV[4] the longest window, in milliseconds (how long the set is kept)
+-- ARGV[5..] triples: a cap's count, its window in seconds, and its window's start as an
+-- exclusive bound ("(" and seconds)
 -- Answers nil (not pending, or claimed by another) or
 -- {message hash, exists, subscribed, undeliverable, marketing consent, transactional
--- consent, time zone}.
+-- consent, time zone, place}: place is '' when no cap applied, '0' when the message holds
+-- its place, else the time (seconds) when the oldest message in its way leaves its window.
 local m = redis.call('HMGET', KEYS[1], 'status', 'claim', 'sid')
 if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   -- A deferred message comes back through the outbox when its time comes.
@@ -43,7 +54,35 @@ if raw then
     timezone,
   }
 end
+local place = ''
+local capped = redis.call('HGET', KEYS[1], 'when_capped')
+if ARGV[2] and capped and capped ~= '' and standing[2] == '1' and standing[3] == ''
+    and standing[4] == '1' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
+  local id = redis.call('HGET', KEYS[1], 'id')
+  if redis.call('ZSCORE', KEYS[3], id) then
+    place = '0'
+  else
+    local room = 0
+    for i = 5, #ARGV, 3 do
+      local cap, window = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+      local inside = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[i + 2], '+inf', 'WITHSCORES')
+      local n = #inside / 2
+      if n >= cap then
+        -- Room comes when all but cap - 1 of those inside have left the window.
+        room = math.max(room, tonumber(inside[(n - cap) * 2 + 2]) + window)
+      end
+    end
+    if room > 0 then
+      place = string.format('%.6f', room)
+    else
+      redis.call('ZADD', KEYS[3], ARGV[2], id)
+      redis.call('PEXPIRE', KEYS[3], ARGV[4])
+      place = '0'
+    end
+  end
+end
 return {
   redis.call('HGETALL', KEYS[1]),
-  standing[1], standing[2], standing[3], standing[4], standing[5], standing[6],
+  standing[1], standing[2], standing[3], standing[4], standing[5], standing[6], place,
 }

@@ -5,12 +5,14 @@
 -- KEYS[1] the message (its contact's slot)
 -- KEYS[2] timers
 -- KEYS[3] the record stream, which gets the new status and send_at
+-- KEYS[4] the contact's sent marketing: a place the claim took under the caps is given back
 -- ARGV[1] attempt
 -- ARGV[2] send_at, as the message and the record show it (ISO 8601)
 -- ARGV[3] the timer's due time (seconds since the epoch)
 -- ARGV[4] the timer (its member, as Timers stores it)
 -- ARGV[5] why it waits
 -- ARGV[6] the message's ref
+-- ARGV[7] the message's id, to give its place under the caps back, or ''
 -- Cluster: three slots (the message's contact's, the timers', the stream's), as for settle:
 -- on a Cluster all must be served by one node.
 -- Answers 1 when deferred, 0 when the message has moved on.
@@ -19,5 +21,6 @@ if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 
 redis.call('HSET', KEYS[1], 'status', 'deferred', 'send_at', ARGV[2], 'reason', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'attempts', -1)
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if ARGV[7] ~= '' then redis.call('ZREM', KEYS[4], ARGV[7]) end
 redis.call('XADD', KEYS[3], '*', 'm', ARGV[6], 's', 'deferred', 'e', '', 'a', ARGV[2], 'r', ARGV[5])
 return 1

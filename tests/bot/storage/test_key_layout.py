@@ -97,13 +97,12 @@ def test_every_script_keeps_to_one_slot_unless_its_header_says_why(
     runtime.store.settle(failing, claimed.attempts, Status.FAILED)
     runtime.outbox.done(unlinked, failing)
     # Guardrails on timing: a place under a frequency cap; a message deferred to its time.
-    assert runtime.store.reserve(PHONE, "capped-1", clock(), [(3, 86400.0)]) is None
     held = queue(runtime, "held by quiet hours")
     assert runtime.outbox.take(10) == [held]
-    claimed, _ = runtime.store.claim_message(held, "claim-3")
+    claimed, _ = runtime.store.claim_message(held, "claim-3", clock(), [(3, 86400.0)])
     later = clock() + timedelta(hours=9)
     timer = (later.timestamp(), timer_member(encode(SendTimer(held))))
-    assert runtime.store.defer(held, claimed.attempts, later, timer, "quiet_hours")
+    assert runtime.store.defer(held, claimed.attempts, later, timer, "quiet_hours", release=True)
     runtime.outbox.done(held)
     # A dead sender's lease: recovered.
     recovered = queue(runtime, "recovered")
