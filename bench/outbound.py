@@ -314,7 +314,7 @@ def parley(
             f"{label}: {unsent.total()} messages not accepted by the emulator ({found})"
         )
     if run.kind is Kind.MARKETING:
-        # Each message took its place under the cap: the reserve script ran for every one.
+        # Each message took its place under the cap: the claim counted every one.
         pipe = runtime.redis.pipeline(transaction=False)
         for phone in phones:
             pipe.zcard(keys.sent_marketing(phone))
@@ -478,9 +478,9 @@ def report(section: Section, plan: Plan, results: dict[str, list[Outcome]]) -> N
         f" {QUIET_MINUTES}-minute window starting 12 hours after the UTC time the worker"
         " starts, checked to hold in no US time zone (UTC+10 to UTC-11) for the next hour."
         " Area codes without a state rule (Florida's and Oklahoma's would add their own quiet"
-        " hours). One message per contact, so none is capped and each pays the whole check"
-        " after its claim: consent, quiet hours in the contact's zone, and the reserve script"
-        " (one more Redis round trip). Afterwards every message is checked accepted (none"
+        " hours). One message per contact, so none is capped and each pays the whole check:"
+        " its place under the cap taken in the claim script, then consent and quiet hours in"
+        " the contact's zone. Afterwards every message is checked accepted (none"
         " deferred or withheld) and every contact holds exactly one place under the cap.",
         "- The SEND_CONCURRENCY rows run the worker as the Procfile does, so at the CLI's"
         " default LOG_LEVEL=INFO; the LOG_LEVEL=WARNING row changes only that, to show what"

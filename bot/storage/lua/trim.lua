@@ -1,7 +1,8 @@
 -- Let a contact's oldest messages leave Redis once the record holds them.
 -- Walks the message list from its oldest end, removing each message named in ARGV (in
 -- list order) until the list is down to ARGV[1] or a message is still being sent
--- (pending or submitting: the sender needs its hash), which stops the walk.
+-- (pending, submitting or deferred till later: the sender needs its hash), which stops
+-- the walk.
 -- KEYS[1] the contact's message list
 -- KEYS[2..] the hashes of the messages ARGV[2..] names, oldest first
 -- ARGV[1] how many messages to keep
@@ -13,7 +14,7 @@ for i = 2, #ARGV do
   if redis.call('LLEN', KEYS[1]) <= keep then break end
   if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[i] then break end
   local status = redis.call('HGET', KEYS[i], 'status')
-  if status == 'pending' or status == 'submitting' then break end
+  if status == 'pending' or status == 'submitting' or status == 'deferred' then break end
   redis.call('DEL', KEYS[i])
   redis.call('LPOP', KEYS[1])
   removed = removed + 1
