@@ -14,7 +14,7 @@ import redis
 
 import nlu
 from bot.config import Settings
-from bot.conversation import compliance, held_questions, staffing
+from bot.conversation import compliance, staffing
 from bot.conversation.journeys import JourneyRunner, date_slot
 from bot.conversation.log_events import (
     ConsentChanged,
@@ -421,15 +421,6 @@ class Conversations:
         if turn.contact.handoff:
             later = TimeoutTimer(turn.contact.phone, run_id, seq)
             turn.schedule(turn.now + HANDOFF_RECHECK, later)
-            return
-        journey = self.journeys.get(run.journey)
-        due = (
-            held_questions.timeout_due(self.store, turn.contact.phone, journey, run, turn.now)
-            if journey
-            else None
-        )
-        if due is not None:  # its question went out late: the wait counts from then
-            turn.schedule(due, TimeoutTimer(turn.contact.phone, run_id, seq))
             return
         self.runner.resume(turn, run, Timeout(seq))
 

@@ -19,7 +19,7 @@ from bot.domain.consent import Method, Purpose
 from bot.domain.contacts import Contact, ConversationStatus
 from bot.domain.guardrails import refusal
 from bot.domain.messages import Direction, Kind, Message, Status
-from bot.storage.store import Changes
+from bot.storage.store import Changes, timer_member
 from flows.engine import Run
 from flows.events import (
     ActionRequested,
@@ -55,6 +55,7 @@ class Turn:
         # What the contact was answering (the last text sent to them), when a journey that
         # asks for consent is waiting: the disclosure a consent they give agreed to.
         self.disclosure: str | None = None
+        self.asking: dict[str, Message] = {}  # each run's latest message in this transition
         self.intent: str | None = None  # what the parser made of it
         self.discarded = False  # nothing to save after all
 
@@ -171,7 +172,7 @@ class Turn:
 
 
 def _message_created(turn: Turn, event: MessageCreated) -> None:
-    turn.send(
+    turn.asking[event.run_id] = turn.send(
         event.text,
         Kind(event.kind),
         journey=event.journey,
@@ -183,7 +184,12 @@ def _message_created(turn: Turn, event: MessageCreated) -> None:
 
 def _wait_started(turn: Turn, event: WaitStarted) -> None:
     if event.timeout_at is not None:
-        turn.schedule(event.timeout_at, TimeoutTimer(turn.contact.phone, event.run_id, event.seq))
+        timer = TimeoutTimer(turn.contact.phone, event.run_id, event.seq)
+        turn.schedule(event.timeout_at, timer)
+        question = turn.asking.get(event.run_id)
+        if event.waiting_for == "reply" and question is not None and question.step == event.step:
+            # If quiet hours or a cap hold the question, its wait moves with it.
+            question.timeout = timer_member(encode(timer))
 
 
 def _field_set(turn: Turn, event: FieldSet) -> None:

@@ -195,8 +195,18 @@ class Sender:
             log.info("skipped %s to %s: %s", message.id, message.phone, hold.reason)
             return
         timer = (hold.until.timestamp(), timer_member(encode(SendTimer(message.ref))))
+        wait = None
+        if message.timeout:  # the question of a wait: the wait moves with it
+            before = datetime.fromisoformat(message.send_at or message.at)
+            wait = ((hold.until - before).total_seconds(), message.timeout)
         self.store.defer(
-            message.ref, message.attempts, hold.until, timer, hold.reason, release=hold.release
+            message.ref,
+            message.attempts,
+            hold.until,
+            timer,
+            hold.reason,
+            release=hold.release,
+            wait=wait,
         )
         log.info(
             "deferred %s to %s until %s: %s", message.id, message.phone, hold.until, hold.reason

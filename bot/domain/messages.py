@@ -100,6 +100,9 @@ class Message:
     quiet_hours: str | None = None
     when_capped: str | None = None
     send_at: str | None = None  # when a deferred message goes out
+    # The timeout timer (its member) of the wait this message asks for: deferring the
+    # message moves it by as much, so the wait counts from the send.
+    timeout: str | None = None
     reason: str | None = None  # why it was suppressed or deferred
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -130,6 +133,7 @@ class Message:
             "when_capped": self.when_capped or "",
             "send_at": self.send_at or "",
             "reason": self.reason or "",
+            "timeout": self.timeout or "",
         }
         return {key: value for key, value in data.items() if value != ""}
 
@@ -156,6 +160,7 @@ class Message:
             when_capped=data.get("when_capped") or None,
             send_at=data.get("send_at") or None,
             reason=data.get("reason") or None,
+            timeout=data.get("timeout") or None,
         )
 
     def public(self) -> dict[str, Any]:

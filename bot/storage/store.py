@@ -444,18 +444,22 @@ class Store:
         reason: str,
         *,
         release: bool = False,
+        wait: tuple[float, str] | None = None,
     ) -> bool:
         """Hold attempt `attempt` of a message until `until`; False if it has moved on since.
 
         `timer` is (due, member): the timer, set in the same step, that sends it on. With
-        `release`, the place its claim took under the frequency caps is given back.
+        `release`, the place its claim took under the frequency caps is given back; `wait`
+        (seconds, member) moves the timeout of the wait the message asks for by as much.
         """
         due, member = timer
         phone, message_id = parse_ref(ref)
         names = [keys.message(phone, message_id), keys.TIMERS, keys.RECORD]
         names.append(keys.sent_marketing(phone))
         given_back = message_id if release else ""
+        later, timeout = wait or (0.0, "")
         args = [str(attempt), until.isoformat(), repr(due), member, reason, ref, given_back]
+        args += [repr(later), timeout]
         return bool(self.scripts("defer", names, args))
 
     def now(self) -> float:

@@ -13,6 +13,9 @@
 -- ARGV[5] why it waits
 -- ARGV[6] the message's ref
 -- ARGV[7] the message's id, to give its place under the caps back, or ''
+-- ARGV[8] seconds the message is held longer than before
+-- ARGV[9] the timeout timer of the wait the message asks for (its member), or '': it moves
+-- by ARGV[8], so a question held till morning waits for its answer from when it is sent
 -- Cluster: three slots (the message's contact's, the timers', the stream's), as for settle:
 -- on a Cluster all must be served by one node.
 -- Answers 1 when deferred, 0 when the message has moved on.
@@ -22,5 +25,6 @@ redis.call('HSET', KEYS[1], 'status', 'deferred', 'send_at', ARGV[2], 'reason', 
 redis.call('HINCRBY', KEYS[1], 'attempts', -1)
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 if ARGV[7] ~= '' then redis.call('ZREM', KEYS[4], ARGV[7]) end
+if ARGV[9] ~= '' then redis.call('ZADD', KEYS[2], 'XX', 'INCR', ARGV[8], ARGV[9]) end
 redis.call('XADD', KEYS[3], '*', 'm', ARGV[6], 's', 'deferred', 'e', '', 'a', ARGV[2], 'r', ARGV[5])
 return 1

@@ -11,6 +11,9 @@ from bot.delivery.sender import Sender
 from bot.domain.consent import Purpose
 from bot.domain.frequency import Cap
 from bot.domain.messages import Kind
+from bot.record.reading import messages_before
+from bot.record.times import utc
+from bot.worker import tick
 from tests.webhooks.test_history import record_everything
 
 FLORIDA = "+13055550123"
@@ -107,11 +110,27 @@ def test_history_shows_send_at_and_reason_from_the_record_too(
     auth = {"Authorization": "Bearer test-token"}
     fresh = client.get(url, headers=auth).get_json()
     assert record_everything(runtime) > 0
-    runtime.store.trim_messages(["+14155550123"], 0)  # Redis lets it go: the record answers
-    assert runtime.store.messages("+14155550123") == []
+    (row,) = messages_before(runtime.record, "+14155550123", 10, None)
+    assert (row["status"], row["reason"]) == ("deferred", "quiet_hours")
+    assert utc(row["send_at"]) == datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
     recorded = client.get(url, headers=auth).get_json()
     assert recorded == fresh
     (message,) = recorded
     assert message["status"] == "deferred"
     assert message["send_at"] == "2026-12-01T16:00:00+00:00"
     assert message["reason"] == "quiet_hours"
+
+
+def test_a_deferred_message_outlasts_the_recorders_idle_sweep(runtime, emulator, clock) -> None:
+    # The recorder lets an idle contact's recorded messages leave Redis; a deferred one must
+    # stay, for the sender needs it in the morning.
+    clock.now = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)
+    (ref,) = queue_promotions(runtime, "+14155550123", 1)
+    Sender(runtime).drain()
+    assert record_everything(runtime) > 0
+    runtime.store.trim_messages(["+14155550123"], 0)
+    assert statuses(runtime, [ref]) == ["deferred"]
+    clock.now = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    tick(runtime)
+    Sender(runtime).drain()
+    assert [m["body"] for m in emulator.messages()] == ["Deal 1."]
