@@ -123,6 +123,9 @@ def handle(
     language = texts_language(parse, contact.language)
     method = Method.TWILIO if kind else _method(parse)
     if not kind and parse.intent == OPT_OUT and parse.entity("purpose") == Purpose.MARKETING:
+        if not contact.subscribed:  # out of everything already: nothing more to leave
+            unsubscribe(turn, _source(turn, kind), method)
+            return True
         leave_marketing(turn, method, is_marketing)
         turn.send(stop_marketing_text(business, language), Kind.COMPLIANCE)
         return True
@@ -165,6 +168,7 @@ def unsubscribe(turn: Turn, source: str, method: Method = Method.KEYWORD) -> boo
     contact = turn.contact
     if not contact.subscribed:
         turn.log(OptOutRepeated(source))
+        contact.opt_out_review = None  # the contact says it again: nothing left to review
         return False
     before = _standing(turn)
     for purpose in ALL_PURPOSES:
@@ -218,6 +222,8 @@ def _to_review(turn: Turn, before: dict[str, Any]) -> None:
 
 
 def _decide(turn: Turn, purpose: Purpose, granted: bool, source: str, method: Method) -> None:
+    # A decision of the contact's own supersedes an opt-out staff were to review.
+    turn.contact.opt_out_review = None
     entry = turn.contact.grant(
         purpose, granted, source, turn.now, method=method, evidence=turn.inbound_text or None
     )

@@ -12,7 +12,7 @@ from bot.conversation import staffing
 from bot.conversation.log_events import ConsentChanged, OptOutKept, OptOutUndone
 from bot.conversation.staffing import Refused
 from bot.conversation.turn import Turn
-from bot.domain.consent import Method, Purpose
+from bot.domain.consent import IMPLIED, Method, Purpose
 
 NOTHING_TO_REVIEW = "This contact has no opt-out waiting for review."
 
@@ -34,11 +34,14 @@ def undo(turn: Turn, staff: str) -> None:
         raise Refused(NOTHING_TO_REVIEW)
     evidence = f"staff undid an opt-out read from: {review['text']}"
     for name, granted in review.get("consent", {}).items():
-        if granted is None:
-            contact.consent.pop(Purpose(name), None)  # as it was: never decided
+        purpose = Purpose(name)
+        if granted is None and purpose not in IMPLIED:
+            contact.consent.pop(purpose, None)  # as it was: never given
             continue
+        # Implied consent comes back as a staff decision, so the ledger's last word is right.
+        given = purpose in IMPLIED if granted is None else granted
         entry = contact.grant(
-            Purpose(name), granted, staff, turn.now, method=Method.STAFF, evidence=evidence
+            purpose, given, staff, turn.now, method=Method.STAFF, evidence=evidence
         )
         turn.log(ConsentChanged(**entry))
     contact.subscribed = bool(review.get("subscribed", True))

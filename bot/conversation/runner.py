@@ -188,6 +188,7 @@ class Conversations:
                     disclosure=consent.get("disclosure"),
                 )
                 turn.log(ConsentChanged(**entry))
+                contact.opt_out_review = None  # the business says what the contact wants
                 if not had and contact.has_consent(Purpose.MARKETING):
                     self._opted_in(turn)
             if fields:

@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.delivery.outbox import Outbox
 from bot.delivery.pacing import Hold, Pacer
 from bot.delivery.timers import CheckTimer, SendTimer, Timers, encode
-from bot.domain.guardrails import refusal
+from bot.domain.guardrails import queued_before_change, refusal
 from bot.domain.messages import Message, Status, parse_ref
 from bot.storage.store import Store, timer_member
 
@@ -156,6 +156,8 @@ class Sender:
             return ref  # already sent, suppressed or claimed by another worker
         message, standing = claimed
         reason = refusal(standing, message.kind)
+        if reason is None and queued_before_change(standing, message.kind, message.at):
+            reason = "consent_changed"
         if reason:
             self.store.settle(message.ref, message.attempts, Status.SUPPRESSED, reason=reason)
             log.info("withheld %s to %s: %s", message.id, message.phone, reason)

@@ -85,11 +85,16 @@ class Contact:
             "evidence": evidence,
             "disclosure": disclosure,
         }
+        held = self.consent.get(purpose, {})
+        # When the decision last changed: a message queued before then was queued under
+        # another decision, and is not sent (a STOP then START does not revive it).
+        changed = held.get("changed_at") if held.get("granted") == granted else None
         self.consent[purpose] = {
             "granted": granted,
             "source": source,
             "method": str(method),
             "at": entry["at"],
+            "changed_at": changed or entry["at"],
         }
         return entry
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.consent import Purpose
@@ -25,6 +26,8 @@ class Standing:
     marketing: bool
     transactional: bool = True
     timezone: str | None = None
+    # When each purpose's consent last changed (ISO 8601), where it ever was decided.
+    changed: Mapping[Purpose, str | None] = field(default_factory=dict)
     # What claiming the message found under the frequency caps: it holds its place, or
     # there will be room at `room`.
     placed: bool = False
@@ -34,6 +37,19 @@ class Standing:
         """Say whether the contact may receive messages sent for `purpose`."""
         granted = self.marketing if purpose is Purpose.MARKETING else self.transactional
         return self.subscribed and granted
+
+
+def queued_before_change(standing: Standing | None, kind: Kind | None, at: str) -> bool:
+    """Say whether a message made at `at` was queued before its purpose's consent changed.
+
+    Such a message was queued under a decision since reversed (a STOP, then a START or a
+    fresh opt-in): it is not sent, whatever the decision is now.
+    """
+    purpose = NEEDS.get(kind) if kind is not None else None
+    changed = standing.changed.get(purpose) if standing and purpose else None
+    if not changed:
+        return False
+    return datetime.fromisoformat(at) < datetime.fromisoformat(changed)
 
 
 def refusal(contact: Contact | Standing | None, kind: Kind | None) -> str | None:

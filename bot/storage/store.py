@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 
+from bot.domain.consent import Purpose
 from bot.domain.contacts import Contact
 from bot.domain.guardrails import Standing
 from bot.domain.messages import RANK, Message, parse_ref
@@ -37,7 +38,9 @@ _RANK_JSON = jsonio.dumps({str(status): rank for status, rank in RANK.items()})
 # the document Python wrote: a field renamed or moved here must be changed there too, and a
 # test holds this list to what the Lua source reads.
 SCRIPT_FIELDS = (
+    "consent.marketing.changed_at",
     "consent.marketing.granted",
+    "consent.transactional.changed_at",
     "consent.transactional.granted",
     "subscribed",
     "timezone",
@@ -404,7 +407,10 @@ class Store:
         reply = self.scripts("claim", names, [token, *_cap_arguments(now, list(caps))])
         if not reply:
             return None
-        flat, exists, subscribed, undeliverable, marketing, transactional, timezone, place = reply
+        flat, exists, subscribed, undeliverable, marketing, transactional, timezone, place = reply[
+            :8
+        ]
+        marketing_changed, transactional_changed = reply[8:10]
         message = Message.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         if exists != "1":
             return message, None
@@ -414,6 +420,10 @@ class Store:
             marketing=marketing == "1",
             transactional=transactional == "1",
             timezone=timezone or None,
+            changed={
+                Purpose.MARKETING: marketing_changed or None,
+                Purpose.TRANSACTIONAL: transactional_changed or None,
+            },
             placed=place == "0",
             room=datetime.fromtimestamp(float(place), UTC) if place not in ("", "0") else None,
         )

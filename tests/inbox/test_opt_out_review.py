@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.delivery.sender import Sender
 from tests.inbox.conftest import csrf_token, sign_in
 from tests.texting import Texter
 
@@ -54,14 +55,14 @@ def test_an_opt_out_in_plain_words_waits_for_staff_and_can_be_undone(
     assert contact["consent"]["marketing"]["granted"] is True  # as it was before
     assert contact["consent"]["marketing"]["method"] == "staff"
     assert contact["conversation"]["assignee"] == STAFF
-    # The opt-out revoked both purposes; undoing it grants marketing again and leaves
-    # transactional consent as it was before, implied, never decided.
-    assert consent_events(texter)[-3:] == [
+    # The opt-out revoked both purposes; undoing it grants both again, as they were (the
+    # transactional one implied), so the ledger's last word on each is the staff member's.
+    assert consent_events(texter)[-4:] == [
         ("marketing", False, "words"),
         ("transactional", False, "words"),
         ("marketing", True, "staff"),
+        ("transactional", True, "staff"),
     ]
-    assert "transactional" not in contact["consent"]
     page = client.get(f"/inbox/c/{PHONE}").get_data(as_text=True)
     assert "Undo opt-out" not in page
 
@@ -88,3 +89,34 @@ def test_a_keyword_opt_out_needs_no_review(client, accounts, texter: Texter) -> 
     assert contact["subscribed"] is False
     assert contact["opt_out_review"] is None
     assert contact["conversation"]["status"] == "bot"
+
+
+@pytest.mark.parametrize("later", ["STOP", "START", "no more promos please"])
+def test_the_contacts_own_later_word_settles_the_review(
+    client, accounts, texter: Texter, later: str
+) -> None:
+    consent = {"phone": PHONE, "consent": {"marketing": True, "source": "form:signup"}}
+    assert client.post("/api/contacts", json=consent, headers=texter.headers).status_code == 200
+    texter.text("why do you keep texting me, I don't want these anymore")
+    texter.text(later)
+    before = texter.contact()
+    assert before["opt_out_review"] is None
+    sign_in(client, STAFF)
+    page = act(client, "undo-opt-out")  # too late: the contact has spoken since
+    assert "no opt-out waiting for review" in page
+    after = texter.contact()
+    assert (after["subscribed"], after["consent"]) == (before["subscribed"], before["consent"])
+
+
+def test_leaving_marketing_when_out_of_everything_sends_nothing(
+    texter: Texter, runtime, emulator
+) -> None:
+    texter.text("STOP")
+    Sender(runtime).drain()
+    texter.text("no more promos please")
+    Sender(runtime).drain()
+    assert [m["body"] for m in emulator.messages()] == [
+        "You're unsubscribed from Bright Smile Dental and will get no more messages. "
+        "Reply START to resubscribe."
+    ]
+    assert texter.contact()["subscribed"] is False

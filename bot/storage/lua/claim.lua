@@ -19,8 +19,9 @@
 -- exclusive bound ("(" and seconds)
 -- Answers nil (not pending, or claimed by another) or
 -- {message hash, exists, subscribed, undeliverable, marketing consent, transactional
--- consent, time zone, place}: place is '' when no cap applied, '0' when the message holds
--- its place, else the time (seconds) when the oldest message in its way leaves its window.
+-- consent, time zone, place, when marketing consent last changed, when transactional
+-- consent last changed}: place is '' when no cap applied, '0' when the message holds its
+-- place, else the time (seconds) when the oldest message in its way leaves its window.
 local m = redis.call('HMGET', KEYS[1], 'status', 'claim', 'sid')
 if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   -- A deferred message comes back through the outbox when its time comes.
@@ -30,7 +31,7 @@ if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   redis.call('HSET', KEYS[1], 'status', 'submitting', 'submitted_at', now, 'claim', ARGV[1])
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 end
-local standing = {'0', '0', '', '0', '1', ''}
+local standing = {'0', '0', '', '0', '1', '', '', ''}
 local raw = redis.call('GET', KEYS[2])
 if raw then
   local contact = cjson.decode(raw)
@@ -45,6 +46,12 @@ if raw then
   local transactional = not (decided and type(contact.consent.transactional) == 'table'
     and contact.consent.transactional.granted == false)
   local timezone = type(contact.timezone) == 'string' and contact.timezone or ''
+  local marketing_changed = (decided and type(contact.consent.marketing) == 'table'
+    and type(contact.consent.marketing.changed_at) == 'string')
+    and contact.consent.marketing.changed_at or ''
+  local transactional_changed = (decided and type(contact.consent.transactional) == 'table'
+    and type(contact.consent.transactional.changed_at) == 'string')
+    and contact.consent.transactional.changed_at or ''
   standing = {
     '1',
     contact.subscribed == true and '1' or '0',
@@ -52,6 +59,8 @@ if raw then
     marketing and '1' or '0',
     transactional and '1' or '0',
     timezone,
+    marketing_changed,
+    transactional_changed,
   }
 end
 local place = ''
@@ -85,4 +94,5 @@ end
 return {
   redis.call('HGETALL', KEYS[1]),
   standing[1], standing[2], standing[3], standing[4], standing[5], standing[6], place,
+  standing[7], standing[8],
 }

@@ -14,6 +14,7 @@ from bot.domain.messages import Kind
 from bot.record.reading import messages_before
 from bot.record.times import utc
 from bot.worker import tick
+from tests.texting import Texter
 from tests.webhooks.test_history import record_everything
 
 FLORIDA = "+13055550123"
@@ -134,3 +135,26 @@ def test_a_deferred_message_outlasts_the_recorders_idle_sweep(runtime, emulator,
     tick(runtime)
     Sender(runtime).drain()
     assert [m["body"] for m in emulator.messages()] == ["Deal 1."]
+
+
+def test_a_message_held_overnight_does_not_outlive_a_stop_and_a_fresh_opt_in(
+    runtime, client, settings, emulator, clock
+) -> None:
+    # Deferred at 22:30; STOP at 23:00, START at 07:00, marketing granted again through the
+    # API: the promotion of the interrupted evening is not sent at 08:00.
+    clock.now = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)
+    (ref,) = queue_promotions(runtime, "+14155550123", 1)
+    Sender(runtime).drain()
+    phone = Texter(client, "+14155550123", settings.auth_token, settings.api_token)
+    clock.now = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+    phone.text("STOP")
+    clock.now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    phone.text("START")
+    consent = {"phone": "+14155550123", "consent": {"marketing": True, "source": "form:x"}}
+    assert client.post("/api/contacts", json=consent, headers=phone.headers).status_code == 200
+    clock.now = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    tick(runtime)
+    Sender(runtime).drain()
+    assert statuses(runtime, [ref]) == ["suppressed"]
+    assert runtime.store.message(ref).reason == "consent_changed"
+    assert "Deal 1." not in [m["body"] for m in emulator.messages()]
