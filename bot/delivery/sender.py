@@ -224,12 +224,19 @@ class Sender:
             return
         log.warning("Twilio refused %s: %s %s", message.id, exc.code, exc.msg)
         self.store.settle(message.ref, message.attempts, Status.FAILED, exc.code)
+        self._not_sent(message)
         if exc.code == UNSUBSCRIBED:
             self.runtime.conversations.mark_unsubscribed(message.phone, f"twilio:{exc.code}")
         elif exc.code in UNREACHABLE:
             self.runtime.conversations.mark_undeliverable(message.phone, exc.code)
 
+    def _not_sent(self, message: Message) -> None:
+        """A capped message that did not go out counts against no cap (taken again if tried)."""
+        if message.when_capped:
+            self.store.give_back_place(message.ref)
+
     def _retry(self, message: Message) -> None:
+        self._not_sent(message)
         if message.attempts >= MAX_ATTEMPTS:
             self.store.settle(message.ref, message.attempts, Status.FAILED)
         elif self.store.settle(message.ref, message.attempts, Status.PENDING):
@@ -286,10 +293,13 @@ class Sender:
             )
             log.info("%s had reached Twilio as %s (%s)", message.id, found.sid, status)
         elif message.attempts >= MAX_ATTEMPTS:
+            self._not_sent(message)
             self.store.settle(message.ref, attempt, Status.FAILED)
-        elif self.store.settle(message.ref, attempt, Status.PENDING, requeue=True):
-            log.info("%s never reached Twilio; sending it again", message.id)
-            self.outbox.kick()
+        else:
+            self._not_sent(message)  # before it is back in the outbox, where it may be taken
+            if self.store.settle(message.ref, attempt, Status.PENDING, requeue=True):
+                log.info("%s never reached Twilio; sending it again", message.id)
+                self.outbox.kick()
 
     def _find(self, message: Message) -> MessageInstance | None:
         """Return the earliest message at Twilio that this attempt may have created."""

@@ -445,6 +445,11 @@ class Store:
         args = [str(attempt), str(status), error, again, ref, reason or ""]
         return bool(self.scripts("settle", names, args))
 
+    def give_back_place(self, ref: str) -> None:
+        """Give back the place a message took under the frequency caps: it did not go out."""
+        phone, message_id = parse_ref(ref)
+        self.redis.zrem(keys.sent_marketing(phone), message_id)
+
     def defer(
         self,
         ref: str,

@@ -158,3 +158,22 @@ def test_a_message_held_overnight_does_not_outlive_a_stop_and_a_fresh_opt_in(
     assert statuses(runtime, [ref]) == ["suppressed"]
     assert runtime.store.message(ref).reason == "consent_changed"
     assert "Deal 1." not in [m["body"] for m in emulator.messages()]
+
+
+def test_a_promotion_that_did_not_go_out_counts_against_no_cap(runtime, emulator, clock) -> None:
+    # Florida: three a day. One promotion is refused by Twilio for good, one answered 429
+    # and tried again later: neither holds a place meanwhile, so three still go out today.
+    clock.now = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    emulator.inject_fault(status=400, code=21408, count=1)  # refused: permission to send
+    emulator.inject_fault(status=429, count=1)
+    refs = queue_promotions(runtime, FLORIDA, 4)
+    Sender(runtime).drain()
+    assert statuses(runtime, refs) == ["failed", "pending", "queued", "queued"]
+    clock.now += timedelta(seconds=5)
+    runtime.outbox.push(refs[1])  # its retry's timer, come due
+    Sender(runtime).drain()
+    assert statuses(runtime, refs) == ["failed", "queued", "queued", "queued"]
+    assert len(emulator.messages()) == 3
+    more = queue_promotions(runtime, FLORIDA, 1)
+    Sender(runtime).drain()
+    assert statuses(runtime, more) == ["deferred"]
