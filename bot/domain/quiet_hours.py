@@ -57,15 +57,21 @@ def next_allowed(now: datetime, zone: tzinfo, windows: tuple[QuietHours, ...]) -
         inside = [w for w in windows if w.contains(local.time().replace(tzinfo=None))]
         if not inside:
             return local.astimezone(ZoneInfo("UTC"))
-        local = max(_end_after(local, window.end, zone) for window in inside)
+        ends = (_end_after(local, window.end, zone) for window in inside)
+        local = max(ends, key=lambda end: end.timestamp())
     return local.astimezone(ZoneInfo("UTC"))
 
 
 def _end_after(local: datetime, end: time, zone: tzinfo) -> datetime:
     """Return the next local `end` o'clock after `local` (wall time, on the zone's calendar)."""
     day = local.date()
-    candidate = datetime.combine(day, end, tzinfo=zone)
-    if candidate <= local:
+    today = datetime.combine(day, end, tzinfo=zone)
+    # Compared as instants: on a fall-back night 01:30 comes twice (fold 0, then 1), and an
+    # aware comparison within one zone would ignore which.
+    for candidate in (today, today.replace(fold=1)):
+        if candidate.timestamp() > local.timestamp():
+            break
+    else:
         candidate = datetime.combine(day + timedelta(days=1), end, tzinfo=zone)
     # A wall time skipped by a DST change (02:30 on a spring-forward night) normalises forward.
     return candidate.astimezone(ZoneInfo("UTC")).astimezone(zone)

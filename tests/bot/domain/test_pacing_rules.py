@@ -112,3 +112,13 @@ def test_state_rules_by_area_code(phone: str, state: str | None) -> None:
     assert (rule.state if rule else None) == state
     if rule is not None:
         assert rule.quiet == FLORIDA and rule.cap == Cap(3, timedelta(hours=24))
+
+
+def test_a_window_ending_in_the_repeated_hour_of_a_fall_back_night_ends_ahead() -> None:
+    # Clocks go back at 02:00 on 1 Nov 2026 in New York: 01:00-02:00 happens twice. At 01:10
+    # the second time (06:10 UTC), a window ending 01:30 ends at 01:30 still to come.
+    late = QuietHours(time(21), time(1, 30))
+    now = datetime(2026, 11, 1, 6, 10, tzinfo=UTC)
+    found = next_allowed(now, NEW_YORK, (late,))
+    assert found is not None and found > now
+    assert found == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
