@@ -58,6 +58,8 @@ class Run:
     event_id: str | None = None
     # values kept with the run (`set: {run.x: ...}`), not on the contact
     results: dict[str, Any] = field(default_factory=dict)
+    # the text its current wait asked, as sent: what a consent given in reply agreed to
+    asked: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +83,7 @@ class Run:
             "key": self.key,
             "event_id": self.event_id,
             "results": dict(self.results),
+            **({"asked": self.asked} if self.asked is not None else {}),
         }
 
     @classmethod
@@ -101,6 +104,7 @@ class Run:
             key=d.get("key"),
             event_id=d.get("event_id"),
             results=dict(d.get("results") or {}),
+            asked=d.get("asked"),
         )
 
 

@@ -295,8 +295,8 @@ class Conversations:
             remote=self.remote,
         )
         turn.log(MessageReceived(inbound.body, parse.intent, parse.confidence, inbound.sid))
-        if journey is not None and stored:
-            turn.disclosure = self._disclosure(inbound.phone, journey)
+        if run is not None and journey is not None and stored:
+            turn.disclosure = run.asked or self._disclosure(inbound.phone, journey)
         handled = compliance.handle(
             turn, parse, self.settings.business, inbound.opt_out_type, self._is_marketing
         )

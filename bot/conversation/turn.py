@@ -190,6 +190,12 @@ def _wait_started(turn: Turn, event: WaitStarted) -> None:
         if event.waiting_for == "reply" and question is not None and question.step == event.step:
             # If quiet hours or a cap hold the question, its wait moves with it.
             question.timeout = timer_member(encode(timer))
+    if event.waiting_for == "reply":
+        question = turn.asking.get(event.run_id)
+        run = turn.contact.run(event.run_id)
+        if run is not None:  # what a consent given in reply agrees to
+            asked = question is not None and question.step == event.step
+            run.asked = question.body if asked and question is not None else None
 
 
 def _field_set(turn: Turn, event: FieldSet) -> None:

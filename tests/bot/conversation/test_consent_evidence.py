@@ -8,6 +8,7 @@ import pytest
 
 from bot.delivery.sender import Sender
 from tests.texting import Texter
+from tests.webhooks.test_history import record_everything
 
 PHONE = "+14155550123"
 QUESTION = (
@@ -82,3 +83,15 @@ def test_a_spanish_opt_out_word_is_a_keyword(texter: Texter) -> None:
     texter.text("BAJA")
     assert texter.contact()["subscribed"] is False
     assert {d["method"] for d in decisions(texter)} == {"keyword"}
+
+
+def test_the_disclosure_is_kept_after_the_question_left_redis(texter: Texter, runtime) -> None:
+    # The recorder lets an idle contact's messages leave Redis; the run keeps what it asked.
+    texter.text("join")
+    Sender(runtime).drain()
+    record_everything(runtime)
+    runtime.store.trim_messages([PHONE], 0)
+    assert runtime.store.messages(PHONE) == []
+    texter.text("yes")
+    (granted,) = decisions(texter)
+    assert granted["disclosure"] == QUESTION
