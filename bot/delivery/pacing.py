@@ -10,14 +10,14 @@ quiet hours gives its place back as it is deferred.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from bot.config import Settings
 from bot.domain.frequency import Cap
 from bot.domain.guardrails import Standing
 from bot.domain.messages import Message
-from bot.domain.phones import timezone_for
-from bot.domain.quiet_hours import QuietHours, next_allowed
+from bot.domain.phones import timezone_for, zones_of
+from bot.domain.quiet_hours import QuietHours, next_allowed_in_all
 from bot.domain.state_rules import state_rule
 from flows.timing import zone_named
 
@@ -54,6 +54,19 @@ class Pacer:
         found = (self.settings.frequency_cap, rule.cap if rule else None)
         return tuple(cap for cap in found if cap is not None)
 
+    def zones(self, phone: str, timezone: str | None) -> tuple[tzinfo, ...]:
+        """Return where the person may be: their zone, else every zone their number spans.
+
+        A contact's zone that is only DEFAULT_TIMEZONE (their number spans several, or
+        none is known) is not trusted alone: 08:00 must be 08:00 wherever they may be.
+        """
+        default = self.settings.default_timezone
+        own = zone_named(timezone or timezone_for(phone, default))
+        if own is not None and (timezone or default) != default:
+            return (own,)
+        spanned = tuple(z for name in zones_of(phone) if (z := zone_named(name)) is not None)
+        return spanned or ((own,) if own is not None else ())
+
     def places(self, phone: str) -> list[tuple[int, float]]:
         """Return the caps a number's marketing counts against, as (count, window seconds)."""
         return [(cap.count, cap.window.total_seconds()) for cap in self.caps(phone)]
@@ -65,10 +78,8 @@ class Pacer:
         will be room (`standing.placed`, `standing.room`): quiet hours are checked here.
         """
         if message.quiet_hours == RESPECT:
-            zone = zone_named(standing.timezone if standing else None) or zone_named(
-                timezone_for(message.phone, self.settings.default_timezone)
-            )
-            until = next_allowed(now, zone, self.windows(message.phone)) if zone else None
+            zones = self.zones(message.phone, standing.timezone if standing else None)
+            until = next_allowed_in_all(now, zones, self.windows(message.phone))
             if until is not None:
                 return Hold(QUIET_HOURS, until, release=bool(standing and standing.placed))
         if standing is not None and standing.room is not None and message.when_capped:

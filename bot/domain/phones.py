@@ -92,3 +92,12 @@ def timezone_for(e164: str, default: str) -> str:
     if len(zones) == 1 and zones[0] != "Etc/Unknown":
         return zones[0]
     return default
+
+
+def zones_of(e164: str) -> tuple[str, ...]:
+    """Return every IANA time zone a number may be in (none when unknown)."""
+    try:
+        zones = number_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return ()
+    return tuple(zone for zone in zones if zone != "Etc/Unknown")

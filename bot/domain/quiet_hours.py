@@ -75,3 +75,21 @@ def _end_after(local: datetime, end: time, zone: tzinfo) -> datetime:
         candidate = datetime.combine(day + timedelta(days=1), end, tzinfo=zone)
     # A wall time skipped by a DST change (02:30 on a spring-forward night) normalises forward.
     return candidate.astimezone(ZoneInfo("UTC")).astimezone(zone)
+
+
+def next_allowed_in_all(
+    now: datetime, zones: tuple[tzinfo, ...], windows: tuple[QuietHours, ...]
+) -> datetime | None:
+    """Return the first moment at or after `now` outside every window in every zone, or None.
+
+    For a person who may be in any of `zones` (a number that spans two): a moment is allowed
+    only where it is allowed in all of them. Gives up (answering the last moment found) if
+    the zones' allowed hours do not meet within a few days.
+    """
+    found, moment = None, now
+    for _ in range(8 * max(1, len(zones))):
+        later = [t for zone in zones if (t := next_allowed(moment, zone, windows)) is not None]
+        if not later:
+            return found
+        moment = found = max(later)
+    return found

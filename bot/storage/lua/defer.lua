@@ -18,6 +18,8 @@
 -- by ARGV[8], so a question held till morning waits for its answer from when it is sent
 -- Cluster: three slots (the message's contact's, the timers', the stream's), as for settle:
 -- on a Cluster all must be served by one node.
+-- Its timer is the one a retry's backoff uses (SendTimer of the ref): setting it moves any
+-- earlier one, which is safe because every claim checks consent, quiet hours and caps anew.
 -- Answers 1 when deferred, 0 when the message has moved on.
 local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
 if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end

@@ -177,3 +177,13 @@ def test_a_promotion_that_did_not_go_out_counts_against_no_cap(runtime, emulator
     more = queue_promotions(runtime, FLORIDA, 1)
     Sender(runtime).drain()
     assert statuses(runtime, more) == ["deferred"]
+
+
+def test_a_number_that_spans_two_zones_waits_for_eight_in_both(runtime, emulator, clock) -> None:
+    # 208 is Idaho: Boise (Mountain) or the panhandle (Pacific). 15:30 UTC is 08:30 in Boise
+    # but 07:30 in the panhandle: the promotion waits for 08:00 Pacific.
+    clock.now = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    (ref,) = queue_promotions(runtime, "+12085550123", 1)
+    Sender(runtime).drain()
+    assert statuses(runtime, [ref]) == ["deferred"]
+    assert runtime.store.message(ref).send_at == "2026-12-01T16:00:00+00:00"
