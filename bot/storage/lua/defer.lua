@@ -5,14 +5,15 @@
 -- KEYS[1] the message (its contact's slot)
 -- KEYS[2] timers
 -- KEYS[3] the record stream, which gets the new status and send_at
+-- KEYS[4] outbound counts by status, which count each hold as `deferred`
 -- ARGV[1] attempt
 -- ARGV[2] send_at, as the message and the record show it (ISO 8601)
 -- ARGV[3] the timer's due time (seconds since the epoch)
 -- ARGV[4] the timer (its member, as Timers stores it)
 -- ARGV[5] why it waits
 -- ARGV[6] the message's ref
--- Cluster: three slots (the message's contact's, the timers', the stream's), as for settle:
--- on a Cluster all must be served by one node.
+-- Cluster: three slots (the message's contact's, the timers', the stream's, which the
+-- counts share), as for settle: on a Cluster all must be served by one node.
 -- Answers 1 when deferred, 0 when the message has moved on.
 local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
 if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end
@@ -20,4 +21,5 @@ redis.call('HSET', KEYS[1], 'status', 'deferred', 'send_at', ARGV[2], 'reason', 
 redis.call('HINCRBY', KEYS[1], 'attempts', -1)
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('XADD', KEYS[3], '*', 'm', ARGV[6], 's', 'deferred', 'e', '', 'a', ARGV[2], 'r', ARGV[5])
+redis.call('HINCRBY', KEYS[4], 'deferred', 1)
 return 1
