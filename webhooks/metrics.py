@@ -11,7 +11,7 @@ import hmac
 
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from bot import metrics
@@ -44,7 +44,11 @@ def _allowed(token: str | None) -> bool:
 
 @blueprint.get("/metrics")
 def scrape() -> Response:
-    """Answer the figures, read from Redis now, in Prometheus' text format."""
+    """Answer the figures, read from Redis now, in the format the scraper asks for.
+
+    Prometheus' text format unless the Accept header asks for OpenMetrics, which
+    Prometheus does when it can read it; the client library chooses, as its own handler.
+    """
     if not _allowed(_runtime().settings.metrics_token):
         return Response(
             "Authorization: Bearer $METRICS_TOKEN required\n",
@@ -53,4 +57,5 @@ def scrape() -> Response:
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
     registry: CollectorRegistry = current_app.extensions[_REGISTRY]
-    return Response(generate_latest(registry), status=200, content_type=CONTENT_TYPE_LATEST)
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return Response(encode(registry), status=200, content_type=content_type)
