@@ -196,6 +196,7 @@ class Settings:
     twilio_api_base: str | None = None
     public_url: str | None = None
     api_token: str | None = None
+    metrics_token: str | None = None  # bearer token for /metrics; None leaves it open
     secret_key: str = "dev"  # signs inbox sessions; from_env refuses it with Twilio credentials
     flows_dir: str | None = None
     action_endpoint: str | None = None
@@ -335,6 +336,7 @@ class Settings:
             twilio_api_base=_url("TWILIO_API_BASE", get("TWILIO_API_BASE")),
             public_url=_url("PUBLIC_URL", get("PUBLIC_URL")),
             api_token=get("API_TOKEN"),
+            metrics_token=get("METRICS_TOKEN"),
             secret_key=secret_key,
             flows_dir=get("FLOWS_DIR"),
             action_endpoint=get("ACTION_ENDPOINT"),

@@ -18,7 +18,7 @@ from bot.runtime import Runtime, current
 from bot.storage import keys
 from bot.storage.store import LockLost
 from inbox.auth import SESSION_LIFETIME, current_staff
-from webhooks import api, staff_api, twilio  # noqa: F401 (staff_api adds routes to api's)
+from webhooks import api, metrics, staff_api, twilio  # noqa: F401 (staff_api adds to api)
 from webhooks.forms import WebRequest
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class PageSessions(SecureCookieSessionInterface):
     """Cookie sessions for pages people use; machines' requests never need one."""
 
-    machine_paths = ("/webhooks/", "/api/", "/healthz")
+    machine_paths = ("/webhooks/", "/api/", "/healthz", "/metrics")
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Open the session, except on webhooks and the API (Flask then uses a null one)."""
@@ -69,6 +69,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.request_class = WebRequest
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(metrics.blueprint)
     app.register_blueprint(inbox.blueprint)
     # Every form and action of the inbox needs its CSRF token. Machines' routes carry no
     # cookie to abuse: Twilio signs its requests and the API takes a bearer token.

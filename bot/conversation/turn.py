@@ -88,6 +88,7 @@ class Turn:
             seq=self._next_seq(),
         )
         self.changes.messages.append(message)
+        self.count(f"messages:inbound:{message.status}")
         self.inbound_text = body
         self.inbound_sid = sid
         self.contact.last_active_at = self.stamp
@@ -129,6 +130,8 @@ class Turn:
             reason=blocked,
         )
         self.changes.messages.append(message)
+        # Queued (pending) or withheld at once; the sending scripts count what follows.
+        self.count(f"messages:outbound:{message.status}")
         if blocked:
             self.log(MessageSuppressed(reason=blocked, text=text))
         else:

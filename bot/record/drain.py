@@ -192,11 +192,24 @@ def lag(client: redis.Redis, stream: str) -> Lag:
     """Return how far the record is behind: entries not yet written, the oldest's age, and
     how many were set aside."""
     pipe = client.pipeline(transaction=False)
+    ask_lag(pipe, stream)
+    return read_lag(pipe.execute())
+
+
+# How many replies ask_lag's commands add to a pipeline.
+LAG_REPLIES = 4
+
+
+def ask_lag(pipe: redis.client.Pipeline, stream: str) -> None:
+    """Add to `pipe` the LAG_REPLIES commands whose replies read_lag reads, in order."""
     pipe.xlen(stream)
     pipe.xlen(stream + DEAD_SUFFIX)
     pipe.xrange(stream, count=1)
     pipe.time()
-    reply: Any = pipe.execute()
+
+
+def read_lag(reply: Sequence[Any]) -> Lag:
+    """Return the Lag that the replies to ask_lag's commands say."""
     count, dead, first, (seconds, micros) = int(reply[0]), int(reply[1]), reply[2], reply[3]
     if not count or not first:
         return Lag(count, 0.0, dead)

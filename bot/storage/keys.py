@@ -28,6 +28,13 @@ RECORD_WRITER = RECORD + ":writer"  # lease of the one recorder that writes the 
 # stream: the phones whose record rows each batch changed, for the staff inbox's live pages
 RECORD_FEED = RECORD + ":feed"
 RECORD_SWEPT = RECORD + ":swept"  # commit time up to which idle contacts were trimmed
+# What the sending scripts count for /metrics. They share the record stream's tag: the
+# scripts that append statuses to that stream touch no further slot by counting them too.
+OUTBOUND_COUNTS = RECORD + ":outbound"  # hash: status -> outbound messages that reached it
+SEND_LATENCY = RECORD + ":latency"  # hash: bucket bound -> sends, plus "sum" and "count"
+# The send latency histogram's bucket bounds in seconds, as its fields name them. Changing
+# them starts new buckets: the old fields stay in the hash, unread.
+SEND_LATENCY_BOUNDS = ("0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60")
 SCHEMA = PREFIX + "schema"  # the layout version the data is in
 SCHEMA_LOCK = PREFIX + "schema:lock"  # held by the process bringing the data up to date
 

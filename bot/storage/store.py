@@ -33,6 +33,7 @@ SID_LINK_TTL = 30 * 24 * 3600
 PARKED_TTL = 3600
 EVENT_LOG_LENGTH = 500
 _RANK_JSON = jsonio.dumps({str(status): rank for status, rank in RANK.items()})
+_LATENCY_BOUNDS = " ".join(keys.SEND_LATENCY_BOUNDS)
 
 # The fields of a contact's stored JSON that the scripts read (claim.lua), as paths. Lua reads
 # the document Python wrote: a field renamed or moved here must be changed there too, and a
@@ -440,7 +441,7 @@ class Store:
         reason: str | None = None,
     ) -> bool:
         """Give attempt `attempt` of a message its outcome; False if it has moved on since."""
-        names = [keys.message(*parse_ref(ref)), keys.OUTBOX, keys.RECORD]
+        names = [keys.message(*parse_ref(ref)), keys.OUTBOX, keys.RECORD, keys.OUTBOUND_COUNTS]
         error, again = _blank_if_none(error_code), "1" if requeue else "0"
         args = [str(attempt), str(status), error, again, ref, reason or ""]
         return bool(self.scripts("settle", names, args))
@@ -470,7 +471,7 @@ class Store:
         due, member = timer
         phone, message_id = parse_ref(ref)
         names = [keys.message(phone, message_id), keys.TIMERS, keys.RECORD]
-        names.append(keys.sent_marketing(phone))
+        names += [keys.sent_marketing(phone), keys.OUTBOUND_COUNTS]
         given_back = message_id if release else ""
         later, timeout = wait or (0.0, "")
         args = [str(attempt), until.isoformat(), repr(due), member, reason, ref, given_back]
@@ -491,8 +492,16 @@ class Store:
 
         None means the message is unknown or already linked to another sid.
         """
-        names = [keys.message(*parse_ref(ref)), keys.sid_link(sid), keys.parked(sid), keys.RECORD]
-        args = [ref, sid, str(status), _RANK_JSON, _blank_if_none(error_code), SID_LINK_TTL]
+        names = [
+            keys.message(*parse_ref(ref)),
+            keys.sid_link(sid),
+            keys.parked(sid),
+            keys.RECORD,
+            keys.OUTBOUND_COUNTS,
+            keys.SEND_LATENCY,
+        ]
+        error = _blank_if_none(error_code)
+        args = [ref, sid, str(status), _RANK_JSON, error, SID_LINK_TTL, _LATENCY_BOUNDS]
         return self.scripts("accept", names, args)
 
     def advance_status(
@@ -502,7 +511,7 @@ class Store:
 
         None means no message is linked to `sid` yet: the status waits for the link.
         """
-        names = [keys.sid_link(sid), keys.parked(sid), keys.RECORD]
+        names = [keys.sid_link(sid), keys.parked(sid), keys.RECORD, keys.OUTBOUND_COUNTS]
         while True:
             # The link names the message, whose key the script must be given: read it first.
             link = self.redis.get(names[0])

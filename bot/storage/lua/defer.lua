@@ -6,6 +6,7 @@
 -- KEYS[2] timers
 -- KEYS[3] the record stream, which gets the new status and send_at
 -- KEYS[4] the contact's sent marketing: a place the claim took under the caps is given back
+-- KEYS[5] outbound counts by status, which count each hold as `deferred`
 -- ARGV[1] attempt
 -- ARGV[2] send_at, as the message and the record show it (ISO 8601)
 -- ARGV[3] the timer's due time (seconds since the epoch)
@@ -16,8 +17,8 @@
 -- ARGV[8] seconds the message is held longer than before
 -- ARGV[9] the timeout timer of the wait the message asks for (its member), or '': it moves
 -- by ARGV[8], so a question held till morning waits for its answer from when it is sent
--- Cluster: three slots (the message's contact's, the timers', the stream's), as for settle:
--- on a Cluster all must be served by one node.
+-- Cluster: three slots (the message's contact's, the timers', the stream's, which the
+-- counts share), as for settle: on a Cluster all must be served by one node.
 -- Its timer is the one a retry's backoff uses (SendTimer of the ref): setting it moves any
 -- earlier one, which is safe because every claim checks consent, quiet hours and caps anew.
 -- Answers 1 when deferred, 0 when the message has moved on.
@@ -29,4 +30,5 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 if ARGV[7] ~= '' then redis.call('ZREM', KEYS[4], ARGV[7]) end
 if ARGV[9] ~= '' then redis.call('ZADD', KEYS[2], 'XX', 'INCR', ARGV[8], ARGV[9]) end
 redis.call('XADD', KEYS[3], '*', 'm', ARGV[6], 's', 'deferred', 'e', '', 'a', ARGV[2], 'r', ARGV[5])
+redis.call('HINCRBY', KEYS[5], 'deferred', 1)
 return 1

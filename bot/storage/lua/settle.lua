@@ -4,6 +4,8 @@
 -- KEYS[1] the message (its contact's slot)
 -- KEYS[2] outbox
 -- KEYS[3] the record stream, which gets the message's new status
+-- KEYS[4] outbound counts by status, which count the new status unless it is `pending`
+-- (a message put back for another try has been counted as pending once already)
 -- ARGV[1] attempt
 -- ARGV[2] status
 -- ARGV[3] error code or ''
@@ -12,8 +14,8 @@
 -- ARGV[6] why (a guardrail's reason for `suppressed`) or ''
 -- Cluster: two slots, the message's contact's and the outbox's. Making the message pending
 -- and queueing it in one step is what keeps it from being stranded, pending but in no
--- queue; the record stream (a third slot) gets the message in the same step. On a
--- Cluster all three must be served by one node.
+-- queue; the record stream (a third slot) gets the message in the same step, and the
+-- counts share its slot. On a Cluster all three must be served by one node.
 -- Answers 1 when settled, 0 when the message has moved on.
 local m = redis.call('HMGET', KEYS[1], 'status', 'sid', 'attempts')
 if m[1] ~= 'submitting' or (m[2] and m[2] ~= '') or m[3] ~= ARGV[1] then return 0 end
@@ -23,4 +25,5 @@ local why = ARGV[6] or ''
 if why ~= '' then redis.call('HSET', KEYS[1], 'reason', why) end
 if ARGV[4] == '1' then redis.call('RPUSH', KEYS[2], ARGV[5]) end
 redis.call('XADD', KEYS[3], '*', 'm', ARGV[5], 's', ARGV[2], 'e', ARGV[3], 'r', why)
+if ARGV[2] ~= 'pending' then redis.call('HINCRBY', KEYS[4], ARGV[2], 1) end
 return 1
