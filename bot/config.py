@@ -79,12 +79,7 @@ def port_number(text: str) -> int:
 
 def _port(name: str, value: str | None, default: int) -> int:
     """Return a TCP port from the variable `name`: unset is `default`."""
-    if value is None:
-        return default
-    try:
-        return port_number(value)
-    except ValueError as exc:
-        raise SettingsError(f"{name} {exc}") from None
+    return _parsed(name, value, port_number, default)
 
 
 def _seconds(name: str, value: str | None, default: float) -> float:

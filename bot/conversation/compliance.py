@@ -31,6 +31,14 @@ from bot.domain.consent import ALL_PURPOSES, Method, Purpose
 from bot.domain.messages import Kind
 from flows.engine import Context, RunStatus, interrupt
 from nlu import Parse
+from nlu.consent import (
+    HELP_WORDS_ES,
+    HELP_WORDS_FR,
+    OPT_IN_WORDS_ES,
+    OPT_IN_WORDS_FR,
+    OPT_OUT_WORDS_ES,
+    OPT_OUT_WORDS_FR,
+)
 from nlu.intents import (
     HELP,
     HELP_KEYWORDS,
@@ -57,50 +65,29 @@ HELP_CONFIDENCE = 0.9
 KEYWORD_CONFIDENCE = 0.9
 # Why a conversation waits for staff after an opt-out in plain words.
 REVIEW = "opt_out_review"
+
+
+def _folded(text: str) -> str:
+    """Return `text` in lower case without accents: ARRÊT is arret."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+
+
 _RESUBSCRIBE_YES = re.compile(r"\W*yes\W*", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 # Compliance keywords in the languages Parley answers in, and what may surround them.
 _KEYWORDS = frozenset(
-    k.casefold() for k in (*OPT_OUT_KEYWORDS, *OPT_IN_KEYWORDS, *HELP_KEYWORDS)
-) | frozenset(
-    [
-        "baja",
-        "parar",
-        "alto",
-        "arret",
-        "desabonner",
-        "ayuda",
-        "aide",
-        "alta",
-        "comenzar",
-        "promos",
-        "promo",
-        "promotions",
-        "marketing",
-        "deals",
-        "offers",
-    ]
-)
-_POLITE = frozenset(
-    [
-        "please",
-        "pls",
-        "plz",
-        "thanks",
-        "thank",
-        "you",
-        "thx",
-        "ok",
-        "okay",
-        "now",
-        "all",
-        "por",
-        "favor",
-        "gracias",
-        "merci",
-        "svp",
-    ]
-)
+    _folded(word)
+    for word in (
+        *OPT_OUT_KEYWORDS, *OPT_IN_KEYWORDS, *HELP_KEYWORDS,
+        *OPT_OUT_WORDS_ES, *OPT_OUT_WORDS_FR, *OPT_IN_WORDS_ES, *OPT_IN_WORDS_FR,
+        *HELP_WORDS_ES, *HELP_WORDS_FR,
+        "promos", "promo", "promotions", "marketing", "deals", "offers",
+    )
+)  # fmt: skip
+_POLITE = frozenset({
+    "please", "pls", "plz", "thanks", "thank", "you", "thx", "ok", "okay", "now", "all",
+    "por", "favor", "gracias", "merci", "svp",
+})  # fmt: skip
 
 
 def handle(
@@ -241,8 +228,7 @@ def _end_runs(turn: Turn, which: Callable[[str], bool]) -> None:
 
 def _method(parse: Parse) -> Method:
     """Say whether a compliance message was a keyword ("Stop. Thank you") or plain words."""
-    folded = unicodedata.normalize("NFKD", parse.text).encode("ascii", "ignore").decode()
-    words = set(_WORD.findall(folded.casefold())) - _POLITE
+    words = set(_WORD.findall(_folded(parse.text))) - _POLITE
     keyword = words and words <= _KEYWORDS and parse.confidence >= KEYWORD_CONFIDENCE
     return Method.KEYWORD if keyword else Method.WORDS
 

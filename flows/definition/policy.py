@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import time
-from enum import StrEnum
-from typing import TypeVar
 
 from yaml.nodes import Node
 
 from flows.definition.context import Context
-from flows.definition.values import read_text
+from flows.definition.values import read_choice
 from flows.model import JourneyKind, QuietHours, Step, Trigger, WhenCapped
 
 # The widest quiet window any recipient's rules set, in their local time: the TCPA keeps
@@ -19,22 +17,6 @@ from flows.model import JourneyKind, QuietHours, Step, Trigger, WhenCapped
 STRICTEST_QUIET: tuple[time, time] = (time(20), time(8))
 
 ALWAYS_WAITS = "marketing messages always wait out quiet hours"
-
-Choice = TypeVar("Choice", bound=StrEnum)
-
-
-def read_choice(ctx: Context, node: Node | None, choices: type[Choice], what: str) -> Choice | None:
-    """Read one of an enum's values for key `what`; None when absent or unknown."""
-    text = read_text(ctx, node, what)
-    if text is None:
-        return None
-    try:
-        return choices(text)
-    except ValueError:
-        assert node is not None
-        allowed = ", ".join(choice.value for choice in choices)
-        ctx.error(node, f"unknown `{what}` {text!r} (allowed: {allowed})")
-        return None
 
 
 def read_quiet_hours(ctx: Context, node: Node | None) -> QuietHours | None:

@@ -14,6 +14,7 @@ from flows.definition.values import (
     is_null,
     kind_name,
     plain,
+    read_choice,
     read_mapping,
     read_pairs,
     read_text,
@@ -37,16 +38,7 @@ TEACHABLE = INTENTS - {FALLBACK, RATING}
 
 def read_kind(ctx: Context, node: Node | None) -> JourneyKind | None:
     """Read a `kind` (a step's overrides the journey's for its messages); None if absent."""
-    text = read_text(ctx, node, "kind")
-    if text is None:
-        return None
-    try:
-        return JourneyKind(text)
-    except ValueError:
-        assert node is not None
-        allowed = ", ".join(k.value for k in JourneyKind)
-        ctx.error(node, f"unknown kind {text!r} (allowed: {allowed})")
-        return None
+    return read_choice(ctx, node, JourneyKind, "kind", label="kind")
 
 
 def read_language(ctx: Context, node: Node | None) -> str:
@@ -63,16 +55,7 @@ def read_language(ctx: Context, node: Node | None) -> str:
 
 def read_entry(ctx: Context, node: Node | None) -> Entry:
     """Read `entry: skip | restart | interrupt` (default skip)."""
-    text = read_text(ctx, node, "entry")
-    if text is None:
-        return Entry.SKIP
-    try:
-        return Entry(text)
-    except ValueError:
-        assert node is not None
-        allowed = ", ".join(e.value for e in Entry)
-        ctx.error(node, f"unknown entry rule {text!r} (allowed: {allowed})")
-        return Entry.SKIP
+    return read_choice(ctx, node, Entry, "entry", label="entry rule") or Entry.SKIP
 
 
 def read_exit_events(ctx: Context, node: Node | None) -> frozenset[str]:

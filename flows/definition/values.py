@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import time, timedelta
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -190,3 +191,25 @@ def read_scalars(ctx: Context, node: Node | None, what: str, hint: str) -> Mappi
             continue
         out[key.value] = plain(value)
     return MappingProxyType(out)
+
+
+Choice = TypeVar("Choice", bound=StrEnum)
+
+
+def read_choice(
+    ctx: Context, node: Node | None, choices: type[Choice], what: str, label: str = ""
+) -> Choice | None:
+    """Read one of an enum's values for key `what`; None when absent or unknown.
+
+    An unknown value is an error naming it as `label` (default: the key in backquotes).
+    """
+    text = read_text(ctx, node, what)
+    if text is None:
+        return None
+    try:
+        return choices(text)
+    except ValueError:
+        assert node is not None
+        allowed = ", ".join(choice.value for choice in choices)
+        ctx.error(node, f"unknown {label or f'`{what}`'} {text!r} (allowed: {allowed})")
+        return None
