@@ -1,24 +1,25 @@
-"""Redis persistence: contacts, messages, inbound de-duplication and per-contact locks."""
+"""Redis persistence: contacts, messages, inbound de-duplication and per-contact locks.
+
+Sending a message (claims, settling, deferring, Twilio's statuses) is `bot.storage.sending`.
+"""
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from bot.domain.consent import Purpose
 from bot.domain.contacts import Contact
-from bot.domain.guardrails import Standing
-from bot.domain.messages import RANK, Message, parse_ref
+from bot.domain.messages import Message
 from bot.storage import jsonio, keys
+from bot.storage.replies import text, text_hash
 from bot.storage.scripts import ScriptRunner
+from bot.storage.sending import Sending
 
 # A handled MessageSid is remembered this long: Twilio's retries of a webhook come within
 # its 15-second request timeout, a few times at most, so a day is thousands of times that.
@@ -27,13 +28,7 @@ INBOUND_TTL = 24 * 3600
 # A commit call is remembered this long, so that the script runner's retry of it (its reply
 # lost on the way back) is recognised; retries come within seconds.
 COMMIT_REPLAY_TTL = 60
-# A sid's link to its message lasts as long as Twilio sends status callbacks for it.
-SID_LINK_TTL = 30 * 24 * 3600
-# A status callback that came before its sid was linked waits this long for the link.
-PARKED_TTL = 3600
 EVENT_LOG_LENGTH = 500
-_RANK_JSON = jsonio.dumps({str(status): rank for status, rank in RANK.items()})
-_LATENCY_BOUNDS = " ".join(keys.SEND_LATENCY_BOUNDS)
 
 # The fields of a contact's stored JSON that the scripts read (claim.lua), as paths. Lua reads
 # the document Python wrote: a field renamed or moved here must be changed there too, and a
@@ -53,8 +48,6 @@ DUPLICATE, BUSY, LOCKED = 0, 1, 2
 # What a commit did (bot/storage/lua/commit.lua): applied, or nothing because the MessageSid was
 # handled or the lock lost.
 COMMITTED, REPEAT, LOCK_LOST = 0, 1, 2
-# What advancing a status did (bot/storage/lua/advance_status.lua).
-_PARKED, _RELINKED, _APPLIED = 0, 1, 2
 
 
 class LockLost(TimeoutError):
@@ -90,33 +83,6 @@ class InboundClaim:
     def new(cls, sid: str, phone: str, lease: float = 30.0) -> InboundClaim:
         """Return a claim with a fresh token, "<MessageSid>:<32 hex digits>"."""
         return cls(sid, phone, f"{sid}:{uuid.uuid4().hex}", lease)
-
-
-def text(reply: bytes | str) -> str:
-    """Return a Redis reply as text: Parley's clients decode replies, RQ's do not."""
-    return reply if isinstance(reply, str) else reply.decode()
-
-
-def text_hash(reply: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
-    """Return a Redis hash reply with its fields and values as text."""
-    return {text(name): text(value) for name, value in reply.items()}
-
-
-def _cap_arguments(now: datetime | None, caps: list[tuple[int, float]]) -> list[str | int]:
-    """Return claim.lua's arguments for the caps a message counts against (none: no cap)."""
-    if now is None or not caps:
-        return []
-    stamp = now.timestamp()
-    longest = max(window for _, window in caps)
-    args: list[str | int] = [repr(stamp), f"({stamp - longest!r}", math.ceil(longest * 1000)]
-    for count, window in caps:
-        args += [count, repr(window), f"({stamp - window!r}"]
-    return args
-
-
-def _blank_if_none(value: object) -> str:
-    """Return `value` as a script argument: None is the empty string."""
-    return "" if value is None else str(value)
 
 
 def timer_member(payload: dict[str, Any]) -> str:
@@ -184,7 +150,7 @@ def _recorded(message: Message) -> dict[str, str]:
     return data
 
 
-class Store:
+class Store(Sending):
     """Reads and writes Parley's state in one Redis database."""
 
     def __init__(self, client: redis.Redis) -> None:
@@ -376,157 +342,6 @@ class Store:
                 names = [keys.messages(phone), *(keys.message(phone, i) for i in ids)]
                 calls.append(("trim", names, [keep, *ids]))
         return sum(int(removed) for removed in self.scripts.many(calls)) if calls else 0
-
-    def message(self, ref: str) -> Message | None:
-        """Return one message by its ref (Message.ref)."""
-        data = self.redis.hgetall(keys.message(*parse_ref(ref)))
-        return Message.from_hash(text_hash(data)) if data else None
-
-    def in_conversation_order(self, refs: list[str]) -> list[str]:
-        """Return one contact's message refs in the order the messages were made."""
-        pipe = self.redis.pipeline(transaction=False)
-        for ref in refs:
-            pipe.hget(keys.message(*parse_ref(ref)), "seq")
-        seqs = [int(seq or 0) for seq in pipe.execute()]
-        return [ref for _, _, ref in sorted(zip(seqs, range(len(refs)), refs, strict=True))]
-
-    def claim_message(
-        self,
-        ref: str,
-        token: str,
-        now: datetime | None = None,
-        caps: Iterable[tuple[int, float]] = (),
-    ) -> tuple[Message, Standing | None] | None:
-        """Move a pending message to `submitting`; return it and its contact's standing.
-
-        A marketing message that counts against `caps` ((count, window seconds), ...) also
-        takes its place under them at `now`, if its contact may get it: the standing says
-        whether it did (`placed`) or when there will be room (`room`).
-        """
-        phone, message_id = parse_ref(ref)
-        names = [keys.message(phone, message_id), keys.contact(phone), keys.sent_marketing(phone)]
-        reply = self.scripts("claim", names, [token, *_cap_arguments(now, list(caps))])
-        if not reply:
-            return None
-        flat, exists, subscribed, undeliverable, marketing, transactional, timezone, place = reply[
-            :8
-        ]
-        marketing_changed, transactional_changed = reply[8:10]
-        message = Message.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
-        if exists != "1":
-            return message, None
-        standing = Standing(
-            subscribed=subscribed == "1",
-            undeliverable=int(undeliverable) if undeliverable else None,
-            marketing=marketing == "1",
-            transactional=transactional == "1",
-            timezone=timezone or None,
-            changed={
-                Purpose.MARKETING: marketing_changed or None,
-                Purpose.TRANSACTIONAL: transactional_changed or None,
-            },
-            placed=place == "0",
-            room=datetime.fromtimestamp(float(place), UTC) if place not in ("", "0") else None,
-        )
-        return message, standing
-
-    def settle(
-        self,
-        ref: str,
-        attempt: int,
-        status: str,
-        error_code: int | None = None,
-        *,
-        requeue: bool = False,
-        reason: str | None = None,
-    ) -> bool:
-        """Give attempt `attempt` of a message its outcome; False if it has moved on since."""
-        names = [keys.message(*parse_ref(ref)), keys.OUTBOX, keys.RECORD, keys.OUTBOUND_COUNTS]
-        error, again = _blank_if_none(error_code), "1" if requeue else "0"
-        args = [str(attempt), str(status), error, again, ref, reason or ""]
-        return bool(self.scripts("settle", names, args))
-
-    def give_back_place(self, ref: str) -> None:
-        """Give back the place a message took under the frequency caps: it did not go out."""
-        phone, message_id = parse_ref(ref)
-        self.redis.zrem(keys.sent_marketing(phone), message_id)
-
-    def defer(
-        self,
-        ref: str,
-        attempt: int,
-        until: datetime,
-        timer: tuple[float, str],
-        reason: str,
-        *,
-        release: bool = False,
-        wait: tuple[float, str] | None = None,
-    ) -> bool:
-        """Hold attempt `attempt` of a message until `until`; False if it has moved on since.
-
-        `timer` is (due, member): the timer, set in the same step, that sends it on. With
-        `release`, the place its claim took under the frequency caps is given back; `wait`
-        (seconds, member) moves the timeout of the wait the message asks for by as much.
-        """
-        due, member = timer
-        phone, message_id = parse_ref(ref)
-        names = [keys.message(phone, message_id), keys.TIMERS, keys.RECORD]
-        names += [keys.sent_marketing(phone), keys.OUTBOUND_COUNTS]
-        given_back = message_id if release else ""
-        later, timeout = wait or (0.0, "")
-        args = [str(attempt), until.isoformat(), repr(due), member, reason, ref, given_back]
-        args += [repr(later), timeout]
-        return bool(self.scripts("defer", names, args))
-
-    def now(self) -> float:
-        """Return Redis' clock, the one every worker's leases and attempts are timed by."""
-        seconds, micros = self.redis.time()
-        return seconds + micros / 1_000_000
-
-    def sid_known(self, sid: str) -> bool:
-        """Say whether a Twilio sid is already linked to one of Parley's messages."""
-        return bool(self.redis.exists(keys.sid_link(sid)))
-
-    def accept(self, ref: str, sid: str, status: str, error_code: int | None = None) -> str | None:
-        """Record that Twilio accepted a message as `sid`; return its resulting status.
-
-        None means the message is unknown or already linked to another sid.
-        """
-        names = [
-            keys.message(*parse_ref(ref)),
-            keys.sid_link(sid),
-            keys.parked(sid),
-            keys.RECORD,
-            keys.OUTBOUND_COUNTS,
-            keys.SEND_LATENCY,
-        ]
-        error = _blank_if_none(error_code)
-        args = [ref, sid, str(status), _RANK_JSON, error, SID_LINK_TTL, _LATENCY_BOUNDS]
-        return self.scripts("accept", names, args)
-
-    def advance_status(
-        self, sid: str, status: str, error_code: int | None = None
-    ) -> tuple[str, str, str, bool] | None:
-        """Apply a Twilio status if it moves forward; return (ref, phone, status, changed).
-
-        None means no message is linked to `sid` yet: the status waits for the link.
-        """
-        names = [keys.sid_link(sid), keys.parked(sid), keys.RECORD, keys.OUTBOUND_COUNTS]
-        while True:
-            # The link names the message, whose key the script must be given: read it first.
-            link = self.redis.get(names[0])
-            ref = "" if link is None else text(link)
-            try:
-                message = [keys.message(*parse_ref(ref))] if ref else []
-            except ValueError:
-                return None  # not a link Parley wrote
-            args = [status, _blank_if_none(error_code), _RANK_JSON, PARKED_TTL, ref]
-            reply = self.scripts("advance_status", names + message, args)
-            if int(reply[0]) == _PARKED:
-                return None
-            if int(reply[0]) == _APPLIED:
-                return ref, parse_ref(ref)[0], reply[1], bool(reply[2])
-            # Linked or expired between the read and the script: read the link again.
 
     def stats(self) -> dict[str, int]:
         """Return the analytics counters."""
