@@ -7,6 +7,7 @@ time read back without a zone is taken as UTC.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
 def utc(moment: datetime) -> datetime:
@@ -17,3 +18,8 @@ def utc(moment: datetime) -> datetime:
 def moment(text: str | None) -> datetime | None:
     """Return an ISO-8601 time as an aware datetime in UTC (a time naming no zone is UTC)."""
     return utc(datetime.fromisoformat(text)) if text else None
+
+
+# A batch parses the same times many times over (a message's status history is sorted at
+# every change): the writer parses each once.
+cached_moment = lru_cache(maxsize=65_536)(moment)

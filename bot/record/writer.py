@@ -1,6 +1,7 @@
 """Writing what Redis committed into the record: in batches, idempotently, in any order.
 
-Two kinds of entry arrive (bot/record/drain.py reads them from the record stream):
+Two kinds of entry arrive (bot/record/drain.py reads them from the record stream;
+bot/record/entries.py says what each holds):
 - a `Commit`: what one transition changed for one contact (its queryable part if that
   changed, the runs that moved, new messages, events, each consent decision among them
   also a row of the consent ledger);
@@ -19,15 +20,16 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, String, Table, Text, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from bot.domain.messages import RANK
+from bot.record.entries import Commit, Entry, StatusChange
 from bot.record.ledger import ledger_rows
+from bot.record.message_rows import message_merged
 from bot.record.schema import (
     consent_ledger,
     contacts,
@@ -35,45 +37,14 @@ from bot.record.schema import (
     journey_runs,
     messages,
 )
-from bot.record.times import moment, utc
+from bot.record.times import cached_moment, utc
 
-# A batch parses the same times many times over (a message's status history is sorted at
-# every change): each is parsed once.
-_moment = lru_cache(maxsize=65_536)(moment)
+_moment = cached_moment
+
+__all__ = ["Commit", "Entry", "RecordWriter", "StatusChange"]
 
 # Event fields that have columns of their own; the rest go to `data`.
 _EVENT_COLUMNS = frozenset(("type", "at", "intent", "confidence", "journey", "run_id", "seq"))
-
-
-@dataclass(frozen=True)
-class Commit:
-    """What one committed transition changed for one contact."""
-
-    id: str  # the stream entry's id: the commit's events are numbered within it
-    at: str  # when it was committed (ISO-8601)
-    phone: str
-    contact: Mapping[str, Any] | None = None  # Contact.record_view()["contact"], if changed
-    runs: Sequence[Mapping[str, Any]] = ()  # the runs that changed, as record_view gives them
-    messages: Sequence[Mapping[str, str]] = ()  # each new message's hash fields
-    events: Sequence[Mapping[str, Any]] = ()  # the log events, each with `at` and `type`
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    """A message's new status; `sid` when Twilio accepted it, `error_code` when it failed."""
-
-    id: str  # the stream entry's id
-    at: str
-    phone: str
-    message: str  # the message's id
-    status: str
-    sid: str | None = None
-    error_code: int | None = None
-    reason: str | None = None  # why a guardrail suppressed or deferred it
-    send_at: str | None = None  # when a deferred message goes out
-
-
-Entry = Commit | StatusChange
 
 
 @dataclass
@@ -167,7 +138,7 @@ class RecordWriter:
             whole = row is None
             for entry in entries:
                 whole = whole or isinstance(entry, Commit)
-                row = _message_merged(row, message_id, entry)
+                row = message_merged(row, message_id, entry)
             if row is None:
                 continue
             if whole:
@@ -284,113 +255,6 @@ def _contact_row(contact: Mapping[str, Any], at: str) -> dict[str, Any]:
         "active_at": _moment(contact.get("last_active_at") or contact.get("created_at") or at),
         "updated_at": _moment(at),
     }
-
-
-def _message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) -> dict[str, Any]:
-    """Return the message row with `entry` applied, whatever order entries arrive in."""
-    if isinstance(entry, Commit):
-        data = next(m for m in entry.messages if m["id"] == message_id)
-        created = _message_row(data)
-        if row is None:
-            return created
-        # The message itself (a replay, or a status that overtook it): its content wins,
-        # the statuses are merged.
-        history = _history(row["status_history"], created["status_history"])
-        updates = {
-            k: v
-            for k, v in created.items()
-            if k not in ("sid", "error_code") and not (k in ("reason", "send_at") and v is None)
-        }
-        return _with_status({**row, **updates}, history)
-    if row is None:  # a status that overtook its message: a placeholder until it arrives
-        row = {
-            "id": message_id,
-            "phone": entry.phone,
-            "direction": "outbound",
-            "body": "",
-            "kind": None,
-            "journey": None,
-            "step": None,
-            "status": entry.status,
-            "status_history": [],
-            "reason": None,
-            "sid": None,
-            "error_code": None,
-            "segments": None,
-            "seq": 0,
-            "author": None,
-            "send_at": None,
-            "created_at": _moment(entry.at),
-            "updated_at": _moment(entry.at),
-        }
-    row = dict(row)
-    if entry.sid:
-        row["sid"] = entry.sid
-    if entry.error_code is not None:
-        row["error_code"] = entry.error_code
-    if entry.reason:
-        row["reason"] = entry.reason
-    if entry.send_at:
-        row["send_at"] = _moment(entry.send_at)
-    return _with_status(row, _history(row["status_history"], [[entry.status, entry.at]]))
-
-
-def _message_row(data: Mapping[str, str]) -> dict[str, Any]:
-    return {
-        "id": data["id"],
-        "phone": data["phone"],
-        "direction": data["direction"],
-        "body": data.get("body", ""),
-        "kind": data.get("kind"),
-        "journey": data.get("journey"),
-        "step": data.get("step"),
-        "status": data["status"],
-        "status_history": [[data["status"], data["at"]]],
-        "reason": data.get("reason"),
-        "sid": data.get("sid"),
-        "error_code": int(data["error_code"]) if data.get("error_code") else None,
-        "segments": None,
-        "seq": int(data.get("seq") or 0),
-        "author": data.get("author"),
-        "send_at": _moment(data.get("send_at")),
-        "created_at": _moment(data["at"]),
-        "updated_at": _moment(data["at"]),
-    }
-
-
-def _history(*parts: Sequence[Sequence[str]]) -> list[list[str]]:
-    """Merge status histories: each (status, time) once, oldest first.
-
-    A status change is dated by its stream entry, to the millisecond, so two can share a
-    time (Twilio's `sent` and `delivered` often do). Redis moves a message only to a
-    status of higher rank (but for a send tried again, long after), so among those the
-    higher rank came later.
-    """
-    seen = {(status, at) for part in parts for status, at in part}
-    return [list(pair) for pair in sorted(seen, key=_status_order)]
-
-
-def _status_order(pair: tuple[str, str]) -> tuple[datetime | None, int, str]:
-    status, at = pair
-    return _moment(at), RANK.get(status, 0), status
-
-
-def _with_status(row: dict[str, Any], history: list[list[str]]) -> dict[str, Any]:
-    """Set the row's history, and its status: the furthest in it, the latest among equals.
-
-    By rank first, as Redis moves a message only forward: a message's creation is dated
-    by the app's clock and its status changes by Redis', so time alone could put a
-    `pending` written on a fast clock after the `failed` that followed it.
-    """
-    status, _ = max(history, key=lambda pair: (RANK.get(pair[0], 0), _when(pair[1])))
-    latest = max(_when(when) for _, when in history)
-    return {**row, "status_history": history, "status": status, "updated_at": latest}
-
-
-def _when(text: str) -> datetime:
-    found = _moment(text)
-    assert found is not None, "a status history's times are never empty"
-    return found
 
 
 def _event_rows(commit: Commit) -> Iterable[dict[str, Any]]:
