@@ -51,8 +51,9 @@ from bot.config import Settings
 from bot.domain.contacts import Contact, ConversationStatus
 from bot.domain.messages import Direction, Message, Status
 from bot.record import conversations, database
+from bot.record.message_rows import message_row
 from bot.record.schema import contacts, journey_runs, messages
-from bot.record.writer import Commit, RecordWriter, _contact_row, _message_row
+from bot.record.writer import Commit, RecordWriter, _contact_row
 from bot.runtime import Runtime
 from bot.staff.accounts import StaffAccounts
 from bot.storage.store import Changes
@@ -150,7 +151,7 @@ def fill(engine: Engine, count: int, seed: int = 7) -> None:
         ):
             status_ = Status.RECEIVED if way is Direction.INBOUND else Status.DELIVERED
             message = Message(uuid.uuid4().hex, phone, way, body, status_, at, seq=number_in)
-            message_rows.append(_message_row(message.to_hash()))
+            message_rows.append(message_row(message.to_hash()))
         if rng.random() < 0.12:
             run = Run(f"run-{phone}", JOURNEY, "ask", RunStatus.WAITING, created)
             contact.runs.append(run)
