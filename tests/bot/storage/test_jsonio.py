@@ -30,3 +30,18 @@ def test_sorted_keys_give_one_encoding_per_value() -> None:
 def test_integers_beyond_64_bits_still_encode() -> None:
     data = {"order_id": 2**70, "ok": True}
     assert json.loads(jsonio.dumps(data)) == data
+
+
+def test_a_value_orjson_cannot_write_is_still_written_as_json_it_can_read() -> None:
+    # A 70-bit integer sends it down the standard library's path, which would write an
+    # infinity as -Infinity: JSON no reader here (orjson, Lua's cjson) takes.
+    value = {"big": 2**70, "low": float("-inf"), "nested": [{"high": float("inf")}]}
+    assert jsonio.loads(jsonio.dumps(value)) == {
+        "big": 2**70,
+        "low": None,
+        "nested": [{"high": None}],
+    }
+
+
+def test_an_infinity_written_before_is_still_read() -> None:
+    assert jsonio.loads('{"low":-Infinity,"n":1}') == {"low": float("-inf"), "n": 1}
