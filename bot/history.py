@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.domain.messages import Direction, Message
+from bot.domain.messages import Direction, Message, held_view
 from bot.record import ledger
 from bot.record.reading import Place, events_before, message_place, messages_before
 from bot.record.times import moment, utc
@@ -134,8 +134,6 @@ def _from_row(row: dict[str, Any]) -> dict[str, Any]:
             out["author"] = row["author"]
         if row["error_code"] is not None:
             out["error_code"] = row["error_code"]
-        if row.get("send_at") and row["status"] == "deferred":
-            out["send_at"] = utc(row["send_at"]).isoformat()
-        if row.get("reason") and row["status"] in ("deferred", "suppressed"):
-            out["reason"] = row["reason"]
+        send_at = utc(row["send_at"]).isoformat() if row.get("send_at") else None
+        out.update(held_view(row["status"], send_at, row.get("reason")))
     return out

@@ -186,19 +186,19 @@ def _message_created(turn: Turn, event: MessageCreated) -> None:
 
 
 def _wait_started(turn: Turn, event: WaitStarted) -> None:
+    # The message this wait asks for an answer to, if its step sent one in this transition.
+    question = turn.asking.get(event.run_id) if event.waiting_for == "reply" else None
+    if question is not None and question.step != event.step:
+        question = None
     if event.timeout_at is not None:
         timer = TimeoutTimer(turn.contact.phone, event.run_id, event.seq)
         turn.schedule(event.timeout_at, timer)
-        question = turn.asking.get(event.run_id)
-        if event.waiting_for == "reply" and question is not None and question.step == event.step:
+        if question is not None:
             # If quiet hours or a cap hold the question, its wait moves with it.
             question.timeout = timer_member(encode(timer))
-    if event.waiting_for == "reply":
-        question = turn.asking.get(event.run_id)
-        run = turn.contact.run(event.run_id)
-        if run is not None:  # what a consent given in reply agrees to
-            asked = question is not None and question.step == event.step
-            run.asked = question.body if asked and question is not None else None
+    run = turn.contact.run(event.run_id)
+    if event.waiting_for == "reply" and run is not None:
+        run.asked = question.body if question is not None else None  # what a consent agrees to
 
 
 def _field_set(turn: Turn, event: FieldSet) -> None:

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.domain.frequency import Cap
 from bot.domain.guardrails import Standing
 from bot.domain.messages import Message
-from bot.domain.phones import timezone_for, zones_of
+from bot.domain.phones import zones_of
 from bot.domain.quiet_hours import QuietHours, next_allowed_in_all
 from bot.domain.state_rules import state_rule
 from flows.timing import zone_named
@@ -61,11 +61,12 @@ class Pacer:
         none is known) is not trusted alone: 08:00 must be 08:00 wherever they may be.
         """
         default = self.settings.default_timezone
-        own = zone_named(timezone or timezone_for(phone, default))
-        if own is not None and (timezone or default) != default:
+        own = zone_named(timezone) if timezone != default else None
+        if own is not None:
             return (own,)
         spanned = tuple(z for name in zones_of(phone) if (z := zone_named(name)) is not None)
-        return spanned or ((own,) if own is not None else ())
+        fallback = zone_named(default)
+        return spanned or ((fallback,) if fallback is not None else ())
 
     def places(self, phone: str) -> list[tuple[int, float]]:
         """Return the caps a number's marketing counts against, as (count, window seconds)."""

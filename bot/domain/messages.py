@@ -179,8 +179,15 @@ class Message:
                 out["author"] = self.author
             if self.error_code is not None:
                 out["error_code"] = self.error_code
-            if self.send_at and self.status is Status.DEFERRED:
-                out["send_at"] = self.send_at
-            if self.reason and self.status in (Status.DEFERRED, Status.SUPPRESSED):
-                out["reason"] = self.reason
+            out.update(held_view(self.status, self.send_at, self.reason))
         return out
+
+
+def held_view(status: str, send_at: str | None, reason: str | None) -> dict[str, str]:
+    """Return what the API shows of a message a guardrail holds: when it goes, and why."""
+    out = {}
+    if send_at and status == Status.DEFERRED:
+        out["send_at"] = send_at
+    if reason and status in (Status.DEFERRED, Status.SUPPRESSED):
+        out["reason"] = reason
+    return out
