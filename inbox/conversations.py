@@ -12,7 +12,17 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import redis
-from flask import Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug import exceptions as http
 from werkzeug.wrappers import Response as Redirect
 
@@ -185,10 +195,25 @@ def duration(seconds: float) -> str:
     return f"{seconds // 86400} d"
 
 
+@blueprint.before_request
+def mark_the_feed() -> None:
+    """Note the feed's position before a page reads the record, for its script to go on from.
+
+    A batch written while the page is made, or before its script first asks, is then
+    still news to it: starting from the feed's newest entry instead would miss it.
+    """
+    if request.method == "GET" and request.endpoint not in ("inbox.feed", "inbox.static"):
+        g.feed_mark = _changed_since(_runtime().redis, "$")[0]
+
+
 @blueprint.app_context_processor
 def inbox_globals() -> dict[str, Any]:
     """Give every page the helpers its templates call."""
-    return {"waited": conversations.waited, "waiting_now": _waiting_now}
+    return {
+        "waited": conversations.waited,
+        "waiting_now": _waiting_now,
+        "feed_mark": g.get("feed_mark"),
+    }
 
 
 def _waiting_now() -> int:

@@ -55,7 +55,8 @@
     });
   }
 
-  var after = null;
+  // Where the feed stood before the page read the record: what was written since is news.
+  var after = document.body.getAttribute("data-feed-after");
   function poll() {
     if (!feedUrl) { return; }
     var url = feedUrl + (after ? "?after=" + encodeURIComponent(after) : "");
@@ -63,7 +64,7 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (data) {
         if (!data) { return; }
-        var first = after === null;
+        var first = !after;
         after = data.last;
         if (data.waiting !== null) { setWaiting(data.waiting); }
         if (first || !data.changed.length) { return; }

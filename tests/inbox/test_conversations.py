@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from bot.delivery.sender import Sender
 from bot.record.drain import RecordDrain
@@ -102,6 +102,31 @@ def test_a_new_message_appears_without_reloading(
     messages = page.get_by_role("list", name="Messages")
     expect(messages).to_contain_text("are you there?", timeout=8000)
     expect(page.get_by_label("Reply", exact=True)).to_have_value("half-typed answer")  # kept
+
+
+def test_a_change_written_before_the_pages_first_poll_still_shows(
+    page: Page, served: Served, accounts, maria: Texter
+) -> None:
+    maria.text("agent")
+    record(served.runtime)
+    sign_in(page, served.url)
+    expect(page.get_by_role("link", name="Maria Silva")).to_be_visible()
+    held: list[str] = []
+
+    def change_before_the_first_poll(route: Route) -> None:
+        # The thread page's first ask waits until a new text is in the record.
+        if not held and "/inbox/c/" in (route.request.headers.get("referer") or ""):
+            held.append(route.request.url)
+            maria.text("still there?")
+            record(served.runtime)
+        route.continue_()
+
+    page.route("**/inbox/feed*", change_before_the_first_poll)
+    page.get_by_role("link", name="Maria Silva").click()
+    messages = page.get_by_role("list", name="Messages")
+    expect(messages).to_contain_text("agent")
+    expect(messages).to_contain_text("still there?", timeout=8000)
+    assert held, "the page asked the feed"
 
 
 def test_staff_cannot_text_someone_who_opted_out_and_are_told_why(
