@@ -21,6 +21,7 @@ import uuid
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy.exc import DBAPIError
@@ -208,7 +209,12 @@ def run(settings: Settings, redis_url: str, *, burst: bool = False) -> int:
     consumer = f"{socket.gethostname()}:{os.getpid()}"
     claim_after_ms = round(settings.record_claim_after * 1000)
     drain = RecordDrain(
-        client, RecordWriter(engine), keys.RECORD, consumer, claim_after_ms, keys.RECORD_FEED
+        client,
+        RecordWriter(engine, ZoneInfo(settings.default_timezone)),
+        keys.RECORD,
+        consumer,
+        claim_after_ms,
+        keys.RECORD_FEED,
     )
     recorder = Recorder(drain, Store(client), settings)
     signal.signal(signal.SIGTERM, recorder.stop)

@@ -47,6 +47,19 @@ class QuietHours(StrEnum):
     IGNORE = "ignore"
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """What counts as a journey's conversion, and how long a message can claim one.
+
+    A business event named in `events` is credited, last touch, to the journey message
+    the contact clicked within `click_window`, else received within `receipt_window`.
+    """
+
+    events: frozenset[str] = frozenset({"order_placed"})
+    click_window: timedelta = timedelta(days=5)
+    receipt_window: timedelta = timedelta(hours=12)
+
+
 class WhenCapped(StrEnum):
     """What a marketing message does when the contact's frequency cap is full."""
 
@@ -270,6 +283,7 @@ class Journey:
     # None: not said, the bot decides by kind (marketing waits out quiet hours)
     quiet_hours: QuietHours | None = None
     when_capped: WhenCapped = WhenCapped.DEFER
+    conversion: Conversion = Conversion()
     _index: Mapping[str, Step] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -18,7 +18,13 @@ from bot.runtime import Runtime, current
 from bot.storage import keys
 from bot.storage.store import LockLost
 from inbox.auth import SESSION_LIFETIME, current_staff
-from webhooks import api, metrics, staff_api, twilio  # noqa: F401 (staff_api adds to api)
+from webhooks import (  # noqa: F401 (staff_api and analytics_api add to api)
+    analytics_api,
+    api,
+    metrics,
+    staff_api,
+    twilio,
+)
 from webhooks.forms import WebRequest
 
 log = logging.getLogger(__name__)

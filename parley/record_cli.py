@@ -1,4 +1,4 @@
-"""The record's commands: `db upgrade`, `db prune`, `export` and `consent export`."""
+"""The record's commands: `db upgrade|prune`, `export`, `consent export`, `analytics rebuild`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `db upgrade|prune`, `export` and `consent export` under the command line's."""
+    """Register the record's commands under the command line's."""
     db = commands.add_parser("db", help="the record (SQL)").add_subparsers(
         dest="db_command", required=True
     )
@@ -44,6 +44,20 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     ledger.set_defaults(kind="consent")
     _export_flags(ledger)
+
+    analytics = commands.add_parser("analytics", help="the journeys' figures").add_subparsers(
+        dest="analytics_command", required=True
+    )
+    rebuild = analytics.add_parser(
+        "rebuild", help="recompute the journeys' daily figures from the record"
+    )
+    rebuild.add_argument(
+        "--since",
+        help="only the days from this ISO date on (default: every day the record still"
+        " holds whole: with RECORD_RETENTION_DAYS set, the days since its horizon)",
+    )
+    _progress_flag(rebuild)
+    rebuild.set_defaults(func=_analytics_rebuild)
 
 
 def _export_flags(export: argparse.ArgumentParser) -> None:
@@ -212,4 +226,46 @@ def _db_prune(args: argparse.Namespace) -> int:
         f"parley: deleted what is older than {days} days (before {stamp}): {counts};"
         " the consent ledger, contacts and conversions are kept"
     )
+    return 0
+
+
+def _analytics_rebuild(args: argparse.Namespace) -> int:
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tqdm import tqdm
+
+    from bot.config import Settings
+    from bot.record import rollups
+
+    settings = Settings.from_env()
+    zone = ZoneInfo(settings.default_timezone)
+    since: date | None = None
+    if args.since is not None:
+        try:
+            since = date.fromisoformat(args.since.strip())
+        except ValueError:
+            print(
+                f"parley: --since must be a date such as 2026-11-01, not {args.since!r}",
+                file=sys.stderr,
+            )
+            return 2
+    elif settings.record_retention_days is not None:
+        # Days before the retention horizon were counted from rows pruned since: kept.
+        horizon = datetime.now(zone).date() - timedelta(days=settings.record_retention_days)
+        since = horizon + timedelta(days=1)
+    engine = _record(settings)
+    if engine is None:
+        return 1
+    try:
+        with tqdm(unit="row", desc="rebuilding", disable=not _progress(args)) as bar:
+
+            def count(rows: int) -> None:
+                bar.update(rows)
+
+            read = rollups.rebuild(engine, zone, since, progress=count)
+    finally:
+        engine.dispose()
+    days = f"from {since.isoformat()} on" if since else "every day"
+    print(f"parley: rebuilt the journeys' figures for {days} from {read} rows of the record")
     return 0

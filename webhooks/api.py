@@ -200,7 +200,7 @@ def upsert_contact() -> Response:
 
 
 class NotFound(Exception):
-    """A contact the API does not know."""
+    """A contact (or a journey) the API does not know."""
 
 
 @blueprint.errorhandler(NotFound)

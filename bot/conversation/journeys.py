@@ -20,12 +20,15 @@ from bot.conversation.log_events import (
 from bot.conversation.turn import Turn
 from bot.delivery.timers import StartTimer
 from bot.domain.contacts import Contact, Purpose
-from flows.engine import ActionResult, Context, Run, RunStatus, interrupt, resume, start
+from bot.domain.conversions import revenue_problems
+from flows.engine import ActionResult, Context, Reply, Run, RunStatus, interrupt, resume, start
 from flows.event_data import Problem, check_data, key_of
 from flows.events import ActionRequested, Event, JourneyStartRequested
 from flows.model import Journey, JourneyKind, Trigger
 from flows.rules import entry_decision, exit_ends, trigger_word
+from flows.runner import rating_of
 from flows.timing import date_trigger_time
+from nlu.intents import RATING
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class JourneyRunner:
                     *journey.trigger_events,
                     *journey.exit_events,
                     *(t.params.get("event") for t in journey.triggers_of("date")),
+                    *journey.conversion.events,
                 )
                 if name
             )
@@ -91,7 +95,22 @@ class JourneyRunner:
         self, event: str, data: Mapping[str, Any], now: datetime, zone: Callable[[], tzinfo]
     ) -> list[Problem]:
         """Return what is wrong with an event's data for the journeys it reaches."""
-        return check_data(self.journeys.values(), event, data, now, zone)
+        problems = check_data(self.journeys.values(), event, data, now, zone)
+        if self.conversion_windows(event):
+            problems += [Problem(name, why) for name, why in revenue_problems(data)]
+        return problems
+
+    def conversion_windows(self, event: str) -> dict[str, list[float]]:
+        """Return each journey `event` is a conversion of, with its click and receipt windows
+        in seconds."""
+        return {
+            journey.id: [
+                journey.conversion.click_window.total_seconds(),
+                journey.conversion.receipt_window.total_seconds(),
+            ]
+            for journey in self.journeys.values()
+            if event in journey.conversion.events
+        }
 
     def date_triggers(self, event: str | None) -> list[tuple[Journey, Trigger]]:
         """Return date triggers anchored on this event's data (None: on contact fields)."""
@@ -197,6 +216,8 @@ class JourneyRunner:
         new_run, events = resume(run, journey, self.context(turn), input)
         if not events:
             return False
+        if isinstance(input, Reply) and run.status is RunStatus.WAITING:
+            turn.reply_taken(run, new_run, rating_of(input) if input.intent == RATING else None)
         self.advance(turn, new_run, events, depth)
         return True
 

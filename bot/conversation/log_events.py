@@ -43,6 +43,21 @@ class EventReceived:
 
 
 @dataclass(frozen=True)
+class ConversionReported:
+    """A business event that counts as a conversion, for the record to credit to a journey.
+
+    `windows` holds, for each journey it converts for, how long after a click and after
+    a received message (in seconds) that journey's messages can claim it.
+    """
+
+    type: ClassVar[str] = "conversion_reported"
+    event: str
+    total: str | None
+    currency: str | None
+    windows: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
 class ConsentChanged:
     """A consent decision with its evidence, as the consent ledger keeps it.
 
@@ -229,6 +244,7 @@ LogEvent = (
     MessageReceived
     | MessageSuppressed
     | EventReceived
+    | ConversionReported
     | ConsentChanged
     | OptedIn
     | OptedOut

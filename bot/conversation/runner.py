@@ -18,6 +18,7 @@ from bot.conversation import compliance, staffing
 from bot.conversation.journeys import JourneyRunner, date_slot
 from bot.conversation.log_events import (
     ConsentChanged,
+    ConversionReported,
     EventReceived,
     MessageReceived,
     OptedIn,
@@ -29,6 +30,7 @@ from bot.delivery.timers import TimeoutTimer
 from bot.domain import phones
 from bot.domain.consent import Method, Purpose, method_for_source
 from bot.domain.contacts import Contact, ConversationStatus
+from bot.domain.conversions import currency_of, total_of
 from bot.domain.messages import Direction, Kind
 from bot.storage.store import (
     BUSY,
@@ -43,6 +45,7 @@ from bot.storage.store import (
 from flows.engine import Reply, Run, Timeout, expecting
 from flows.event_data import key_of
 from flows.model import Journey, JourneyKind
+from flows.template import DEFAULT_CURRENCY
 from nlu.intents import GREET, HUMAN, THANKS
 
 log = logging.getLogger(__name__)
@@ -352,6 +355,11 @@ class Conversations:
         event_id = uuid.uuid4().hex[:16]
         with self.transition(phone) as turn:
             turn.log(EventReceived(event))
+            windows = self.runner.conversion_windows(event)
+            if windows:
+                fallback = self.settings.business.get("currency") or DEFAULT_CURRENCY
+                total, currency = total_of(data), currency_of(data, fallback)
+                turn.log(ConversionReported(event, total, currency, windows))
             self.runner.end_on_event(turn, event, data)
             for journey in self.runner.triggered_by(event):
                 reason = self.runner.start(turn, journey, data, event_id=event_id)

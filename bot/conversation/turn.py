@@ -11,6 +11,7 @@ from bot.conversation.log_events import (
     ConsentChanged,
     HandoffStarted,
     LogEvent,
+    MessageReceived,
     MessageSuppressed,
     entry,
 )
@@ -37,6 +38,7 @@ from flows.events import (
     TagsChanged,
     WaitStarted,
 )
+from flows.state import RunStatus
 
 
 class Turn:
@@ -74,6 +76,33 @@ class Turn:
         self.changes.events.append(
             {"at": self.stamp, **entry(event), "seq": self.contact.event_seq}
         )
+
+    def reply_taken(self, before: Run, after: Run, rating: int | None) -> None:
+        """Say on the contact's text (its `message_received` event) which journey step took it.
+
+        `before` is the waiting run that took the reply and `after` the run it became:
+        `waited_s` is how long the contact took to answer the step's question, and
+        `unclear` says that the reply moved nothing (a retry, or no branch for it).
+        """
+        received = next(
+            (e for e in reversed(self.events) if e["type"] == MessageReceived.type), None
+        )
+        if received is None:
+            return
+        started = before.wait_started_at
+        received.update(
+            journey=before.journey,
+            run_id=before.id,
+            step=before.step,
+            waited_s=round((self.now - started).total_seconds(), 3) if started else None,
+            unclear=(
+                after.status is RunStatus.WAITING
+                and after.step == before.step
+                and after.wait_seq == before.wait_seq
+            ),
+        )
+        if rating is not None:
+            received["rating"] = rating
 
     def record_inbound(self, sid: str, body: str) -> Message:
         """Record a message the contact sent."""

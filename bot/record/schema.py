@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     Index,
@@ -99,6 +101,7 @@ messages = Table(
     Column("seq", Integer, nullable=False, server_default="0"),
     Column("author", String(200)),  # the staff member who wrote it
     _when("send_at"),  # when a deferred message goes out (quiet hours, a frequency cap)
+    _when("clicked_at"),  # the first counted click on one of its tracked links
     _when("created_at", nullable=False),
     _when("updated_at", nullable=False),
     # A contact's history, page by page, newest first: (phone, seq, created_at, id).
@@ -142,6 +145,8 @@ journey_runs = Table(
     Column("step", String(100)),
     Column("steps", JSON, nullable=False, default=list),  # the steps passed, in order
     Column("variant", String(100)),  # the A/B arm it took, if it met a split
+    Column("splits", JSON, nullable=False, default=dict),  # {split step: arm taken}
+    Column("goals", JSON, nullable=False, default=list),  # [[goal, when reached], ...]
     _when("started_at", nullable=False),
     _when("ended_at"),
     Column("end_reason", String(200)),
@@ -200,10 +205,23 @@ conversions = Table(
     Column("journey", String(100)),
     Column("step", String(100)),
     Column("message_id", String(ID)),
-    Column("total", Numeric(14, 2)),
+    Column("total", Numeric(18, 4)),  # as the event gave it, to a ten-thousandth
     Column("currency", String(3)),
     _when("at", nullable=False),
     Index(None, "journey", "at"),
+)
+
+# Analytics rollups (bot/record/rollups.py): each journey's figures, summed per day in
+# the business's time zone as the record is written, so a page reads days, not rows.
+# `value` is a count, or for revenue an amount in ten-thousandths of its currency unit.
+journey_counts = Table(
+    "journey_counts",
+    metadata,
+    Column("journey", String(100), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("metric", String(32), primary_key=True),
+    Column("key", String(200), primary_key=True),  # a step, a goal, a currency, or ""
+    Column("value", BigInteger, nullable=False),
 )
 
 # People who sign in to the staff inbox (bot/staff); the email is kept lower-cased.

@@ -17,9 +17,10 @@ replaced.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import cache
 from typing import Any
 
@@ -27,13 +28,25 @@ from sqlalchemy import Connection, Engine, String, Table, Text, bindparam, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from bot.record import rollups
+from bot.record.attribution import conversion_row
 from bot.record.entries import Commit, Entry, StatusChange
+from bot.record.facts import (
+    FACT_EVENTS,
+    Facts,
+    conversion_facts,
+    difference,
+    event_facts,
+    message_facts,
+    run_facts,
+)
 from bot.record.ledger import ledger_rows
 from bot.record.message_rows import message_merged
 from bot.record.schema import (
     consent_ledger,
     contacts,
     conversation_events,
+    conversions,
     journey_runs,
     messages,
 )
@@ -78,8 +91,9 @@ class _Batch:
 class RecordWriter:
     """Applies entries to the record, one transaction per batch."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, zone: tzinfo = UTC) -> None:
         self.engine = engine
+        self.zone = zone  # the business's: the day each analytics fact counts on
         self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
 
     def apply(self, entries: Sequence[Entry]) -> None:
@@ -87,24 +101,27 @@ class RecordWriter:
         batch = _Batch()
         for entry in entries:
             batch.add(entry)
+        facts: Facts = Counter()  # what the batch adds to the analytics rollups
         with self.engine.begin() as connection:
             if batch.contacts:
                 upsert = self._newer_wins(contacts, ["phone"])
                 connection.execute(upsert, _fitted(contacts, batch.contacts.values()))
             if batch.messages:
-                rows, statuses = self._merge_messages(connection, batch.messages)
+                rows, statuses = self._merge_messages(connection, batch.messages, facts)
                 if rows:
                     connection.execute(self._replace(messages, ["id"]), _fitted(messages, rows))
                 if statuses:
                     connection.execute(_STATUS_UPDATE, _fitted(messages, statuses))
             if batch.runs:
-                rows = self._merge_runs(connection, batch.runs)
+                rows = self._merge_runs(connection, batch.runs, facts)
                 connection.execute(self._replace(journey_runs, ["id"]), _fitted(journey_runs, rows))
             if batch.events:
+                self._credit(connection, batch.events, facts)
                 insert = self._dialect.insert(conversation_events).on_conflict_do_nothing(
                     index_elements=["id"]
                 )
                 connection.execute(insert, _fitted(conversation_events, batch.events))
+            rollups.add(connection, facts)
             if batch.ledger:  # only ever added to: a decision written before stays as it was
                 insert = self._dialect.insert(consent_ledger).on_conflict_do_nothing(
                     index_elements=["id"]
@@ -123,24 +140,28 @@ class RecordWriter:
         return {row.id: _aware(row._asdict()) for row in connection.execute(query)}
 
     def _merge_messages(
-        self, connection: Connection, changes: dict[str, list[Entry]]
+        self, connection: Connection, changes: dict[str, list[Entry]], facts: Facts
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Return the message rows to write whole, and the status changes of rows already
-        written (as the parameters of _STATUS_UPDATE).
+        written (as the parameters of _STATUS_UPDATE); add what they change to `facts`.
 
         A message's merge reads nothing of a row already written but its statuses, sid and
-        error code: a commit replaces the rest, and a status change leaves it as it is.
+        error code, and what its figures need: a commit replaces the rest, and a status
+        change leaves it as it is.
         """
-        existing = self._existing(connection, messages, changes, *_STATUS_COLUMNS)
+        existing = self._existing(connection, messages, changes, *_MESSAGE_READ)
         rows, statuses = [], []
         for message_id, entries in changes.items():
-            row = existing.get(message_id)
+            before = row = existing.get(message_id)
             whole = row is None
             for entry in entries:
                 whole = whole or isinstance(entry, Commit)
                 row = message_merged(row, message_id, entry)
             if row is None:
                 continue
+            facts.update(
+                difference(message_facts(row, self.zone), message_facts(before, self.zone))
+            )
             if whole:
                 rows.append(row)
             else:
@@ -148,17 +169,56 @@ class RecordWriter:
         return rows, statuses
 
     def _merge_runs(
-        self, connection: Connection, changes: dict[str, list[tuple[Commit, Mapping[str, Any]]]]
+        self,
+        connection: Connection,
+        changes: dict[str, list[tuple[Commit, Mapping[str, Any]]]],
+        facts: Facts,
     ) -> list[dict[str, Any]]:
         existing = self._existing(connection, journey_runs, changes)
         rows = []
         for run_id, seen in changes.items():
-            row: dict[str, Any] | None = existing.get(run_id)
+            before = row = existing.get(run_id)
             for commit, run in seen:
                 row = _run_merged(row, commit, run)
             if row is not None:
                 rows.append(row)
+                facts.update(difference(run_facts(row, self.zone), run_facts(before, self.zone)))
         return rows
+
+    def _credit(self, connection: Connection, events: list[dict[str, Any]], facts: Facts) -> None:
+        """Add the figures of the batch's events not written before to `facts`.
+
+        An opt-out is credited here, once, to the journey and step of the last message the
+        contact was sent before it (the event row keeps them, so a rebuild agrees).
+        """
+        counted = [event for event in events if event["type"] in (*FACT_EVENTS, CONVERSION)]
+        if not counted:
+            return
+        ids = [event["id"] for event in counted]
+        known = {
+            row.id
+            for row in connection.execute(
+                select(conversation_events.c.id).where(conversation_events.c.id.in_(ids))
+            )
+        }
+        credited = []
+        for event in counted:
+            if event["id"] in known:
+                continue
+            if event["type"] == CONVERSION:
+                credited.append(conversion_row(connection, event))
+                continue
+            if event["type"] == OPTED_OUT and not event.get("journey"):
+                last = _last_sent(connection, event["phone"], event["at"])
+                if last is not None:
+                    event["journey"] = last.journey
+                    event["data"] = {**event["data"], "step": last.step}
+            facts.update(event_facts(event, self.zone))
+        if credited:
+            insert = self._dialect.insert(conversions).on_conflict_do_nothing(index_elements=["id"])
+            connection.execute(insert, _fitted(conversions, credited))
+            for row in credited:
+                facts.update(conversion_facts(row, self.zone))
 
     def _newer_wins(self, table: Table, key: list[str]) -> Insert:
         """Return an upsert that replaces a row only with one at least as recent."""
@@ -188,6 +248,18 @@ _STATUS_UPDATED = (
     "updated_at",
 )
 _STATUS_COLUMNS = ("status_history", "sid", "error_code", "reason", "send_at")
+# What a message's merge reads of a row already written: its statuses, and its facts' needs.
+_MESSAGE_READ = (
+    *_STATUS_COLUMNS,
+    "direction",
+    "journey",
+    "step",
+    "status",
+    "created_at",
+    "clicked_at",
+)
+OPTED_OUT = "opted_out"
+CONVERSION = "conversion_reported"
 _STATUS_UPDATE = messages.update().where(messages.c.id == bindparam("_id"))  # SETs what it is given
 
 
@@ -257,6 +329,22 @@ def _contact_row(contact: Mapping[str, Any], at: str) -> dict[str, Any]:
     }
 
 
+def _last_sent(connection: Connection, phone: str, at: datetime | None) -> Any:
+    """Return the journey and step of the last journey message sent to `phone` by `at`."""
+    query = (
+        select(messages.c.journey, messages.c.step)
+        .where(messages.c.phone == phone)
+        .where(messages.c.direction == "outbound")
+        .where(messages.c.journey.is_not(None))
+        .where(messages.c.sid.is_not(None))
+        .order_by(messages.c.seq.desc(), messages.c.created_at.desc())
+        .limit(1)
+    )
+    if at is not None:
+        query = query.where(messages.c.created_at <= at)
+    return connection.execute(query).first()
+
+
 def _event_rows(commit: Commit) -> Iterable[dict[str, Any]]:
     for number, event in enumerate(commit.events):
         seq = int(event.get("seq") or 0)
@@ -291,7 +379,14 @@ def _run_merged(
     chosen = next((e["variant"] for e in mine if e["type"] == "split_chosen"), None)
     at = _moment(commit.at)
     if row is None:
-        row = {"steps": [], "variant": None, "end_reason": None, "updated_at": at}
+        row = {
+            "steps": [],
+            "variant": None,
+            "splits": {},
+            "goals": [],
+            "end_reason": None,
+            "updated_at": at,
+        }
     merged = dict(row)
     if at is not None and at >= row["updated_at"]:
         merged.update(
@@ -312,7 +407,23 @@ def _run_merged(
     keyed = [[step, f"{commit.id}:{number}"] for number, step in enumerate(passed)]
     merged["steps"] = _steps(row["steps"], keyed)
     merged["variant"] = row["variant"] or chosen
+    splits = {e["step"]: e["variant"] for e in mine if e["type"] == "split_chosen"}
+    merged["splits"] = {**splits, **(row.get("splits") or {})}  # an arm, once taken, stays
+    goals = [[e["goal"], e.get("at") or commit.at] for e in mine if e["type"] == "goal_reached"]
+    merged["goals"] = _goals(row.get("goals") or [], goals)
     return merged
+
+
+def _when_reached(pair: Sequence[str]) -> datetime:
+    return _moment(pair[1]) or datetime.min.replace(tzinfo=UTC)
+
+
+def _goals(*parts: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Merge [goal, when] lists: each goal once, at the first time it was reached."""
+    first: dict[str, str] = {}
+    for goal, when in sorted((pair for part in parts for pair in part), key=_when_reached):
+        first.setdefault(goal, when)
+    return [[goal, when] for goal, when in first.items()]
 
 
 def _steps(*parts: Sequence[Sequence[str]]) -> list[list[str]]:

@@ -20,6 +20,7 @@ from flows.definition.policy import (
 )
 from flows.definition.settings import (
     DEFAULT_KIND,
+    read_conversion,
     read_defaults,
     read_entry,
     read_exit_events,
@@ -35,7 +36,7 @@ from flows.model import Journey, WhenCapped
 
 JOURNEY_KEYS = (
     "id", "name", "kind", "language", "trigger", "entry", "exit", "fields", "defaults", "nlu",
-    "steps", "event_data", "key", "quiet_hours", "when_capped",
+    "steps", "event_data", "key", "quiet_hours", "when_capped", "conversion",
 )  # fmt: skip
 
 
@@ -75,6 +76,7 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
     triggers = read_triggers(ctx, top.get("trigger"))
     entry = read_entry(ctx, top.get("entry"))
     exit_events = read_exit_events(ctx, top.get("exit"))
+    conversion = read_conversion(ctx, top.get("conversion"))
     fields = read_fields(ctx, top.get("fields"))
     event_data = read_event_data(top.get("event_data"), ctx.error)
     key = read_key(top.get("key"), event_data, ctx.error)
@@ -108,6 +110,7 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
         key=key,
         quiet_hours=quiet_hours,
         when_capped=when_capped or WhenCapped.DEFER,
+        conversion=conversion,
     )
     return journey, id_line
 

@@ -15,16 +15,18 @@ from flows.definition.values import (
     kind_name,
     plain,
     read_choice,
+    read_duration,
     read_mapping,
     read_pairs,
     read_text,
     read_words,
 )
-from flows.model import Entry, JourneyKind
+from flows.model import Conversion, Entry, JourneyKind
 from nlu import Vocabulary
 from nlu.intents import FALLBACK, INTENTS, OPT_OUT_KEYWORDS, RATING
 
 EXIT_KEYS = ("events",)
+CONVERSION_KEYS = ("events", "click_window", "receipt_window")
 NLU_KEYS = ("keywords", "examples")
 HOLDERS = ("contact", "event", "business")
 # `fields:` may also declare run.x: a value another journey's run of the same event keeps.
@@ -69,6 +71,25 @@ def read_exit_events(ctx: Context, node: Node | None) -> frozenset[str]:
     if "events" not in keys:
         ctx.error(node, "`exit` needs `events`")
     return frozenset(read_words(ctx, keys.get("events"), "events"))
+
+
+def read_conversion(ctx: Context, node: Node | None) -> Conversion:
+    """Read `conversion: {events: [order_placed], click_window: 5d, receipt_window: 12h}`."""
+    default = Conversion()
+    if node is None:
+        return default
+    if not isinstance(node, MappingNode):
+        ctx.error(node, "`conversion` must be a mapping like {events: [order_placed]}")
+        return default
+    keys = read_mapping(ctx, node, CONVERSION_KEYS, "conversion")
+    events = frozenset(read_words(ctx, keys["events"], "events")) if "events" in keys else None
+    click = read_duration(ctx, keys.get("click_window"))
+    receipt = read_duration(ctx, keys.get("receipt_window"))
+    return Conversion(
+        events or default.events,
+        click or default.click_window,
+        receipt or default.receipt_window,
+    )
 
 
 def read_fields(ctx: Context, node: Node | None) -> frozenset[str] | None:

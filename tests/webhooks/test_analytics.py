@@ -1,0 +1,333 @@
+"""A journey's figures through HTTP: a survey run for 120 contacts with known replies.
+
+Everything goes the way it does in production: events and texts over HTTP, the sender
+to the Twilio emulator, status callbacks, timers fired by the worker's tick, the record
+written by the recorder's writer. The figures expected are counted here from what the
+test did, not from the rollups' definitions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from bot.delivery.sender import Sender
+from bot.record import rollups
+from bot.record.drain import RecordDrain
+from bot.record.schema import conversions, journey_counts
+from bot.record.writer import RecordWriter
+from bot.runtime import Runtime
+from bot.storage import keys
+from bot.worker import tick
+from tests.texting import Texter, post_signed
+
+FLOWS = Path(__file__).parent / "analytics_flows"
+AUTH = {"Authorization": "Bearer test-token"}
+ASK = "How did we do? Reply with a number from 1 to 5."
+OFFERS = {
+    "offer_a": "Thanks! Reply YES for 10% off your next visit.",
+    "offer_b": "Thanks! Reply YES for a free whitening with your next visit.",
+}
+PEOPLE = 120
+ZONE = ZoneInfo("America/New_York")  # the tests' DEFAULT_TIMEZONE: the days figures count on
+
+
+@pytest.fixture
+def settings(settings):
+    return replace(settings, flows_dir=str(FLOWS))
+
+
+def day(moment: datetime) -> date:
+    return moment.astimezone(ZONE).date()
+
+
+def record(runtime: Runtime) -> None:
+    """Copy the record stream into the record, as the recorder does."""
+    zone = ZoneInfo(runtime.settings.default_timezone)
+    writer = RecordWriter(runtime.record, zone)
+    drain = RecordDrain(runtime.redis, writer, keys.RECORD, "test")
+    while drain.run_once():
+        pass
+
+
+class Survey:
+    """The 120 phones, the Twilio side of their messages, and what the test did."""
+
+    def __init__(self, client: FlaskClient, runtime: Runtime, emulator, start: datetime) -> None:
+        self.client, self.runtime, self.emulator = client, runtime, emulator
+        self.start = start
+        self.settings = runtime.settings
+        self.phones = [
+            Texter(client, f"+1415555{1000 + i}", self.settings.auth_token, "test-token")
+            for i in range(PEOPLE)
+        ]
+        self.called_back: set[str] = set()
+        self.waited: list[float] = []  # each reply a wait took, seconds after it began
+
+    def send(self, failing: frozenset[str] = frozenset()) -> None:
+        """Send what is queued and call back delivered (failed for `failing` phones)."""
+        Sender(self.runtime).drain()
+        for message in self.emulator.messages():
+            if message["sid"] in self.called_back:
+                continue
+            self.called_back.add(message["sid"])
+            status = "failed" if message["to"] in failing else "delivered"
+            params = {"MessageSid": message["sid"], "MessageStatus": status, "To": message["to"]}
+            response = post_signed(
+                self.client, "/webhooks/twilio/status", params, self.settings.auth_token
+            )
+            assert response.status_code == 204
+
+    def texts_to(self, phone: Texter) -> list[str]:
+        return [m["body"] for m in self.emulator.messages() if m["to"] == phone.phone]
+
+    def at(self, seconds: float) -> None:
+        self.runtime.clock.now = self.start + timedelta(seconds=seconds)  # type: ignore[attr-defined]
+
+    def figures(self, **query: str) -> dict[str, Any]:
+        response = self.client.get(
+            "/api/analytics/journeys/survey", query_string=query, headers=AUTH
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+
+@pytest.fixture
+def now(clock) -> datetime:
+    """Start the clock at the real time: Redis' clock stamps sends and status callbacks."""
+    clock.now = datetime.now(UTC).replace(microsecond=0)
+    return clock.now
+
+
+def nearest_rank(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(share * len(ordered))) - 1]
+
+
+def test_a_survey_for_120_people_adds_up(client, runtime: Runtime, emulator, now) -> None:
+    survey = Survey(client, runtime, emulator, now)
+    people = survey.phones
+    group = {phone.phone: i % 6 for i, phone in enumerate(people)}
+    failing = frozenset(p.phone for i, p in enumerate(people) if i % 12 == 0)  # silent ones
+
+    for phone in people:
+        assert phone.event("survey_due").status_code == 202
+    survey.send(failing)
+
+    def reply(members: int, text: str, seconds: float, waited: float | None) -> None:
+        survey.at(seconds)
+        for phone in people:
+            if group[phone.phone] == members:
+                assert phone.text(text).status_code == 200
+                if waited is not None:
+                    survey.waited.append(waited)
+        survey.send()
+
+    reply(1, "hmm", 60, 60)  # unclear: the question is asked again
+    reply(1, "5", 120, 120)
+    reply(2, "2", 300, 300)
+    reply(3, "4", 600, 600)
+    reply(4, "STOP", 900, None)  # compliance, not an answer to the question
+    reply(5, "5", 1800, 1800)
+    reply(1, "yes", 120 + 3600, 3600)
+    reply(5, "yes", 1800 + 3600, 3600)
+    for days in (1.5, 3.5):  # the question's wait, then the offers', time out
+        survey.at(days * 86400)
+        tick(runtime)
+        survey.send()
+    record(runtime)
+
+    arm = {
+        phone.phone: next(a for a, text in OFFERS.items() if text in survey.texts_to(phone))
+        for phone in people
+        if group[phone.phone] in (1, 3, 5)
+    }
+    entered = Counter(arm.values())
+    booked = Counter(a for p, a in arm.items() if group[p] in (1, 5))
+    waiting_at_offer = Counter(a for p, a in arm.items() if group[p] == 3)
+    journey_texts = [
+        text
+        for phone in people
+        for text in survey.texts_to(phone)
+        if text == ASK
+        or text in OFFERS.values()
+        or text.startswith(("Just a number", "Booked!", "Sorry to hear"))
+    ]
+    assert len(journey_texts) == 120 + 20 + 60 + 40 + 20
+
+    first, last = day(now), day(now + timedelta(days=4))
+    figures = survey.figures(**{"from": first.isoformat(), "to": last.isoformat()})
+    assert figures["journey"] == "survey"
+    assert (figures["from"], figures["to"]) == (first.isoformat(), last.isoformat())
+    assert figures["entered"] == PEOPLE
+    assert figures["completed"] == 20 + 20 + 20  # booked twice over, and the unhappy
+    steps = {s["step"]: s for s in figures["steps"]}
+    assert [s["step"] for s in figures["steps"]] == [
+        "ask", "happy", "offer_a", "offer_b", "booked", "unhappy"
+    ]  # fmt: skip
+    assert {name: s["reached"] for name, s in steps.items()} == {
+        "ask": 120,
+        "happy": 60,
+        "offer_a": entered["offer_a"],
+        "offer_b": entered["offer_b"],
+        "booked": 40,
+        "unhappy": 20,
+    }
+    assert {name: s["dropped_off"] for name, s in steps.items()} == {
+        "ask": 20 + 20,  # never answered, or opted out
+        "happy": 0,
+        "offer_a": waiting_at_offer["offer_a"],
+        "offer_b": waiting_at_offer["offer_b"],
+        "booked": 0,
+        "unhappy": 20,  # ended without a goal
+    }
+    assert figures["goals"] == {"booked": 40}
+    assert figures["messages"] == {
+        "sent": len(journey_texts),
+        "delivered": len(journey_texts) - len(failing),
+        "failed": len(failing),
+        "clicked": 0,
+        "suppressed": 0,
+        "delivery_rate": round((len(journey_texts) - len(failing)) / len(journey_texts), 4),
+        "click_rate": 0.0,
+    }
+    assert figures["opt_outs"] == 20
+    assert steps["ask"]["opt_outs"] == 20
+    assert figures["conversions"] == 40  # each run that reached the goal
+    assert figures["response_time_s"] == {
+        "p50": nearest_rank(survey.waited, 0.5),
+        "p90": nearest_rank(survey.waited, 0.9),
+        "count": len(survey.waited),
+    }
+    assert figures["ratings"] == {"count": 80, "mean": 4.0, "csat": 0.75}
+    assert (steps["ask"]["replies"], steps["ask"]["unclear"]) == (100, 20)
+    assert steps["ask"]["unclear_rate"] == 0.2
+    assert figures["splits"] == {
+        "happy": {
+            a: {
+                "entered": entered[a],
+                "goals": booked[a],
+                "goal_rate": round(booked[a] / entered[a], 4),
+            }
+            for a in ("offer_a", "offer_b")
+        }
+    }
+    assert figures["split_tests"]["happy"]["test"] in ("chi-square", "fisher-exact")
+
+    # A range without those days counts nothing; one day of it counts the day's.
+    before = (first - timedelta(days=30)).isoformat(), (first - timedelta(days=1)).isoformat()
+    empty = survey.figures(**{"from": before[0], "to": before[1]})
+    assert (empty["entered"], empty["messages"]["sent"], empty["steps"][0]["reached"]) == (0, 0, 0)
+    first_day = survey.figures(**{"from": first.isoformat(), "to": first.isoformat()})
+    assert first_day["entered"] == PEOPLE
+    ended = [now + timedelta(seconds=s) for s in (300, 120 + 3600, 1800 + 3600)]
+    assert first_day["completed"] == 20 * sum(day(t) == first for t in ended)
+
+    # The rollups kept as the record was written are what a rebuild from the record gives.
+    kept = counts(runtime)
+    assert kept and sum(kept.values()) > 0
+    rebuilt = rollups.rebuild(runtime.record, ZoneInfo(runtime.settings.default_timezone))
+    assert rebuilt > PEOPLE
+    assert counts(runtime) == kept
+
+
+def counts(runtime: Runtime) -> dict[tuple[Any, ...], int]:
+    with runtime.record.connect() as connection:
+        rows = connection.execute(select(journey_counts)).all()
+    return {(r.journey, r.day, r.metric, r.key): r.value for r in rows if r.value}
+
+
+def test_orders_are_credited_within_the_receipt_window_in_their_currencies(
+    client, runtime: Runtime, emulator, now
+) -> None:
+    survey = Survey(client, runtime, emulator, now)
+    early, late, stranger = survey.phones[:3]
+    for phone in (early, late):
+        assert phone.event("survey_due").status_code == 202
+    survey.send()  # delivered at the start
+    survey.at(11 * 3600 + 59 * 60)  # 11 h 59 min after it was received: credited
+    assert early.event("order_placed", {"total": 120.5, "currency": "usd"}).status_code == 202
+    assert early.event("booking_made", {"total": "80", "currency": "EUR"}).status_code == 202
+    survey.at(12 * 3600 + 60)  # 12 h 1 min: too late
+    assert late.event("order_placed", {"total": 99, "currency": "USD"}).status_code == 202
+    assert stranger.event("order_placed", {"total": 10}).status_code == 202  # in USD
+    record(runtime)
+
+    figures = survey.figures(**{"to": day(now + timedelta(days=1)).isoformat()})
+    assert figures["conversions"] == 2
+    assert figures["conversions_by"] == {"events": 2, "goals": 0}
+    assert figures["revenue"] == {"EUR": 80.0, "USD": 120.5}
+    assert {s["step"]: s for s in figures["steps"]}["ask"]["sent"] == 2
+    with runtime.record.connect() as connection:
+        credited = {
+            (row.phone, row.event): (row.journey, row.step)
+            for row in connection.execute(select(conversions))
+        }
+    assert credited == {
+        (early.phone, "order_placed"): ("survey", "ask"),
+        (early.phone, "booking_made"): ("survey", "ask"),
+        (late.phone, "order_placed"): (None, None),
+        (stranger.phone, "order_placed"): (None, None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({"total": "lots", "currency": "USD"}, "data.total"),
+        ({"total": -5, "currency": "USD"}, "data.total"),
+        ({"total": 5, "currency": "dollars"}, "data.currency"),
+    ],
+)
+def test_a_conversion_with_money_that_is_not_money_is_refused(
+    client, runtime: Runtime, data: dict[str, Any], problem: str
+) -> None:
+    phone = Texter(client, "+14155551234", runtime.settings.auth_token, "test-token")
+    response = phone.event("order_placed", data)
+    assert response.status_code == 400
+    assert problem in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "status", "says"),
+    [
+        ("/api/analytics/journeys/nope", {}, 404, "no journey 'nope'"),
+        ("/api/analytics/journeys/survey", {"from": "yesterday"}, 400, "from must be a date"),
+        ("/api/analytics/journeys/survey", {"to": "2026-13-01"}, 400, "to must be a date"),
+        (
+            "/api/analytics/journeys/survey",
+            {"from": "2026-12-02", "to": "2026-12-01"},
+            400,
+            "is after to",
+        ),
+        ("/api/analytics/journeys/survey", {"from": "2000-01-01"}, 400, "at most"),
+    ],
+)
+def test_bad_ranges_and_unknown_journeys_are_told_why(
+    client, path: str, query: dict[str, str], status: int, says: str
+) -> None:
+    response = client.get(path, query_string=query, headers=AUTH)
+    assert response.status_code == status
+    assert says in response.get_json()["error"]
+
+
+def test_figures_need_the_api_token(client) -> None:
+    assert client.get("/api/analytics/journeys/survey").status_code == 401
+
+
+def test_the_default_range_is_the_last_30_days(client, clock) -> None:
+    figures = client.get("/api/analytics/journeys/survey", headers=AUTH).get_json()
+    assert (figures["from"], figures["to"]) == ("2026-11-01", "2026-11-30")
+    assert figures["entered"] == 0 and figures["steps"][0] == {
+        "step": "ask", "reached": 0, "dropped_off": 0, "sent": 0, "delivered": 0,
+        "clicked": 0, "replies": 0, "unclear": 0, "unclear_rate": None, "opt_outs": 0,
+    }  # fmt: skip
