@@ -7,14 +7,12 @@ blueprint, so they take its bearer token and answer errors its way.
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request
 
 from bot.analytics import figures
 from bot.analytics.ranges import BadRange, date_range
-from flows.model import Journey
 from webhooks.api import BadRequest, NotFound, _runtime, blueprint
 
 
@@ -30,16 +28,4 @@ def journey_analytics(journey_id: str) -> Response:
         start, end = date_range(request.args.get("from"), request.args.get("to"), today)
     except BadRange as exc:
         raise BadRequest(str(exc)) from None
-    return jsonify(
-        figures.journey_figures(runtime.record, journey_id, start, end, **_shape(journey))
-    )
-
-
-def _shape(journey: Journey | None) -> dict[str, Any]:
-    """Return the journey's steps in order and each split's arms, as its file says."""
-    if journey is None:
-        return {}
-    return {
-        "steps": [step.id for step in journey.steps],
-        "splits": {step.id: list(step.split) for step in journey.steps if step.split},
-    }
+    return jsonify(figures.report(runtime.record, journey_id, journey, start, end))

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 from bot.analytics.splits import split_test
 from bot.record.facts import AMOUNT_SCALE
 from bot.record.schema import journey_counts
+from flows.model import Journey
 
 Sums = dict[str, dict[str, int]]  # metric -> key -> value
 
@@ -121,6 +122,17 @@ def journey_figures(
         },
         **_splits(data, splits or {}),
     }
+
+
+def report(
+    engine: Engine, journey_id: str, journey: Journey | None, start: date, end: date
+) -> dict[str, Any]:
+    """Return journey_figures for a journey as its file has it (steps in order, split arms)."""
+    if journey is None:
+        return journey_figures(engine, journey_id, start, end)
+    steps = [step.id for step in journey.steps]
+    splits = {step.id: list(step.split) for step in journey.steps if step.split}
+    return journey_figures(engine, journey_id, start, end, steps, splits)
 
 
 def percentile(histogram: Mapping[str, int], share: float) -> float | None:
