@@ -2,8 +2,9 @@
 
 One query reads the rollups of the range (a day's rows per journey, whatever the
 number of runs); the rest is arithmetic. The shape is DESIGN.md's contract, with more:
-each step also has its messages, replies and unclear replies, `conversions` is broken
-down by kind, and `split_tests` says whether each split has a winner.
+each step also has its messages, replies and unclear replies, `paths` counts the runs
+that moved along each edge, `conversions` is broken down by kind, and `split_tests`
+says whether each split has a winner.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ def journey_figures(
         "entered": _total(data, "entered"),
         "completed": _total(data, "completed"),
         "steps": _steps(data, steps),
+        "paths": [
+            {"from": edge.partition(">")[0], "to": edge.partition(">")[2], "runs": runs}
+            for edge, runs in sorted(data.get("path", {}).items())
+        ],
         "goals": dict(sorted(data.get("goal", {}).items())),
         "messages": {
             "sent": sent,

@@ -6,7 +6,7 @@ was: a replay adds nothing) and `rollups.rebuild` can sum them from scratch, and
 agree. Each fact is counted on a day in the business's time zone:
 
 - a run: `entered` on the day it started; `reached` each step, once, on the day it first
-  got there; `goal` each goal, once, on the day, and `goal_runs` on the first goal's
+  got there, and `path` each move from one step to the next ("ask>happy"), once; `goal` each goal, once, on the day, and `goal_runs` on the first goal's
   day (a goal is a conversion of its journey); `completed` or, ended without a goal,
   `dropped_off` at its last step, on the day it ended; `split` and `split_goal` for each
   split arm it took, on the day it started;
@@ -54,10 +54,18 @@ def run_facts(row: Mapping[str, Any] | None, zone: tzinfo) -> Facts:
     started = _day(row["started_at"], zone)
     facts[journey, started, "entered", ""] += 1
     first: dict[str, date] = {}
+    edges: dict[str, date] = {}
+    previous = None
     for step, where in row.get("steps") or ():
-        first.setdefault(step, _stream_day(where, zone) or started)
+        day = _stream_day(where, zone) or started
+        first.setdefault(step, day)
+        if previous is not None and previous != step:
+            edges.setdefault(f"{previous}>{step}", day)
+        previous = step
     for step, day in first.items():
         facts[journey, day, "reached", step] += 1
+    for edge, day in edges.items():
+        facts[journey, day, "path", edge] += 1
     goals = [(goal, at) for goal, at in row.get("goals") or ()]
     for goal, at in dict(reversed(goals)).items():
         facts[journey, _day(at, zone), "goal", goal] += 1

@@ -190,6 +190,17 @@ def test_a_survey_for_120_people_adds_up(client, runtime: Runtime, emulator, now
         "booked": 0,
         "unhappy": 20,  # ended without a goal
     }
+    assert figures["paths"] == sorted(
+        [
+            {"from": "ask", "to": "happy", "runs": 60},
+            {"from": "ask", "to": "unhappy", "runs": 20},
+            {"from": "happy", "to": "offer_a", "runs": entered["offer_a"]},
+            {"from": "happy", "to": "offer_b", "runs": entered["offer_b"]},
+            {"from": "offer_a", "to": "booked", "runs": booked["offer_a"]},
+            {"from": "offer_b", "to": "booked", "runs": booked["offer_b"]},
+        ],
+        key=lambda p: (p["from"], p["to"]),
+    )
     assert figures["goals"] == {"booked": 40}
     assert figures["messages"] == {
         "sent": len(journey_texts),

@@ -149,6 +149,8 @@ EXPECTED = {
     ("reached", "ask"): 1,
     ("reached", "happy"): 1,
     ("reached", "thanks"): 1,
+    ("path", "ask>happy"): 1,
+    ("path", "happy>thanks"): 1,
     ("goal", "rated"): 1,
     ("goal_runs", ""): 1,
     ("completed", ""): 1,
