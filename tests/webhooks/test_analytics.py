@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -234,6 +235,24 @@ def test_a_survey_for_120_people_adds_up(client, runtime: Runtime, emulator, now
     }
     assert figures["split_tests"]["happy"]["test"] in ("chi-square", "fisher-exact")
 
+    # The conversations as a whole: opt-out rates out of deliveries, unclear replies.
+    response = client.get(
+        "/api/analytics/conversations",
+        query_string={"from": first.isoformat(), "to": last.isoformat()},
+        headers=AUTH,
+    )
+    assert response.status_code == 200
+    whole = response.get_json()
+    assert whole["opt_outs"]["by_journey"] == [
+        {"journey": None, "opt_outs": 0, "delivered": 20, "rate": 0.0},  # the STOP answers
+        {"journey": "survey", "opt_outs": 20, "delivered": 250, "rate": 0.08},
+    ]
+    assert (whole["opt_outs"]["count"], whole["opt_outs"]["delivered"]) == (20, 270)
+    assert sum(w["opt_outs"] for w in whole["opt_outs"]["by_week"]) == 20
+    assert whole["unclear_replies"][0] == {
+        "journey": "survey", "step": "ask", "replies": 100, "unclear": 20, "rate": 0.2
+    }  # fmt: skip
+
     # A range without those days counts nothing; one day of it counts the day's.
     before = (first - timedelta(days=30)).isoformat(), (first - timedelta(days=1)).isoformat()
     empty = survey.figures(**{"from": before[0], "to": before[1]})
@@ -342,3 +361,32 @@ def test_the_default_range_is_the_last_30_days(client, clock) -> None:
         "step": "ask", "reached": 0, "dropped_off": 0, "sent": 0, "delivered": 0,
         "clicked": 0, "replies": 0, "unclear": 0, "unclear_rate": None, "opt_outs": 0,
     }  # fmt: skip
+
+
+def test_staff_response_times_fall_in_their_bins_and_hand_offs_count_by_reason(
+    client, runtime: Runtime, emulator, now
+) -> None:
+    survey = Survey(client, runtime, emulator, now)
+    waits = [30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 25 * 3600, 50 * 60]  # kept to 2 digits
+    people = survey.phones[: len(waits)]
+    for phone in people:
+        assert phone.text("can I talk to a person please").status_code == 200
+    for phone, waited in sorted(zip(people, waits, strict=True), key=lambda pair: pair[1]):
+        survey.at(waited)
+        url = f"/api/contacts/{quote(phone.phone)}/messages"
+        body = {"body": "Hi, this is Ana. How can I help?", "author": "ana@example.com"}
+        assert client.post(url, json=body, headers=AUTH).status_code == 201
+    survey.send()
+    record(runtime)
+
+    to = day(now + timedelta(days=2)).isoformat()
+    response = client.get("/api/analytics/conversations", query_string={"to": to}, headers=AUTH)
+    whole = response.get_json()
+    assert whole["staff_response_s"] == {
+        "count": 6,
+        "p50": nearest_rank([float(w) for w in waits], 0.5),
+        "p90": nearest_rank([float(w) for w in waits], 0.9),
+        "bins": {"0-1h": 2, "1-4h": 1, "4-8h": 1, "8-24h": 1, "24h+": 1},
+    }
+    assert whole["handoffs"]["count"] == 6
+    assert sum(whole["handoffs"]["by_reason"].values()) == 6
