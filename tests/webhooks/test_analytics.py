@@ -390,3 +390,35 @@ def test_staff_response_times_fall_in_their_bins_and_hand_offs_count_by_reason(
     }
     assert whole["handoffs"]["count"] == 6
     assert sum(whole["handoffs"]["by_reason"].values()) == 6
+
+
+def test_a_split_with_a_clear_winner_names_it(client, runtime: Runtime, emulator, now) -> None:
+    survey = Survey(client, runtime, emulator, now)
+    people = survey.phones[:80]
+    for phone in people:
+        assert phone.event("survey_due").status_code == 202
+    survey.send()
+    survey.at(60)
+    for phone in people:
+        assert phone.text("5").status_code == 200
+    survey.send()
+    arm = {
+        phone.phone: next(a for a, text in OFFERS.items() if text in survey.texts_to(phone))
+        for phone in people
+    }
+    survey.at(120)
+    for phone in people:
+        if arm[phone.phone] == "offer_a":  # only arm A's offer works
+            assert phone.text("yes").status_code == 200
+    survey.send()
+    record(runtime)
+
+    figures = survey.figures(**{"to": day(now + timedelta(days=1)).isoformat()})
+    entered = Counter(arm.values())
+    assert figures["splits"]["happy"] == {
+        "offer_a": {"entered": entered["offer_a"], "goals": entered["offer_a"], "goal_rate": 1.0},
+        "offer_b": {"entered": entered["offer_b"], "goals": 0, "goal_rate": 0.0},
+    }
+    test = figures["split_tests"]["happy"]
+    assert test["significant"] is True and test["winner"] == "offer_a"
+    assert test["p_value"] < 0.001
