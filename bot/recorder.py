@@ -203,7 +203,7 @@ class Recorder:
 
 def run(settings: Settings, redis_url: str, *, burst: bool = False) -> int:
     """Run a recorder for these settings until SIGTERM or SIGINT; return entries copied."""
-    database.upgrade_at_start(settings.record_url)
+    database.upgrade_at_start(settings.record_url, ZoneInfo(settings.default_timezone))
     engine = database.connect(settings.record_url)
     client = redis_server.connect(redis_url)
     consumer = f"{socket.gethostname()}:{os.getpid()}"

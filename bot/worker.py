@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 import redis
 from rq import Worker
@@ -139,7 +140,9 @@ def run(runtime: Runtime, *, burst: bool = False) -> None:
     outage only pauses sending.
     """
     install(runtime)
-    database.upgrade_at_start(runtime.settings.record_url)
+    database.upgrade_at_start(
+        runtime.settings.record_url, ZoneInfo(runtime.settings.default_timezone)
+    )
     for warning in runtime.settings.startup_warnings():
         log.warning("%s", warning)
     nlu.prepare()  # before forking work horses, so they inherit the trained model

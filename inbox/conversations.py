@@ -203,7 +203,8 @@ def mark_the_feed() -> None:
     still news to it: starting from the feed's newest entry instead would miss it.
     """
     if request.method == "GET" and request.endpoint not in ("inbox.feed", "inbox.static"):
-        g.feed_mark = _changed_since(_runtime().redis, "$")[0]
+        with suppress(redis.exceptions.RedisError):  # the script then starts where it can
+            g.feed_mark = _changed_since(_runtime().redis, "$")[0]
 
 
 @blueprint.app_context_processor

@@ -82,11 +82,14 @@ def _progress_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
     from bot.config import Settings
     from bot.record import database
 
-    url = Settings.from_env().record_url
-    revision = database.upgrade(url)
+    settings = Settings.from_env()
+    url = settings.record_url
+    revision = database.upgrade(url, ZoneInfo(settings.default_timezone))
     print(f"parley: the record at {database.shown(url)} is at revision {revision} (the newest)")
     return 0
 

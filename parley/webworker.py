@@ -30,6 +30,7 @@ from concurrent.futures import Future
 from contextlib import suppress
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
@@ -170,7 +171,7 @@ class RequestBufferingWorker(ThreadWorker):
         for warning in settings.startup_warnings():
             log.warning("parley: %s", warning)
         # Once, in the master, before any worker serves: the schema is current when they do.
-        database.upgrade_at_start(settings.record_url)
+        database.upgrade_at_start(settings.record_url, ZoneInfo(settings.default_timezone))
 
     def buffers(self, conn: TConn) -> bool:
         """Say whether this worker reads the connection's requests itself (plain HTTP/1)."""

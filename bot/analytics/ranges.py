@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 DEFAULT_DAYS = 30  # the range asked for when none is given: the last 30 days, today included
 LONGEST_DAYS = 3_660  # ten years and their leap days
+FIRST_YEAR, LAST_YEAR = 1900, 9000  # well inside what dates and weeks can count
 
 
 class BadRange(ValueError):
@@ -25,6 +26,9 @@ def date_range(raw_from: str | None, raw_to: str | None, today: date) -> tuple[d
 
 def _day(name: str, raw: str) -> date:
     try:
-        return date.fromisoformat(raw.strip())
+        day = date.fromisoformat(raw.strip())
     except ValueError:
         raise BadRange(f"{name} must be a date such as 2026-11-30, not {raw[:40]!r}") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise BadRange(f"{name} must be a date between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return day

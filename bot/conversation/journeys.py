@@ -30,6 +30,8 @@ from flows.runner import rating_of
 from flows.timing import date_trigger_time
 from nlu.intents import RATING
 
+RATING_SCALE = (1, 5)  # the ratings analytics counts: a mean and CSAT need one scale
+
 log = logging.getLogger(__name__)
 
 # Journeys may start journeys; this bounds a chain of them within one transition.
@@ -217,7 +219,7 @@ class JourneyRunner:
         if not events:
             return False
         if isinstance(input, Reply) and run.status is RunStatus.WAITING:
-            turn.reply_taken(run, new_run, rating_of(input) if input.intent == RATING else None)
+            turn.reply_taken(run, new_run, _asked_rating(journey, run, input))
         self.advance(turn, new_run, events, depth)
         return True
 
@@ -251,3 +253,18 @@ class JourneyRunner:
             outcome = ActionOutcome()
         result = ActionResult(fields=dict(outcome.fields), messages=tuple(outcome.messages))
         self.resume(turn, run, result, depth)
+
+
+def _asked_rating(journey: Journey, run: Run, reply: Reply) -> int | None:
+    """Return the 1-5 rating a reply gives, if the step it answers asks for a rating.
+
+    A bare "1" or "2" answering "Reply 1 to confirm, 2 to cancel" reads as a rating too:
+    only a wait that branches on ratings (or on the rating intent) is rating anything.
+    """
+    if reply.intent != RATING or not journey.has_step(run.step):
+        return None
+    wait = journey.step(run.step).wait
+    if wait is None or not (wait.ratings or RATING in wait.on):
+        return None
+    value = rating_of(reply)
+    return value if value is not None and RATING_SCALE[0] <= value <= RATING_SCALE[1] else None

@@ -4,7 +4,8 @@ A conversion (`conversion_reported`, logged when a business event such as
 `order_placed` arrives) goes to the journey message the contact last clicked within its
 journey's click window (5 days unless the journey says otherwise); failing that, to the
 journey message the contact last received within its receipt window (12 hours). A
-message counts as received when Twilio reported it delivered, else when it was sent.
+message counts as received when Twilio reported it delivered, else when it was sent,
+unless Twilio reported it failed or undelivered.
 Only journeys the event converts for can be credited; a conversion nothing earned is
 kept with no journey.
 """
@@ -25,6 +26,7 @@ CANDIDATES = 200  # touches looked at, newest first
 SLACK = timedelta(days=2)  # a message can be received this long after it was made (deferred)
 RECEIVED = ("delivered", "read")
 LEFT = ("sent", "queued")
+NEVER_RECEIVED = frozenset(("failed", "undelivered"))
 
 
 def conversion_row(connection: Connection, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,6 +95,8 @@ def _received(
     )
     touches = []
     for row in connection.execute(query):
+        if {status for status, _ in row.status_history or ()} & NEVER_RECEIVED:
+            continue
         received = _received_at(row.status_history or [])
         if received is not None and received <= at and at - received <= windows[row.journey][1]:
             touches.append((received, row))

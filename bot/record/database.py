@@ -6,14 +6,18 @@ import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import tzinfo
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text
 from sqlalchemy.exc import DBAPIError
+
+from bot.record import rollups
+from bot.record.schema import journey_counts, journey_runs, messages
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +71,13 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(url: str) -> str:
+def upgrade(url: str, zone: tzinfo | None = None) -> str:
     """Bring the record at `url` to the newest revision; return it.
 
     Safe to run from several processes at once (web and worker starting together):
-    one migrates while the others wait, then find nothing left to do.
+    one migrates while the others wait, then find nothing left to do. Given the
+    business's time zone, it also counts the journeys' figures of a record written
+    before they were kept (its rollups empty, its history not).
     """
     engine = connect(url)
     try:
@@ -80,11 +86,25 @@ def upgrade(url: str) -> str:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             connection.commit()
+            if zone is not None and _figures_missing(connection):
+                log.info("counting the journeys' figures of the record at %s", shown(url))
+                rollups.rebuild(engine, zone)
         revision = current(engine)
     finally:
         engine.dispose()
     assert revision is not None
     return revision
+
+
+def _figures_missing(connection: Connection) -> bool:
+    """Say whether the record holds history but no analytics rollups."""
+    counted = connection.execute(select(journey_counts.c.day).limit(1)).first()
+    history = (
+        connection.execute(select(messages.c.id).limit(1)).first()
+        or connection.execute(select(journey_runs.c.id).limit(1)).first()
+    )
+    connection.commit()
+    return counted is None and history is not None
 
 
 @contextmanager
@@ -112,14 +132,14 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-def upgrade_at_start(url: str) -> bool:
+def upgrade_at_start(url: str, zone: tzinfo | None = None) -> bool:
     """Upgrade the record as a process starts; log and go on if the database is down.
 
     Web and worker need Redis to work, not the record: a database that is down at start
     is reported, and the next start (or `python -m bot db upgrade`) migrates it.
     """
     try:
-        revision = upgrade(url)
+        revision = upgrade(url, zone)
     except (DBAPIError, OSError) as exc:
         log.error("the record at %s cannot be upgraded now: %s", shown(url), exc)
         return False

@@ -79,15 +79,16 @@ def run_facts(row: Mapping[str, Any] | None, zone: tzinfo) -> Facts:
         facts[journey, day, "path", edge] += 1
     goals = [(goal, at) for goal, at in row.get("goals") or ()]
     for goal, at in dict(reversed(goals)).items():
-        facts[journey, _day(at, zone), "goal", goal] += 1
+        facts[journey, _day(at or row["started_at"], zone), "goal", goal] += 1
     if goals:  # a run that reached a goal is one of its journey's conversions
-        facts[journey, min(_day(at, zone) for _, at in goals), "goal_runs", ""] += 1
+        first_goal = min(_day(at or row["started_at"], zone) for _, at in goals)
+        facts[journey, first_goal, "goal_runs", ""] += 1
     for step, arm in (row.get("splits") or {}).items():
         facts[journey, started, "split", f"{step}/{arm}"] += 1
         if goals:
             facts[journey, started, "split_goal", f"{step}/{arm}"] += 1
     if row["status"] in CLOSED:
-        ended = _day(row.get("ended_at"), zone) or started
+        ended = _day(row.get("ended_at") or row["started_at"], zone)
         if row["status"] == "completed":
             facts[journey, ended, "completed", ""] += 1
         if not goals:
@@ -225,7 +226,10 @@ def _moment(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return utc(value)
     if isinstance(value, str) and value:
-        return utc(datetime.fromisoformat(value))
+        try:
+            return utc(datetime.fromisoformat(value))
+        except ValueError:  # not a time: counted on no day of its own
+            return None
     return None
 
 

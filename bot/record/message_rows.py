@@ -25,12 +25,13 @@ def message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) ->
         if row is None:
             return created
         # The message itself (a replay, or a status that overtook it): its content wins,
-        # the statuses are merged.
+        # the statuses are merged, and a click recorded on the row stays.
         history = _history(row["status_history"], created["status_history"])
         updates = {
             k: v
             for k, v in created.items()
-            if k not in ("sid", "error_code") and not (k in ("reason", "send_at") and v is None)
+            if k not in ("sid", "error_code", "clicked_at")
+            and not (k in ("reason", "send_at") and v is None)
         }
         return _with_status({**row, **updates}, history)
     if row is None:  # a status that overtook its message: a placeholder until it arrives
@@ -51,6 +52,7 @@ def message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) ->
             "seq": 0,
             "author": None,
             "send_at": None,
+            "clicked_at": None,
             "created_at": _moment(entry.at),
             "updated_at": _moment(entry.at),
         }
@@ -84,6 +86,7 @@ def message_row(data: Mapping[str, str]) -> dict[str, Any]:
         "seq": int(data.get("seq") or 0),
         "author": data.get("author"),
         "send_at": _moment(data.get("send_at")),
+        "clicked_at": None,  # a click is recorded on the row written before
         "created_at": _moment(data["at"]),
         "updated_at": _moment(data["at"]),
     }

@@ -38,7 +38,8 @@ PAGE = 5_000  # rows a rebuild reads at a time
 def add(connection: Connection, facts: Facts) -> None:
     """Add `facts` to the rollups (negative values take away)."""
     rows = [
-        {"journey": journey[:100], "day": day, "metric": metric, "key": key[:200], "value": value}
+        {"journey": _text(journey, 100), "day": day, "metric": metric, "key": _text(key, 200)}
+        | {"value": value}
         for (journey, day, metric, key), value in facts.items()
         if value
     ]
@@ -53,6 +54,11 @@ def add(connection: Connection, facts: Facts) -> None:
     # Rows in one order, so two transactions never lock the same rows in opposite orders.
     rows.sort(key=lambda row: (row["journey"], row["day"], row["metric"], row["key"]))
     connection.execute(upsert, rows)
+
+
+def _text(value: str, length: int) -> str:
+    """Return `value` as its column keeps it: without NUL (PostgreSQL refuses it), cut."""
+    return value.replace("\x00", "")[:length]
 
 
 def rebuild(

@@ -205,6 +205,7 @@ class RecordWriter:
         for event in counted:
             if event["id"] in known:
                 continue
+            known.add(event["id"])  # the same event twice in a batch counts once
             if event["type"] == CONVERSION:
                 credited.append(conversion_row(connection, event))
                 continue
@@ -330,13 +331,15 @@ def _contact_row(contact: Mapping[str, Any], at: str) -> dict[str, Any]:
 
 
 def _last_sent(connection: Connection, phone: str, at: datetime | None) -> Any:
-    """Return the journey and step of the last journey message sent to `phone` by `at`."""
+    """Return the journey and step of the last journey message `phone` received by `at`
+    (Twilio took it, and did not report it failed or undelivered)."""
     query = (
         select(messages.c.journey, messages.c.step)
         .where(messages.c.phone == phone)
         .where(messages.c.direction == "outbound")
         .where(messages.c.journey.is_not(None))
         .where(messages.c.sid.is_not(None))
+        .where(messages.c.status.not_in(("failed", "undelivered")))
         .order_by(messages.c.seq.desc(), messages.c.created_at.desc())
         .limit(1)
     )

@@ -422,3 +422,38 @@ def test_a_split_with_a_clear_winner_names_it(client, runtime: Runtime, emulator
     test = figures["split_tests"]["happy"]
     assert test["significant"] is True and test["winner"] == "offer_a"
     assert test["p_value"] < 0.001
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"to": "0001-01-05"}, {"from": "9999-12-01", "to": "9999-12-31"}, {"from": "0001-01-01"}],
+)
+@pytest.mark.parametrize("path", ["/api/analytics/journeys/survey", "/api/analytics/conversations"])
+def test_dates_at_the_calendars_ends_are_refused_not_failed_on(
+    client, path: str, query: dict[str, str]
+) -> None:
+    response = client.get(path, query_string=query, headers=AUTH)
+    assert response.status_code == 400
+    assert "between the years 1900 and 9000" in response.get_json()["error"]
+
+
+def test_digits_that_answer_a_question_are_not_ratings(
+    client, runtime: Runtime, emulator, now
+) -> None:
+    survey = Survey(client, runtime, emulator, now)
+    confirmer, canceller, rater = survey.phones[:3]
+    for phone in (confirmer, canceller):
+        assert phone.event("visit_booked").status_code == 202
+    assert rater.event("survey_due").status_code == 202
+    survey.send()
+    assert confirmer.text("1").status_code == 200
+    assert canceller.text("2").status_code == 200
+    assert rater.text("9 out of 10").status_code == 200  # not on the 1-5 scale asked for
+    survey.send()
+    record(runtime)
+
+    to = {"to": day(now + timedelta(days=1)).isoformat()}
+    confirm = client.get("/api/analytics/journeys/confirm", query_string=to, headers=AUTH)
+    assert confirm.get_json()["ratings"] == {"count": 0, "mean": None, "csat": None}
+    assert confirm.get_json()["replies"]["count"] == 2
+    assert survey.figures(**to)["ratings"] == {"count": 0, "mean": None, "csat": None}
