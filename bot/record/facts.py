@@ -67,8 +67,10 @@ def run_facts(row: Mapping[str, Any] | None, zone: tzinfo) -> Facts:
     first: dict[str, date] = {}
     edges: dict[str, date] = {}
     previous = None
-    for step, where in row.get("steps") or ():
-        day = _stream_day(where, zone) or started
+    for step, where, *when in row.get("steps") or ():
+        # The commit's time, as every other fact's; rows written before it was kept
+        # have only their stream entry's.
+        day = _day(when[0], zone) if when else (_stream_day(where, zone) or started)
         first.setdefault(step, day)
         if previous is not None and previous != step:
             edges.setdefault(f"{previous}>{step}", day)

@@ -372,7 +372,7 @@ def _run_merged(
 ) -> dict[str, Any]:
     """Return the run row with this commit's view of the run applied.
 
-    `steps` holds [step, where] pairs, `where` naming the commit and the place in it, so
+    `steps` holds [step, where, when], `where` naming the commit and the place in it, so
     merging is a union in commit order whatever order commits arrive in. The rest of the
     row is the latest commit's view.
     """
@@ -407,7 +407,7 @@ def _run_merged(
         if ended is not None:
             merged["end_reason"] = ended.get("reason") or run["status"]
     passed = [step for n, step in enumerate(passed) if n == 0 or passed[n - 1] != step]
-    keyed = [[step, f"{commit.id}:{number}"] for number, step in enumerate(passed)]
+    keyed = [[step, f"{commit.id}:{number}", commit.at] for number, step in enumerate(passed)]
     merged["steps"] = _steps(row["steps"], keyed)
     merged["variant"] = row["variant"] or chosen
     splits = {e["step"]: e["variant"] for e in mine if e["type"] == "split_chosen"}
@@ -430,13 +430,18 @@ def _goals(*parts: Sequence[Sequence[str]]) -> list[list[str]]:
 
 
 def _steps(*parts: Sequence[Sequence[str]]) -> list[list[str]]:
-    """Merge [step, where] lists: each pair once, in commit order.
+    """Merge [step, where, when] lists: each (step, where) once, in commit order.
 
+    `where` is the commit's stream entry and the place in it, `when` the commit's time
+    (the day analytics counts the visit on; rows written before it was kept lack it).
     A commit that leaves a run on its step lists that step again; readers take a step
     repeated in a row as one visit.
     """
-    unique = {(step, where) for part in parts for step, where in part}
-    return [[step, where] for step, where in sorted(unique, key=lambda pair: _place(pair[1]))]
+    unique: dict[tuple[str, str], list[str]] = {}
+    for part in parts:
+        for step, where, *when in part:
+            unique.setdefault((step, where), [step, where, *when])
+    return [unique[key] for key in sorted(unique, key=lambda key: _place(key[1]))]
 
 
 def _place(where: str) -> tuple[int, ...]:

@@ -326,3 +326,13 @@ def test_a_record_written_before_figures_were_kept_is_counted_on_upgrade(
         connection.execute(journey_counts.delete())
     database.upgrade(record_url, ZONE)
     assert counts(engine) == EXPECTED
+
+
+def test_a_step_counts_on_the_day_its_commit_says_whatever_redis_clock_said(
+    engine: Engine,
+) -> None:
+    skewed = dataclasses.replace(ASKED, id="1764514800000-0")  # Redis' clock a year behind
+    RecordWriter(engine, ZONE).apply([skewed])
+    assert everything(engine)[("survey", DAY, "reached", "ask")] == 1
+    rollups.rebuild(engine, ZONE)
+    assert everything(engine)[("survey", DAY, "reached", "ask")] == 1

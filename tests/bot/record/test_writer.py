@@ -176,7 +176,7 @@ def test_a_batch_writes_contacts_messages_statuses_events_and_runs(engine: Engin
     assert held["events"][0][0] == "1764514800000-0:0"
     ((run_id, run_status, step, steps, reason),) = held["runs"]
     assert (run_id, run_status, step, reason) == ("r1", "completed", "done", "opted out")
-    assert [name for name, _ in steps] == ["ask", "done"]
+    assert [name for name, *_ in steps] == ["ask", "done"]
     with engine.connect() as connection:
         received = connection.execute(
             select(conversation_events.c.intent, conversation_events.c.data).where(
@@ -241,7 +241,7 @@ def test_a_run_that_loops_keeps_every_visit_in_order(engine: Engine) -> None:
     writer.apply([commits[2], commits[0]])
     writer.apply([commits[1], commits[2]])
     ((_, _, _, steps, _),) = snapshot(engine)["runs"]
-    assert [name for name, _ in steps] == ["ask", "remind", "ask"]
+    assert [name for name, *_ in steps] == ["ask", "remind", "ask"]
 
 
 def test_text_too_long_for_its_column_or_holding_nul_is_cut_not_refused(engine: Engine) -> None:
