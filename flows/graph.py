@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -179,10 +180,25 @@ def _merge(links: list[Link]) -> list[Link]:
     return list(merged.values())
 
 
-def svg(journey: Journey) -> str:
-    """Return the journey drawn as a self-contained SVG document."""
+def svg(
+    journey: Journey,
+    node_notes: Mapping[str, str] | None = None,
+    link_notes: Mapping[tuple[str, str], str] | None = None,
+) -> str:
+    """Return the journey drawn as a self-contained SVG document.
+
+    `node_notes` adds a line under a box (by step id, or `begin` for the start marker);
+    `link_notes` adds to the label of the arrow from one box to another (figures, say).
+    """
     nodes, links = _graph(journey)
     links = _merge(links)
+    for key, note in (node_notes or {}).items():
+        if key in nodes and note:
+            nodes[key].lines.append(note)
+    for link in links:
+        note = (link_notes or {}).get((link.source, link.target))
+        if note:
+            link.label = f"{link.label}: {note}" if link.label else note
     back, paths, layers = lay_out(nodes, links)
     fan_out = Counter(link.source for link in links)
     fan_in = Counter(link.target for link in links)
