@@ -196,9 +196,9 @@ def svg(
         if key in nodes and note:
             nodes[key].lines.append(note)
     for link in links:
-        note = (link_notes or {}).get((link.source, link.target))
-        if note:
-            link.label = f"{link.label}: {note}" if link.label else note
+        figure = (link_notes or {}).get((link.source, link.target))
+        if figure:
+            link.label = f"{link.label}: {figure}" if link.label else figure
     back, paths, layers = lay_out(nodes, links)
     fan_out = Counter(link.source for link in links)
     fan_in = Counter(link.target for link in links)

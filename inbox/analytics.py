@@ -67,9 +67,8 @@ def _picker(start: date | None, end: date | None) -> dict[str, Any]:
 
 def _here(args: Mapping[str, str]) -> str:
     """Return this page's address with `args` as its query (a preset, a CSV)."""
-    return url_for(
-        request.endpoint or "inbox.analytics_dashboard", **(request.view_args or {}), **args
-    )
+    values: dict[str, Any] = {**(request.view_args or {}), **args}
+    return url_for(request.endpoint or "inbox.analytics_dashboard", **values)
 
 
 def _range() -> tuple[date, date]:
@@ -207,11 +206,11 @@ def journey_diagram(journey_id: str) -> ResponseReturnValue:
     except BadRange as exc:
         return Response(f"That date range cannot be shown: {exc}.\n", 400, mimetype="text/plain")
     report = figures.report(_runtime().record, journey_id, journey, start, end)
-    nodes, links = annotations(journey, report)
+    nodes, links = diagram_notes(journey, report)
     return Response(graph.svg(journey, nodes, links), mimetype="image/svg+xml")
 
 
-def annotations(
+def diagram_notes(
     journey: Journey, report: Mapping[str, Any]
 ) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
     """Return the notes the diagram carries: runs on every box, runs on every arrow."""

@@ -207,10 +207,14 @@ def _marker(line: Line, x: float, y: float) -> str:
     fill = f'fill="{line.colour}"'
     if line.marker == "square":
         return f'<rect x="{x - 3.5:.1f}" y="{y - 3.5:.1f}" width="7" height="7" {fill}/>'
-    if line.marker == "triangle":
-        return f'<path d="M{x:.1f},{y - 4.5:.1f} L{x + 4.5:.1f},{y + 3.5:.1f} L{x - 4.5:.1f},{y + 3.5:.1f} z" {fill}/>'
-    if line.marker == "diamond":
-        return f'<path d="M{x:.1f},{y - 5:.1f} L{x + 5:.1f},{y:.1f} L{x:.1f},{y + 5:.1f} L{x - 5:.1f},{y:.1f} z" {fill}/>'
+    shapes: dict[str, list[tuple[float, float]]] = {
+        "triangle": [(0, -4.5), (4.5, 3.5), (-4.5, 3.5)],
+        "diamond": [(0, -5), (5, 0), (0, 5), (-5, 0)],
+    }
+    corners = shapes.get(line.marker)
+    if corners:
+        d = " L".join(f"{x + dx:.1f},{y + dy:.1f}" for dx, dy in corners)
+        return f'<path d="M{d} z" {fill}/>'
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" {fill}/>'
 
 
