@@ -61,15 +61,15 @@ def sparkline(days: Sequence[Mapping[str, Any]], key: str, what: str) -> Markup:
     values = [int(day.get(key) or 0) for day in days]
     width, height, pad = 120.0, 28.0, 3.0
     total = sum(values)
-    if days:
-        peak = max(values)
-        peak_day = days[values.index(peak)]["day"]
+    peak = max(values, default=0)
+    span = f"{what} per day, {days[0]['day']} to {days[-1]['day']}" if days else what
+    if total:
         label = (
-            f"{what} per day, {days[0]['day']} to {days[-1]['day']}: {number(total)} in all, "
-            f"at most {number(peak)} (on {peak_day}), {number(values[-1])} on the last day"
+            f"{span}: {number(total)} in all, at most {number(peak)} "
+            f"(on {days[values.index(peak)]['day']}), {number(values[-1])} on the last day"
         )
     else:
-        peak, label = 0, f"{what} per day: no days"
+        label = f"{span}: none"
     step = (width - 2 * pad) / max(1, len(values) - 1)
     top = max(1, peak)
     points = " ".join(
@@ -135,7 +135,7 @@ def funnel(entered: int, steps: Sequence[Mapping[str, Any]]) -> Markup:
 
 def time_series(days: Sequence[Mapping[str, Any]], lines: Sequence[Line] = LINES) -> Markup:
     """Draw each line's value per day on shared axes, each line named at its end."""
-    left, right, top, bottom = 48.0, 130.0, 14.0, 34.0
+    left, right, top, bottom = 48.0, 170.0, 14.0, 34.0
     plot_w, plot_h = 600.0, 220.0
     width, height = left + plot_w + right, top + plot_h + bottom
     peak = max([1, *(int(d.get(line.key) or 0) for d in days for line in lines)])
@@ -166,8 +166,7 @@ def time_series(days: Sequence[Mapping[str, Any]], lines: Sequence[Line] = LINES
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
         'stroke="#4a5260"/>'
     )
-    ends: list[float] = []
-    words = []
+    words, ends = [], []
     for line in lines:
         values = [int(d.get(line.key) or 0) for d in days]
         words.append(f"{line.name} {number(sum(values))} in all")
@@ -184,23 +183,34 @@ def time_series(days: Sequence[Mapping[str, Any]], lines: Sequence[Line] = LINES
             if index % every == 0 or index == count - 1:
                 body.append(_marker(line, x, y))
         if points:
-            x, y = points[-1]
-            y = _clear(y, ends)
-            ends.append(y)
-            body.append(
-                f'<text x="{x + 10:.1f}" y="{y + 4:.1f}" style="fill: {line.colour}" '
-                f'class="chart-name">{escape(line.name)} {number(values[-1])}</text>'
-            )
+            ends.append((points[-1][1], line, values[-1]))
+    # Each line is named at its end, with a sample of its dash and marker; names that
+    # would overlap are spread apart, within the plot's height.
+    placed = _spread([y for y, _, _ in sorted(ends, key=lambda e: e[0])], top, top + plot_h)
+    x = left + plot_w + 8
+    for y, (_, line, last) in zip(placed, sorted(ends, key=lambda e: e[0]), strict=True):
+        dash = f' stroke-dasharray="{line.dash}"' if line.dash else ""
+        body.append(
+            f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{x + 26:.1f}" y2="{y:.1f}" '
+            f'stroke="{line.colour}" stroke-width="2"{dash}/>'
+            + _marker(line, x + 13, y)
+            + f'<text x="{x + 32:.1f}" y="{y + 4:.1f}" style="fill: {line.colour}" '
+            f'class="chart-name">{escape(line.name)} {number(last)}</text>'
+        )
     span = f"{days[0]['day']} to {days[-1]['day']}" if days else "no days"
     label = f"Per day, {span}: " + ", ".join(words) + ". Lines end with the last day's figure."
     return _svg(width, height, label, "".join(body), "series")
 
 
-def _clear(y: float, taken: Sequence[float], gap: float = 14.0) -> float:
-    """Move a line's end label down until it is clear of the labels already placed."""
-    while any(abs(y - other) < gap for other in taken):
-        y += gap
-    return y
+def _spread(ys: Sequence[float], low: float, high: float, gap: float = 16.0) -> list[float]:
+    """Move sorted label positions apart by `gap`, keeping them between `low` and `high`."""
+    out: list[float] = []
+    for y in ys:
+        out.append(max(y, low, out[-1] + gap if out else low))
+    for index in range(len(out) - 1, -1, -1):
+        ceiling = high if index == len(out) - 1 else out[index + 1] - gap
+        out[index] = min(out[index], ceiling)
+    return out
 
 
 def _marker(line: Line, x: float, y: float) -> str:
