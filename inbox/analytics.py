@@ -133,6 +133,7 @@ def analytics_dashboard() -> ResponseReturnValue:
         rows.append((journey_id, journey.name if journey else journey_id, report))
         days = figures.series(runtime.record, journey_id, start, end, ["sent"])
         sparks[journey_id] = charts.sparkline(days, "sent", f"Messages sent by {journey_id}")
+    rows.sort(key=lambda row: -row[2]["entered"])  # the busiest first; else as loaded
     table = journeys_table(rows)
     if request.args.get("format") == "csv":
         return _csv([table], "journeys", start, end)

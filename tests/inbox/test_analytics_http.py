@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.runtime import Runtime
+from parley.app import create_app
 from tests.inbox.analytics_data import FLOWS, api_figures, first_day, last_day, run_survey
 from tests.inbox.conftest import sign_in
 
@@ -173,3 +175,33 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, path: str) -> None:
     answer = client.get(path)
     assert answer.status_code == 302
     assert "/inbox/sign-in?next=" in answer.headers["Location"]
+
+
+def test_a_journey_no_longer_loaded_keeps_its_figures_without_a_diagram(
+    staff, settings, redis_url, clock, runtime, emulator, now
+) -> None:
+    run_survey(staff, runtime, emulator, now)
+    span = {"from": first_day(now), "to": last_day(now)}
+    api = api_figures(staff, **span)
+    # The same deployment after the survey's file was taken away.
+    without = Runtime(replace(settings, flows_dir=None), redis_url, clock=clock)
+    try:
+        assert "survey" not in without.journeys
+        later = create_app(without).test_client()
+        assert sign_in(later).status_code == 302
+        dashboard = later.get("/inbox/analytics/", query_string=span).get_data(as_text=True)
+        assert 'data-journey="survey"' in dashboard
+        page = later.get("/inbox/analytics/journeys/survey", query_string=span)
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert "no longer loaded, so it has no diagram" in html
+        query = {**span, "format": "csv", "table": "steps"}
+        steps = rows(
+            later.get("/inbox/analytics/journeys/survey", query_string=query).get_data(as_text=True)
+        )
+        assert {r["Step"]: int(r["Reached"]) for r in steps} == {
+            s["step"]: s["reached"] for s in api["steps"]
+        }
+        assert later.get("/inbox/analytics/journeys/survey/diagram.svg").status_code == 404
+    finally:
+        without.record.dispose()
