@@ -141,7 +141,23 @@ def _node_svg(node: Node) -> str:
     return "".join(parts)
 
 
-def _link_svg(link: Link, curve: bool, right: float) -> str:
+def _clear_of(x: float, y: float, width: float, placed: list[tuple[float, float, float]]) -> float:
+    """Move a label up until its box clears the labels already placed; note where it went."""
+    for _ in range(len(placed) + 1):
+        hit = next(
+            (py for px, py, pw in placed if abs(px - x) < (pw + width) / 2 and abs(py - y) < 18),
+            None,
+        )
+        if hit is None:
+            break
+        y = hit - 18
+    placed.append((x, y, width))
+    return y
+
+
+def _link_svg(
+    link: Link, curve: bool, right: float, placed: list[tuple[float, float, float]]
+) -> str:
     points = link.points
     if curve:
         (x1, y1), (x2, y2) = points[0], points[-1]
@@ -159,6 +175,7 @@ def _link_svg(link: Link, curve: bool, right: float) -> str:
     if link.label:
         width = _label_width(link.label)
         mx, my = middle
+        my = _clear_of(mx, my, width, placed)  # two labels near one box go one above the other
         out += (
             f'<g class="label"><rect x="{mx - width / 2:.1f}" y="{my - 9:.1f}" '
             f'width="{width:.1f}" height="16" rx="3"/>'
@@ -214,6 +231,7 @@ def svg(
         node.y += 28
     body = []
     curves = 0
+    labels: list[tuple[float, float, float]] = []
     for index, (link, path) in enumerate(zip(links, paths, strict=True)):
         source, target = nodes[path[0]], nodes[path[-1]]
         curve = index in back or source.layer == target.layer
@@ -237,7 +255,7 @@ def svg(
                 (target.x, target.y - target.height / 2 - 2),
             ]
             right = 0.0
-        body.append(_link_svg(link, curve, right))
+        body.append(_link_svg(link, curve, right, labels))
     body += [_node_svg(node) for node in nodes.values() if node.kind != "dummy"]
     title = escape(f"{journey.name} ({journey.id})")
     return (
