@@ -353,12 +353,6 @@ def verdict(test: Mapping[str, Any], arms: Mapping[str, Mapping[str, Any]]) -> s
         return f"{winner} wins{shown}: the difference is significant at 5% ({p})."
     if needed is None:
         return f"No winner: the arms' goal rates are the same so far ({p})."
-    smallest = min((f["entered"] for f in arms.values()), default=0)
-    if smallest >= needed:
-        return (
-            f"No winner: the arms had the runs needed ({number(needed)} per arm) and the "
-            f"difference is not significant ({p})."
-        )
     return f"No winner yet: about {number(needed)} runs per arm are needed ({p})."
 
 
