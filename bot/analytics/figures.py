@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from bot.analytics.splits import split_test
-from bot.record.facts import AMOUNT_SCALE
+from bot.record.facts import ALL, AMOUNT_SCALE
 from bot.record.schema import journey_counts
 from flows.model import Journey
 
@@ -217,4 +217,5 @@ def _rate(part: int, whole: int, digits: int = 4) -> float | None:
 def journeys_with_figures(engine: Engine) -> Iterable[str]:
     """Return the journeys the rollups hold figures for."""
     with engine.connect() as connection:
-        return [row[0] for row in connection.execute(select(journey_counts.c.journey).distinct())]
+        query = select(journey_counts.c.journey).distinct().where(journey_counts.c.journey != ALL)
+        return [row[0] for row in connection.execute(query)]

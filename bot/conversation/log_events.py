@@ -145,6 +145,15 @@ class HandoffStarted:
 
 
 @dataclass(frozen=True)
+class StaffReplied:
+    """Staff answered a contact who was waiting for them, `waited_s` seconds after."""
+
+    type: ClassVar[str] = "staff_replied"
+    by: str
+    waited_s: float
+
+
+@dataclass(frozen=True)
 class HandoffReleased:
     """The conversation is the bot's again: `by` staff, or by itself after HANDBACK_AFTER."""
 
@@ -254,6 +263,7 @@ LogEvent = (
     | OptOutUndone
     | Undeliverable
     | HandoffStarted
+    | StaffReplied
     | HandoffReleased
     | ConversationAssigned
     | ConversationSnoozed

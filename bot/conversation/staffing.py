@@ -19,6 +19,7 @@ from bot.conversation.log_events import (
     HandoffReleased,
     HandoffStarted,
     NoteAdded,
+    StaffReplied,
 )
 from bot.conversation.turn import Turn
 from bot.delivery.timers import StaffTimer
@@ -112,6 +113,9 @@ def reply(turn: Turn, staff: str, body: str) -> Message:
     if contact.conversation != OPEN or contact.assignee is None:
         take_over(turn, staff)
     message = turn.send(text, Kind.CONVERSATION, author=staff)
+    if contact.waiting_since:
+        waited = turn.now - datetime.fromisoformat(contact.waiting_since)
+        turn.log(StaffReplied(staff, round(max(waited.total_seconds(), 0.0), 3)))
     contact.waiting_since = None
     contact.staff_at = turn.stamp
     contact.read_seq = contact.message_seq

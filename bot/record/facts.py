@@ -5,11 +5,12 @@ rows change (add the facts of the row as it is now, take away those of the row a
 was: a replay adds nothing) and `rollups.rebuild` can sum them from scratch, and both
 agree. Each fact is counted on a day in the business's time zone:
 
-- a run: `entered` on the day it started; `reached` each step, once, on the day it first
-  got there, and `path` each move from one step to the next ("ask>happy"), once; `goal` each goal, once, on the day, and `goal_runs` on the first goal's
-  day (a goal is a conversion of its journey); `completed` or, ended without a goal,
-  `dropped_off` at its last step, on the day it ended; `split` and `split_goal` for each
-  split arm it took, on the day it started;
+- a run: `entered` on the day it started; `reached` each step, once, on the day it
+  first got there, and `path` each move from one step to the next ("ask>happy"), once;
+  `goal` each goal, once, on the day, and `goal_runs` on the first goal's day (a goal
+  is a conversion of its journey); `completed` or, ended without a goal, `dropped_off`
+  at its last step, on the day it ended; `split` and `split_goal` for each split arm it
+  took, on the day it started;
 - a journey message, on the day it left (else was made): `sent` once Twilio took it,
   `delivered`, `failed` (failed or undelivered), `clicked` once a counted click came,
   `suppressed`, by step;
@@ -18,6 +19,11 @@ agree. Each fact is counted on a day in the business's time zone:
   `rating_count`, `rating_sum` and `rating_good` (4 or 5);
 - an opt-out (`opted_out`) credited to the journey of the last message the contact got;
 - a conversion: `conversions` by step and `revenue` by currency, in ten-thousandths.
+
+The conversations as a whole are kept under the journey "": every message `delivered`
+and every `opt_outs`, each by journey ("" for none), `handoffs` by reason, and each
+staff reply to a waiting contact as `staff_response` (its seconds) and
+`staff_response_bin` (Chatwoot's 0-1h, 1-4h, 4-8h, 8-24h, 24h+).
 """
 
 from __future__ import annotations
@@ -42,7 +48,12 @@ FAILED = frozenset(("failed", "undelivered"))
 CLOSED = frozenset(("completed", "expired", "interrupted"))
 
 # The record's event types that carry figures.
-FACT_EVENTS = frozenset(("message_received", "opted_out"))
+FACT_EVENTS = frozenset(("message_received", "opted_out", "handoff_started", "staff_replied"))
+# Where figures of the conversations as a whole are kept, beside each journey's.
+ALL = ""
+# Staff response times as Chatwoot bins them: (label, up to seconds).
+STAFF_BINS = (("0-1h", 3600), ("1-4h", 4 * 3600), ("4-8h", 8 * 3600), ("8-24h", 86400))
+LAST_BIN = "24h+"
 
 
 def run_facts(row: Mapping[str, Any] | None, zone: tzinfo) -> Facts:
@@ -87,12 +98,16 @@ def run_facts(row: Mapping[str, Any] | None, zone: tzinfo) -> Facts:
 def message_facts(row: Mapping[str, Any] | None, zone: tzinfo) -> Facts:
     """Return what a messages row counts: only a journey's outbound messages count."""
     facts: Facts = Counter()
-    if row is None or row.get("direction") != "outbound" or not row.get("journey"):
+    if row is None or row.get("direction") != "outbound":
         return facts
     history = row.get("status_history") or ()
     statuses = {status for status, _ in history} | {row["status"]}
     left = min((_moment(at) for status, at in history if status in SENT), key=_order, default=None)
     day = _day(left or row["created_at"], zone)
+    if statuses & DELIVERED:  # every message delivered: what an opt-out rate is out of
+        facts[ALL, day, "delivered", row.get("journey") or ""] += 1
+    if not row.get("journey"):
+        return facts
     key = (row["journey"], day)
     step = row.get("step") or ""
     if statuses & SENT or row.get("sid"):
@@ -109,16 +124,30 @@ def message_facts(row: Mapping[str, Any] | None, zone: tzinfo) -> Facts:
 
 
 def event_facts(row: Mapping[str, Any], zone: tzinfo) -> Facts:
-    """Return what a conversation_events row counts (a reply a journey took, an opt-out)."""
+    """Return what a conversation_events row counts: a reply a journey took, an opt-out,
+    a hand-off, a staff reply to a waiting contact."""
     facts: Facts = Counter()
+    if row["type"] not in FACT_EVENTS:
+        return facts
     journey = row.get("journey")
     data = row.get("data") or {}
-    if not journey or row["type"] not in FACT_EVENTS:
-        return facts
     day = _day(row["at"], zone)
     step = str(data.get("step") or "")
+    if row["type"] == "handoff_started":
+        facts[ALL, day, "handoffs", str(data.get("reason") or "")] += 1
+        return facts
+    if row["type"] == "staff_replied":
+        waited = data.get("waited_s")
+        if isinstance(waited, int | float) and waited >= 0:
+            facts[ALL, day, "staff_response", str(response_bucket(waited))] += 1
+            facts[ALL, day, "staff_response_bin", staff_bin(waited)] += 1
+        return facts
     if row["type"] == "opted_out":
-        facts[journey, day, "opt_outs", step] += 1
+        facts[ALL, day, "opt_outs", journey or ""] += 1
+        if journey:
+            facts[journey, day, "opt_outs", step] += 1
+        return facts
+    if not journey:
         return facts
     if not row.get("run_id"):
         return facts
@@ -135,6 +164,11 @@ def event_facts(row: Mapping[str, Any], zone: tzinfo) -> Facts:
         if rating >= GOOD_RATING:
             facts[journey, day, "rating_good", step] += 1
     return facts
+
+
+def staff_bin(seconds: float) -> str:
+    """Return the Chatwoot bin a staff response time falls in ("0-1h" ... "24h+")."""
+    return next((label for label, limit in STAFF_BINS if seconds < limit), LAST_BIN)
 
 
 def conversion_facts(row: Mapping[str, Any], zone: tzinfo) -> Facts:

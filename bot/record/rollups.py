@@ -78,7 +78,7 @@ def rebuild(
         connection.execute(cleared)
         sources: list[tuple[Table, Any, Callable[[Mapping[str, Any], tzinfo], Facts]]] = [
             (journey_runs, None, run_facts),
-            (messages, messages.c.journey.is_not(None), message_facts),
+            (messages, messages.c.direction == "outbound", message_facts),
             (conversation_events, conversation_events.c.type.in_(FACT_EVENTS), event_facts),
             (conversions, None, conversion_facts),
         ]

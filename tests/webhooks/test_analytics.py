@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -234,6 +235,24 @@ def test_a_survey_for_120_people_adds_up(client, runtime: Runtime, emulator, now
     }
     assert figures["split_tests"]["happy"]["test"] in ("chi-square", "fisher-exact")
 
+    # The conversations as a whole: opt-out rates out of deliveries, unclear replies.
+    response = client.get(
+        "/api/analytics/conversations",
+        query_string={"from": first.isoformat(), "to": last.isoformat()},
+        headers=AUTH,
+    )
+    assert response.status_code == 200
+    whole = response.get_json()
+    assert whole["opt_outs"]["by_journey"] == [
+        {"journey": None, "opt_outs": 0, "delivered": 20, "rate": 0.0},  # the STOP answers
+        {"journey": "survey", "opt_outs": 20, "delivered": 250, "rate": 0.08},
+    ]
+    assert (whole["opt_outs"]["count"], whole["opt_outs"]["delivered"]) == (20, 270)
+    assert sum(w["opt_outs"] for w in whole["opt_outs"]["by_week"]) == 20
+    assert whole["unclear_replies"][0] == {
+        "journey": "survey", "step": "ask", "replies": 100, "unclear": 20, "rate": 0.2
+    }  # fmt: skip
+
     # A range without those days counts nothing; one day of it counts the day's.
     before = (first - timedelta(days=30)).isoformat(), (first - timedelta(days=1)).isoformat()
     empty = survey.figures(**{"from": before[0], "to": before[1]})
@@ -342,3 +361,64 @@ def test_the_default_range_is_the_last_30_days(client, clock) -> None:
         "step": "ask", "reached": 0, "dropped_off": 0, "sent": 0, "delivered": 0,
         "clicked": 0, "replies": 0, "unclear": 0, "unclear_rate": None, "opt_outs": 0,
     }  # fmt: skip
+
+
+def test_staff_response_times_fall_in_their_bins_and_hand_offs_count_by_reason(
+    client, runtime: Runtime, emulator, now
+) -> None:
+    survey = Survey(client, runtime, emulator, now)
+    waits = [30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 25 * 3600, 50 * 60]  # kept to 2 digits
+    people = survey.phones[: len(waits)]
+    for phone in people:
+        assert phone.text("can I talk to a person please").status_code == 200
+    for phone, waited in sorted(zip(people, waits, strict=True), key=lambda pair: pair[1]):
+        survey.at(waited)
+        url = f"/api/contacts/{quote(phone.phone)}/messages"
+        body = {"body": "Hi, this is Ana. How can I help?", "author": "ana@example.com"}
+        assert client.post(url, json=body, headers=AUTH).status_code == 201
+    survey.send()
+    record(runtime)
+
+    to = day(now + timedelta(days=2)).isoformat()
+    response = client.get("/api/analytics/conversations", query_string={"to": to}, headers=AUTH)
+    whole = response.get_json()
+    assert whole["staff_response_s"] == {
+        "count": 6,
+        "p50": nearest_rank([float(w) for w in waits], 0.5),
+        "p90": nearest_rank([float(w) for w in waits], 0.9),
+        "bins": {"0-1h": 2, "1-4h": 1, "4-8h": 1, "8-24h": 1, "24h+": 1},
+    }
+    assert whole["handoffs"]["count"] == 6
+    assert sum(whole["handoffs"]["by_reason"].values()) == 6
+
+
+def test_a_split_with_a_clear_winner_names_it(client, runtime: Runtime, emulator, now) -> None:
+    survey = Survey(client, runtime, emulator, now)
+    people = survey.phones[:80]
+    for phone in people:
+        assert phone.event("survey_due").status_code == 202
+    survey.send()
+    survey.at(60)
+    for phone in people:
+        assert phone.text("5").status_code == 200
+    survey.send()
+    arm = {
+        phone.phone: next(a for a, text in OFFERS.items() if text in survey.texts_to(phone))
+        for phone in people
+    }
+    survey.at(120)
+    for phone in people:
+        if arm[phone.phone] == "offer_a":  # only arm A's offer works
+            assert phone.text("yes").status_code == 200
+    survey.send()
+    record(runtime)
+
+    figures = survey.figures(**{"to": day(now + timedelta(days=1)).isoformat()})
+    entered = Counter(arm.values())
+    assert figures["splits"]["happy"] == {
+        "offer_a": {"entered": entered["offer_a"], "goals": entered["offer_a"], "goal_rate": 1.0},
+        "offer_b": {"entered": entered["offer_b"], "goals": 0, "goal_rate": 0.0},
+    }
+    test = figures["split_tests"]["happy"]
+    assert test["significant"] is True and test["winner"] == "offer_a"
+    assert test["p_value"] < 0.001

@@ -15,6 +15,7 @@ from bot.record import rollups
 from bot.record.facts import response_bucket
 from bot.record.schema import journey_counts
 from bot.record.writer import Commit, Entry, RecordWriter, StatusChange
+from parley.cli import main
 
 PHONE = "+14155550100"
 ZONE = ZoneInfo("America/New_York")
@@ -138,10 +139,15 @@ ALL: list[Entry] = [ASKED, SENT, DELIVERED, ANSWERED, FAILED, ORDERED, STOPPED]
 
 
 def counts(engine: Engine) -> dict[tuple[str, str], int]:
+    """Return the survey's figures, having checked the conversation-wide ones."""
     with engine.connect() as connection:
         rows = connection.execute(select(journey_counts)).all()
-    assert {(row.journey, row.day) for row in rows if row.value} <= {("survey", DAY)}
-    return {(row.metric, row.key): row.value for row in rows if row.value}
+    assert {(row.journey, row.day) for row in rows if row.value} <= {("survey", DAY), ("", DAY)}
+    assert {(row.metric, row.key): row.value for row in rows if row.value and not row.journey} == {
+        ("delivered", "survey"): 1,
+        ("opt_outs", "survey"): 1,
+    }
+    return {(row.metric, row.key): row.value for row in rows if row.value and row.journey}
 
 
 EXPECTED = {
@@ -214,3 +220,20 @@ def test_a_rebuild_since_a_day_keeps_the_days_before(engine: Engine) -> None:
 )
 def test_response_times_are_kept_to_two_significant_digits(seconds: float, bucket: int) -> None:
     assert response_bucket(seconds) == bucket
+
+
+def test_the_command_line_rebuilds_the_figures(
+    engine: Engine, record_url: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", record_url)
+    monkeypatch.setenv("DEFAULT_TIMEZONE", "America/New_York")
+    RecordWriter(engine, ZONE).apply(ALL)
+    with engine.begin() as connection:  # figures gone wrong
+        connection.execute(journey_counts.update().values(value=journey_counts.c.value + 3))
+    assert main(["analytics", "rebuild", "--no-progress"]) == 0
+    assert counts(engine) == EXPECTED
+    out = capsys.readouterr().out
+    assert "rebuilt the journeys' figures for every day" in out
+
+    assert main(["analytics", "rebuild", "--since", "30 Nov"]) == 2
+    assert "--since must be a date such as" in capsys.readouterr().err
