@@ -14,6 +14,7 @@ from bot.runtime import Runtime
 from parley.app import create_app
 from tests.inbox.analytics_data import FLOWS, api_figures, first_day, last_day, run_survey
 from tests.inbox.conftest import sign_in
+from tests.webhooks.test_analytics import OFFERS, Survey, record
 
 
 @pytest.fixture
@@ -205,3 +206,36 @@ def test_a_journey_no_longer_loaded_keeps_its_figures_without_a_diagram(
         assert later.get("/inbox/analytics/journeys/survey/diagram.svg").status_code == 404
     finally:
         without.record.dispose()
+
+
+def test_a_clear_winner_is_named_on_the_page_and_in_its_csv(staff, runtime, emulator, now) -> None:
+    survey = Survey(staff, runtime, emulator, now)
+    people = survey.phones[:40]
+    for phone in people:
+        assert phone.event("survey_due").status_code == 202
+    survey.send()
+    survey.at(60)
+    for phone in people:
+        assert phone.text("5").status_code == 200
+    survey.send()
+    survey.at(120)
+    for phone in people:
+        if OFFERS["offer_a"] in survey.texts_to(phone):  # only arm A's offer works
+            assert phone.text("yes").status_code == 200
+    survey.send()
+    record(runtime)
+
+    span = {"from": first_day(now), "to": last_day(now)}
+    api = api_figures(staff, **span)
+    assert api["split_tests"]["happy"]["winner"] == "offer_a"
+    page = staff.get("/inbox/analytics/journeys/survey", query_string=span).get_data(as_text=True)
+    said = re.search(r'<p class="verdict" data-split="happy">(.*?)</p>', page, re.S)
+    assert said and "offer_a wins (100.00% reached a goal): the difference is significant" in (
+        said.group(1)
+    )
+    query = {**span, "format": "csv", "table": "split_tests"}
+    [test] = rows(
+        staff.get("/inbox/analytics/journeys/survey", query_string=query).get_data(as_text=True)
+    )
+    assert (test["Winner"], test["Significant"]) == ("offer_a", "yes")
+    assert float(test["p-value"]) == api["split_tests"]["happy"]["p_value"]
