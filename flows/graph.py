@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -140,7 +141,23 @@ def _node_svg(node: Node) -> str:
     return "".join(parts)
 
 
-def _link_svg(link: Link, curve: bool, right: float) -> str:
+def _clear_of(x: float, y: float, width: float, placed: list[tuple[float, float, float]]) -> float:
+    """Move a label up until its box clears the labels already placed; note where it went."""
+    for _ in range(len(placed) + 1):
+        hit = next(
+            (py for px, py, pw in placed if abs(px - x) < (pw + width) / 2 and abs(py - y) < 18),
+            None,
+        )
+        if hit is None:
+            break
+        y = hit - 18
+    placed.append((x, y, width))
+    return y
+
+
+def _link_svg(
+    link: Link, curve: bool, right: float, placed: list[tuple[float, float, float]]
+) -> str:
     points = link.points
     if curve:
         (x1, y1), (x2, y2) = points[0], points[-1]
@@ -158,6 +175,7 @@ def _link_svg(link: Link, curve: bool, right: float) -> str:
     if link.label:
         width = _label_width(link.label)
         mx, my = middle
+        my = _clear_of(mx, my, width, placed)  # two labels near one box go one above the other
         out += (
             f'<g class="label"><rect x="{mx - width / 2:.1f}" y="{my - 9:.1f}" '
             f'width="{width:.1f}" height="16" rx="3"/>'
@@ -179,10 +197,25 @@ def _merge(links: list[Link]) -> list[Link]:
     return list(merged.values())
 
 
-def svg(journey: Journey) -> str:
-    """Return the journey drawn as a self-contained SVG document."""
+def svg(
+    journey: Journey,
+    node_notes: Mapping[str, str] | None = None,
+    link_notes: Mapping[tuple[str, str], str] | None = None,
+) -> str:
+    """Return the journey drawn as a self-contained SVG document.
+
+    `node_notes` adds a line under a box (by step id, or `begin` for the start marker);
+    `link_notes` adds to the label of the arrow from one box to another (figures, say).
+    """
     nodes, links = _graph(journey)
     links = _merge(links)
+    for key, note in (node_notes or {}).items():
+        if key in nodes and note:
+            nodes[key].lines.append(note)
+    for link in links:
+        figure = (link_notes or {}).get((link.source, link.target))
+        if figure:
+            link.label = f"{link.label}: {figure}" if link.label else figure
     back, paths, layers = lay_out(nodes, links)
     fan_out = Counter(link.source for link in links)
     fan_in = Counter(link.target for link in links)
@@ -198,6 +231,7 @@ def svg(journey: Journey) -> str:
         node.y += 28
     body = []
     curves = 0
+    labels: list[tuple[float, float, float]] = []
     for index, (link, path) in enumerate(zip(links, paths, strict=True)):
         source, target = nodes[path[0]], nodes[path[-1]]
         curve = index in back or source.layer == target.layer
@@ -221,7 +255,7 @@ def svg(journey: Journey) -> str:
                 (target.x, target.y - target.height / 2 - 2),
             ]
             right = 0.0
-        body.append(_link_svg(link, curve, right))
+        body.append(_link_svg(link, curve, right, labels))
     body += [_node_svg(node) for node in nodes.values() if node.kind != "dummy"]
     title = escape(f"{journey.name} ({journey.id})")
     return (
