@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from bot.analytics import figures
+from bot.analytics import conversations, figures
 from bot.analytics.ranges import BadRange, date_range
 from bot.runtime import Runtime
 from flows import graph
 from flows.model import Journey
 from inbox import blueprint, charts
 from inbox.auth import signed_in
+from inbox.conversation_tables import conversation_tables
 from inbox.tables import Table, cell, journey_tables, journeys_table, verdict
 
 PRESETS = (7, 30, 90)  # the preset ranges offered: the last N days, today included
@@ -141,6 +142,27 @@ def analytics_dashboard() -> ResponseReturnValue:
         "inbox/analytics.html",
         table=table,
         sparks=sparks,
+        start=start,
+        end=end,
+        **_picker(start, end),
+    )
+
+
+@blueprint.get("/analytics/conversations")
+@signed_in
+def conversations_analytics() -> ResponseReturnValue:
+    """Show the conversations' figures: staff response times, hand-offs, opt-outs, unclear."""
+    try:
+        start, end = _range()
+    except BadRange as exc:
+        return _bad_range("inbox/analytics_conversations.html", exc, tables=None)
+    found = conversations.conversation_figures(_runtime().record, start, end)
+    tables = conversation_tables(found)
+    if request.args.get("format") == "csv":
+        return _csv(tables, "conversations", start, end)
+    return render_template(
+        "inbox/analytics_conversations.html",
+        tables={table.key: table for table in tables},
         start=start,
         end=end,
         **_picker(start, end),
