@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from types import FrameType
 
 import redis
@@ -16,14 +16,19 @@ from rq import Worker
 import nlu
 from bot.delivery.timers import (
     CheckTimer,
+    ClickTimer,
     SendTimer,
     StaffTimer,
     StartTimer,
     TimeoutTimer,
     Timer,
 )
+from bot.domain.link_bots import near_delivery
+from bot.domain.links import Link
 from bot.record import database
+from bot.record.links import delivery_time, find_link
 from bot.runtime import Runtime, install
+from bot.storage.clicks import find
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
     sends = [timer for _, timer in due if isinstance(timer, SendTimer)]
     checks = [timer for _, timer in due if isinstance(timer, CheckTimer)]
     staff = [timer for _, timer in due if isinstance(timer, StaffTimer)]
+    clicks = [timer for _, timer in due if isinstance(timer, ClickTimer)]
     for member, timer in due:
         if timer is None:
             log.error("dropping a timer Parley does not know: %r", member)
@@ -65,6 +71,10 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
                 runtime.outbox.enqueue_handoff_notice(timer.phone, timer.mark)
             else:
                 runtime.desk.fire(timer)
+        for click in clicks:
+            link = find(runtime.redis, click.code) or find_link(runtime.record, click.code)
+            if link is not None and _counts(runtime, click, link):
+                conversations.click(link.phone, link.url, link.message, link.journey, link.step)
         runtime.outbox.push(*(send.message for send in sends))
         if checks:
             # Checks ask Twilio, which may be slow: they run as a job, not on the ticker.
@@ -75,6 +85,19 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
         return 0
     runtime.timers.done(*(member for member, _ in due))
     return len(due)
+
+
+def _counts(runtime: Runtime, click: ClickTimer, link: Link) -> bool:
+    """Tell whether a click (a person's, by its user agent) may move journeys: not one
+    within a second of its message's delivery, as far as the record knows it yet."""
+    if click.at is None:
+        return True
+    delivered = delivery_time(runtime.record, link.message)
+    at = datetime.fromtimestamp(click.at, UTC)
+    if delivered is not None and near_delivery(at, delivered):
+        log.info("click %s came with its message's delivery: not acted on", click.click)
+        return False
+    return True
 
 
 def recover(runtime: Runtime) -> int:

@@ -259,7 +259,8 @@ def _act(raw_phone: str, action: str) -> Redirect:
         elif action == "resolve":
             desk.resolve(contact.phone, me)
         elif action == "reply":
-            desk.reply(contact.phone, me, request.form.get("body", ""))
+            tracked = request.form.get("track_links") == "1"  # the "Track links" box
+            desk.reply(contact.phone, me, request.form.get("body", ""), track_links=tracked)
         elif action == "note":
             desk.note(contact.phone, me, request.form.get("text", ""))
         elif action == "snooze":

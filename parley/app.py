@@ -18,7 +18,7 @@ from bot.runtime import Runtime, current
 from bot.storage import keys
 from bot.storage.store import LockLost
 from inbox.auth import SESSION_LIFETIME, current_staff
-from webhooks import api, metrics, staff_api, twilio  # noqa: F401 (staff_api adds to api)
+from webhooks import api, links, metrics, staff_api, twilio  # noqa: F401 (staff_api adds to api)
 from webhooks.forms import WebRequest
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class PageSessions(SecureCookieSessionInterface):
     """Cookie sessions for pages people use; machines' requests never need one."""
 
-    machine_paths = ("/webhooks/", "/api/", "/healthz", "/metrics")
+    machine_paths = ("/webhooks/", "/api/", "/healthz", "/metrics", "/l/")
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Open the session, except on webhooks and the API (Flask then uses a null one)."""
@@ -70,6 +70,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(metrics.blueprint)
+    app.register_blueprint(links.blueprint)
     app.register_blueprint(inbox.blueprint)
     # Every form and action of the inbox needs its CSRF token. Machines' routes carry no
     # cookie to abuse: Twilio signs its requests and the API takes a bearer token.
@@ -94,7 +95,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     @app.before_request
     def prepare_storage() -> None:
         # Redis may have been down when this process started: its data is checked first.
-        runtime.prepare_storage()
+        # A short link leads on without it (from the record), and touches no old keys.
+        if request.blueprint != links.blueprint.name:
+            runtime.prepare_storage()
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -98,8 +98,11 @@ def hand_back(turn: Turn, by: str | None) -> None:
     turn.log(HandoffReleased(by))
 
 
-def reply(turn: Turn, staff: str, body: str) -> Message:
-    """Send `body` from `staff`; a first reply to a conversation not theirs takes it over."""
+def reply(turn: Turn, staff: str, body: str, track_links: bool = False) -> Message:
+    """Send `body` from `staff`; a first reply to a conversation not theirs takes it over.
+
+    With `track_links`, its links go out as tracked short links (when there is a base URL).
+    """
     text = body.strip()
     if not text:
         raise Refused("A reply needs some text.")
@@ -111,7 +114,7 @@ def reply(turn: Turn, staff: str, body: str) -> Message:
     contact = turn.contact
     if contact.conversation != OPEN or contact.assignee is None:
         take_over(turn, staff)
-    message = turn.send(text, Kind.CONVERSATION, author=staff)
+    message = turn.send(text, Kind.CONVERSATION, author=staff, track_links=track_links)
     contact.waiting_since = None
     contact.staff_at = turn.stamp
     contact.read_seq = contact.message_seq

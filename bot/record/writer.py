@@ -5,7 +5,11 @@ bot/record/entries.py says what each holds):
 - a `Commit`: what one transition changed for one contact (its queryable part if that
   changed, the runs that moved, new messages, events, each consent decision among them
   also a row of the consent ledger);
-- a `StatusChange`: a message's new status, from the sender or a Twilio status callback.
+- a `StatusChange`: a message's new status, from the sender or a Twilio status callback;
+- a `Click`: a click on a tracked short link, from the redirect (`GET /l/<code>`). Its
+  row says whether it counts (bot.domain.link_bots): not a preview bot's or scanner's,
+  and not within a second of the message's delivery as the record has it once this
+  batch's statuses are merged in. A click written again keeps the row it had.
 
 Applying an entry twice, or an older entry after a newer one, leaves the record as it
 was: rows have stable ids, a contact row is only replaced by one at least as recent, a
@@ -27,7 +31,8 @@ from sqlalchemy import Connection, Engine, String, Table, Text, bindparam, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from bot.record.entries import Commit, Entry, StatusChange
+from bot.domain.link_bots import counted, delivered_at
+from bot.record.entries import Click, Commit, Entry, StatusChange
 from bot.record.ledger import ledger_rows
 from bot.record.message_rows import message_merged
 from bot.record.schema import (
@@ -35,13 +40,15 @@ from bot.record.schema import (
     contacts,
     conversation_events,
     journey_runs,
+    link_clicks,
+    links,
     messages,
 )
 from bot.record.times import cached_moment, utc
 
 _moment = cached_moment
 
-__all__ = ["Commit", "Entry", "RecordWriter", "StatusChange"]
+__all__ = ["Click", "Commit", "Entry", "RecordWriter", "StatusChange"]
 
 # Event fields that have columns of their own; the rest go to `data`.
 _EVENT_COLUMNS = frozenset(("type", "at", "intent", "confidence", "journey", "run_id", "seq"))
@@ -52,12 +59,18 @@ class _Batch:
     """A batch of entries sorted into rows, before the existing rows are merged in."""
 
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    messages: dict[str, list[Entry]] = field(default_factory=dict)  # id -> entries in order
+    # id -> entries in order
+    messages: dict[str, list[Commit | StatusChange]] = field(default_factory=dict)
     runs: dict[str, list[tuple[Commit, Mapping[str, Any]]]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)  # consent decisions
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> row
+    clicks: dict[str, Click] = field(default_factory=dict)  # click id -> click
 
     def add(self, entry: Entry) -> None:
+        if isinstance(entry, Click):
+            self.clicks.setdefault(entry.click, entry)
+            return
         if isinstance(entry, StatusChange):
             self.messages.setdefault(entry.message, []).append(entry)
             return
@@ -73,6 +86,8 @@ class _Batch:
         events = list(_event_rows(entry))
         self.events.extend(events)
         self.ledger.extend(ledger_rows(events))
+        for link in entry.links:
+            self.links[link["code"]] = _link_row(link)
 
 
 class RecordWriter:
@@ -81,6 +96,8 @@ class RecordWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        # Clicks new to the record since the drain last cleared it, by whether they count.
+        self.clicks_written: dict[bool, int] = {}
 
     def apply(self, entries: Sequence[Entry]) -> None:
         """Write a batch of entries, all or nothing; replays change nothing."""
@@ -110,6 +127,49 @@ class RecordWriter:
                     index_elements=["id"]
                 )
                 connection.execute(insert, _fitted(consent_ledger, batch.ledger))
+            if batch.links:  # a link never changes once made
+                insert = self._dialect.insert(links).on_conflict_do_nothing(index_elements=["code"])
+                connection.execute(insert, _fitted(links, batch.links.values()))
+            written = self._write_clicks(connection, batch.clicks) if batch.clicks else {}
+        for flag, count in written.items():  # only once the transaction is committed
+            self.clicks_written[flag] = self.clicks_written.get(flag, 0) + count
+
+    def _write_clicks(self, connection: Connection, clicks: dict[str, Click]) -> dict[bool, int]:
+        """Insert the clicks the record does not hold yet; return how many, by whether they count.
+
+        Runs after the batch's message statuses are merged, so a delivery reported in the
+        same batch as a click decides it.
+        """
+        known = self._existing(connection, link_clicks, clicks)
+        new = [click for click_id, click in clicks.items() if click_id not in known]
+        if not new:
+            return {}
+        ids = {click.message for click in new if click.message}
+        histories = self._existing(connection, messages, ids, "status_history") if ids else {}
+        rows, written = [], {True: 0, False: 0}
+        for click in new:
+            at = _moment(click.at)
+            row = histories.get(click.message or "")
+            delivered = delivered_at(row["status_history"] or []) if row else None
+            counts = at is not None and counted(click.user_agent, at, delivered)
+            written[counts] += 1
+            rows.append(
+                {
+                    "id": click.click,
+                    "code": click.code,
+                    "phone": click.phone,
+                    "message_id": click.message,
+                    "journey": click.journey,
+                    "step": click.step,
+                    "url": click.url,
+                    "user_agent": click.user_agent,
+                    "counted": counts,
+                    "at": at,
+                }
+            )
+        insert = self._dialect.insert(link_clicks).on_conflict_do_nothing(index_elements=["id"])
+        connection.execute(insert, _fitted(link_clicks, rows))
+        return written
 
     def _existing(
         self, connection: Connection, table: Table, ids: Iterable[str], *columns: str
@@ -123,7 +183,7 @@ class RecordWriter:
         return {row.id: _aware(row._asdict()) for row in connection.execute(query)}
 
     def _merge_messages(
-        self, connection: Connection, changes: dict[str, list[Entry]]
+        self, connection: Connection, changes: dict[str, list[Commit | StatusChange]]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Return the message rows to write whole, and the status changes of rows already
         written (as the parameters of _STATUS_UPDATE).
@@ -254,6 +314,18 @@ def _contact_row(contact: Mapping[str, Any], at: str) -> dict[str, Any]:
         "last_active_at": _moment(contact.get("last_active_at")),
         "active_at": _moment(contact.get("last_active_at") or contact.get("created_at") or at),
         "updated_at": _moment(at),
+    }
+
+
+def _link_row(link: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "code": link["code"],
+        "url": link["url"],
+        "phone": link["phone"],
+        "message_id": link["message"],
+        "journey": link.get("journey"),
+        "step": link.get("step"),
+        "created_at": _moment(link["created"]),
     }
 
 

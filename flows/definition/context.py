@@ -71,6 +71,8 @@ class Context:
         self.messages: list[MessageText] = []
         # the journey's `defaults:` (what a missing field shows), for checks and lints
         self.defaults: Mapping[str, Any] = MappingProxyType({})
+        # whether messages go out with short links (`track_links`), for their segment counts
+        self.track_links = True
 
     def error(self, where: Node | int, message: str) -> None:
         """Record a mistake at a node's line or at a line number."""

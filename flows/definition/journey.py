@@ -30,12 +30,13 @@ from flows.definition.settings import (
 )
 from flows.definition.steps import read_steps
 from flows.definition.triggers import read_triggers
-from flows.definition.values import kind_name, read_mapping, read_text
+from flows.definition.values import kind_name, read_flag, read_mapping, read_text
 from flows.model import Journey, WhenCapped
 
 JOURNEY_KEYS = (
     "id", "name", "kind", "language", "trigger", "entry", "exit", "fields", "defaults", "nlu",
     "steps", "event_data", "key", "quiet_hours", "when_capped",
+    "track_links",
 )  # fmt: skip
 
 
@@ -82,6 +83,9 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
     vocabulary = read_vocabulary(ctx, top.get("nlu"))
     quiet_hours = read_quiet_hours(ctx, top.get("quiet_hours"))
     when_capped = read_when_capped(ctx, top.get("when_capped"))
+    tracked = top.get("track_links")
+    track_links = read_flag(ctx, tracked, "track_links") if tracked is not None else True
+    ctx.track_links = track_links
     steps, complete = read_steps(ctx, top.get("steps"), root)
     check_journey(ctx, steps, with_declared(fields, event_data, ctx.uses), complete)
     check_reads(ctx.uses, event_data, triggers, ctx.error)
@@ -108,6 +112,7 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
         key=key,
         quiet_hours=quiet_hours,
         when_capped=when_capped or WhenCapped.DEFER,
+        track_links=track_links,
     )
     return journey, id_line
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from flows.definition.checks import check_starts
+from flows.definition.checks import check_clicks, check_starts
 from flows.definition.context import JourneyError
 from flows.definition.journey import Reading, read_journey
 from flows.model import Journey
@@ -65,9 +65,9 @@ def _files(paths: Iterable[str | Path]) -> tuple[list[Path], list[JourneyError]]
     return files, errors
 
 
-def _builtin_ids() -> set[str]:
+def _builtin() -> dict[str, Journey]:
     files, _ = _files([BUILTIN_DIR])
-    return {journey.id for journey in (read_file(f).journey for f in files) if journey}
+    return {journey.id: journey for journey in (read_file(f).journey for f in files) if journey}
 
 
 def _load(
@@ -92,9 +92,13 @@ def _load(
         journeys[journey.id] = journey
     # A file checked on its own may start a built-in journey.
     builtin = BUILTIN_DIR.resolve()
-    if any(step.start for journey in journeys.values() for step in journey.steps):
+    starts = any(step.start for journey in journeys.values() for step in journey.steps)
+    clicks = any(journey.triggers_of("click") for journey in journeys.values())
+    if starts or clicks:
         named = any(Path(p).resolve() == builtin for p in paths)
-        errors.extend(check_starts(journeys, set() if named else _builtin_ids()))
+        known = {} if named else _builtin()
+        errors.extend(check_starts(journeys, set(known)))
+        errors.extend(check_clicks(journeys, known))
     return journeys, errors, warnings
 
 
