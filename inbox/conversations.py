@@ -40,6 +40,7 @@ from bot.storage import keys
 from bot.storage.store import LockLost
 from flows import sms
 from flows.engine import expecting
+from flows.links import short_link_length
 from inbox import blueprint
 from inbox.auth import current_staff, signed_in
 from inbox.timeline import timeline
@@ -147,6 +148,8 @@ def _thread_context(contact: Contact, before: str | None = None) -> dict[str, An
         "team": _staff(),
         "gsm_basic": "".join(sorted(sms.GSM_BASIC)),
         "gsm_extended": "".join(sorted(sms.GSM_EXTENDED)),
+        # With "Track links" ticked, the count takes each link as long as its short link.
+        "short_link_length": short_link_length(_runtime().settings.link_base),
         "last_seq": contact.message_seq,
         # A full page may have earlier messages before it: they are a link away.
         "earlier": messages[0]["id"] if len(messages) == THREAD else None,

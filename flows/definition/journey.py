@@ -51,9 +51,13 @@ class Reading:
     id_line: int = 1
 
 
-def read_journey(path: str | Path, source: str) -> Reading:
-    """Read a journey file's text into a Journey, with every mistake and risk at its line."""
+def read_journey(path: str | Path, source: str, link_base: str | None = None) -> Reading:
+    """Read a journey file's text into a Journey, with every mistake and risk at its line.
+
+    `link_base` (LINK_BASE_URL) is how long tracked links are measured; None: typical.
+    """
     ctx = Context(path, source)
+    ctx.link_base = link_base
     journey, id_line = _read(ctx)
     errors = tuple(sorted(ctx.errors, key=lambda error: error.line))
     warnings = tuple(sorted(ctx.warnings, key=lambda warning: warning.line))

@@ -33,3 +33,15 @@ def test_a_text_as_sent_has_short_links_in_place_of_its_links() -> None:
     sent = as_sent(text, base)
     assert len(sent) == len("Look: ") + short_link_length(base) + 1
     assert short_link_length(None) == short_link_length("https://sms.example.co.uk")
+
+
+def test_flows_check_measures_short_links_on_the_base_it_is_given(tmp_path) -> None:
+    from flows.definition import check
+
+    text = "x" * 120 + " https://a.example/s"  # 140 as written
+    path = tmp_path / "j.yaml"
+    path.write_text(f'id: j\nsteps:\n  - {{id: a, send: "{text}"}}\n')
+    assert check(path, warnings=True, link_base="https://go.example") == []  # 120 + 33
+    long_base = "https://links.a-rather-long-business-name.example.com"
+    (warning,) = check(path, warnings=True, link_base=long_base)
+    assert warning.is_warning and "costs 2 SMS segments" in warning.message
