@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import inbound, inbox, memory, nlu, outbound, record, slow_clients, timers
+from bench import inbound, inbox, links, memory, nlu, outbound, record, slow_clients, timers
 from bench.report import HEADER, Section, commit, machine, merge, now
 from bot.config import PROJECT_ROOT
 
@@ -53,6 +53,7 @@ BENCHMARKS = {
     "memory": _memory,
     "record": record.section,
     "inbox": inbox.run,
+    "links": links.run,
 }
 
 
