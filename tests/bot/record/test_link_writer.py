@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from bot.record.links import delivery_time, find_link
 from bot.record.schema import link_clicks, links
-from bot.record.writer import Click, Commit, RecordWriter, StatusChange
+from bot.record.writer import Click, Commit, Entry, RecordWriter, StatusChange
 
 PHONE = "+14155550123"
 T0 = "2026-11-30T17:00:00+00:00"
@@ -64,7 +64,7 @@ def rows(engine: Engine) -> dict[str, dict[str, Any]]:
 def test_links_and_clicks_are_written_once_and_counted_by_who_and_when(engine: Engine) -> None:
     writer = RecordWriter(engine)
     delivered = StatusChange("2-0", "2026-11-30T17:00:05+00:00", PHONE, "m1", "delivered")
-    batch = [
+    batch: list[Entry] = [
         sent_with_link(),
         click(1, "2026-11-30T17:00:04.500+00:00"),  # a scanner, just before the receipt
         delivered,
@@ -87,7 +87,8 @@ def test_links_and_clicks_are_written_once_and_counted_by_who_and_when(engine: E
     found = find_link(engine, "AbCdEfGhIjK")
     assert found is not None and found.url == LINK["url"] and found.step == "announce"
     assert find_link(engine, "nope") is None
-    assert delivery_time(engine, "m1").isoformat() == "2026-11-30T17:00:05+00:00"
+    delivered_at = delivery_time(engine, "m1")
+    assert delivered_at is not None and delivered_at.isoformat() == "2026-11-30T17:00:05+00:00"
 
 
 def test_a_click_on_a_message_the_record_has_not_seen_counts(engine: Engine) -> None:
