@@ -31,7 +31,7 @@ from flows.definition.settings import (
 from flows.definition.steps import read_steps
 from flows.definition.triggers import read_triggers
 from flows.definition.values import kind_name, read_flag, read_mapping, read_text
-from flows.model import Journey, WhenCapped
+from flows.model import CLICKED, Journey, Step, WhenCapped
 
 JOURNEY_KEYS = (
     "id", "name", "kind", "language", "trigger", "entry", "exit", "fields", "defaults", "nlu",
@@ -95,6 +95,8 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
     check_reads(ctx.uses, event_data, triggers, ctx.error)
     check_results(steps, ctx.uses, fields, ctx.error)
     check_policy(ctx, kind, quiet_hours, when_capped, top, steps)
+    if not track_links:
+        _untracked_clicks(ctx, steps)
     warn_quiet_sends(ctx, kind, triggers, steps)
     lint(ctx)
     if ctx.errors or journey_id is None:
@@ -119,6 +121,18 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
         track_links=track_links,
     )
     return journey, id_line
+
+
+def _untracked_clicks(ctx: Context, steps: tuple[Step, ...]) -> None:
+    """Flag `clicked` branches in a journey whose links are sent untracked: they never run."""
+    for step in steps:
+        if step.wait is not None and CLICKED in step.wait.on:
+            line = ctx.edge_lines.get((step.line, "reply", CLICKED), step.line)
+            ctx.error(
+                line,
+                f"step {step.id!r}: a `clicked` branch never runs in a journey with"
+                " `track_links: false`: its links are sent as written, so no click reaches it",
+            )
 
 
 def _root(ctx: Context) -> MappingNode | None:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
+from bot.delivery.sender import Sender
 from bot.delivery.timers import ClickTimer, decode, encode
+from bot.domain.link_bots import DELIVERY_GRACE
+from bot.record.drain import RecordDrain
+from bot.record.writer import RecordWriter
+from bot.storage import keys
 from bot.worker import tick
+from tests.texting import post_signed
 
 FLOWS = Path(__file__).resolve().parents[2] / "transcripts" / "flows"
 PHONE = "+14155550123"
+BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
 
 
 @pytest.fixture
@@ -62,3 +70,55 @@ def test_the_click_timer_the_redirect_sets_is_fired_by_the_worker(
     assert tick(runtime) == 1
     welcome = [m for m in runtime.store.messages(PHONE) if m.journey == "vip_welcome"]
     assert [m.body for m in welcome] == ["Welcome to the VIP club! Early access starts Friday."]
+
+
+def _sale(client, runtime, settings) -> tuple[str, str]:
+    """Announce the sale (a wait on `clicked`) and deliver it; return its code and its sid."""
+    headers = {"Authorization": f"Bearer {settings.api_token}"}
+    body = {"phone": PHONE, "event": "sale_started"}
+    assert client.post("/api/events", json=body, headers=headers).status_code == 202
+    Sender(runtime).drain()
+    (message,) = [m for m in runtime.store.messages(PHONE) if m.journey == "sale"]
+    return message.body.split("/l/")[1].split(".")[0], message.sid or ""
+
+
+def _settle(runtime, clock) -> None:
+    """Write the record, let a second pass (by Redis' clock, the real one), tick."""
+    drain = RecordDrain(runtime.redis, RecordWriter(runtime.record), keys.RECORD, "t")
+    while drain.run_once():
+        pass
+    time.sleep(DELIVERY_GRACE.total_seconds() + 0.05)
+    tick(runtime, clock.advance(seconds=2))
+
+
+def _sent(runtime) -> list[str]:
+    return [m.body for m in runtime.store.messages(PHONE) if m.journey == "sale"][1:]
+
+
+def test_a_click_waits_for_the_record_before_it_moves_a_run(
+    client, runtime, settings, clock, subscribed
+) -> None:
+    code, _ = _sale(client, runtime, settings)
+    assert client.get(f"/l/{code}", headers={"User-Agent": BROWSER}).status_code == 302
+    tick(runtime)  # the record cannot tell yet whether it came with the delivery
+    assert _sent(runtime) == []
+    assert runtime.timers.pending() == 2  # the wait's timeout, and the click again
+    _settle(runtime, clock)
+    assert _sent(runtime) == ["Glad you had a look! Code EXTRA10 takes 10% more off today."]
+
+
+def test_a_click_within_a_second_of_delivery_does_not_move_a_run(
+    client, runtime, settings, clock, subscribed
+) -> None:
+    code, sid = _sale(client, runtime, settings)
+    status = {"MessageSid": sid, "MessageStatus": "delivered", "To": PHONE}
+    answer = post_signed(client, "/webhooks/twilio/status", status, settings.auth_token)
+    assert answer.status_code == 204
+    # A security scanner opens it as it lands, with a browser's user agent.
+    assert client.get(f"/l/{code}", headers={"User-Agent": BROWSER}).status_code == 302
+    _settle(runtime, clock)
+    assert _sent(runtime) == []
+    # The person's own tap, later, does.
+    assert client.get(f"/l/{code}", headers={"User-Agent": BROWSER}).status_code == 302
+    _settle(runtime, clock)
+    assert _sent(runtime) == ["Glad you had a look! Code EXTRA10 takes 10% more off today."]

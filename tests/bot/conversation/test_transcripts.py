@@ -8,7 +8,9 @@ Each file in tests/transcripts/ is one conversation. A turn is one of
   fields: contact fields set through POST /api/contacts
   at: a moment (ISO 8601) the clock moves forward to, after which the worker's tick runs
   click: a URL the contact taps in the latest text that carried it as a tracked short link
-    (GET /l/<code>, with `user_agent` if given), after which the worker's tick runs
+    (GET /l/<code>, with `user_agent` if given); the recorder writes the record and, a
+    second later (when the record can tell whether the click came with the message's
+    delivery), the worker's tick runs
 and may expect: `intent`, `started`, `sent` (the texts Twilio got, in order), `withheld`
 (texts a guardrail suppressed), `deferred` ([text, send_at] of texts held by quiet hours or
 a frequency cap), `events` (types of the new events, in order). A tracked short link in a
@@ -23,6 +25,7 @@ journeys in tests/transcripts/flows/ load beside the built-in ones.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -34,8 +37,11 @@ import yaml
 from bot.config import Settings
 from bot.delivery.sender import Sender
 from bot.domain.frequency import Cap
+from bot.domain.link_bots import DELIVERY_GRACE
 from bot.domain.quiet_hours import QuietHours
-from bot.storage import clicks
+from bot.record.drain import RecordDrain
+from bot.record.writer import RecordWriter
+from bot.storage import clicks, keys
 from bot.worker import tick
 from flows.definition import parse_duration
 from tests.texting import Texter, new_sid
@@ -151,6 +157,10 @@ def _play(turn: dict[str, Any], phone: Texter, runtime, clock, sids) -> dict[str
         return {}
     if "click" in turn:
         _click(turn, phone, runtime)
+        drain = RecordDrain(runtime.redis, RecordWriter(runtime.record), keys.RECORD, "t")
+        while drain.run_once():
+            pass
+        time.sleep(DELIVERY_GRACE.total_seconds() + 0.05)  # Redis' clock: the real one
         tick(runtime)
         return {}
     if "at" in turn:
