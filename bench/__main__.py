@@ -9,7 +9,18 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import analytics, inbound, inbox, memory, nlu, outbound, record, slow_clients, timers
+from bench import (
+    analytics,
+    inbound,
+    inbox,
+    links,
+    memory,
+    nlu,
+    outbound,
+    record,
+    slow_clients,
+    timers,
+)
 from bench.report import HEADER, Section, commit, machine, merge, now
 from bot.config import PROJECT_ROOT
 
@@ -54,6 +65,7 @@ BENCHMARKS = {
     "record": record.section,
     "inbox": inbox.run,
     "analytics": analytics.section,
+    "links": links.run,
 }
 
 

@@ -20,11 +20,15 @@ RUN_TIMEOUT = 600.0
 
 @dataclass(frozen=True)
 class Call:
-    """One prepared HTTP POST: path, encoded body and headers."""
+    """One prepared HTTP request (a POST unless `method` says): path, encoded body, headers.
+
+    Redirects are not followed: a 302 is the answer measured.
+    """
 
     path: str
     body: bytes
     headers: dict[str, str]
+    method: str = "POST"
 
 
 @dataclass
@@ -96,11 +100,13 @@ def _send_all(
                 return
             started = time.perf_counter()
             try:
-                response = session.post(
+                response = session.request(
+                    call.method,
                     base_url + call.path,
-                    data=call.body,
+                    data=call.body or None,
                     headers=call.headers,
                     timeout=timeout,
+                    allow_redirects=False,
                 )
                 status = response.status_code
             except requests.RequestException:

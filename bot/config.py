@@ -220,6 +220,9 @@ class Settings:
     # bot.domain.state_rules, apply on top); None only where a test turns them off.
     quiet_hours: QuietHours | None = QUIET_HOURS
     frequency_cap: Cap | None = None  # marketing messages a contact may get per window
+    # Where tracked short links point (`<link_base_url>/l/<code>`); None: PUBLIC_URL.
+    link_base_url: str | None = None
+    link_ttl_days: int = 400  # how long Redis keeps a short link; the record keeps it for good
 
     @property
     def record_url(self) -> str:
@@ -277,15 +280,28 @@ class Settings:
         url = self.status_callback_url
         return f"{url}?{urlencode({'message': ref})}" if url else None
 
+    @property
+    def link_base(self) -> str | None:
+        """Return the base URL of tracked short links: LINK_BASE_URL, else PUBLIC_URL."""
+        return self.link_base_url or self.public_url
+
     def startup_warnings(self) -> list[str]:
         """Return what web and worker warn about at start-up: settings that work, but badly."""
-        if self.business_contact or self.sandbox:
-            return []
-        # Carriers expect the HELP reply to say how to reach the business.
-        return [
-            "BUSINESS_CONTACT is unset, so HELP replies cannot say how to reach you;"
-            " set it to e.g. '+1 415 555 0100 or help@example.com'"
-        ]
+        warnings = []
+        if not (self.business_contact or self.sandbox):
+            # Carriers expect the HELP reply to say how to reach the business.
+            warnings.append(
+                "BUSINESS_CONTACT is unset, so HELP replies cannot say how to reach you;"
+                " set it to e.g. '+1 415 555 0100 or help@example.com'"
+            )
+        if self.link_base is None:
+            # A short link needs an address people's phones can reach.
+            warnings.append(
+                "LINK_BASE_URL and PUBLIC_URL are unset, so links in messages are sent as"
+                " they are, without tracking; set LINK_BASE_URL (or PUBLIC_URL) to e.g."
+                " 'https://sms.example.com'"
+            )
+        return warnings
 
     @property
     def business(self) -> dict[str, str]:
@@ -364,4 +380,8 @@ class Settings:
             handoff_webhook_secret=get("HANDOFF_WEBHOOK_SECRET"),
             quiet_hours=_parsed("QUIET_HOURS", get("QUIET_HOURS"), QuietHours.parse, QUIET_HOURS),
             frequency_cap=_parsed("FREQUENCY_CAP", get("FREQUENCY_CAP"), Cap.parse, None),
+            link_base_url=_url("LINK_BASE_URL", get("LINK_BASE_URL")),
+            link_ttl_days=_positive_int(
+                "LINK_TTL_DAYS", get("LINK_TTL_DAYS"), defaults.link_ttl_days
+            ),
         )

@@ -68,6 +68,7 @@ class Reading:
     stats: dict[str, int]  # the stats hash (keys.STATS): what turns count
     outbound: dict[str, int]  # outbound messages by status, as the sending scripts count
     latency: dict[str, float]  # the send latency hash: per bucket bound, "sum", "count"
+    clicks: dict[str, int]  # link clicks the recorder wrote: "true" counted, "false" not
     outbox_waiting: int
     outbox_in_flight: int
     timers_scheduled: int
@@ -87,6 +88,7 @@ def read(runtime: Runtime) -> Reading:
     pipe.hgetall(keys.STATS)
     pipe.hgetall(keys.OUTBOUND_COUNTS)
     pipe.hgetall(keys.SEND_LATENCY)
+    pipe.hgetall(keys.LINK_CLICKS)
     pipe.llen(keys.OUTBOX)
     pipe.zcard(keys.OUTBOX_INFLIGHT)
     pipe.zcard(keys.TIMERS)
@@ -96,11 +98,12 @@ def read(runtime: Runtime) -> Reading:
     pipe.llen(runtime.queue.key)
     ask_lag(pipe, keys.RECORD)
     reply: list[Any] = pipe.execute()
-    stats, outbound, latency, *sizes, earliest, in_flight, jobs = reply[:-LAG_REPLIES]
+    stats, outbound, latency, clicks, *sizes, earliest, in_flight, jobs = reply[:-LAG_REPLIES]
     reading = Reading(
         stats=_numbers(stats, int),
         outbound=_numbers(outbound, int),
         latency=_numbers(latency, float),
+        clicks=_numbers(clicks, int),
         outbox_waiting=int(sizes[0]),
         outbox_in_flight=int(sizes[1]),
         timers_scheduled=int(sizes[2]),
@@ -191,6 +194,14 @@ def _counters(reading: Reading) -> Iterator[Metric]:
         "Runs sent down each branch of a split step.",
         ["journey", "step", "variant"],
         splits,
+    )
+    clicks = {(flag,): reading.clicks.get(flag, 0) for flag in ("true", "false")}
+    yield _labelled(
+        "link_clicks",
+        "Clicks on tracked links, as the record wrote them: counted, or a preview bot's,"
+        " a scanner's or within a second of delivery (not counted).",
+        ["counted"],
+        clicks,
     )
 
 

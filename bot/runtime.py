@@ -44,7 +44,7 @@ class Runtime:
         self.clock = clock
         self.redis = redis_server.connect(redis_url)
         self.queue = Queue(QUEUE_NAME, connection=redis_server.connect(redis_url, decode=False))
-        self.store = Store(self.redis)
+        self.store = Store(self.redis, settings.link_ttl_days * 86400)
         self.outbox = Outbox(self.store, self.queue)
         self.timers = Timers(self.store)
         extra = [settings.flows_dir] if settings.flows_dir else []

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -17,19 +17,29 @@ from rq import Worker
 import nlu
 from bot.delivery.timers import (
     CheckTimer,
+    ClickTimer,
     SendTimer,
     StaffTimer,
     StartTimer,
     TimeoutTimer,
     Timer,
 )
+from bot.domain.link_bots import DELIVERY_GRACE, near_delivery
 from bot.record import database
+from bot.record.drain import entry_order
+from bot.record.links import delivery_time, find_link
 from bot.runtime import Runtime, install
+from bot.storage import keys
+from bot.storage.clicks import find
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
 BATCH = 200
+# A click waits for the record to know its message's delivery this long at most, looking
+# again every CLICK_RECHECK; then it is decided on what the record holds.
+CLICK_PATIENCE = 30.0
+CLICK_RECHECK = timedelta(seconds=1)
 
 
 def tick(runtime: Runtime, now: datetime | None = None) -> int:
@@ -49,6 +59,7 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
     sends = [timer for _, timer in due if isinstance(timer, SendTimer)]
     checks = [timer for _, timer in due if isinstance(timer, CheckTimer)]
     staff = [timer for _, timer in due if isinstance(timer, StaffTimer)]
+    clicks = [timer for _, timer in due if isinstance(timer, ClickTimer)]
     for member, timer in due:
         if timer is None:
             log.error("dropping a timer Parley does not know: %r", member)
@@ -66,6 +77,8 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
                 runtime.outbox.enqueue_handoff_notice(timer.phone, timer.mark)
             else:
                 runtime.desk.fire(timer)
+        for click in clicks:
+            _take_click(runtime, click)
         runtime.outbox.push(*(send.message for send in sends))
         if checks:
             # Checks ask Twilio, which may be slow: they run as a job, not on the ticker.
@@ -76,6 +89,42 @@ def _fire(runtime: Runtime, due: list[tuple[str, Timer | None]]) -> int:
         return 0
     runtime.timers.done(*(member for member, _ in due))
     return len(due)
+
+
+def _take_click(runtime: Runtime, click: ClickTimer) -> None:
+    """Let a person's click move journeys, unless it came within a second of its message's
+    delivery; wait (the timer set again) until the record can tell.
+
+    The record holds what happened up to a moment once every record stream entry before
+    it is written: a delivery receipt that lands up to DELIVERY_GRACE after the click
+    counts too, so the click waits that long and for the recorder, CLICK_PATIENCE at most.
+    """
+    link = find(runtime.redis, click.code) or find_link(runtime.record, click.code)
+    if link is None:
+        return
+    if click.at is not None:
+        settled = click.at + DELIVERY_GRACE.total_seconds()
+        now, oldest = _record_position(runtime)
+        unknown = now < settled or (oldest is not None and oldest <= settled)
+        if unknown and now - click.at < CLICK_PATIENCE:
+            runtime.timers.schedule(runtime.clock() + CLICK_RECHECK, click)
+            return
+        delivered = delivery_time(runtime.record, link.message)
+        at = datetime.fromtimestamp(click.at, UTC)
+        if delivered is not None and near_delivery(at, delivered):
+            log.info("click %s came with its message's delivery: not acted on", click.click)
+            return
+    runtime.conversations.click(link.phone, link.url, link.message, link.journey, link.step)
+
+
+def _record_position(runtime: Runtime) -> tuple[float, float | None]:
+    """Return Redis' time and that of the oldest record stream entry not yet written."""
+    pipe = runtime.redis.pipeline(transaction=False)
+    pipe.time()
+    pipe.xrange(keys.RECORD, count=1)
+    (seconds, micros), first = pipe.execute()
+    oldest = entry_order(first[0][0])[0] / 1000 if first else None
+    return int(seconds) + int(micros) / 1_000_000, oldest
 
 
 def recover(runtime: Runtime) -> int:

@@ -8,11 +8,12 @@ from typing import Any
 
 from flows.event_data import key_of
 from flows.events import Event, FieldSet, JourneyEnded
-from flows.model import OTHER, TIMEOUT, Journey
+from flows.model import CLICKED, OTHER, TIMEOUT, Journey
 from flows.runner import MAX_STEPS, Runner
 from flows.state import (
     OPEN_STATUSES,
     ActionResult,
+    Click,
     Context,
     Input,
     Reply,
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_STEPS",
     "OPEN_STATUSES",
     "ActionResult",
+    "Click",
     "Context",
     "Input",
     "Reply",
@@ -66,19 +68,20 @@ def start(
 
 
 def resume(run: Run, journey: Journey, ctx: Context, input: Input) -> tuple[Run, list[Event]]:
-    """Feed a reply, a timeout or an action's result to a paused run; return a new run and events.
+    """Feed a reply, a timeout, an action's result or a click to a paused run; return a new
+    run and events.
 
-    An input the run is not paused for (a reply to a delayed run, a stale timeout) changes
-    nothing and emits no events.
+    An input the run is not paused for (a reply to a delayed run, a stale timeout, a click
+    at a wait with no `clicked` branch) changes nothing and emits no events.
     """
     if run.journey != journey.id:
         raise ValueError(f"run {run.id!r} belongs to {run.journey!r}, not {journey.id!r}")
-    if not isinstance(input, Reply | Timeout | ActionResult):
+    if not isinstance(input, Reply | Timeout | ActionResult | Click):
         given = type(input).__name__
-        raise TypeError(f"resume takes a Reply, Timeout or ActionResult, not {given}")
+        raise TypeError(f"resume takes a Reply, Timeout, ActionResult or Click, not {given}")
     runner = Runner(run, journey, ctx)
     expected = {
-        RunStatus.WAITING: (Reply, Timeout),
+        RunStatus.WAITING: (Reply, Timeout, Click),
         RunStatus.DELAYED: (Timeout,),
         RunStatus.AWAITING_ACTION: (ActionResult,),
     }.get(run.status, ())
@@ -96,6 +99,10 @@ def resume(run: Run, journey: Journey, ctx: Context, input: Input) -> tuple[Run,
             runner.end(RunStatus.EXPIRED, f"step {run.step!r} no longer waits for a reply")
         elif isinstance(input, Timeout):
             runner.time_out(step, step.wait)
+        elif isinstance(input, Click):
+            target = step.wait.on.get(CLICKED)
+            if target is not None:
+                runner.walk(target)
         else:
             assert isinstance(input, Reply)
             runner.answer(step, step.wait, input)
@@ -137,5 +144,5 @@ def expecting(run: Run, journey: Journey) -> frozenset[str]:
     wait = journey.step(run.step).wait
     if wait is None:
         return frozenset()
-    names = {name for name in wait.on if name not in (TIMEOUT, OTHER)}
+    names = {name for name in wait.on if name not in (TIMEOUT, OTHER, CLICKED)}
     return frozenset(names | ({RATING} if wait.ratings else set()))

@@ -21,6 +21,7 @@ STAGES: tuple[str, ...] = ("awareness", "consideration", "purchase", "post_purch
 # Wait branch keys that are not intents.
 TIMEOUT = "timeout"
 OTHER = "other"
+CLICKED = "clicked"  # a click on a tracked link the run's journey sent
 
 # Contact attributes every template may use without declaring them in `fields:`.
 CONTACT_ATTRIBUTES: frozenset[str] = frozenset({"phone", "language", "timezone", "stage", "tags"})
@@ -87,12 +88,13 @@ class Segment:
 
 @dataclass(frozen=True)
 class Trigger:
-    """One way a journey starts: kind is event, keyword, opt_in, date or schedule."""
+    """One way a journey starts: kind is event, keyword, opt_in, date, schedule or click."""
 
     kind: str
     # event: {name}; keyword: {words} (upper case); opt_in: {};
     # date: {field, source ("event", "contact" or "any"), offset (timedelta), event (or None)};
-    # schedule: {every (timedelta), at (time or None), segment (Segment)}
+    # schedule: {every (timedelta), at (time or None), segment (Segment)};
+    # click: {journey, step} (a link that step sent) or {url} (any tracked link to it)
     params: Mapping[str, Any]
     line: int = 0
 
@@ -284,6 +286,9 @@ class Journey:
     quiet_hours: QuietHours | None = None
     when_capped: WhenCapped = WhenCapped.DEFER
     conversion: Conversion = Conversion()
+    # send each http(s) link in its messages as a tracked short link (`track_links: false`
+    # sends them as written)
+    track_links: bool = True
     _index: Mapping[str, Step] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

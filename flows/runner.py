@@ -26,7 +26,7 @@ from flows.events import (
     TagsChanged,
     WaitStarted,
 )
-from flows.model import OTHER, TIMEOUT, Journey, Step, Text, Wait
+from flows.model import CLICKED, OTHER, TIMEOUT, Journey, Step, Text, Wait
 from flows.results import RUN, result_name, shared_results
 from flows.state import Context, Reply, Run, RunStatus
 from flows.template import NOW, evaluate, render
@@ -305,8 +305,8 @@ class Runner:
         rating = rating_of(reply) if reply.intent == RATING else None
         if target is None and rating is not None:
             target = next((r.target for r in wait.ratings if r.matches(rating)), None)
-        # "timeout" and "other" are branch names, never intents a reply can carry.
-        if target is None and reply.intent not in (TIMEOUT, OTHER):
+        # "timeout", "other" and "clicked" are branch names, never intents a reply can carry.
+        if target is None and reply.intent not in (TIMEOUT, OTHER, CLICKED):
             target = wait.on.get(reply.intent)
         target = target or wait.on.get(OTHER)
         if target is not None:

@@ -144,4 +144,11 @@ class ActionResult:
     messages: tuple[str, ...] = ()
 
 
-Input = Reply | Timeout | ActionResult
+@dataclass(frozen=True)
+class Click:
+    """A click on a tracked link the run's journey sent (to `url`)."""
+
+    url: str
+
+
+Input = Reply | Timeout | ActionResult | Click

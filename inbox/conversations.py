@@ -40,6 +40,7 @@ from bot.storage import keys
 from bot.storage.store import LockLost
 from flows import sms
 from flows.engine import expecting
+from flows.links import short_link_length
 from inbox import blueprint
 from inbox.auth import current_staff, signed_in
 from inbox.timeline import timeline
@@ -147,6 +148,8 @@ def _thread_context(contact: Contact, before: str | None = None) -> dict[str, An
         "team": _staff(),
         "gsm_basic": "".join(sorted(sms.GSM_BASIC)),
         "gsm_extended": "".join(sorted(sms.GSM_EXTENDED)),
+        # With "Track links" ticked, the count takes each link as long as its short link.
+        "short_link_length": short_link_length(_runtime().settings.link_base),
         "last_seq": contact.message_seq,
         # A full page may have earlier messages before it: they are a link away.
         "earlier": messages[0]["id"] if len(messages) == THREAD else None,
@@ -260,7 +263,8 @@ def _act(raw_phone: str, action: str) -> Redirect:
         elif action == "resolve":
             desk.resolve(contact.phone, me)
         elif action == "reply":
-            desk.reply(contact.phone, me, request.form.get("body", ""))
+            tracked = request.form.get("track_links") == "1"  # the "Track links" box
+            desk.reply(contact.phone, me, request.form.get("body", ""), track_links=tracked)
         elif action == "note":
             desk.note(contact.phone, me, request.form.get("text", ""))
         elif action == "snooze":

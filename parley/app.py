@@ -21,6 +21,7 @@ from inbox.auth import SESSION_LIFETIME, current_staff
 from webhooks import (  # noqa: F401 (staff_api and analytics_api add to api)
     analytics_api,
     api,
+    links,
     metrics,
     staff_api,
     twilio,
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 class PageSessions(SecureCookieSessionInterface):
     """Cookie sessions for pages people use; machines' requests never need one."""
 
-    machine_paths = ("/webhooks/", "/api/", "/healthz", "/metrics")
+    machine_paths = ("/webhooks/", "/api/", "/healthz", "/metrics", "/l/")
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Open the session, except on webhooks and the API (Flask then uses a null one)."""
@@ -76,6 +77,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(metrics.blueprint)
+    app.register_blueprint(links.blueprint)
     app.register_blueprint(inbox.blueprint)
     # Every form and action of the inbox needs its CSRF token. Machines' routes carry no
     # cookie to abuse: Twilio signs its requests and the API takes a bearer token.
@@ -100,7 +102,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     @app.before_request
     def prepare_storage() -> None:
         # Redis may have been down when this process started: its data is checked first.
-        runtime.prepare_storage()
+        # A short link leads on without it (from the record), and touches no old keys.
+        if request.blueprint != links.blueprint.name:
+            runtime.prepare_storage()
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -95,7 +95,9 @@ def _flows_check(args: argparse.Namespace) -> int:
     paths = args.paths or [str(BUILTIN_DIR)] + (
         [os.environ["FLOWS_DIR"]] if os.environ.get("FLOWS_DIR") else []
     )
-    found = check(*paths, warnings=True)
+    # Segment counts measure tracked links as the short links they go out as.
+    base = (os.environ.get("LINK_BASE_URL") or os.environ.get("PUBLIC_URL") or "").strip()
+    found = check(*paths, warnings=True, link_base=base or None)
     for problem in found:
         print(problem, file=sys.stderr)
     errors = [problem for problem in found if not problem.is_warning]

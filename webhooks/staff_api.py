@@ -11,7 +11,7 @@ from flask import Response, jsonify, request
 from bot.conversation.staffing import REPLY_LIMIT, Refused
 from webhooks.api import BadRequest, _json_object, _known, _optional, _runtime, blueprint, error
 
-MESSAGE_FIELDS = ("body", "author")
+MESSAGE_FIELDS = ("body", "author", "track_links")
 HANDOFF_FIELDS = ("reason", "author")
 HANDBACK_FIELDS = ("author",)
 API_AUTHOR = "api"  # who a staff action came from when the caller names nobody
@@ -38,7 +38,8 @@ def send_as_staff(raw_phone: str) -> tuple[Response, int]:
         raise BadRequest("'body' must be a non-empty string")
     if len(body.strip()) > REPLY_LIMIT:
         raise BadRequest(f"'body' can be at most {REPLY_LIMIT} characters")
-    message = _runtime().desk.reply(phone, _author(data), body)
+    tracked = _optional(data, "track_links", bool, "true or false") or False
+    message = _runtime().desk.reply(phone, _author(data), body, track_links=tracked)
     return jsonify({"id": message.id, **message.public()}), 201
 
 

@@ -36,10 +36,13 @@ class StaffDesk:
         """Give the conversation back to the bot; False if it was the bot's already."""
         return self.conversations.release_handoff(phone, by)
 
-    def reply(self, phone: str, staff: str, body: str) -> Message:
-        """Send a staff reply; raise Refused, saying why, when it may not go."""
+    def reply(self, phone: str, staff: str, body: str, track_links: bool = False) -> Message:
+        """Send a staff reply; raise Refused, saying why, when it may not go.
+
+        With `track_links`, its links go out as tracked short links.
+        """
         with self._turn(phone) as turn:
-            return staffing.reply(turn, staff, body)
+            return staffing.reply(turn, staff, body, track_links)
 
     def note(self, phone: str, staff: str, text: str) -> None:
         """Keep a private note."""

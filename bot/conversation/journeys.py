@@ -21,10 +21,20 @@ from bot.conversation.turn import Turn
 from bot.delivery.timers import StartTimer
 from bot.domain.contacts import Contact, Purpose
 from bot.domain.conversions import revenue_problems
-from flows.engine import ActionResult, Context, Reply, Run, RunStatus, interrupt, resume, start
+from flows.engine import (
+    ActionResult,
+    Click,
+    Context,
+    Reply,
+    Run,
+    RunStatus,
+    interrupt,
+    resume,
+    start,
+)
 from flows.event_data import Problem, check_data, key_of
 from flows.events import ActionRequested, Event, JourneyStartRequested
-from flows.model import Journey, JourneyKind, Trigger
+from flows.model import CLICKED, Journey, JourneyKind, Trigger
 from flows.rules import entry_decision, exit_ends, trigger_word
 from flows.runner import rating_of
 from flows.timing import date_trigger_time
@@ -53,6 +63,7 @@ class JourneyRunner:
         self.settings = settings
         self.actions = actions
         self._known_events: frozenset[str] | None = None  # the journeys never change
+        self._uses_clicks: bool | None = None
 
     def context(self, turn: Turn) -> Context:
         """Return what the engine sees: the contact, the business and the time."""
@@ -88,6 +99,33 @@ class JourneyRunner:
         """Return the journeys an inbound keyword (e.g. JOIN) starts."""
         word = trigger_word(text)
         return [j for j in self.journeys.values() if word in j.trigger_keywords]
+
+    @property
+    def uses_clicks(self) -> bool:
+        """Tell whether any journey starts on, or waits for, a click on a tracked link."""
+        if self._uses_clicks is None:
+            self._uses_clicks = any(
+                journey.triggers_of("click")
+                or any(step.wait is not None and CLICKED in step.wait.on for step in journey.steps)
+                for journey in self.journeys.values()
+            )
+        return self._uses_clicks
+
+    def click_journeys(self, journey: str | None, step: str | None, url: str) -> list[Journey]:
+        """Return the journeys a click starts: on a link that step sent, or on its URL."""
+        return [
+            candidate
+            for candidate in self.journeys.values()
+            if any(
+                trigger.params.get("url") == url
+                or (
+                    journey is not None
+                    and trigger.params.get("journey") == journey
+                    and trigger.params.get("step") == step
+                )
+                for trigger in candidate.triggers_of("click")
+            )
+        ]
 
     def opt_in_journeys(self) -> list[Journey]:
         """Return the journeys that start when a contact opts in."""
@@ -208,6 +246,20 @@ class JourneyRunner:
             start = StartTimer(turn.contact.phone, journey.id, stamp, dict(data), event_id)
             turn.schedule(max(due, turn.now), start)
             turn.log(JourneyScheduled(journey.id, stamp))
+
+    def clicked(self, turn: Turn, journey: str | None, step: str | None, url: str) -> list[str]:
+        """Let a click move the runs of the journey that sent the link, then start the
+        journeys it triggers; return the journeys started."""
+        if journey is not None:
+            for run in list(turn.contact.open_runs()):
+                if run.journey == journey and run.status is RunStatus.WAITING:
+                    self.resume(turn, run, Click(url))
+        started = []
+        data = {"url": url, "journey": journey, "step": step}
+        for target in self.click_journeys(journey, step, url):
+            if self.start(turn, target, data) is None:
+                started.append(target.id)
+        return started
 
     # moving runs
     def resume(self, turn: Turn, run: Run, input: Any, depth: int = 0) -> bool:

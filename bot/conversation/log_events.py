@@ -249,6 +249,17 @@ class ActionFailure:
     error: str
 
 
+@dataclass(frozen=True)
+class LinkClicked:
+    """The contact followed a tracked link; journeys that start or wait on it were told."""
+
+    type: ClassVar[str] = "link_clicked"
+    url: str
+    message: str | None = None
+    journey: str | None = None  # the journey (and step) that sent the link, if one did
+    step: str | None = None
+
+
 LogEvent = (
     MessageReceived
     | MessageSuppressed
@@ -275,6 +286,7 @@ LogEvent = (
     | JourneyScheduled
     | JourneyUnscheduled
     | ActionFailure
+    | LinkClicked
 )
 
 

@@ -20,6 +20,7 @@ from bot.conversation.log_events import (
     ConsentChanged,
     ConversionReported,
     EventReceived,
+    LinkClicked,
     MessageReceived,
     OptedIn,
     Undeliverable,
@@ -31,6 +32,7 @@ from bot.domain import phones
 from bot.domain.consent import Method, Purpose, method_for_source
 from bot.domain.contacts import Contact, ConversationStatus
 from bot.domain.conversions import currency_of, total_of
+from bot.domain.links import LinkPolicy
 from bot.domain.messages import Direction, Kind
 from bot.storage.store import (
     BUSY,
@@ -102,6 +104,14 @@ class Conversations:
         self.settings = settings
         self.clock = clock
         self.remote = remote  # reads free text before the local classifier (NLU_URL)
+        base = settings.link_base
+        untracked = frozenset(j.id for j in self.journeys.values() if not j.track_links)
+        # Links in messages go out as short links, unless there is nowhere for them to point.
+        self.links = LinkPolicy(base, untracked) if base else None
+
+    def turn(self, contact: Contact, now: datetime, stored: bool = True) -> Turn:
+        """Return a new turn for `contact` at `now`."""
+        return Turn(contact, now, stored=stored, links=self.links)
 
     # contacts
     def new_contact(self, phone: str) -> Contact:
@@ -123,7 +133,7 @@ class Conversations:
         with self.store.lock(phone) as token:
             stored = self.store.load_contact(phone)
             contact = stored or self.new_contact(phone)
-            turn = Turn(contact, self.clock(), stored=stored is not None)
+            turn = self.turn(contact, self.clock(), stored=stored is not None)
             yield turn
             self._commit(turn, token)
 
@@ -135,7 +145,7 @@ class Conversations:
             if contact is None:
                 yield None
                 return
-            turn = Turn(contact, self.clock())
+            turn = self.turn(contact, self.clock())
             yield turn
             self._commit(turn, token)
 
@@ -151,7 +161,7 @@ class Conversations:
         try:
             contacts = self.store.load_contacts(list(tokens))
             now = self.clock()
-            turns = {phone: Turn(contact, now) for phone, contact in contacts.items()}
+            turns = {phone: self.turn(contact, now) for phone, contact in contacts.items()}
             yield turns, set(tokens)
             self._commit_many(list(turns.values()), unlock=tokens, fence=tokens)
         except BaseException:
@@ -286,7 +296,7 @@ class Conversations:
     def _receive(self, inbound: Inbound, contact: Contact | None) -> Turn:
         stored = contact is not None
         contact = contact or self.new_contact(inbound.phone)
-        turn = Turn(contact, self.clock(), stored=stored)
+        turn = self.turn(contact, self.clock(), stored=stored)
         turn.record_inbound(inbound.sid, inbound.body)
         run = contact.waiting_run()
         journey = self.journeys.get(run.journey) if run else None
@@ -400,6 +410,18 @@ class Conversations:
             del turn.contact.date_starts[slot]
             started = self.runner.start(turn, journey, data, event_id=event_id) is None
         return started
+
+    def click(
+        self, phone: str, url: str, message: str | None, journey: str | None, step: str | None
+    ) -> Outcome:
+        """Act on a person's click on a tracked link: the runs waiting on it, the journeys it
+        starts. While staff own the conversation the bot stays quiet: it is only logged."""
+        with self.transition_existing(phone) as turn:
+            if turn is None:
+                return Outcome()
+            turn.log(LinkClicked(url, message, journey, step))
+            started = [] if turn.contact.handoff else self.runner.clicked(turn, journey, step, url)
+        return Outcome(events=turn.events, replies=turn.replies, started=started)
 
     # timers
     def fire_timeout(self, phone: str, run_id: str, seq: int) -> Outcome:

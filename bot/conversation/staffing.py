@@ -99,8 +99,11 @@ def hand_back(turn: Turn, by: str | None) -> None:
     turn.log(HandoffReleased(by))
 
 
-def reply(turn: Turn, staff: str, body: str) -> Message:
-    """Send `body` from `staff`; a first reply to a conversation not theirs takes it over."""
+def reply(turn: Turn, staff: str, body: str, track_links: bool = False) -> Message:
+    """Send `body` from `staff`; a first reply to a conversation not theirs takes it over.
+
+    With `track_links`, its links go out as tracked short links (when there is a base URL).
+    """
     text = body.strip()
     if not text:
         raise Refused("A reply needs some text.")
@@ -112,7 +115,7 @@ def reply(turn: Turn, staff: str, body: str) -> Message:
     contact = turn.contact
     if contact.conversation != OPEN or contact.assignee is None:
         take_over(turn, staff)
-    message = turn.send(text, Kind.CONVERSATION, author=staff)
+    message = turn.send(text, Kind.CONVERSATION, author=staff, track_links=track_links)
     if contact.waiting_since:
         waited = turn.now - datetime.fromisoformat(contact.waiting_since)
         turn.log(StaffReplied(staff, round(max(waited.total_seconds(), 0.0), 3)))

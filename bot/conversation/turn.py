@@ -19,6 +19,7 @@ from bot.delivery.timers import TimeoutTimer, Timer, encode
 from bot.domain.consent import Method, Purpose
 from bot.domain.contacts import Contact, ConversationStatus
 from bot.domain.guardrails import refusal
+from bot.domain.links import Link, LinkPolicy, new_code, shorten
 from bot.domain.messages import Direction, Kind, Message, Status
 from bot.storage.store import Changes, timer_member
 from flows.engine import Run
@@ -44,9 +45,17 @@ from flows.state import RunStatus
 class Turn:
     """Collects what one transition does to a contact, to be committed in one go."""
 
-    def __init__(self, contact: Contact, now: datetime, *, stored: bool = True) -> None:
+    def __init__(
+        self,
+        contact: Contact,
+        now: datetime,
+        *,
+        stored: bool = True,
+        links: LinkPolicy | None = None,
+    ) -> None:
         self.contact = contact
         self.now = now
+        self.links = links  # None: links go out as written (no LINK_BASE_URL)
         self.stamp = now.isoformat()  # `now` as every record of this transition writes it
         # What the record holds of the contact now (nothing for a new one), to send it the
         # difference only.
@@ -132,18 +141,23 @@ class Turn:
         author: str | None = None,
         quiet_hours: str = "",
         when_capped: str = "defer",
+        track_links: bool = False,
     ) -> Message:
         """Queue an outbound message, or record it as suppressed if a guardrail forbids it.
 
         Marketing waits out quiet hours and counts against the frequency cap, unless it
         answers what the contact just sent; `quiet_hours` ("respect" or "ignore") is a
         journey's own say, and `when_capped` ("defer" or "skip") what a capped one does.
+        With `track_links` (and a link base), each http(s) link goes out as a short link.
         """
         blocked = refusal(self.contact, kind)
         unasked = kind is Kind.MARKETING and not self.inbound_text
         quiet = quiet_hours or ("respect" if unasked else "ignore")
+        message_id = uuid.uuid4().hex
+        if track_links and self.links is not None and not blocked:
+            text = self._shorten(text, message_id, journey, step)
         message = Message(
-            id=uuid.uuid4().hex,
+            id=message_id,
             phone=self.contact.phone,
             direction=Direction.OUTBOUND,
             body=text,
@@ -168,6 +182,17 @@ class Turn:
             self.replies.append(text)
             self.contact.last_active_at = self.stamp
         return message
+
+    def _shorten(self, text: str, message_id: str, journey: str | None, step: str | None) -> str:
+        """Return `text` with its links as short links, kept with this transition's changes."""
+        assert self.links is not None
+
+        def make(url: str) -> Link:
+            return Link(new_code(), url, self.contact.phone, message_id, journey, step, self.stamp)
+
+        short, links = shorten(text, self.links.base, make)
+        self.changes.links.extend(links)
+        return short
 
     def _next_seq(self) -> int:
         """Number the next message of the conversation, in the order it happened."""
@@ -211,6 +236,7 @@ def _message_created(turn: Turn, event: MessageCreated) -> None:
         step=event.step,
         quiet_hours=event.quiet_hours,
         when_capped=event.when_capped,
+        track_links=turn.links is not None and turn.links.tracks(event.journey),
     )
 
 

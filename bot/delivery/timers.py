@@ -70,9 +70,24 @@ class StaffTimer:
     mark: str
 
 
-Timer = TimeoutTimer | StartTimer | SendTimer | CheckTimer | StaffTimer
+@dataclass(frozen=True)
+class ClickTimer:
+    """A person's click on a tracked link, for the journeys that start or wait on clicks.
+
+    Set by the redirect (bot/storage/lua/click.lua writes this shape), due at once: the
+    worker handles it under the contact's lock, as it does every input.
+    """
+
+    type: ClassVar[str] = "click"
+    click: str  # the click's id, as the record has it
+    code: str  # the link's: the worker reads the link (Redis, else the record)
+    at: float | None = None  # when it was clicked (epoch seconds, by Redis' clock)
+
+
+Timer = TimeoutTimer | StartTimer | SendTimer | CheckTimer | StaffTimer | ClickTimer
 _CLASSES: dict[str, type[Timer]] = {
-    cls.type: cls for cls in (TimeoutTimer, StartTimer, SendTimer, CheckTimer, StaffTimer)
+    cls.type: cls
+    for cls in (TimeoutTimer, StartTimer, SendTimer, CheckTimer, StaffTimer, ClickTimer)
 }
 
 

@@ -22,10 +22,12 @@ import redis
 from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.domain.messages import parse_ref
-from bot.record.writer import Commit, Entry, RecordWriter, StatusChange
+from bot.record.writer import Click, Commit, Entry, RecordWriter, StatusChange
 
 GROUP = "record"
 DEAD_SUFFIX = ":dead"  # entries the record cannot take, kept for a person to look at
+# Link clicks written, counted or not ("true"/"false"): keys.LINK_CLICKS, for /metrics.
+CLICKS_SUFFIX = ":clicks"
 log = logging.getLogger(__name__)
 
 BATCH = 500
@@ -105,6 +107,11 @@ class RecordDrain:
         changed = {entry.phone for entry_id, entry, _ in batch if entry and entry_id not in refused}
         if self.feed and changed:
             pipe.xadd(self.feed, {"p": " ".join(sorted(changed))}, maxlen=FEED_LENGTH)
+        # Counted with the acknowledgement, in one transaction: a batch written again
+        # (its acknowledgement lost) counts only the clicks new to the record.
+        for flag, count in self.writer.clicks_written.items():
+            if count:
+                pipe.hincrby(self.stream + CLICKS_SUFFIX, "true" if flag else "false", count)
         pipe.xack(self.stream, GROUP, *ids)
         pipe.xdel(self.stream, *ids)
         pipe.execute()
@@ -122,6 +129,7 @@ class RecordDrain:
         up the rest.
         Other errors (the database is down) propagate: nothing is acknowledged.
         """
+        self.writer.clicks_written = {}
         if not batch:
             return set()
         try:
@@ -261,6 +269,21 @@ def _entry(entry_id: str, fields: dict[str, str]) -> Entry:
             reason=fields.get("r") or None,
             send_at=fields.get("a") or None,
         )
+    if "k" in fields:  # a click on a tracked link (k), named by its id (i)
+        # Dated by its entry, by Redis' clock, as status changes are: the two are compared.
+        link = json.loads(fields["k"])
+        return Click(
+            entry_id,
+            at,
+            str(link["phone"]),
+            fields["i"],
+            str(link["code"]),
+            str(link["url"]),
+            message=link.get("message") or None,
+            journey=link.get("journey") or None,
+            step=link.get("step") or None,
+            user_agent=fields.get("ua") or None,
+        )
     commit = json.loads(fields["c"])  # a commit: what it changed for one contact
     return Commit(
         str(commit.get("id") or entry_id),  # a backfill names its entries (storage/migrations)
@@ -270,6 +293,7 @@ def _entry(entry_id: str, fields: dict[str, str]) -> Entry:
         runs=commit.get("runs", ()),
         messages=commit.get("messages", ()),
         events=commit.get("events", ()),
+        links=commit.get("links", ()),
     )
 
 

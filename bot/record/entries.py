@@ -1,4 +1,4 @@
-"""What the record stream carries: a transition's commit, or a message's new status."""
+"""What the record stream carries: a transition's commit, a message's new status, a click."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ class Commit:
     runs: Sequence[Mapping[str, Any]] = ()  # the runs that changed, as record_view gives them
     messages: Sequence[Mapping[str, str]] = ()  # each new message's hash fields
     events: Sequence[Mapping[str, Any]] = ()  # the log events, each with `at` and `type`
+    # the tracked short links in its new messages (bot.domain.links.Link.to_dict())
+    links: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -35,4 +37,20 @@ class StatusChange:
     send_at: str | None = None  # when a deferred message goes out
 
 
-Entry = Commit | StatusChange
+@dataclass(frozen=True)
+class Click:
+    """A click on a tracked short link, as the redirect saw it; `click` names it for good."""
+
+    id: str  # the stream entry's id
+    at: str  # when it was clicked (ISO-8601)
+    phone: str
+    click: str  # the click's own id: a replay of its entry writes the same row
+    code: str
+    url: str
+    message: str | None = None
+    journey: str | None = None
+    step: str | None = None
+    user_agent: str | None = None
+
+
+Entry = Commit | StatusChange | Click

@@ -11,13 +11,15 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.messages import RANK
-from bot.record.entries import Commit, Entry
+from bot.record.entries import Commit, StatusChange
 from bot.record.times import cached_moment
 
 _moment = cached_moment
 
 
-def message_merged(row: dict[str, Any] | None, message_id: str, entry: Entry) -> dict[str, Any]:
+def message_merged(
+    row: dict[str, Any] | None, message_id: str, entry: Commit | StatusChange
+) -> dict[str, Any]:
     """Return the message row with `entry` applied, whatever order entries arrive in."""
     if isinstance(entry, Commit):
         data = next(m for m in entry.messages if m["id"] == message_id)

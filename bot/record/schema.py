@@ -176,6 +176,22 @@ consent_ledger = Table(
     Index(None, "at", "seq", "id"),  # export's pages
 )
 
+# Tracked short links, one per message and link: what /l/<code> leads to once Redis has
+# let the link go (LINK_TTL_DAYS), and what a click is counted against.
+links = Table(
+    "links",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("phone", String(PHONE), nullable=False),
+    Column("message_id", String(ID), nullable=False),
+    Column("journey", String(100)),
+    Column("step", String(100)),
+    _when("created_at", nullable=False),
+    Index(None, "message_id"),
+    Index(None, "journey", "step"),
+)
+
 # Tracked link clicks; bots and previews are kept but flagged.
 link_clicks = Table(
     "link_clicks",

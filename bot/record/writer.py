@@ -5,7 +5,11 @@ bot/record/entries.py says what each holds):
 - a `Commit`: what one transition changed for one contact (its queryable part if that
   changed, the runs that moved, new messages, events, each consent decision among them
   also a row of the consent ledger);
-- a `StatusChange`: a message's new status, from the sender or a Twilio status callback.
+- a `StatusChange`: a message's new status, from the sender or a Twilio status callback;
+- a `Click`: a click on a tracked short link, from the redirect (`GET /l/<code>`). Its
+  row says whether it counts (bot.domain.link_bots): not a preview bot's or scanner's,
+  and not within a second of the message's delivery as the record has it once this
+  batch's statuses are merged in. A click written again keeps the row it had.
 
 Applying an entry twice, or an older entry after a newer one, leaves the record as it
 was: rows have stable ids, a contact row is only replaced by one at least as recent, a
@@ -28,9 +32,10 @@ from sqlalchemy import Connection, Engine, String, Table, Text, bindparam, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from bot.domain.link_bots import counted, delivered_at
 from bot.record import rollups
 from bot.record.attribution import conversion_row
-from bot.record.entries import Commit, Entry, StatusChange
+from bot.record.entries import Click, Commit, Entry, StatusChange
 from bot.record.facts import (
     FACT_EVENTS,
     Facts,
@@ -48,13 +53,15 @@ from bot.record.schema import (
     conversation_events,
     conversions,
     journey_runs,
+    link_clicks,
+    links,
     messages,
 )
 from bot.record.times import cached_moment, utc
 
 _moment = cached_moment
 
-__all__ = ["Commit", "Entry", "RecordWriter", "StatusChange"]
+__all__ = ["Click", "Commit", "Entry", "RecordWriter", "StatusChange"]
 
 # Event fields that have columns of their own; the rest go to `data`.
 _EVENT_COLUMNS = frozenset(("type", "at", "intent", "confidence", "journey", "run_id", "seq"))
@@ -65,12 +72,18 @@ class _Batch:
     """A batch of entries sorted into rows, before the existing rows are merged in."""
 
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    messages: dict[str, list[Entry]] = field(default_factory=dict)  # id -> entries in order
+    # id -> entries in order
+    messages: dict[str, list[Commit | StatusChange]] = field(default_factory=dict)
     runs: dict[str, list[tuple[Commit, Mapping[str, Any]]]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)  # consent decisions
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> row
+    clicks: dict[str, Click] = field(default_factory=dict)  # click id -> click
 
     def add(self, entry: Entry) -> None:
+        if isinstance(entry, Click):
+            self.clicks.setdefault(entry.click, entry)
+            return
         if isinstance(entry, StatusChange):
             self.messages.setdefault(entry.message, []).append(entry)
             return
@@ -86,6 +99,8 @@ class _Batch:
         events = list(_event_rows(entry))
         self.events.extend(events)
         self.ledger.extend(ledger_rows(events))
+        for link in entry.links:
+            self.links[link["code"]] = _link_row(link)
 
 
 class RecordWriter:
@@ -95,6 +110,8 @@ class RecordWriter:
         self.engine = engine
         self.zone = zone  # the business's: the day each analytics fact counts on
         self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        # Clicks new to the record since the drain last cleared it, by whether they count.
+        self.clicks_written: dict[bool, int] = {}
 
     def apply(self, entries: Sequence[Entry]) -> None:
         """Write a batch of entries, all or nothing; replays change nothing."""
@@ -115,18 +132,79 @@ class RecordWriter:
             if batch.runs:
                 rows = self._merge_runs(connection, batch.runs, facts)
                 connection.execute(self._replace(journey_runs, ["id"]), _fitted(journey_runs, rows))
+            # Before the events: an order is credited to a click of the same batch.
+            written = self._write_clicks(connection, batch.clicks, facts) if batch.clicks else {}
             if batch.events:
                 self._credit(connection, batch.events, facts)
                 insert = self._dialect.insert(conversation_events).on_conflict_do_nothing(
                     index_elements=["id"]
                 )
                 connection.execute(insert, _fitted(conversation_events, batch.events))
-            rollups.add(connection, facts)
             if batch.ledger:  # only ever added to: a decision written before stays as it was
                 insert = self._dialect.insert(consent_ledger).on_conflict_do_nothing(
                     index_elements=["id"]
                 )
                 connection.execute(insert, _fitted(consent_ledger, batch.ledger))
+            if batch.links:  # a link never changes once made
+                insert = self._dialect.insert(links).on_conflict_do_nothing(index_elements=["code"])
+                connection.execute(insert, _fitted(links, batch.links.values()))
+            rollups.add(connection, facts)
+        for flag, count in written.items():  # only once the transaction is committed
+            self.clicks_written[flag] = self.clicks_written.get(flag, 0) + count
+
+    def _write_clicks(
+        self, connection: Connection, clicks: dict[str, Click], facts: Facts
+    ) -> dict[bool, int]:
+        """Insert the clicks the record does not hold yet; return how many, by whether they count.
+
+        Runs after the batch's message statuses are merged, so a delivery reported in the
+        same batch as a click decides it. A message's first counted click is kept on its
+        row (`clicked_at`), and what that changes is added to `facts`.
+        """
+        known = self._existing(connection, link_clicks, clicks)
+        new = [click for click_id, click in clicks.items() if click_id not in known]
+        if not new:
+            return {}
+        ids = {click.message for click in new if click.message}
+        histories = self._existing(connection, messages, ids, *_MESSAGE_READ) if ids else {}
+        firsts: dict[str, datetime] = {}  # message id -> its first counted click, if earlier
+        rows, written = [], {True: 0, False: 0}
+        for click in new:
+            at = _moment(click.at)
+            row = histories.get(click.message or "")
+            delivered = delivered_at(row["status_history"] or []) if row else None
+            counts = at is not None and counted(click.user_agent, at, delivered)
+            written[counts] += 1
+            if counts and row is not None and at is not None:
+                earliest = firsts.get(row["id"]) or row.get("clicked_at")
+                if earliest is None or at < earliest:
+                    firsts[row["id"]] = at
+            rows.append(
+                {
+                    "id": click.click,
+                    "code": click.code,
+                    "phone": click.phone,
+                    "message_id": click.message,
+                    "journey": click.journey,
+                    "step": click.step,
+                    "url": click.url,
+                    "user_agent": click.user_agent,
+                    "counted": counts,
+                    "at": at,
+                }
+            )
+        insert = self._dialect.insert(link_clicks).on_conflict_do_nothing(index_elements=["id"])
+        connection.execute(insert, _fitted(link_clicks, rows))
+        for message_id, at in firsts.items():
+            before = histories[message_id]
+            after = {**before, "clicked_at": at}
+            facts.update(
+                difference(message_facts(after, self.zone), message_facts(before, self.zone))
+            )
+        if firsts:
+            clicked = [{"_id": message_id, "clicked_at": at} for message_id, at in firsts.items()]
+            connection.execute(_STATUS_UPDATE, clicked)
+        return written
 
     def _existing(
         self, connection: Connection, table: Table, ids: Iterable[str], *columns: str
@@ -140,7 +218,10 @@ class RecordWriter:
         return {row.id: _aware(row._asdict()) for row in connection.execute(query)}
 
     def _merge_messages(
-        self, connection: Connection, changes: dict[str, list[Entry]], facts: Facts
+        self,
+        connection: Connection,
+        changes: dict[str, list[Commit | StatusChange]],
+        facts: Facts,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Return the message rows to write whole, and the status changes of rows already
         written (as the parameters of _STATUS_UPDATE); add what they change to `facts`.
@@ -346,6 +427,18 @@ def _last_sent(connection: Connection, phone: str, at: datetime | None) -> Any:
     if at is not None:
         query = query.where(messages.c.created_at <= at)
     return connection.execute(query).first()
+
+
+def _link_row(link: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "code": link["code"],
+        "url": link["url"],
+        "phone": link["phone"],
+        "message_id": link["message"],
+        "journey": link.get("journey"),
+        "step": link.get("step"),
+        "created_at": _moment(link["created"]),
+    }
 
 
 def _event_rows(commit: Commit) -> Iterable[dict[str, Any]]:

@@ -35,6 +35,9 @@ SEND_LATENCY = RECORD + ":latency"  # hash: bucket bound -> sends, plus "sum" an
 # The send latency histogram's bucket bounds in seconds, as its fields name them. Changing
 # them starts new buckets: the old fields stay in the hash, unread.
 SEND_LATENCY_BOUNDS = ("0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60")
+# hash: "true"/"false" -> link clicks the record counted or kept without counting (the
+# recorder counts them as it writes them, in the step that acknowledges their entries)
+LINK_CLICKS = RECORD + ":clicks"
 SCHEMA = PREFIX + "schema"  # the layout version the data is in
 SCHEMA_LOCK = PREFIX + "schema:lock"  # held by the process bringing the data up to date
 
@@ -87,6 +90,11 @@ def sid_link(sid: str) -> str:
 def parked(sid: str) -> str:
     """Return the key of a status that arrived before its sid was linked to a message."""
     return f"{PREFIX}parked:{tag(sid)}"
+
+
+def link(code: str) -> str:
+    """Return the key of a tracked short link (its JSON), in a slot of its own."""
+    return f"{PREFIX}link:{tag(code)}"
 
 
 def committed(call: str) -> str:

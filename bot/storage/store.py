@@ -15,6 +15,7 @@ from typing import Any
 import redis
 
 from bot.domain.contacts import Contact
+from bot.domain.links import Link
 from bot.domain.messages import Message
 from bot.storage import jsonio, keys
 from bot.storage.replies import text, text_hash
@@ -118,6 +119,7 @@ class Changes:
     timers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     counters: list[str] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)  # short links in the new messages
     # Contact.record_view() as loaded, None for a new contact: the record gets what differs.
     before: dict[str, Any] | None = None
 
@@ -140,6 +142,8 @@ def record_entry(changes: Changes) -> dict[str, Any]:
         entry["messages"] = [_recorded(m) for m in changes.messages]
     if changes.events:
         entry["events"] = changes.events
+    if changes.links:
+        entry["links"] = [link.to_dict() for link in changes.links]
     return entry
 
 
@@ -153,8 +157,9 @@ def _recorded(message: Message) -> dict[str, str]:
 class Store(Sending):
     """Reads and writes Parley's state in one Redis database."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, link_ttl: int = 400 * 86400) -> None:
         self.redis = client
+        self.link_ttl = link_ttl  # seconds Redis keeps a short link (LINK_TTL_DAYS)
         # The one way Parley calls its scripts; the outbox, timers and schedules use it too.
         self.scripts = ScriptRunner(client)
 
@@ -270,6 +275,7 @@ class Store(Sending):
             INBOUND_TTL,
             COMMIT_REPLAY_TTL,
             flag[1] if flag else 0,
+            self.link_ttl,
         ]
         outcome, raised = self.scripts("commit", call.keys, args)
         return int(outcome), bool(raised)
@@ -301,6 +307,10 @@ class Store(Sending):
             "log": call.at(keys.events(phone)),
             "events": [jsonio.dumps(event) for event in changes.events],
             "counters": changes.counters,
+            "links": [
+                [call.at(keys.link(link.code)), jsonio.dumps(link.to_dict())]
+                for link in changes.links
+            ],
             "record": jsonio.dumps(record_entry(changes)),
         }
 

@@ -152,6 +152,29 @@ def check_starts(journeys: Mapping[str, Journey], known: set[str]) -> list[Journ
     return errors
 
 
+def check_clicks(
+    journeys: Mapping[str, Journey], known: Mapping[str, Journey]
+) -> list[JourneyError]:
+    """Flag click triggers that name a journey, or a step of it, neither loaded nor known."""
+    errors = []
+    for journey in journeys.values():
+        for trigger in journey.triggers_of("click"):
+            name, step = trigger.params.get("journey"), trigger.params.get("step")
+            if name is None or step is None:
+                continue
+            target = journeys.get(name) or known.get(name)
+            if target is None:
+                message = f"`click` names unknown journey {name!r}"
+            elif not target.has_step(step):
+                message = f"`click` names step {step!r}, which journey {name!r} does not have"
+            elif target.step(step).send is None and target.step(step).wait is None:
+                message = f"`click` names step {name}/{step}, which sends no message"
+            else:
+                continue
+            errors.append(JourneyError(journey.path, trigger.line, message))
+    return errors
+
+
 def check_results(
     steps: Sequence[Step],
     uses: Iterable[tuple[int, str, str]],

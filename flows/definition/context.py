@@ -71,6 +71,10 @@ class Context:
         self.messages: list[MessageText] = []
         # the journey's `defaults:` (what a missing field shows), for checks and lints
         self.defaults: Mapping[str, Any] = MappingProxyType({})
+        # whether messages go out with short links (`track_links`), for their segment counts,
+        # and the base those links are on (LINK_BASE_URL; None: a typical length)
+        self.track_links = True
+        self.link_base: str | None = None
 
     def error(self, where: Node | int, message: str) -> None:
         """Record a mistake at a node's line or at a line number."""

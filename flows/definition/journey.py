@@ -31,12 +31,13 @@ from flows.definition.settings import (
 )
 from flows.definition.steps import read_steps
 from flows.definition.triggers import read_triggers
-from flows.definition.values import kind_name, read_mapping, read_text
-from flows.model import Journey, WhenCapped
+from flows.definition.values import kind_name, read_flag, read_mapping, read_text
+from flows.model import CLICKED, Journey, Step, WhenCapped
 
 JOURNEY_KEYS = (
     "id", "name", "kind", "language", "trigger", "entry", "exit", "fields", "defaults", "nlu",
     "steps", "event_data", "key", "quiet_hours", "when_capped", "conversion",
+    "track_links",
 )  # fmt: skip
 
 
@@ -51,9 +52,13 @@ class Reading:
     id_line: int = 1
 
 
-def read_journey(path: str | Path, source: str) -> Reading:
-    """Read a journey file's text into a Journey, with every mistake and risk at its line."""
+def read_journey(path: str | Path, source: str, link_base: str | None = None) -> Reading:
+    """Read a journey file's text into a Journey, with every mistake and risk at its line.
+
+    `link_base` (LINK_BASE_URL) is how long tracked links are measured; None: typical.
+    """
     ctx = Context(path, source)
+    ctx.link_base = link_base
     journey, id_line = _read(ctx)
     errors = tuple(sorted(ctx.errors, key=lambda error: error.line))
     warnings = tuple(sorted(ctx.warnings, key=lambda warning: warning.line))
@@ -84,11 +89,16 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
     vocabulary = read_vocabulary(ctx, top.get("nlu"))
     quiet_hours = read_quiet_hours(ctx, top.get("quiet_hours"))
     when_capped = read_when_capped(ctx, top.get("when_capped"))
+    tracked = top.get("track_links")
+    track_links = read_flag(ctx, tracked, "track_links") if tracked is not None else True
+    ctx.track_links = track_links
     steps, complete = read_steps(ctx, top.get("steps"), root)
     check_journey(ctx, steps, with_declared(fields, event_data, ctx.uses), complete)
     check_reads(ctx.uses, event_data, triggers, ctx.error)
     check_results(steps, ctx.uses, fields, ctx.error)
     check_policy(ctx, kind, quiet_hours, when_capped, top, steps)
+    if not track_links:
+        _untracked_clicks(ctx, steps)
     warn_quiet_sends(ctx, kind, triggers, steps)
     lint(ctx)
     if ctx.errors or journey_id is None:
@@ -111,8 +121,21 @@ def _read(ctx: Context) -> tuple[Journey | None, int]:
         quiet_hours=quiet_hours,
         when_capped=when_capped or WhenCapped.DEFER,
         conversion=conversion,
+        track_links=track_links,
     )
     return journey, id_line
+
+
+def _untracked_clicks(ctx: Context, steps: tuple[Step, ...]) -> None:
+    """Flag `clicked` branches in a journey whose links are sent untracked: they never run."""
+    for step in steps:
+        if step.wait is not None and CLICKED in step.wait.on:
+            line = ctx.edge_lines.get((step.line, "reply", CLICKED), step.line)
+            ctx.error(
+                line,
+                f"step {step.id!r}: a `clicked` branch never runs in a journey with"
+                " `track_links: false`: its links are sent as written, so no click reaches it",
+            )
 
 
 def _root(ctx: Context) -> MappingNode | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from flows.definition.checks import check_starts
+from flows.definition.checks import check_clicks, check_starts
 from flows.definition.context import JourneyError
 from flows.definition.journey import Reading, read_journey
 from flows.model import Journey
@@ -35,13 +35,16 @@ class JourneyLoadError(Exception):
         return "\n".join(str(error) for error in self.errors)
 
 
-def read_file(path: Path) -> Reading:
-    """Read one journey file from disk; a file that cannot be read is an error at line 0."""
+def read_file(path: Path, link_base: str | None = None) -> Reading:
+    """Read one journey file from disk; a file that cannot be read is an error at line 0.
+
+    `link_base` (LINK_BASE_URL) measures tracked links for segment counts; None: typical.
+    """
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return Reading(None, (JourneyError(str(path), 0, f"cannot read the file: {exc}"),), ())
-    return read_journey(path, source)
+    return read_journey(path, source, link_base)
 
 
 def _files(paths: Iterable[str | Path]) -> tuple[list[Path], list[JourneyError]]:
@@ -65,20 +68,20 @@ def _files(paths: Iterable[str | Path]) -> tuple[list[Path], list[JourneyError]]
     return files, errors
 
 
-def _builtin_ids() -> set[str]:
+def _builtin() -> dict[str, Journey]:
     files, _ = _files([BUILTIN_DIR])
-    return {journey.id for journey in (read_file(f).journey for f in files) if journey}
+    return {journey.id: journey for journey in (read_file(f).journey for f in files) if journey}
 
 
 def _load(
-    paths: Iterable[str | Path],
+    paths: Iterable[str | Path], link_base: str | None = None
 ) -> tuple[dict[str, Journey], list[JourneyError], list[JourneyError]]:
     paths = list(paths)
     files, errors = _files(paths)
     warnings: list[JourneyError] = []
     journeys: dict[str, Journey] = {}
     for file in files:
-        reading = read_file(file)
+        reading = read_file(file, link_base)
         errors.extend(reading.errors)
         warnings.extend(reading.warnings)
         journey = reading.journey
@@ -92,9 +95,13 @@ def _load(
         journeys[journey.id] = journey
     # A file checked on its own may start a built-in journey.
     builtin = BUILTIN_DIR.resolve()
-    if any(step.start for journey in journeys.values() for step in journey.steps):
+    starts = any(step.start for journey in journeys.values() for step in journey.steps)
+    clicks = any(journey.triggers_of("click") for journey in journeys.values())
+    if starts or clicks:
         named = any(Path(p).resolve() == builtin for p in paths)
-        errors.extend(check_starts(journeys, set() if named else _builtin_ids()))
+        known = {} if named else _builtin()
+        errors.extend(check_starts(journeys, set(known)))
+        errors.extend(check_clicks(journeys, known))
     return journeys, errors, warnings
 
 
@@ -114,11 +121,14 @@ def load_journeys(*dirs: str | Path) -> dict[str, Journey]:
     return journeys
 
 
-def check(*paths: str | Path, warnings: bool = False) -> list[JourneyError]:
+def check(
+    *paths: str | Path, warnings: bool = False, link_base: str | None = None
+) -> list[JourneyError]:
     """Return every mistake in the journey files and directories given.
 
     With warnings=True, also return the risks that do not stop a journey from loading
-    (each with severity "warning"), after the errors.
+    (each with severity "warning"), after the errors. `link_base` is LINK_BASE_URL, whose
+    length tracked links take in segment counts (None: a typical one).
     """
-    _, errors, found = _load(paths)
+    _, errors, found = _load(paths, link_base)
     return errors + found if warnings else errors

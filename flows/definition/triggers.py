@@ -1,4 +1,4 @@
-"""Read a journey's triggers: events, keywords, opt-in, dates and schedules over segments."""
+"""Read a journey's triggers: events, keywords, opt-in, dates, schedules and link clicks."""
 
 from __future__ import annotations
 
@@ -23,14 +23,20 @@ from flows.definition.values import (
 from flows.model import STAGES, Segment, Trigger
 from nlu.intents import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 
-TRIGGER_KINDS = ("event", "keyword", "opt_in", "date", "schedule")
+TRIGGER_KINDS = ("event", "keyword", "opt_in", "date", "schedule", "click")
 TRIGGER_KEYS = (*TRIGGER_KINDS, "segment")
 DATE_KEYS = ("field", "offset", "event")
 SCHEDULE_KEYS = ("every", "at")
 SEGMENT_KEYS = ("stage", "tags", "inactive_for", "field")
+CLICK_KEYS = ("url",)
+CLICK_FORM = (
+    "`click` names a journey's step, like {click: welcome/offer}, or a URL, like"
+    ' {click: {url: "https://shop.example/sale"}}'
+)
 # Words the compliance layer answers before any journey sees them.
 RESERVED_WORDS = frozenset(OPT_OUT_KEYWORDS + OPT_IN_KEYWORDS + HELP_KEYWORDS)
 _WORD = re.compile(r"[A-Z0-9][A-Z0-9_-]*")
+_URL = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
 
 
 def read_triggers(ctx: Context, node: Node | None) -> tuple[Trigger, ...]:
@@ -70,6 +76,8 @@ def _trigger(ctx: Context, node: Node) -> Trigger | None:
         return Trigger("opt_in", MappingProxyType({}), line)
     if kind == "date":
         return _date_trigger(ctx, value, line)
+    if kind == "click":
+        return _click_trigger(ctx, value, line)
     return _schedule_trigger(ctx, value, keys.get("segment"), node, line)
 
 
@@ -112,6 +120,30 @@ def _date_trigger(ctx: Context, node: Node, line: int) -> Trigger | None:
         return None
     params = {"field": name, "source": source, "offset": offset, "event": event}
     return Trigger("date", MappingProxyType(params), line)
+
+
+def _click_trigger(ctx: Context, node: Node, line: int) -> Trigger | None:
+    """Read {click: journey/step} or {click: {url: "https://..."}}."""
+    if isinstance(node, MappingNode):
+        keys = read_mapping(ctx, node, CLICK_KEYS, "click")
+        url = read_text(ctx, keys.get("url"), "url")
+        if "url" not in keys:
+            ctx.error(node, CLICK_FORM)
+            return None
+        if url is None:
+            return None
+        if not _URL.fullmatch(url.strip()):
+            ctx.error(keys["url"], f"`url` must be an http:// or https:// address, not {url!r}")
+            return None
+        return Trigger("click", MappingProxyType({"url": url.strip()}), line)
+    text = read_text(ctx, node, "click")
+    if text is None:
+        return None
+    journey, slash, step = text.strip().partition("/")
+    if not (slash and journey and step) or "/" in step:
+        ctx.error(node, f"{CLICK_FORM}, not {text!r}")
+        return None
+    return Trigger("click", MappingProxyType({"journey": journey, "step": step}), line)
 
 
 def _schedule_trigger(

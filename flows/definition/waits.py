@@ -13,13 +13,13 @@ from flows.definition.context import Context, line_of
 from flows.definition.messages import read_message
 from flows.definition.triggers import read_keywords
 from flows.definition.values import is_null, read_duration, read_mapping, read_pairs, read_text
-from flows.model import OTHER, TIMEOUT, RatingRange, Reminder, Wait
+from flows.model import CLICKED, OTHER, TIMEOUT, RatingRange, Reminder, Wait
 from flows.model import format_duration as _fmt
 from nlu.intents import INTENTS
 
 WAIT_KEYS = ("timeout", "on", "rating", "keywords", "retry", "reminders")
 REMINDER_KEYS = ("after", "send")
-BRANCH_KEYS = frozenset(INTENTS | {TIMEOUT, OTHER})
+BRANCH_KEYS = frozenset(INTENTS | {TIMEOUT, OTHER, CLICKED})
 _RATING = re.compile(r"(>=|<=|>|<|=)?\s*(\d+)|(\d+)\s*-\s*(\d+)")
 
 
@@ -67,7 +67,7 @@ def _intent_branches(ctx: Context, node: Node | None, step_line: int) -> Mapping
     for key, value in node.value:
         name = key.value if isinstance(key, ScalarNode) else None
         if name not in BRANCH_KEYS:
-            allowed = ", ".join(sorted(INTENTS)) + ", timeout, other"
+            allowed = ", ".join(sorted(INTENTS)) + ", timeout, other, clicked"
             ctx.error(key, f"unknown intent {name!r} in `on` (allowed: {allowed})")
             continue
         if name in branches:

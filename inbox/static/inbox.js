@@ -100,12 +100,23 @@
     if (!box || !note) { return; }
     var basic = box.getAttribute("data-gsm-basic") || "";
     var extended = box.getAttribute("data-gsm-extended") || "";
+    var tracked = document.getElementById("track-links");
+    var shortLink = new Array(Number(box.getAttribute("data-short-link") || 0) + 1).join("x");
+    // Tracked, each link goes out as a short link: counted that long (flows/links.py).
+    function asSent(text) {
+      if (!tracked || !tracked.checked) { return text; }
+      return text.replace(/https?:\/\/[^\s<>"'`{}|\\^]+/gi, function (link) {
+        var tail = link.match(/[.,;:!?)\]}'"]*$/)[0];
+        return link.length > tail.length + 8 ? shortLink + tail : link;
+      });
+    }
     function update() {
-      var s = segments(box.value, basic, extended);
+      var s = segments(asSent(box.value), basic, extended);
       note.textContent = s.length ? s.length + " characters, " + s.count +
         (s.count === 1 ? " SMS segment" : " SMS segments") + " (" + s.encoding + ")" : "";
     }
     box.addEventListener("input", update);
+    if (tracked) { tracked.addEventListener("change", update); }
     update();
   }
 

@@ -92,6 +92,10 @@ BAD_SETTINGS = {
     "a retention with its unit": ("RECORD_RETENTION_DAYS", "90d", "whole number of days"),
     "a fractional retention": ("RECORD_RETENTION_DAYS", "1.5", "whole number of days"),
     "a retention in words": ("RECORD_RETENTION_DAYS", "forever", "unset keeps everything"),
+    "a link base without scheme": ("LINK_BASE_URL", "go.example.com", "http"),
+    "a link base without host": ("LINK_BASE_URL", "https://", "host"),
+    "a link lifetime in words": ("LINK_TTL_DAYS", "a year", "whole number"),
+    "no link lifetime": ("LINK_TTL_DAYS", "0", "whole number"),
 }
 
 
@@ -104,6 +108,19 @@ def test_a_bad_setting_names_the_variable_and_what_is_wrong(
     assert str(raised.value).startswith(f"{name} ")
     assert says in str(raised.value)
     assert value in str(raised.value)
+
+
+def test_short_links_go_on_link_base_url_else_public_url() -> None:
+    env = {"PUBLIC_URL": "https://sms.example.com/"}
+    assert Settings.from_env(env).link_base == "https://sms.example.com"
+    both = Settings.from_env({**env, "LINK_BASE_URL": "https://go.example/"})
+    assert both.link_base == "https://go.example"
+    assert both.link_ttl_days == 400
+    assert Settings.from_env({"LINK_TTL_DAYS": "30"}).link_ttl_days == 30
+    neither = Settings.from_env({})
+    assert neither.link_base is None
+    assert any("LINK_BASE_URL" in warning for warning in neither.startup_warnings())
+    assert not any("LINK_BASE_URL" in warning for warning in both.startup_warnings())
 
 
 def test_the_record_keeps_everything_unless_a_retention_is_set() -> None:

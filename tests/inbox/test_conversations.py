@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 from playwright.sync_api import Page, Route, expect
 
 from bot.delivery.sender import Sender
@@ -180,3 +181,32 @@ def test_an_opt_out_in_plain_words_is_reviewed_and_undone_in_the_browser(
     expect(page.get_by_text("Opt-out undone")).to_be_visible()
     assert maria.contact()["subscribed"] is True
     expect(page.get_by_label("Reply", exact=True)).to_be_enabled()
+
+
+def test_a_reply_with_track_links_sends_short_links_and_counts_them_so(
+    page: Page, served: Served, accounts, maria: Texter, emulator
+) -> None:
+    maria.text("I want to talk to a person please")
+    record(served.runtime)
+    sign_in(page, served.url)
+    page.get_by_role("link", name="Maria Silva").click()
+    url = "https://shop.example/" + "long/" * 40 + "end"
+    text = f"Your order: {url}."
+    page.get_by_label("Reply", exact=True).fill(text)
+    expect(page.locator("#reply-count")).to_have_text(
+        f"{len(text)} characters, 2 SMS segments (GSM-7)"
+    )
+    page.get_by_label("Track links").check()
+    short = len(served.url) + len("/l/") + 11
+    sent_length = len("Your order: .") + short
+    expect(page.locator("#reply-count")).to_have_text(
+        f"{sent_length} characters, 1 SMS segment (GSM-7)"
+    )
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("list", name="Messages")).to_contain_text("Your order: ")
+    Sender(served.runtime).drain()
+    body = [m["body"] for m in emulator.messages() if m["to"] == PHONE][-1]
+    assert len(body) == sent_length and body.startswith(f"Your order: {served.url}/l/")
+    path = body.removeprefix(f"Your order: {served.url}").rstrip(".")
+    answer = requests.get(served.url + path, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302 and answer.headers["Location"] == url

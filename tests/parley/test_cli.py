@@ -90,6 +90,17 @@ def test_flows_check_warns_about_long_messages_without_failing(tmp_path: Path) -
     assert "1 warning(s)" in result.stdout
 
 
+def test_flows_check_measures_tracked_links_on_link_base_url(tmp_path: Path) -> None:
+    journey = tmp_path / "sale.yaml"
+    text = "x" * 120 + " https://a.example/s"  # one segment as written, and with a short base
+    journey.write_text(f'id: sale\nkind: transactional\nsteps:\n  - {{id: a, send: "{text}"}}\n')
+    short = bot("flows", "check", str(journey), env={"LINK_BASE_URL": "https://go.example"})
+    assert short.returncode == 0 and "warning" not in short.stderr, short.stderr
+    base = "https://links.a-rather-long-business-name.example.com"
+    long = bot("flows", "check", str(journey), env={"LINK_BASE_URL": base})
+    assert long.returncode == 0 and "costs 2 SMS segments" in long.stderr, long.stderr
+
+
 def test_handback_releases_a_handed_off_contact(redis_url: str, tmp_path: Path) -> None:
     from bot.config import Settings
     from bot.conversation.runner import Inbound

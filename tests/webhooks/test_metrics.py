@@ -264,7 +264,7 @@ def test_a_scrape_costs_the_same_few_redis_commands_and_one_query_however_busy(
     busy = cost()
     assert busy == quiet, (busy, quiet)
     assert quiet[1] == 1  # the count of conversations waiting for staff
-    assert quiet[0] == 14  # one pipeline of 14 commands, however many contacts or messages
+    assert quiet[0] == 15  # one pipeline of 15 commands, however many contacts or messages
 
 
 def test_the_figures_from_redis_are_served_while_the_record_is_down(

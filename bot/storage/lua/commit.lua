@@ -12,7 +12,8 @@
 --   the caller) is appended to it in the same step, for the recorder to copy into the
 --   record (bot/record/drain.py).
 -- - each of doc.contacts names the contact's document, message list, event log and the
---   hashes of its new messages, and carries what goes in them.
+--   hashes of its new messages, and carries what goes in them; c.links holds [key, JSON]
+--   for each tracked short link in its new messages, kept ARGV[6] seconds.
 -- The applied marker keeps this very call in mind for a while: the same call made again
 -- after its reply was lost (the script runner retries on a new connection) changes nothing.
 -- KEYS[1] contacts index
@@ -21,13 +22,16 @@
 -- KEYS[4] analytics counters
 -- KEYS[5] this call's applied marker
 -- KEYS[6..] the keys the document names: each contact's document, message list, event log
--- and new messages, the handled markers, the locks, the drain flag and the record stream
+-- and new messages and short links, the handled markers, the locks, the drain flag and the
+-- record stream
 -- ARGV[1] the document
 -- ARGV[2] event log length
 -- ARGV[3] how long a handled marker is kept (seconds)
 -- ARGV[4] how long this call's applied marker is kept (seconds)
 -- ARGV[5] the drain flag's lifetime (seconds)
--- Cluster: the contacts' slots and the global queues', counters' and record stream's.
+-- ARGV[6] how long a short link is kept (seconds)
+-- Cluster: the contacts' slots, the global queues', counters' and record stream's, and each
+-- short link's own (its code's): a link is saved with the message it is in.
 -- Saving a turn and queueing what it sends in one step is what makes each inbound message count exactly
 -- once and each reply go out exactly once; a timer batch commits several contacts at once
 -- to save round trips. On a Cluster all these slots must be served by one node.
@@ -61,6 +65,9 @@ for _, c in ipairs(doc.contacts) do
     redis.call('LTRIM', KEYS[c.log], -tonumber(ARGV[2]), -1)
   end
   for _, name in ipairs(c.counters) do redis.call('HINCRBY', KEYS[4], name, 1) end
+  if c.links then
+    for _, l in ipairs(c.links) do redis.call('SET', KEYS[l[1]], l[2], 'EX', ARGV[6]) end
+  end
   redis.call('XADD', KEYS[doc.record], '*', 'c', c.record)
 end
 for _, c in ipairs(doc.claims) do redis.call('SET', KEYS[c[1]], c[2], 'EX', ARGV[3]) end

@@ -1,10 +1,15 @@
-"""Warn when a message's fixed text alone takes more than one SMS segment."""
+"""Warn when a message's fixed text alone takes more than one SMS segment.
+
+A journey that tracks links sends each as a short link: the text is measured with its
+links that long (flows.links), not as written.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from flows.definition.context import Context
+from flows.links import as_sent
 from flows.sms import UCS2, segments
 from flows.template import fixed_text
 
@@ -16,6 +21,8 @@ def lint(ctx: Context) -> Iterator[tuple[int, str]]:
             fixed = fixed_text(text, ctx.defaults)
         except Exception:
             continue  # a template that fails without data is measured when it runs
+        if ctx.track_links:
+            fixed = as_sent(fixed, ctx.link_base)
         cost = segments(fixed)
         if cost.count <= 1:
             continue

@@ -120,6 +120,14 @@ def test_every_script_keeps_to_one_slot_unless_its_header_says_why(
     # Recorded messages leaving Redis; the recorders' writer lease.
     runtime.store.trim_messages([PHONE], 1)
     runtime.store.scripts("lead", [keys.RECORD_WRITER], ["token", 1000])
+    # A click on a tracked short link (click.lua), with a short link saved by its commit.
+    reply = texter.client.post(
+        f"/api/contacts/{PHONE}/messages",
+        json={"body": "See https://shop.example/x", "track_links": True},
+        headers=texter.headers,
+    )
+    code = reply.get_json()["body"].rsplit("/", 1)[1]
+    assert client.get(f"/l/{code}", headers={"User-Agent": "Mozilla/5.0"}).status_code == 302
 
     assert set(seen) == set(lua.names()), "exercise every script"
     for name, calls in seen.items():
