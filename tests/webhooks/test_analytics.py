@@ -9,6 +9,8 @@ test did, not from the rollups' definitions.
 from __future__ import annotations
 
 import math
+import re
+import time
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +26,7 @@ from sqlalchemy import select
 from bot.delivery.sender import Sender
 from bot.record import rollups
 from bot.record.drain import RecordDrain
-from bot.record.schema import conversions, journey_counts
+from bot.record.schema import conversions, journey_counts, link_clicks
 from bot.record.writer import RecordWriter
 from bot.runtime import Runtime
 from bot.storage import keys
@@ -457,3 +459,52 @@ def test_digits_that_answer_a_question_are_not_ratings(
     assert confirm.get_json()["ratings"] == {"count": 0, "mean": None, "csat": None}
     assert confirm.get_json()["replies"]["count"] == 2
     assert survey.figures(**to)["ratings"] == {"count": 0, "mean": None, "csat": None}
+
+
+BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile"
+PREVIEW = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
+
+
+def test_clicks_count_once_per_message_and_earn_orders_within_five_days(
+    client, runtime: Runtime, emulator, now
+) -> None:
+    survey = Survey(client, runtime, emulator, now)
+    early, late, previewed, idle = survey.phones[:4]
+    for phone in (early, late, previewed, idle):
+        assert phone.event("offer_due").status_code == 202
+    survey.send()
+    time.sleep(1.2)  # clicks within a second of delivery are a scanner's
+
+    def click(phone: Texter, agent: str) -> None:
+        (text,) = survey.texts_to(phone)
+        code = re.search(r"/l/([A-Za-z0-9_-]+)", text)
+        assert code is not None, text
+        answer = client.get(f"/l/{code[1]}", headers={"User-Agent": agent})
+        assert answer.status_code == 302
+        assert answer.location == "https://shop.example.com/coupon?c=SPRING"
+
+    click(early, BROWSER)
+    click(early, BROWSER)  # the same message clicked again
+    click(late, BROWSER)
+    click(previewed, PREVIEW)  # a link preview: kept, not counted
+    survey.at(4 * 86400 + 23 * 3600)  # 4 days 23 hours after the clicks: credited
+    assert early.event("order_placed", {"total": 30, "currency": "USD"}).status_code == 202
+    survey.at(5 * 86400 + 3600)  # 5 days 1 hour: too late for the click, and for receipt
+    assert late.event("order_placed", {"total": 50, "currency": "USD"}).status_code == 202
+    record(runtime)
+
+    to = day(now + timedelta(days=6)).isoformat()
+    offer = client.get(
+        "/api/analytics/journeys/offer", query_string={"to": to}, headers=AUTH
+    ).get_json()
+    assert offer["messages"]["sent"] == offer["messages"]["delivered"] == 4
+    assert offer["messages"]["clicked"] == 2
+    assert offer["messages"]["click_rate"] == 0.5
+    assert offer["steps"][0]["clicked"] == 2
+    assert offer["conversions_by"] == {"events": 1, "goals": 0}
+    assert offer["revenue"] == {"USD": 30.0}
+    with runtime.record.connect() as connection:
+        clicks = connection.execute(select(link_clicks.c.phone, link_clicks.c.counted)).all()
+    assert sorted(clicks) == sorted(
+        [(early.phone, True), (early.phone, True), (late.phone, True), (previewed.phone, False)]
+    )
