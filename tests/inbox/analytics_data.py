@@ -1,6 +1,6 @@
 """Real figures for the analytics pages: the survey journey run for 60 contacts over HTTP.
 
-It goes the way tests/webhooks/test_analytics.py runs it (events and texts over HTTP,
+It goes the way tests/survey.py runs it (events and texts over HTTP,
 the sender to the Twilio emulator, status callbacks, timers fired by the worker's tick,
 the record written by the recorder's writer), with orders in two currencies on top.
 """
@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from bot.runtime import Runtime
 from bot.worker import tick
-from tests.webhooks.test_analytics import AUTH, FLOWS, Survey, day, record
+from tests.survey import AUTH, FLOWS, Survey, day, record
 
 __all__ = ["AUTH", "FLOWS", "api_figures", "first_day", "last_day", "run_survey"]
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from tests.inbox.analytics_data import first_day, run_survey
 from tests.inbox.test_analytics_http import now, settings, staff  # noqa: F401 (fixtures)
-from tests.webhooks.test_analytics import AUTH, Survey, record
+from tests.survey import AUTH, Survey, record
 
 PAGE = "/inbox/analytics/conversations"
 

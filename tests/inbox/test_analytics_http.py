@@ -6,27 +6,25 @@ import csv
 import io
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
 from bot.runtime import Runtime
 from parley.app import create_app
-from tests.inbox.analytics_data import FLOWS, api_figures, first_day, last_day, run_survey
+from tests.inbox.analytics_data import api_figures, first_day, last_day, run_survey
 from tests.inbox.conftest import sign_in
-from tests.webhooks.test_analytics import OFFERS, Survey, record
+from tests.survey import Survey, a_clear_winner, real_now, with_flows
 
 
 @pytest.fixture
 def settings(settings):
-    return replace(settings, flows_dir=str(FLOWS))
+    return with_flows(settings)
 
 
 @pytest.fixture
 def now(clock) -> datetime:
-    """Start the clock at the real time: Redis' clock stamps sends and status callbacks."""
-    clock.now = datetime.now(UTC).replace(microsecond=0)
-    return clock.now
+    return real_now(clock)
 
 
 @pytest.fixture
@@ -209,21 +207,7 @@ def test_a_journey_no_longer_loaded_keeps_its_figures_without_a_diagram(
 
 
 def test_a_clear_winner_is_named_on_the_page_and_in_its_csv(staff, runtime, emulator, now) -> None:
-    survey = Survey(staff, runtime, emulator, now)
-    people = survey.phones[:40]
-    for phone in people:
-        assert phone.event("survey_due").status_code == 202
-    survey.send()
-    survey.at(60)
-    for phone in people:
-        assert phone.text("5").status_code == 200
-    survey.send()
-    survey.at(120)
-    for phone in people:
-        if OFFERS["offer_a"] in survey.texts_to(phone):  # only arm A's offer works
-            assert phone.text("yes").status_code == 200
-    survey.send()
-    record(runtime)
+    a_clear_winner(Survey(staff, runtime, emulator, now), 40)
 
     span = {"from": first_day(now), "to": last_day(now)}
     api = api_figures(staff, **span)

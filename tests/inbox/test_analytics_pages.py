@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,9 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser import screenshot
-from tests.inbox.analytics_data import FLOWS, api_figures, first_day, last_day, run_survey
+from tests.inbox.analytics_data import api_figures, first_day, last_day, run_survey
 from tests.inbox.conftest import PASSWORD, Served
+from tests.survey import real_now, with_flows
 
 READ_TABLE = """table => {
   const heads = [...table.querySelectorAll('thead th')].map(th => th.textContent.trim());
@@ -31,14 +31,12 @@ READ_TABLE = """table => {
 
 @pytest.fixture
 def settings(settings):
-    return replace(settings, flows_dir=str(FLOWS))
+    return with_flows(settings)
 
 
 @pytest.fixture
 def now(clock) -> datetime:
-    """Start the clock at the real time: Redis' clock stamps sends and status callbacks."""
-    clock.now = datetime.now(UTC).replace(microsecond=0)
-    return clock.now
+    return real_now(clock)
 
 
 def shown(text: str) -> Any:

@@ -12,103 +12,41 @@ import math
 import re
 import time
 from collections import Counter
-from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.delivery.sender import Sender
 from bot.record import rollups
-from bot.record.drain import RecordDrain
 from bot.record.schema import conversions, journey_counts, link_clicks
-from bot.record.writer import RecordWriter
 from bot.runtime import Runtime
-from bot.storage import keys
 from bot.worker import tick
-from tests.texting import Texter, post_signed
-
-FLOWS = Path(__file__).parent / "analytics_flows"
-AUTH = {"Authorization": "Bearer test-token"}
-ASK = "How did we do? Reply with a number from 1 to 5."
-OFFERS = {
-    "offer_a": "Thanks! Reply YES for 10% off your next visit.",
-    "offer_b": "Thanks! Reply YES for a free whitening with your next visit.",
-}
-PEOPLE = 120
-ZONE = ZoneInfo("America/New_York")  # the tests' DEFAULT_TIMEZONE: the days figures count on
+from tests.survey import (
+    ASK,
+    AUTH,
+    OFFERS,
+    PEOPLE,
+    Survey,
+    a_clear_winner,
+    day,
+    real_now,
+    record,
+    with_flows,
+)
+from tests.texting import Texter
 
 
 @pytest.fixture
 def settings(settings):
-    return replace(settings, flows_dir=str(FLOWS))
-
-
-def day(moment: datetime) -> date:
-    return moment.astimezone(ZONE).date()
-
-
-def record(runtime: Runtime) -> None:
-    """Copy the record stream into the record, as the recorder does."""
-    zone = ZoneInfo(runtime.settings.default_timezone)
-    writer = RecordWriter(runtime.record, zone)
-    drain = RecordDrain(runtime.redis, writer, keys.RECORD, "test")
-    while drain.run_once():
-        pass
-
-
-class Survey:
-    """The 120 phones, the Twilio side of their messages, and what the test did."""
-
-    def __init__(self, client: FlaskClient, runtime: Runtime, emulator, start: datetime) -> None:
-        self.client, self.runtime, self.emulator = client, runtime, emulator
-        self.start = start
-        self.settings = runtime.settings
-        self.phones = [
-            Texter(client, f"+1415555{1000 + i}", self.settings.auth_token, "test-token")
-            for i in range(PEOPLE)
-        ]
-        self.called_back: set[str] = set()
-        self.waited: list[float] = []  # each reply a wait took, seconds after it began
-
-    def send(self, failing: frozenset[str] = frozenset()) -> None:
-        """Send what is queued and call back delivered (failed for `failing` phones)."""
-        Sender(self.runtime).drain()
-        for message in self.emulator.messages():
-            if message["sid"] in self.called_back:
-                continue
-            self.called_back.add(message["sid"])
-            status = "failed" if message["to"] in failing else "delivered"
-            params = {"MessageSid": message["sid"], "MessageStatus": status, "To": message["to"]}
-            response = post_signed(
-                self.client, "/webhooks/twilio/status", params, self.settings.auth_token
-            )
-            assert response.status_code == 204
-
-    def texts_to(self, phone: Texter) -> list[str]:
-        return [m["body"] for m in self.emulator.messages() if m["to"] == phone.phone]
-
-    def at(self, seconds: float) -> None:
-        self.runtime.clock.now = self.start + timedelta(seconds=seconds)  # type: ignore[attr-defined]
-
-    def figures(self, **query: str) -> dict[str, Any]:
-        response = self.client.get(
-            "/api/analytics/journeys/survey", query_string=query, headers=AUTH
-        )
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
+    return with_flows(settings)
 
 
 @pytest.fixture
 def now(clock) -> datetime:
-    """Start the clock at the real time: Redis' clock stamps sends and status callbacks."""
-    clock.now = datetime.now(UTC).replace(microsecond=0)
-    return clock.now
+    return real_now(clock)
 
 
 def nearest_rank(values: list[float], share: float) -> float:
@@ -396,24 +334,7 @@ def test_staff_response_times_fall_in_their_bins_and_hand_offs_count_by_reason(
 
 def test_a_split_with_a_clear_winner_names_it(client, runtime: Runtime, emulator, now) -> None:
     survey = Survey(client, runtime, emulator, now)
-    people = survey.phones[:80]
-    for phone in people:
-        assert phone.event("survey_due").status_code == 202
-    survey.send()
-    survey.at(60)
-    for phone in people:
-        assert phone.text("5").status_code == 200
-    survey.send()
-    arm = {
-        phone.phone: next(a for a, text in OFFERS.items() if text in survey.texts_to(phone))
-        for phone in people
-    }
-    survey.at(120)
-    for phone in people:
-        if arm[phone.phone] == "offer_a":  # only arm A's offer works
-            assert phone.text("yes").status_code == 200
-    survey.send()
-    record(runtime)
+    arm = a_clear_winner(survey, 80)
 
     figures = survey.figures(**{"to": day(now + timedelta(days=1)).isoformat()})
     entered = Counter(arm.values())
