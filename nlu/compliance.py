@@ -94,8 +94,14 @@ _TYPO_TARGETS = frozenset(_squeeze(k) for k in _TWILIO_OUT if len(k) >= 4)
 _TYPO_LETTERS = frozenset(frozenset(k) for k in _TYPO_TARGETS)
 
 
+_LEET = str.maketrans("013457@$", "oieastas")
+
+
 def _stretched_keyword(word: str) -> bool:
-    """Return True for a one-word opt-out typed in a hurry or drawn out: "Stpo", "stahhp"."""
+    """Return True for a one-word opt-out typed in a hurry, drawn out or in digits: "Stpo",
+    "stahhp", "St0p"."""
+    if not word.isalpha() and any(c.isalpha() for c in word):
+        word = word.translate(_LEET)
     return _is_typo_keyword(word) or _squeeze(word) in OPT_OUT_EXACT
 
 
@@ -165,7 +171,8 @@ OPT_OUT_PHRASES = phrases(
     "je ne veux plus (?:recevoir )?(?:de |vos |ces |les )?(?:messages|sms|textos|rappels)",
     "arret(?:er|ez)? (?:les |vos |ces )?(?:messages|sms|textos|envois|rappels)",
     "arret(?:e|er|ez) de m(?:envoyer|ecrire|contacter|harceler|texter|appeler)",
-    "stop with (?:the|these|those|this|that|your|ur|all|it|them)",
+    f"stop with (?:the|these|those|this|that|your|ur|all)(?: \\w+)? (?:{_TEXTS})"
+    "|stop with (?:the|these|those|this|that|your|ur|all|it|them)(?: already| please| pls)?$",
     "no need to (?:text|txt|message|msg|contact|send|email)(?: me| us| this number)?(?! back)",
     "(?:blow\\w*|blew) up my (?:phone|cell|line)",
     "(?:rather|prefer|like|want|wish)(?: to)? not(?: to)? (?:get|receive|be getting|be sent"
@@ -175,6 +182,8 @@ OPT_OUT_PHRASES = phrases(
     "|sending|contacting|bothering|bugging|spamming)",
     *consent.REVOCATIONS_ES_FR,
     "(?:take|get) me of$",
+    "(?:want|wanna|need) (?:to (?:be|get) )?(?:out|off) (?:of )?(?:this|the|your|ur|these|that"
+    "|all|all of|all these) (?:\\w+ )?(?:list|lists|texts|messages|msgs|thing|spam|crap)",
     "(?:want|need|like|wish) (?:these|them|this|it|all this|the \\w+|your \\w+|ur \\w+) to"
     " (?:stop|end|cease|go away)",
     "(?:take|get|remove|delete|drop|erase) (?:my|this) (?:phone |cell )?number (?:off|out)",
@@ -244,6 +253,11 @@ OPT_IN_PHRASES = phrases(
     "(?:send|text) me (?:the )?(?:texts|messages|reminders) again|(?:you|u) can (?:text|message)"
     " me again|want (?:the |my )?(?:texts|messages|reminders) back",
     "volver a recibir|seguir recibiendo|suscribirme|reinscri\\w*|reabonn\\w*",
+    "(?:recevoir|avoir) (?:a |de )?nouveau|de nouveau recevoir",
+    "(?:want|need|like|get) (?:the |my |your |ur |all )?(?:\\w+ )?(?:texts|messages|reminders"
+    "|alerts|notifications) back",
+    "(?:resume|restart|reactivate|re enable|reenable|turn back on|switch back on) (?:the |my "
+    "|your |ur |all )?(?:\\w+ )?(?:texts|messages|reminders|alerts|notifications|sms)",
 )
 _OTHER_LISTS = re.compile(
     r" (?:(?:wait(?:ing)?|wish|shopping|grocery|guest|cancell?ation|priority|to do|todo|reading)"
@@ -259,7 +273,17 @@ _OTHER_THINGS = re.compile(
 # so only these two keywords lose their keyword meaning in that company.
 _AMBIGUOUS_KEYWORDS = frozenset({"cancel", "end"})
 _ASSENT = frozenset({"yes", "y", "ok", "okay", "sure", "yeah"})
+_HOW_DO_I = phrases("how (?:do|can) (?:i|we)")
 _OPT_IN_DOUBT = phrases("why|who|never|didnt|did not|without|how did")
+_IF = phrases("what if|what happens|wondering|curious")
+# What the messages cost, or what their small print means.
+COST_QUESTIONS = phrases(
+    "(?:msg|message|messaging|data) (?:and|&|n) data rates|data rates",
+    "(?:is|are) (?:it|this|texting|replying|these) (?:\\w+ )?free(?: to (?:reply|text|answer))?",
+    "(?:will|would|do|does|is|are|am) (?:i |it |this |these |they |texting |replying )?(?:\\w+ )?"
+    "(?:be |get |getting )?(?:charged|charge|cost|billed)",
+    "how (?:much|many) (?:do|does|will|would) (?:these|this|it|they|texts?|messages?) cost",
+)
 
 
 def match(t: Text) -> Hit | None:
@@ -274,6 +298,7 @@ def match(t: Text) -> Hit | None:
     if framing.reports_opt_out(norm):
         return OPT_OUT, 0.95
     unnamed = framing.without_named_keywords(t.raw, words)
+    named = unnamed is not None
     if unnamed is not None:  # "it says reply STOP to opt out": the keyword is only named
         t = _without_other_lists(normalise(unnamed))
         norm = t.norm
@@ -294,8 +319,13 @@ def match(t: Text) -> Hit | None:
     keywords = [bare_keyword(s) for s in t.segments] if len(t.segments) > 1 else []
     if any(keyword in OPT_OUT_SENTENCE for keyword in keywords):
         return OPT_OUT, 1.0
-    if find(OPT_OUT_PHRASES, t.head, _NEGATED_OR_ASKED) or _removes_number(t):
+    asked = "?" in t.raw
+    if find(OPT_OUT_PHRASES, t.head, _SUPPOSED if asked else _NEGATED_OR_ASKED) or (
+        _removes_number(t)
+    ):
         return OPT_OUT, 0.95
+    # "if I unsubscribe can I come back?": what opting out would do, so help answers it.
+    wonders = asked and find(OPT_OUT_PHRASES, t.head, _NEGATED_OR_ASKED)
     if _loud_stop(t) or _tail_stop(tokens) or (len(tokens) == 1 and _stretched_keyword(norm)):
         return OPT_OUT, 0.9
     if bare in OPT_IN_EXACT:
@@ -309,6 +339,8 @@ def match(t: Text) -> Hit | None:
             return HELP, 1.0
     if find(OPT_IN_PHRASES, t.head) and not _OPT_IN_DOUBT.search(t.head):
         return OPT_IN, 0.95
+    if wonders or (named and _wonders(t)) or find(COST_QUESTIONS, t.head):
+        return HELP, 0.9  # "what happens if I reply STOP?", "will I be charged for these?"
     return None
 
 
@@ -329,8 +361,15 @@ def opens_with_keyword(t: Text) -> bool:
 
 # "does that end my membership?" asks what would happen; it does not ask for it.
 _NEGATED_OR_ASKED = re.compile(
-    rf"{NEGATED.pattern}|\b(?:does|will|would|did|could|can|should) (?:that|this|it|replying"
+    rf"{NEGATED.pattern}|\bwho (?:would|wants to|would want to)(?: ever)? $"
+    r"|\b(?:does|will|would|did|could|can|should) (?:that|this|it|replying"
     r"|texting|that also|it also) $"
+)
+# "if I unsubscribe can I come back?", "how would I opt out later?": asked, not asked for.
+# "how do I stop these texts?" is asked for: it wants the texts it gets to stop.
+_SUPPOSED = re.compile(
+    rf"{_NEGATED_OR_ASKED.pattern}|\b(?:(?:if|how (?:would|could|should|will)|what if|should"
+    r"|(?<!how )do|would|will) (?:i|we))(?: \w+)?(?: (?:just|ever|later|also|still|only))? $"
 )
 _REMOVE_IT = phrases("(?:remove|delete|erase|lose) (?:it|that|this|them)(?: please| pls| now)?$")
 _ABOUT_NUMBER = phrases("(?:my|this|your) (?:phone )?(?:number|info|contact)|my (?:cell|phone)")
@@ -347,7 +386,13 @@ def _removes_number(t: Text) -> bool:
 
 
 def _asks(t: Text) -> bool:
-    return "?" in t.raw and _QUESTION.match(t.head) is not None
+    """Return True for a question; "how do I stop the promos?" asks for what it names."""
+    return "?" in t.raw and _QUESTION.match(t.head) is not None and not _HOW_DO_I.match(t.head)
+
+
+def _wonders(t: Text) -> bool:
+    """Return True for a question, asked with a question mark or a question word."""
+    return "?" in t.raw or _QUESTION.match(t.head) is not None or _IF.search(t.head) is not None
 
 
 def mentions_revocation(t: Text) -> bool:

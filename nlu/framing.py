@@ -40,7 +40,7 @@ _EMOJI_VERB = (
 _REACTION = re.compile(
     rf"\s*(?:(?P<positive>{_POSITIVE})|(?P<negative>{_NEGATIVE})|(?P<neutral>{_NEUTRAL})"
     rf"|{_EMOJI_VERB})\s*(?:{_OPEN_QUOTE}|(?:an?|une?) (?:image|photo|picture|video|message"
-    r"|attachment|gif|sticker|audio message)\b)",
+    r"|attachment|gif|sticker|audio message)\b|(?<=to )(?=[A-Z0-9]))",
     re.IGNORECASE,
 )
 _GOOD_EMOJI = frozenset("👍❤♥😍🥰👌✅💯🙌😊🙂💕💖💗👏")
@@ -72,14 +72,17 @@ _APOSTROPHES = str.maketrans("\u2019\u2018`\u00b4", "''''")
 # ("Stop, sorry, not interested" still opts out).
 _TAKEN_BACK = (
     r"wrong (?:reply|thread|chat|convo|conversation|text|message|msg|button|window|app|group"
-    r"|key|one|contact)|wrong (?:person|number) to (?:text|reply|send)|j/?k|just kidding"
+    r"|key|one|contact)|wrong (?:person|number) to (?:text|reply|send)|j/?k"
+    r"|(?:just |only )?(?:kidding|joking)|(?:oh |o )?wait (?:that|this) (?:was|wasnt|is|isnt)"
     r"|ignore (?:that|this|it|my last|the last)|disregard(?: that| this| it| my last)?"
     r"|(?:i )?meant to (?:say|type|send|reply|text|write|put|hit|press|answer)"
-    r"|(?:i )?meant(?= (?:yes|no|y|n|c|r|ok|okay|sure|confirm|\d))|meant for (?:someone|somebody)"
-    r"(?: else)?|not meant for you|auto ?correct(?:ed)?|typo|nvm|never ?mind|wait,? no"
+    r"|(?:i )?meant(?= (?:yes|no|y|n|c|r|ok|okay|sure|confirm|\d))|meant for (?:someone|somebody"
+    r"|my \w+|another \w+|a different \w+)(?: else)?|not meant for you|auto ?correct(?:ed)?"
+    r"|typo|nvm|never ?mind|wait,? no"
     r"|(?:was|is|that was|that s) for (?:someone|somebody) else|(?:was|is|wasn'?t) (?:not )?for you"
     r"|didn'?t mean (?:that|this|it)\b"
     r"|me equivoqu[eé]|equivocad[oa]|je me suis tromp[eé]e?|pas pour vous"
+    r"|(?:cancel|scratch|strike|forget|ignore) that"
 )
 _CORRECTION = re.compile(
     rf"\b(?:{_TAKEN_BACK}|sorry|oops|whoops|oopsie|my bad|perd[oó]n|d[ée]sol[ée]e?)\b"
@@ -87,6 +90,22 @@ _CORRECTION = re.compile(
     re.IGNORECASE,
 )
 _STRONG = re.compile(rf"\b(?:{_TAKEN_BACK})\b", re.IGNORECASE)
+
+
+# A keyword asked back and answered at once: "Unsubscribe? never! these saved me $40".
+_RHETORICAL = re.compile(
+    r"\W*[^\W\d_]+\W*\?+[\s!.,]*(?:never|no way|nope|nah|as if|not a chance|hell no|heck no"
+    r"|why would i|lol no|haha no|not happening|no thanks|are you (?:kidding|crazy|joking))\b",
+    re.IGNORECASE,
+)
+
+
+def rhetorical(raw: str) -> bool:
+    """Return True if a message opening with a keyword asks it and says no to it at once.
+
+    Call it for a message that opens with an opt-out keyword.
+    """
+    return _RHETORICAL.match(raw) is not None
 
 
 def correction(raw: str) -> tuple[int, bool] | None:
@@ -123,6 +142,8 @@ _NAMED = re.compile(
     rf"\b(?:{_NAMING})(?:\s+back)?(?:\s+(?:with|con|avec))?(?:\s+(?:the\s+word|el|la|le))?"
     rf"[\s\"\u201c\u201d'\u2018\u2019:*(]*(?:{_KEYWORD})\b[\"\u201d\u2019'*)]?(?:\s+(?:to|para|pour)\s+(?:{_MEANT})\b)?"
     rf"|\b(?:{_KEYWORD})[\"\u201d\u2019'*)]?\s+(?:to|para|pour)\s+(?:{_MEANT})\b"
+    rf"|\bwhat(?:\s*'?\s*s|\s+is|\s+does|\s+do|\s+are)\s+(?:the\s+word\s+)?[\"\u201c\u2018']?"
+    rf"(?:{_KEYWORD})\b"
     rf"|\b(?:does|do|will|would|did)\s+(?:the\s+word\s+)?[\"\u201c\u2018']?(?:{_KEYWORD})"
     r"[\"\u201d\u2019']?\s+(?:do|mean|work|cancel|end|stop|remove|affect|delete|unsubscribe)\b",
     re.IGNORECASE,
@@ -151,6 +172,7 @@ _OPT_WORD = (
 )
 _UNDO = (
     "by mistake|by accident|accidentally|accidently|on accident|mistakenly|wrong button"
+    "|wrong (?:number|chat|thread|person|convo|conversation)|as a joke|for a joke|as a prank"
     "|por error|por equivocacion|por accidente|accidentalmente|sin querer|par erreur"
     "|par accident|sans faire expres"
 )
@@ -159,7 +181,7 @@ _SENT = "replied|texted|sent|typed|hit|pressed|said|wrote|responded|clicked|answ
 UNDONE_OPT_OUT = re.compile(
     rf" (?:(?:{_SENT})(?: with)? (?:{_OPT_WORD}|cancel|end|quit)|unsubscribed|unsubbed|opted out"
     rf"|me di de baja|di de baja|me desabonne|me desinscri\w*|removed myself)"
-    rf" (?:\w+ ){{0,2}}?(?:{_UNDO})\b"
+    rf" (?:\w+ ){{0,4}}?(?:{_UNDO})\b"
     rf"| (?:{_UNDO}) (?:\w+ ){{0,2}}?(?:(?:{_SENT})(?: with)? (?:{_OPT_WORD})|unsubscribed|unsubbed"
     rf"|opted out|me di de baja|di de baja)\b"
     rf"| (?:didnt|did not|never) (?:mean|meant) to (?:\w+ )?(?:{_OPT_WORD})\b"
@@ -174,7 +196,8 @@ ADD_BACK = re.compile(
     r"|notifications|them) (?:again|back)|(?:actually|really|do) (?:still )?want (?:these|them"
     r"|the \w+|texts|messages|reminders)|volver a recibir|seguir recibiendo|darme de alta"
     r"|reabonner|me reinscrire|reinscri\w*"
-    r"|continuer a recevoir|undo|unstop)\b"
+    r"|continuer a recevoir|recevoir (?:a )?nouveau|undo|unstop|(?:turn|switch|put) (?:\w+ ){0,3}?"
+    r"back on)\b"
     r"(?! (?:to )?(?:stop|end|go away|be gone|gone|be stopped|be removed|quit|cease))"
 )
 SENT_OPT_OUT = re.compile(
@@ -187,6 +210,7 @@ REPORTED_OPT_OUT = re.compile(
     rf"|i have already|i did|i) (?:\w+ )?(?:{_SENT}|told you|asked you)(?: with)?"
     rf" (?:{_OPT_WORD})\b"
 )
+_WHAT_IF = re.compile(r" (?:what happens|what would happen|what if)\b")
 _HYPOTHETICAL = re.compile(r"(?:^| )(?:if|when|once|after|do i|should i|will i|can i|did i)\b")
 
 
@@ -206,6 +230,8 @@ def undoes_opt_out(norm: str, words: frozenset[str]) -> bool:
     if _UNDO_OR_SENT_WORDS.isdisjoint(words) and "desinscri" not in norm:
         return False
     head = f" {norm}"
+    if _WHAT_IF.search(head):  # "what happens if I unsubscribe by accident?"
+        return False
     if UNDONE_OPT_OUT.search(head):
         return True
     if not find(ADD_BACK, head):

@@ -37,6 +37,8 @@ MODEL_CEILING = 0.8
 EXPECTED_BONUS = 0.05
 FALLBACK_CONFIDENCE = 0.3
 _STAR_RE = re.compile(f"(?:{'|'.join(sorted(r.STAR_CHARS))})\ufe0f?")
+# "r u open?": r as "are", not the reply that asks for another time.
+_R_IS_ARE = r.word_set("u you ya yall we they there these those")
 _TIME_UNITS = r.word_set("am pm h hr hrs hour hours min mins minute minutes day days")
 
 
@@ -103,6 +105,8 @@ def _framed(
         return _finish(text, reacted, (), wanted)
     if not compliance.opens_with_keyword(t):
         return None
+    if framing.rhetorical(t.raw):
+        return Parse(text, FALLBACK, FALLBACK_CONFIDENCE)
     corrected = framing.correction(t.raw)
     if corrected is None:
         return None
@@ -329,7 +333,11 @@ def _conversation(t: r.Text) -> Hit:
         return AFFIRM, 0.9
     if r.find(r.HUMAN_PHRASES, head):
         return HUMAN, 0.9
-    if r.THUMBS_UP in tokens or r.CHECK in tokens or r.OK_HAND in tokens:
+    if t.segments[0] in r.YES_WORDS and len(t.segments) > 1:  # "Yes, and don't be late"
+        return AFFIRM, 0.85
+    if tokens[0] == "r" and len(tokens) > 1 and tokens[1] not in _R_IS_ARE:  # "R pls, flight late"
+        return RESCHEDULE, 0.85
+    if r.THUMBS_UP in tokens or r.CHECK in tokens or r.OK_HAND in tokens or r.HEART in tokens:
         return AFFIRM, 0.85
     if r.find(r.HELP_PHRASES, head):
         return HELP, 0.7

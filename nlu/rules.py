@@ -24,12 +24,14 @@ PHRASE_WINDOW = 500
 
 STAR = "⭐"
 THUMBS_UP, THUMBS_DOWN, CHECK, CROSS, OK_HAND, PRAY = "👍", "👎", "✅", "❌", "👌", "🙏"
+HEART = "❤"
 # Symbols that carry meaning survive normalisation as tokens of their own.
 _SYMBOLS = {
     STAR: STAR, "🌟": STAR, "★": STAR, "✪": STAR,
     THUMBS_UP: THUMBS_UP, THUMBS_DOWN: THUMBS_DOWN, OK_HAND: OK_HAND, PRAY: PRAY,
     CHECK: CHECK, "✔": CHECK, "☑": CHECK, "✓": CHECK,
     CROSS: CROSS, "❎": CROSS, "✖": CROSS, "✗": CROSS, "✘": CROSS,
+    HEART: HEART, "♥": HEART, "💕": HEART, "💖": HEART, "💗": HEART, "😍": HEART, "🥰": HEART,
 }  # fmt: skip
 STAR_CHARS = frozenset(c for c, canon in _SYMBOLS.items() if canon == STAR)
 SYMBOL_TOKENS = frozenset(_SYMBOLS.values())
@@ -47,7 +49,7 @@ _IN_NUMBER = re.compile(r"(?<=\d)[.:](?=\d)")
 # Sentence breaks; a hyphen is one only beside a space, so "opt-out" stays one sentence.
 _BREAK = re.compile(r"[!?;,.:\n\r¡¿\u2013\u2014…]+|\s-+|-+\s")
 _STRETCHED = re.compile(r"([^\W\d_])\1{2,}")
-_JUNK = re.compile(r"[^\w/|⭐👍👎✅❌👌🙏]+")
+_JUNK = re.compile(r"[^\w/|⭐👍👎✅❌👌🙏❤]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +134,19 @@ def find(pattern: re.Pattern[str], text: str, negated: re.Pattern[str] = NEGATED
 
 HELP_PHRASES = phrases(
     "(?:need|want|get|some) (?:some |more )?(?:help|info|information)",
-    "help me|help (?:please|pls)",
+    "help me(?! (?:a lot|so much|lots|loads|heaps|remember|stay|keep|not forget|plan))"
+    "|help (?:please|pls)",
     "can (?:you|u|someone|somebody|anyone) help|more info(?:rmation)?|how do i (?:use|reply|get)",
     "(?:who|what) (?:is|s|are) (?:this|that|these|you|u)|whats this|who dis|how does this work",
+    "who (?:this|it) is|who (?:sent|sends|is sending) (?:this|these|them)",
     "what do i do|que es esto|quien es|quien eres|qui est ce|cest quoi|qui etes vous",
+    "how (?:often|many times) (?:will|do|are|would|does) (?:you|u|yall|they|these|this)",
+    "how (?:do|can) i (?:change|update|switch|add|edit|manage)|info (?:on|about)"
+    "|(?:can|could|may) i (?:change|update|switch) (?:the|my|which) (?:phone |cell |mobile )?number"
+    "|what (?:does|do|is) (?:\\w+ ){1,3}?(?:mean|stand for)"
+    "|(?:is|are) (?:this|these|you|u|it|the \\w+|this \\w+) (?:\\w+ )?(?:legit|legitimate|real"
+    "|a scam|scam|spam|fake|safe)",
+    "how (?:do|does) (?:the|these|this|your) (?:\\w+ )?(?:work|works)",
 )
 
 _DAY = _words(
@@ -176,11 +187,15 @@ RESCHEDULE_PHRASES = phrases(
     "|fecha|dia)|mas tarde|(?:un )?autre (?:jour|moment|horaire|heure|date|creneau)|plus tard",
     f"cambiar(?:la|lo)? (?:\\w+ )?(?:para|a|al|por) (?:el )?{_WHEN}|mover (?:la |mi )?cita",
     "changer (?:le |la |l |mon |ma |de )?(?:rendez vous|rdv|heure|date|horaire|jour)",
+    "(?:deplacer|decaler|avancer|repousser) (?:le |la |l |mon |ma |notre )?(?:rendez vous|rdv"
+    "|seance|visite|cours)|(?:mover|pasar|cambiar|aplazar|posponer|adelantar|atrasar)(?:la|lo)?"
+    " (?:la |mi |el |nuestra )?(?:cita|turno|reserva|clase|sesion)",
 )
 LATER = phrases("later|earlier")
 # "Stopped by earlier": a visit that happened, not a time asked for.
 PAST_VISIT = phrases(
-    "(?:stopped|came|dropped|called|went|swung|popped|was|were|tried) (?:\\w+ ){0,2}?earlier"
+    "(?:stopped|came|dropped|called|went|swung|popped|was|were|tried) (?:\\w+ ){0,2}?earlier",
+    "(?:stop|drop|swing|pop|come) (?:by|in|over) (?:\\w+ ){0,2}?later",
 )
 _BAD = (
     "no good|not good|bad|not great|tough|hard|rough|busy|out|full|impossible|not possible"
@@ -200,6 +215,7 @@ REJECTED_TIME = phrases(
     f"{_WHEN} no (?:puedo|podre|me queda|me conviene|me sirve|va)|no puedo (?:el |este |ese )?"
     f"{_WHEN}",
     f"{_WHEN} (?:ca |ce )?(?:ne )?(?:va|me convient|marche|m arrange|me va|est) pas",
+    f"(?:cancel|drop|skip|miss) (?:my |the |our )?(?:\\w+ )?{_WHEN}",
     f"(?:that|this|ese|este|ce) (?:day|time|date|dia|hora|jour)(?: la)? (?:\\w+ )?(?:is |s )?"
     f"(?:{_BAD}|doesnt work|wont work|no (?:puedo|me queda|me sirve)|ne (?:va|me convient) pas)",
 )
@@ -225,6 +241,10 @@ CANCEL = phrases("cancel\\w*|cancelar|anular|annuler")
 # "I'll cancel my other plans", "does that cancel my appointment?": not a no.
 NOT_A_CANCEL = phrases(
     "cancel\\w* (?:my |the |all |some )?(?:other|plans|work|meeting|class)",
+    "cancel\\w* (?:my |the |this |that |an |one |a )?(?:\\w+ )?(?:item|items|order|purchase"
+    "|delivery|subscription box|payment|charge)\\b|cancel culture|uncancel\\w*",
+    "cancel\\w* (?:the |my |that |those |these )?(?:\\w+ ){0,2}(?:on|from|in|off) (?:my|the|our)"
+    " (?:order|pizza|cart|basket|bag|delivery|box|sandwich|burger|salad|bill|receipt)",
     "(?:does|will|would|did|could|can) (?:that|this|it) cancel",
 )
 # What follows a score when the reason comes straight after it: "2 the wait was long".
@@ -280,7 +300,7 @@ for _intent, _confidence, _phrases in (
     (AFFIRM, 0.95, "yes|y|yeah|yea|ya|yah|yep|yup|ye|yas|yse|yes please|sure|ok|okay|okey|oki|okie"
      "|k|kk|confirm|confirmed|correct|perfect|great|alright|all right|absolutely|definitely"
      "|of course|will do|sounds good|that works|works for me|see you then|i confirm|yes confirm"
-     f"|{THUMBS_UP}|{CHECK}|{OK_HAND}|si|oui|claro|ja|vale|daccord|bien sur|por supuesto"),
+     f"|{THUMBS_UP}|{CHECK}|{OK_HAND}|{HEART}|si|oui|claro|ja|vale|daccord|bien sur|por supuesto"),
     (AFFIRM, 0.85, "right|fine|cool|awesome|got it|gotcha|no problem|no worries|np|works"
      "|ok thanks|okay thanks|ok thank you|yes thanks|yes thank you|okie dokie|okey dokey"),
     (DENY, 0.95, "no|n|nope|nah|naw|nay|negative|never|non|nein|not really|no way|no gracias"
@@ -307,7 +327,10 @@ YES_WORDS = word_set(
     f" correct {THUMBS_UP} {CHECK} {OK_HAND}"
 )
 NO_WORDS = word_set(f"no n nope nah non {THUMBS_DOWN} {CROSS}")
-NOT_NO = word_set("problem prob worries worry doubt need more longer one idea clue")
+NOT_NO = word_set(
+    "problem prob worries worry doubt need more longer one idea clue pares paren dejes dejen"
+    " arretez arrete"
+)
 NEGATORS = word_set("not no dont cant cannot wont never didnt nope nah")
 LEAD_FILLER = word_set("hi hello hey oh um uh umm well and so haha lol ah")
 
