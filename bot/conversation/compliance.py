@@ -28,6 +28,7 @@ from bot.conversation.log_events import (
 )
 from bot.conversation.turn import Turn
 from bot.domain.consent import ALL_PURPOSES, Method, Purpose
+from bot.domain.contacts import ConversationStatus
 from bot.domain.messages import Kind
 from flows.engine import Context, RunStatus, interrupt
 from nlu import Parse
@@ -63,8 +64,6 @@ HELP_CONFIDENCE = 0.9
 # A keyword is a word or two the parser is sure of ("STOP", "STOP PROMOS", "BAJA"); anything
 # longer is plain words, honoured at once and flagged for staff to look at.
 KEYWORD_CONFIDENCE = 0.9
-# Why a conversation waits for staff after an opt-out in plain words.
-REVIEW = "opt_out_review"
 
 
 def _folded(text: str) -> str:
@@ -202,10 +201,18 @@ def _standing(turn: Turn) -> dict[str, Any]:
 
 
 def _to_review(turn: Turn, before: dict[str, Any]) -> None:
-    """Put an opt-out read from plain words before staff: it stands until one undoes it."""
-    turn.contact.opt_out_review = {"text": turn.inbound_text, "at": turn.stamp, **before}
+    """Put an opt-out read from plain words before staff: it stands until one undoes it.
+
+    The conversation opens in the inbox, but the bot is not silenced: what the contact
+    still agrees to ("no more deals, keep my reminders") goes on while it waits.
+    """
+    contact = turn.contact
+    contact.opt_out_review = {"text": turn.inbound_text, "at": turn.stamp, **before}
     turn.log(OptOutToReview(turn.inbound_text))
-    turn.handoff(REVIEW)
+    if contact.conversation != ConversationStatus.OPEN:
+        contact.conversation = ConversationStatus.OPEN
+        contact.snoozed_until = None
+    contact.waiting_since = contact.waiting_since or turn.stamp
 
 
 def _decide(turn: Turn, purpose: Purpose, granted: bool, source: str, method: Method) -> None:
