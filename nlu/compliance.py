@@ -97,11 +97,17 @@ _TYPO_LETTERS = frozenset(frozenset(k) for k in _TYPO_TARGETS)
 _LEET = str.maketrans("013457@$", "oieastas")
 
 
+def _unleet(word: str) -> str:
+    """Return a word written with digits for letters in letters: "st0p" -> "stop"."""
+    if word.isalpha() or not any(c.isalpha() for c in word):
+        return word
+    return word.translate(_LEET)
+
+
 def _stretched_keyword(word: str) -> bool:
     """Return True for a one-word opt-out typed in a hurry, drawn out or in digits: "Stpo",
     "stahhp", "St0p"."""
-    if not word.isalpha() and any(c.isalpha() for c in word):
-        word = word.translate(_LEET)
+    word = _unleet(word)
     return _is_typo_keyword(word) or _squeeze(word) in OPT_OUT_EXACT
 
 
@@ -123,7 +129,15 @@ _TEXTS = (
 OPT_OUT_PHRASES = phrases(
     "(?:stop|quit) (?:\\w+ )?(?:texting|txting|messaging|msging|sending|contacting|emailing"
     "|spamming|bothering|harassing|bugging|calling|pinging)",
-    f"stop (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
+    f"(?:stop|quit|end) (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
+    "(?:report|reporting|reported) (?:you|u|yall|this|it|this number|your \\w+)(?: \\w+)? to"
+    " (?:the )?(?:fcc|ftc|bbb|attorney general|authorities|police|cops|carrier"
+    "|better business bureau)",
+    "if i get (?:one more|another|any more|anymore|more) (?:\\w+ )?(?:texts?|messages?|msgs?"
+    "|promos?|ads?|sms|reminders?)",
+    "how (?:do|can|could) (?:i|we) (?:stop|end|cancel|quit|turn off|block|get rid of|get off"
+    "|get out of) (?:these|this|them|those|all (?:this|these|of this|of these)|(?:the|these|your"
+    f"|ur|all the) (?:\\w+ )?(?:{_TEXTS}))$",
     "(?:take|remove|delete|drop|erase|get|unsubscribe|unenroll|unenrol) me (?:off|from|out of)"
     f"(?:$| (?:\\w+ ){{0,3}}?(?:list|lists|{_TEXTS}|database|system|contacts?|mailing|this|it"
     "|here|these|that|there|them|you|everything))",
@@ -156,6 +170,8 @@ OPT_OUT_PHRASES = phrases(
     "block(?:ing|ed)? (?:this number|your number|you|u)|report(?:ing|ed)? (?:this |you |it )?"
     "(?:as|for) spam|this is spam",
     "(?:want|wanna|like) you to stop|(?:want|wanna|like) to be removed|leave me (?:alone|be)",
+    "cancel (?:all |these |those |your |ur |the |my )?(?:\\w+ )?(?:texts|txts|messages|msgs|sms"
+    "|notifications|alerts)(?! (?:for|about|on|at) )",
     "(?:end|cancel|quit|stop) (?:my |the |this |your |all )?(?:subscription|membership"
     "|texting service|text service|sms service)",
     "(?:revoke|revoking|withdraw|withdrawing|rescind) (?:my |all |any )?(?:consent|permission)",
@@ -170,7 +186,7 @@ OPT_OUT_PHRASES = phrases(
     "desuscrib\\w*|desabonn\\w*|desinscri\\w*|ne m?(?:e )?(?:contactez|ecrivez|envoyez) plus",
     "je ne veux plus (?:recevoir )?(?:de |vos |ces |les )?(?:messages|sms|textos|rappels)",
     "arret(?:er|ez)? (?:les |vos |ces )?(?:messages|sms|textos|envois|rappels)",
-    "arret(?:e|er|ez) de m(?:envoyer|ecrire|contacter|harceler|texter|appeler)",
+    "d?arret(?:e|er|ez) de m(?:envoyer|ecrire|contacter|harceler|texter|appeler)",
     f"stop with (?:the|these|those|this|that|your|ur|all)(?: \\w+)? (?:{_TEXTS})"
     "|stop with (?:the|these|those|this|that|your|ur|all|it|them)(?: already| please| pls)?$",
     "no need to (?:text|txt|message|msg|contact|send|email)(?: me| us| this number)?(?! back)",
@@ -220,7 +236,8 @@ REVOCATION_CUES = phrases(
 # A cue right after a negation or a kind word ("don't remove me", "thanks for the texts")
 # is undone, and then so is the whole message: it is asking to stay.
 _CUE_UNDONE = re.compile(
-    r"\b(?:dont|do not|never|not|cant|cannot|keep|love|like|enjoy|appreciate|thanks for"
+    r"\b(?:dont|do not|never|not|cant|cannot|keep|love|like|enjoy|appreciate|thanks for|pas"
+    r"|no quiero|no deseo"
     r"|thank you for|helpful|useful)(?: \w+){0,3} $"
 )
 _QUESTION = phrases(
@@ -254,6 +271,8 @@ OPT_IN_PHRASES = phrases(
     " me again|want (?:the |my )?(?:texts|messages|reminders) back",
     "volver a recibir|seguir recibiendo|suscribirme|reinscri\\w*|reabonn\\w*",
     "(?:recevoir|avoir) (?:a |de )?nouveau|de nouveau recevoir",
+    "want (?:the |my |your |ur )?(?:\\w+ ){0,2}?(?:texts|messages|reminders|alerts|deals|offers"
+    "|promos|coupons) again",
     "(?:want|need|like|get) (?:the |my |your |ur |all )?(?:\\w+ )?(?:texts|messages|reminders"
     "|alerts|notifications) back",
     "(?:resume|restart|reactivate|re enable|reenable|turn back on|switch back on) (?:the |my "
@@ -274,6 +293,7 @@ _OTHER_THINGS = re.compile(
 _AMBIGUOUS_KEYWORDS = frozenset({"cancel", "end"})
 _ASSENT = frozenset({"yes", "y", "ok", "okay", "sure", "yeah"})
 _HOW_DO_I = phrases("how (?:do|can) (?:i|we)")
+_IF_I = phrases("(?:and |but |so )?if (?:i|we)")
 _OPT_IN_DOUBT = phrases("why|who|never|didnt|did not|without|how did")
 _IF = phrases("what if|what happens|wondering|curious")
 # What the messages cost, or what their small print means.
@@ -310,6 +330,10 @@ def match(t: Text) -> Hit | None:
         return OPT_OUT, 0.95
     tokens = norm.split()
     bare = bare_keyword(norm)
+    if bare not in OPT_OUT_EXACT and any(c.isdigit() for c in norm):
+        spelt = " ".join(_unleet(token) for token in tokens)
+        if bare_keyword(spelt) in OPT_OUT_EXACT:
+            bare = bare_keyword(spelt)  # "st0p pls"
     if 3 <= len(tokens) <= 12 and all(len(token) == 1 for token in tokens):
         bare = "".join(tokens)  # "S T O P", "s.t.o.p"
     if norm in OPT_OUT_EXACT or (
@@ -325,7 +349,10 @@ def match(t: Text) -> Hit | None:
     ):
         return OPT_OUT, 0.95
     # "if I unsubscribe can I come back?": what opting out would do, so help answers it.
-    wonders = asked and find(OPT_OUT_PHRASES, t.head, _NEGATED_OR_ASKED)
+    wonders = asked and (
+        find(OPT_OUT_PHRASES, t.head, _NEGATED_OR_ASKED)
+        or find(consent.MARKETING_OPT_OUT, t.head, _NEGATED_OR_ASKED)
+    )
     if _loud_stop(t) or _tail_stop(tokens) or (len(tokens) == 1 and _stretched_keyword(norm)):
         return OPT_OUT, 0.9
     if bare in OPT_IN_EXACT:
@@ -368,7 +395,8 @@ _NEGATED_OR_ASKED = re.compile(
 # "if I unsubscribe can I come back?", "how would I opt out later?": asked, not asked for.
 # "how do I stop these texts?" is asked for: it wants the texts it gets to stop.
 _SUPPOSED = re.compile(
-    rf"{_NEGATED_OR_ASKED.pattern}|\b(?:(?:if|how (?:would|could|should|will)|what if|should"
+    rf"{_NEGATED_OR_ASKED.pattern}|\b(?:will|would|does|did|can|could|is|would) $"
+    rf"|\b(?:(?:if|how (?:would|could|should|will)|what if|should"
     r"|(?<!how )do|would|will) (?:i|we))(?: \w+)?(?: (?:just|ever|later|also|still|only))? $"
 )
 _REMOVE_IT = phrases("(?:remove|delete|erase|lose) (?:it|that|this|them)(?: please| pls| now)?$")
@@ -387,7 +415,9 @@ def _removes_number(t: Text) -> bool:
 
 def _asks(t: Text) -> bool:
     """Return True for a question; "how do I stop the promos?" asks for what it names."""
-    return "?" in t.raw and _QUESTION.match(t.head) is not None and not _HOW_DO_I.match(t.head)
+    if "?" not in t.raw or _HOW_DO_I.match(t.head):
+        return False
+    return _QUESTION.match(t.head) is not None or _IF_I.match(t.head) is not None
 
 
 def _wonders(t: Text) -> bool:

@@ -94,7 +94,9 @@ _MARKETING = (
     "|descuentos|publicites?|pubs?|offres?|promotionnels?"
 )
 _STOP_WORDS = (
-    "stop|quit|end|cancel|no more|unsubscribe(?: me)?(?: from)?|unsub(?: me)?(?: from)?"
+    "stop(?:ping)?|quit(?:ting)?|end(?:ing)? (?:the|these|those|all|your|ur|my)"
+    "|cancel(?:l?ing)?|no more"
+    "|unsubscrib(?:e|ing)(?: me)?(?: from)?|unsub(?: me)?(?: from)?"
     "|opt (?:me )?out(?: of)?|remove me from|take me off|dont (?:want|need|send)(?: me)?"
     "|do not (?:want|need|send)(?: me)?|not interested in|no longer (?:want|need)|tired of"
     "|sick of|done with|enough with|enough of|without|sin|no (?:quiero|deseo|mas)"

@@ -108,6 +108,30 @@ def rhetorical(raw: str) -> bool:
     return _RHETORICAL.match(raw) is not None
 
 
+# A keyword cried out in delight: "Stop it, 40% off sofas?!", "Arrête, c'est trop mignon !"
+_DELIGHT = re.compile(
+    r"\b(?:cute|adorable|mignon\w*|gorgeous|beautiful|obsessed|incredible|incroyable|g[eé]nial"
+    r"|magnifique|lind[oa]|precios[oa]|hermos[oa]|can'?t wait|so good|too good|trop (?:beau|bien"
+    r"|bon|mignon)|\d+ ?% off)",
+    re.IGNORECASE,
+)
+# ...unless the words after it say something of the messages: "Stop, I'd love to never hear
+# from you again" is still an opt-out.
+_ABOUT_MESSAGES = re.compile(
+    r"\b(?:never|again|any ?more|no more|hear from|contact\w*|texts?|texting|messages?|messaging"
+    r"|msgs?|sms|spam\w*|number|list|unsub\w*|opt\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def delighted(raw: str) -> bool:
+    """Return True if a message opening with a keyword goes on in delight, not revocation.
+
+    Call it for a message that opens with an opt-out keyword.
+    """
+    return _DELIGHT.search(raw) is not None and _ABOUT_MESSAGES.search(raw) is None
+
+
 def correction(raw: str) -> tuple[int, bool] | None:
     """Return where the reply meant instead starts, and whether the keyword was surely
     taken back ("wrong chat", "jk") or only apologised for ("sorry", "oops").
@@ -210,8 +234,10 @@ REPORTED_OPT_OUT = re.compile(
     rf"|i have already|i did|i) (?:\w+ )?(?:{_SENT}|told you|asked you)(?: with)?"
     rf" (?:{_OPT_WORD})\b"
 )
-_WHAT_IF = re.compile(r" (?:what happens|what would happen|what if)\b")
-_HYPOTHETICAL = re.compile(r"(?:^| )(?:if|when|once|after|do i|should i|will i|can i|did i)\b")
+_WHAT_IF = re.compile(r" (?:what happens|what would happen|what if|almost|nearly)\b")
+_HYPOTHETICAL = re.compile(
+    r"(?:^| )(?:if|when|once|after|do i|should i|will i|can i|did i|almost|nearly)\b"
+)
 
 
 # Words without which neither an opt-out taken back nor one sent before can be read.
@@ -230,7 +256,7 @@ def undoes_opt_out(norm: str, words: frozenset[str]) -> bool:
     if _UNDO_OR_SENT_WORDS.isdisjoint(words) and "desinscri" not in norm:
         return False
     head = f" {norm}"
-    if _WHAT_IF.search(head):  # "what happens if I unsubscribe by accident?"
+    if _WHAT_IF.search(head):  # "what happens if I unsubscribe by accident?", "I almost did"
         return False
     if UNDONE_OPT_OUT.search(head):
         return True
@@ -243,4 +269,4 @@ def undoes_opt_out(norm: str, words: frozenset[str]) -> bool:
 def reports_opt_out(norm: str) -> bool:
     """Return True for "I already texted STOP" and the like: the person wants out."""
     found = REPORTED_OPT_OUT.search(norm)
-    return found is not None and _HYPOTHETICAL.search(norm, 0, found.start() + 1) is None
+    return found is not None and _HYPOTHETICAL.search(norm, 0, found.end()) is None

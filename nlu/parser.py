@@ -107,6 +107,11 @@ def _framed(
         return None
     if framing.rhetorical(t.raw):
         return Parse(text, FALLBACK, FALLBACK_CONFIDENCE)
+    if framing.delighted(t.raw) and len(t.segments) > 1:
+        rest = " ".join(t.segments[1:])
+        meant = apply_rules(rest, expecting=wanted) if rules_only else parse(rest, expecting=wanted)
+        if meant is None or meant.intent != OPT_OUT:
+            return Parse(text, FALLBACK, FALLBACK_CONFIDENCE)
     corrected = framing.correction(t.raw)
     if corrected is None:
         return None
@@ -337,8 +342,10 @@ def _conversation(t: r.Text) -> Hit:
         return AFFIRM, 0.85
     if tokens[0] == "r" and len(tokens) > 1 and tokens[1] not in _R_IS_ARE:  # "R pls, flight late"
         return RESCHEDULE, 0.85
-    if r.THUMBS_UP in tokens or r.CHECK in tokens or r.OK_HAND in tokens or r.HEART in tokens:
+    if r.THUMBS_UP in tokens or r.CHECK in tokens or r.OK_HAND in tokens:
         return AFFIRM, 0.85
+    if r.find(r.HELP_SURE, head):
+        return HELP, 0.85
     if r.find(r.HELP_PHRASES, head):
         return HELP, 0.7
     lead = _leading_reply(tokens)

@@ -112,7 +112,10 @@ def phrases(*alternatives: str) -> re.Pattern[str]:
 
 
 # A match right after a negation ("don't stop", "I do not want to opt out") is not meant.
-_NEG = "dont|do not|never|not|didnt|doesnt|wont|no need to"
+_NEG = (
+    "dont|do not|never|not|didnt|doesnt|wont|no need to|pas|no quiero|no deseo|no voy a"
+    "|no necesito|no hace falta"
+)
 _GAP = (
     "want|wanna|need|have|plan|mean|ever|please|pls|to|really|just|going|gonna|trying|try"
     "|asking|meaning|looking|planning|intending"
@@ -144,9 +147,20 @@ HELP_PHRASES = phrases(
     "how (?:do|can) i (?:change|update|switch|add|edit|manage)|info (?:on|about)"
     "|(?:can|could|may) i (?:change|update|switch) (?:the|my|which) (?:phone |cell |mobile )?number"
     "|what (?:does|do|is) (?:\\w+ ){1,3}?(?:mean|stand for)"
-    "|(?:is|are) (?:this|these|you|u|it|the \\w+|this \\w+) (?:\\w+ )?(?:legit|legitimate|real"
-    "|a scam|scam|spam|fake|safe)",
+    "|(?:is|are) (?:this|these|you|u|it|the \\w+|this \\w+) (?:\\w+ )?(?:legit|legitimate"
+    "|a scam|scam|spam|fake)",
+    "who (?:is|s|keeps|keep) (?:texting|txting|messaging|sending|contacting)",
     "how (?:do|does) (?:the|these|this|your) (?:\\w+ )?(?:work|works)",
+)
+
+# Asking what these messages are, who sends them and how often: sure enough to decide.
+HELP_SURE = phrases(
+    "how (?:often|many times) (?:will|do|are|would|does) (?:you|u|yall|they|these|this)",
+    "who (?:is|s|keeps|keep) (?:texting|txting|messaging|sending|contacting)",
+    "(?:is|are) (?:this|these|you|u) (?:\\w+ )?(?:legit|legitimate|a scam|scam|spam|fake)",
+    "quien es|quien eres|quien me (?:escribe|manda|envia)|qui est ce|qui etes vous"
+    "|qui (?:m|me) (?:ecrit|envoie)",
+    "(?:msg|message|data) (?:and|&|n) data rates|what is this number|whose number is this",
 )
 
 _DAY = _words(
@@ -167,12 +181,13 @@ RESCHEDULE_PHRASES = phrases(
     "re ?sched\\w*|reprogram\\w*|reagend\\w*|rebook\\w*|report(?:ons|ez)",
     "reporter (?:le|la|mon|ma)",
     "(?:change|move|push|switch|shift|bump|postpone|delay|modify) (?:it|this|that|my|the|our"
-    "|appt|appointment|time|date|day|back|forward|to|up|me|us)",
+    "|appt|appointment|time|date|day|back|forward|to|up|me|us)(?! (?:\\w+ )?(?:address|number"
+    "|email|name|card|payment|password|details|info|preferences|order|box|phone)\\b)",
     "(?:different|another|other|new|diff|later|earlier|alternative|alternate) (?:time|day|date"
     "|slot|week|appointment|appt|hour|times|days|dates)",
     "(?:can|could|may|shall) (?:we|i|you|u|it) (?:do|make it|come|go|try|book|meet|get|switch to"
     "|change to|move to|have it|schedule|come in|be) (?:it |this |that )?(?:on |in |at |for )?"
-    f"(?:{_WHEN}|another|a different|a later|later|earlier|the \\d+|\\d)",
+    f"(?:{_WHEN}|another|a different|a later|later|earlier|the \\d+|\\d+)",
     f"(?:(?:how|what) about|maybe|perhaps) (?:on |at )?(?:{_WHEN}|the \\d+|\\d+|later|earlier"
     "|another)",
     f"{_WHEN} (?:instead|would be better|is better|works better|would work better)",
@@ -187,6 +202,8 @@ RESCHEDULE_PHRASES = phrases(
     "|fecha|dia)|mas tarde|(?:un )?autre (?:jour|moment|horaire|heure|date|creneau)|plus tard",
     f"cambiar(?:la|lo)? (?:\\w+ )?(?:para|a|al|por) (?:el )?{_WHEN}|mover (?:la |mi )?cita",
     "changer (?:le |la |l |mon |ma |de )?(?:rendez vous|rdv|heure|date|horaire|jour)",
+    "decal(?:er|ons|ez)|repouss(?:er|ons|ez)|(?:deplacer|reporter|avancer)(?: \\w+)? (?:a|au|en)"
+    " (?:\\w+ )?(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|demain|\\d+|la semaine)",
     "(?:deplacer|decaler|avancer|repousser) (?:le |la |l |mon |ma |notre )?(?:rendez vous|rdv"
     "|seance|visite|cours)|(?:mover|pasar|cambiar|aplazar|posponer|adelantar|atrasar)(?:la|lo)?"
     " (?:la |mi |el |nuestra )?(?:cita|turno|reserva|clase|sesion)",
@@ -242,7 +259,12 @@ CANCEL = phrases("cancel\\w*|cancelar|anular|annuler")
 NOT_A_CANCEL = phrases(
     "cancel\\w* (?:my |the |all |some )?(?:other|plans|work|meeting|class)",
     "cancel\\w* (?:my |the |this |that |an |one |a )?(?:\\w+ )?(?:item|items|order|purchase"
-    "|delivery|subscription box|payment|charge)\\b|cancel culture|uncancel\\w*",
+    "|delivery|subscription box|payment|charge|box|kit|meal|bundle|shipment|package|parcel)\\b"
+    "|cancel culture|uncancel\\w*",
+    "cancel (?:button|link|option|fee|policy|tab|page)|cancel\\w* (?:the |my )?(?:\\w+ ){1,3}(?:and"
+    "|but) keep",
+    "cancel(?:led|ed) (?:my|our|the) (?!appointment|appt|booking|reservation|visit|session|class)"
+    "\\w+",
     "cancel\\w* (?:the |my |that |those |these )?(?:\\w+ ){0,2}(?:on|from|in|off) (?:my|the|our)"
     " (?:order|pizza|cart|basket|bag|delivery|box|sandwich|burger|salad|bill|receipt)",
     "(?:does|will|would|did|could|can) (?:that|this|it) cancel",
@@ -302,6 +324,7 @@ for _intent, _confidence, _phrases in (
      "|of course|will do|sounds good|that works|works for me|see you then|i confirm|yes confirm"
      f"|{THUMBS_UP}|{CHECK}|{OK_HAND}|{HEART}|si|oui|claro|ja|vale|daccord|bien sur|por supuesto"),
     (AFFIRM, 0.85, "right|fine|cool|awesome|got it|gotcha|no problem|no worries|np|works"
+     "|affirmative|roger|roger that|copy that|10 4"
      "|ok thanks|okay thanks|ok thank you|yes thanks|yes thank you|okie dokie|okey dokey"),
     (DENY, 0.95, "no|n|nope|nah|naw|nay|negative|never|non|nein|not really|no way|no gracias"
      f"|non merci|{THUMBS_DOWN}|{CROSS}|no puedo|not interested|decline|no can do"),
