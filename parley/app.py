@@ -18,9 +18,10 @@ from bot.runtime import Runtime, current
 from bot.storage import keys
 from bot.storage.store import LockLost
 from inbox.auth import SESSION_LIFETIME, current_staff
-from webhooks import (  # noqa: F401 (staff_api and analytics_api add to api)
+from webhooks import (  # noqa: F401 (staff_api, campaigns_api and analytics_api add to api)
     analytics_api,
     api,
+    campaigns_api,
     links,
     metrics,
     staff_api,

@@ -154,6 +154,16 @@ class StaffReplied:
 
 
 @dataclass(frozen=True)
+class CampaignSent:
+    """Staff sent the contact a marketing campaign's message, `message` by its id."""
+
+    type: ClassVar[str] = "campaign_sent"
+    campaign: str
+    message: str
+    by: str
+
+
+@dataclass(frozen=True)
 class HandoffReleased:
     """The conversation is the bot's again: `by` staff, or by itself after HANDBACK_AFTER."""
 
@@ -275,6 +285,7 @@ LogEvent = (
     | Undeliverable
     | HandoffStarted
     | StaffReplied
+    | CampaignSent
     | HandoffReleased
     | ConversationAssigned
     | ConversationSnoozed
