@@ -95,7 +95,8 @@ def status() -> Response:
     ):
         result = runtime.store.advance_status(sid, state, error_code)
     if result and error in _UNSUBSCRIBED_ERRORS:
-        runtime.conversations.mark_unsubscribed(result[1], f"twilio:{error}")
+        said = f"status callback: {state} with error {error} for {sid}"
+        runtime.conversations.mark_unsubscribed(result[1], f"twilio:{error}", said)
     return Response("", status=204)
 
 

@@ -149,8 +149,13 @@ def texts_language(parse: Parse, on_file: str | None) -> str | None:
     return on_file or (said if isinstance(said, str) else None)
 
 
-def unsubscribe(turn: Turn, source: str, method: Method = Method.KEYWORD) -> bool:
-    """Opt a contact out of every purpose and end their open journeys; False if already out."""
+def unsubscribe(
+    turn: Turn, source: str, method: Method = Method.KEYWORD, evidence: str | None = None
+) -> bool:
+    """Opt a contact out of every purpose and end their open journeys; False if already out.
+
+    `evidence` says what showed it when no text of the contact's does (a carrier's error).
+    """
     contact = turn.contact
     if not contact.subscribed:
         turn.log(OptOutRepeated(source))
@@ -158,7 +163,7 @@ def unsubscribe(turn: Turn, source: str, method: Method = Method.KEYWORD) -> boo
         return False
     before = _standing(turn)
     for purpose in ALL_PURPOSES:
-        _decide(turn, purpose, False, source, method)
+        _decide(turn, purpose, False, source, method, evidence)
     contact.subscribed = False
     turn.log(OptedOut(source))
     if method is Method.WORDS:
@@ -215,12 +220,18 @@ def _to_review(turn: Turn, before: dict[str, Any]) -> None:
     contact.waiting_since = contact.waiting_since or turn.stamp
 
 
-def _decide(turn: Turn, purpose: Purpose, granted: bool, source: str, method: Method) -> None:
+def _decide(
+    turn: Turn,
+    purpose: Purpose,
+    granted: bool,
+    source: str,
+    method: Method,
+    evidence: str | None = None,
+) -> None:
     # A decision of the contact's own supersedes an opt-out staff were to review.
     turn.contact.opt_out_review = None
-    entry = turn.contact.grant(
-        purpose, granted, source, turn.now, method=method, evidence=turn.inbound_text or None
-    )
+    shown = evidence or turn.inbound_text or None
+    entry = turn.contact.grant(purpose, granted, source, turn.now, method=method, evidence=shown)
     turn.log(ConsentChanged(**entry))
 
 

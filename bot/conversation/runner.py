@@ -456,10 +456,13 @@ class Conversations:
         self.runner.resume(turn, run, Timeout(seq))
 
     # signals from the sender and status callbacks
-    def mark_unsubscribed(self, phone: str, source: str) -> None:
-        """Opt a contact out because Twilio or the carrier says they are (e.g. error 21610)."""
+    def mark_unsubscribed(self, phone: str, source: str, evidence: str | None = None) -> None:
+        """Opt a contact out because Twilio or the carrier says they are (e.g. error 21610).
+
+        `evidence` names what said so: the message Twilio refused or reported, by its sid.
+        """
         with self.transition(phone) as turn:
-            compliance.unsubscribe(turn, source, Method.CARRIER)
+            compliance.unsubscribe(turn, source, Method.CARRIER, evidence)
 
     def mark_undeliverable(self, phone: str, error_code: int) -> None:
         """Stop messaging a number Twilio says cannot receive SMS."""

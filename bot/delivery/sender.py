@@ -53,8 +53,8 @@ LOOKBACK = 50
 class Reachability(Protocol):
     """Where the sender reports numbers that Twilio says are lost (the conversations)."""
 
-    def mark_unsubscribed(self, phone: str, source: str) -> None:
-        """Opt a contact out because the carrier says they are."""
+    def mark_unsubscribed(self, phone: str, source: str, evidence: str | None = None) -> None:
+        """Opt a contact out because the carrier says they are; `evidence` says how."""
         ...
 
     def mark_undeliverable(self, phone: str, error_code: int) -> None:
@@ -226,7 +226,10 @@ class Sender:
         self.store.settle(message.ref, message.attempts, Status.FAILED, exc.code)
         self._not_sent(message)
         if exc.code == UNSUBSCRIBED:
-            self.runtime.conversations.mark_unsubscribed(message.phone, f"twilio:{exc.code}")
+            refused = f"Twilio refused message {message.id}: error {exc.code}"
+            self.runtime.conversations.mark_unsubscribed(
+                message.phone, f"twilio:{exc.code}", refused
+            )
         elif exc.code in UNREACHABLE:
             self.runtime.conversations.mark_undeliverable(message.phone, exc.code)
 

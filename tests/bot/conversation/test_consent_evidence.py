@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from bot.conversation.turn import Turn
 from bot.delivery.sender import Sender
-from tests.texting import Texter
+from bot.domain.messages import Kind
+from tests.texting import Texter, post_signed
 from tests.webhooks.test_history import record_everything
 
 PHONE = "+14155550123"
@@ -57,10 +59,33 @@ def test_twilios_advanced_opt_out_is_recorded_as_twilios(texter: Texter) -> None
     assert all("OptOutType STOP" in d["source"] for d in decisions(texter))
 
 
-def test_the_carriers_21610_is_recorded_as_the_carriers(texter: Texter, runtime) -> None:
+def test_the_carriers_21610_is_recorded_as_the_carriers_with_the_message_it_failed(
+    texter: Texter, client, settings, runtime
+) -> None:
     texter.text("hello")
-    runtime.conversations.mark_unsubscribed(PHONE, "twilio:21610")
+    Sender(runtime).drain()
+    (sent,) = [m for m in runtime.store.messages(PHONE) if m.direction == "outbound"]
+    params = {"MessageSid": sent.sid, "MessageStatus": "undelivered", "ErrorCode": "21610"}
+    assert (
+        post_signed(client, "/webhooks/twilio/status", params, settings.auth_token).status_code
+        == 204
+    )
     assert {(d["method"], d["source"]) for d in decisions(texter)} == {("carrier", "twilio:21610")}
+    assert {d["evidence"] for d in decisions(texter)} == {
+        f"status callback: undelivered with error 21610 for {sent.sid}"
+    }
+
+
+def test_a_send_twilio_refuses_with_21610_is_the_evidence_of_the_opt_out(runtime) -> None:
+    blocked = "+15005550004"  # the emulator refuses sends to it with 21610
+    contact = runtime.conversations.new_contact(blocked)
+    turn = Turn(contact, runtime.clock(), stored=False)
+    queued = turn.send("hello", Kind.CONVERSATION)
+    runtime.store.commit(turn.changes)
+    Sender(runtime).drain()
+    decided = [e for e in runtime.store.events(blocked) if e["type"] == "consent_changed"]
+    assert {(d["method"], d["source"]) for d in decided} == {("carrier", "twilio:21610")}
+    assert {d["evidence"] for d in decided} == {f"Twilio refused message {queued.id}: error 21610"}
 
 
 def test_an_api_consent_keeps_its_source_disclosure_and_request(client, texter: Texter) -> None:
