@@ -4,7 +4,8 @@ Checked by the sender right before each send, so a message queued in the afterno
 sent at 21:05 still waits. A capped message takes its place under the caps in the script
 that claims it (bot/storage/lua/claim.lua), so two workers sending at once never pass a
 cap between them and the check costs no round trip of its own; a message then held by
-quiet hours gives its place back as it is deferred.
+quiet hours gives its place back as it is deferred, and one that ends without going out
+(withheld by a guardrail, refused by Twilio, given up) as it is settled.
 """
 
 from __future__ import annotations
