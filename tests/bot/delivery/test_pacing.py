@@ -15,6 +15,7 @@ from bot.domain.frequency import Cap
 from bot.domain.messages import Kind, Message, Status
 from bot.record.reading import messages_before
 from bot.record.times import utc
+from bot.storage import jsonio, keys
 from bot.worker import tick
 from tests.texting import Texter
 from tests.webhooks.test_history import record_everything
@@ -247,3 +248,44 @@ def test_a_promotion_linked_while_its_check_looks_at_twilio_keeps_its_place(
     Sender(runtime).drain()
     assert statuses(runtime, [second]) == ["deferred"]
     assert runtime.store.message(second).send_at == "2026-12-02T18:00:00+00:00"
+
+
+def test_a_zone_set_to_the_default_is_trusted_over_the_zones_a_number_spans(
+    runtime, client, emulator, clock
+) -> None:
+    # 208 spans Boise and the Idaho panhandle, but the business says this contact lives in
+    # New York, DEFAULT_TIMEZONE: 13:00 UTC is 08:00 there, so the promotion goes at once.
+    auth = {"Authorization": "Bearer test-token"}
+    contact = {
+        "phone": "+12085550123",
+        "timezone": "America/New_York",
+        "consent": {"marketing": True, "source": "form:x"},
+    }
+    assert client.post("/api/contacts", json=contact, headers=auth).status_code == 200
+    clock.now = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
+    with runtime.conversations.transition("+12085550123") as turn:
+        ref = turn.send("Deal 1.", Kind.MARKETING).ref
+    Sender(runtime).drain()
+    assert statuses(runtime, [ref]) == ["queued"]
+    shown = client.get("/api/contacts/+12085550123", headers=auth).get_json()
+    assert shown["timezone"] == "America/New_York"
+
+
+def test_a_contact_stored_before_zones_were_marked_set_is_read_as_then(
+    runtime, emulator, clock
+) -> None:
+    # Stored without `timezone_set`: a zone other than DEFAULT_TIMEZONE was set for the
+    # contact and is theirs; DEFAULT_TIMEZONE may be a guess, so the number's zones decide.
+    clock.now = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)  # 08:00 in New York, 14:00 in Paris
+    refs = {}
+    for phone, zone in (("+14155550123", "Europe/Paris"), ("+14155550199", "America/New_York")):
+        (refs[zone],) = queue_promotions(runtime, phone, 1)
+        stored = jsonio.loads(runtime.redis.get(keys.contact(phone)))
+        stored["timezone"] = zone
+        del stored["timezone_set"]
+        runtime.redis.set(keys.contact(phone), jsonio.dumps(stored))
+        assert runtime.store.load_contact(phone).timezone_set is None
+    Sender(runtime).drain()
+    assert statuses(runtime, [refs["Europe/Paris"]]) == ["queued"]
+    held = runtime.store.message(refs["America/New_York"])
+    assert (held.status, held.send_at) == ("deferred", "2026-12-01T16:00:00+00:00")  # 08:00 LA
