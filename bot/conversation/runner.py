@@ -187,7 +187,7 @@ class Conversations:
             if language:
                 contact.language = language
             if timezone:
-                contact.timezone = timezone
+                contact.timezone, contact.timezone_set = timezone, True
             if consent is not None and "marketing" in consent:
                 had = contact.has_consent(Purpose.MARKETING)
                 source = str(consent.get("source") or "api")

@@ -4,7 +4,8 @@ Checked by the sender right before each send, so a message queued in the afterno
 sent at 21:05 still waits. A capped message takes its place under the caps in the script
 that claims it (bot/storage/lua/claim.lua), so two workers sending at once never pass a
 cap between them and the check costs no round trip of its own; a message then held by
-quiet hours gives its place back as it is deferred.
+quiet hours gives its place back as it is deferred, and one that ends without going out
+(withheld by a guardrail, refused by Twilio, given up) as it is settled.
 """
 
 from __future__ import annotations
@@ -54,14 +55,22 @@ class Pacer:
         found = (self.settings.frequency_cap, rule.cap if rule else None)
         return tuple(cap for cap in found if cap is not None)
 
-    def zones(self, phone: str, timezone: str | None) -> tuple[tzinfo, ...]:
+    def zones(
+        self, phone: str, timezone: str | None, timezone_set: bool | None = None
+    ) -> tuple[tzinfo, ...]:
         """Return where the person may be: their zone, else every zone their number spans.
 
-        A contact's zone that is only DEFAULT_TIMEZONE (their number spans several, or
-        none is known) is not trusted alone: 08:00 must be 08:00 wherever they may be.
+        A zone set for the contact (`timezone_set`) is theirs, whatever it is, even
+        DEFAULT_TIMEZONE. One only guessed when the contact was made is not trusted alone:
+        the number may span several zones, and 08:00 must be 08:00 wherever they may be;
+        a number with none known falls back to DEFAULT_TIMEZONE. A contact stored before
+        the two were told apart (None) is read as then: its zone is its own unless it is
+        DEFAULT_TIMEZONE.
         """
         default = self.settings.default_timezone
-        own = zone_named(timezone) if timezone != default else None
+        if timezone_set is None:
+            timezone_set = timezone != default
+        own = zone_named(timezone) if timezone_set else None
         if own is not None:
             return (own,)
         spanned = tuple(z for name in zones_of(phone) if (z := zone_named(name)) is not None)
@@ -79,7 +88,11 @@ class Pacer:
         will be room (`standing.placed`, `standing.room`): quiet hours are checked here.
         """
         if message.quiet_hours == RESPECT:
-            zones = self.zones(message.phone, standing.timezone if standing else None)
+            zones = self.zones(
+                message.phone,
+                standing.timezone if standing else None,
+                standing.timezone_set if standing else None,
+            )
             until = next_allowed_in_all(now, zones, self.windows(message.phone))
             if until is not None:
                 return Hold(QUIET_HOURS, until, release=bool(standing and standing.placed))

@@ -159,7 +159,7 @@ class Sender:
         if reason is None and queued_before_change(standing, message.kind, message.at):
             reason = "consent_changed"
         if reason:
-            self.store.settle(message.ref, message.attempts, Status.SUPPRESSED, reason=reason)
+            self._not_sent(message, Status.SUPPRESSED, reason=reason)
             log.info("withheld %s to %s: %s", message.id, message.phone, reason)
             return ref
         hold = self.pacer.hold(message, standing, now)
@@ -193,7 +193,7 @@ class Sender:
     def _hold(self, message: Message, hold: Hold) -> None:
         """Defer a message to its time, or skip it (the run that sent it has moved on)."""
         if hold.until is None:
-            self.store.settle(message.ref, message.attempts, Status.SUPPRESSED, reason=hold.reason)
+            self._not_sent(message, Status.SUPPRESSED, reason=hold.reason)
             log.info("skipped %s to %s: %s", message.id, message.phone, hold.reason)
             return
         timer = (hold.until.timestamp(), timer_member(encode(SendTimer(message.ref))))
@@ -223,8 +223,7 @@ class Sender:
             self._unsure(message, f"Twilio answered {exc.status}")
             return
         log.warning("Twilio refused %s: %s %s", message.id, exc.code, exc.msg)
-        self.store.settle(message.ref, message.attempts, Status.FAILED, exc.code)
-        self._not_sent(message)
+        self._not_sent(message, Status.FAILED, exc.code)
         if exc.code == UNSUBSCRIBED:
             refused = f"Twilio refused message {message.id}: error {exc.code}"
             self.runtime.conversations.mark_unsubscribed(
@@ -233,16 +232,35 @@ class Sender:
         elif exc.code in UNREACHABLE:
             self.runtime.conversations.mark_undeliverable(message.phone, exc.code)
 
-    def _not_sent(self, message: Message) -> None:
-        """A capped message that did not go out counts against no cap (taken again if tried)."""
-        if message.when_capped:
-            self.store.give_back_place(message.ref)
+    def _not_sent(
+        self,
+        message: Message,
+        status: str,
+        error_code: int | None = None,
+        *,
+        reason: str | None = None,
+        requeue: bool = False,
+    ) -> bool:
+        """Settle an attempt that did not go out; False if the message has moved on since.
+
+        Every path on which a claimed message ends its attempt unsent comes here: a capped
+        message gives back the place its claim took under the caps in the same step, so it
+        counts against no cap (and takes a place again if it is tried again).
+        """
+        return self.store.settle(
+            message.ref,
+            message.attempts,
+            status,
+            error_code,
+            requeue=requeue,
+            reason=reason,
+            release=bool(message.when_capped),
+        )
 
     def _retry(self, message: Message) -> None:
-        self._not_sent(message)
         if message.attempts >= MAX_ATTEMPTS:
-            self.store.settle(message.ref, message.attempts, Status.FAILED)
-        elif self.store.settle(message.ref, message.attempts, Status.PENDING):
+            self._not_sent(message, Status.FAILED)
+        elif self._not_sent(message, Status.PENDING):
             later = self.runtime.clock() + backoff(message.attempts)
             self.runtime.timers.schedule(later, SendTimer(message.ref))
 
@@ -296,13 +314,10 @@ class Sender:
             )
             log.info("%s had reached Twilio as %s (%s)", message.id, found.sid, status)
         elif message.attempts >= MAX_ATTEMPTS:
-            self._not_sent(message)
-            self.store.settle(message.ref, attempt, Status.FAILED)
-        else:
-            self._not_sent(message)  # before it is back in the outbox, where it may be taken
-            if self.store.settle(message.ref, attempt, Status.PENDING, requeue=True):
-                log.info("%s never reached Twilio; sending it again", message.id)
-                self.outbox.kick()
+            self._not_sent(message, Status.FAILED)
+        elif self._not_sent(message, Status.PENDING, requeue=True):
+            log.info("%s never reached Twilio; sending it again", message.id)
+            self.outbox.kick()
 
     def _find(self, message: Message) -> MessageInstance | None:
         """Return the earliest message at Twilio that this attempt may have created."""

@@ -29,6 +29,11 @@ class Contact:
     phone: str
     timezone: str
     created_at: str
+    # Whether `timezone` was set for the contact (through the API), rather than guessed when
+    # the contact was made: from the number, or DEFAULT_TIMEZONE when it spans several zones
+    # or none. Pacing trusts a zone set alone, whatever it is; a guess is only the number's.
+    # None: stored before the two were told apart (bot/delivery/pacing.py reads it as then).
+    timezone_set: bool | None = False
     fields: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     language: str | None = None
@@ -219,6 +224,7 @@ class Contact:
         """Rebuild a contact from `to_dict` output."""
         data = dict(data)
         data["runs"] = [Run.from_dict(run) for run in data.get("runs", [])]
+        data.setdefault("timezone_set", None)  # stored before it was kept: not known
         if data.get("handoff") and "conversation" not in data:
             # Handed off before conversations had a status: open, waiting since its last text.
             data["conversation"] = ConversationStatus.OPEN

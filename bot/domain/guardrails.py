@@ -26,6 +26,9 @@ class Standing:
     marketing: bool
     transactional: bool = True
     timezone: str | None = None
+    # Whether `timezone` was set for the contact, not guessed from the number (Contact's
+    # `timezone_set`); None for a contact stored before that was kept.
+    timezone_set: bool | None = None
     # When each purpose's consent last changed (ISO 8601), where it ever was decided.
     changed: Mapping[Purpose, str | None] = field(default_factory=dict)
     # What claiming the message found under the frequency caps: it holds its place, or

@@ -1,7 +1,8 @@
 """Sending, as the Redis store does it: a message claimed by one sender, then settled.
 
 Each step is one Lua script: claim (which also reads the guardrails and takes a place under
-the frequency caps), settle, defer, accept and advance a Twilio status.
+the frequency caps), settle and defer (which give that place back when the message does not
+go out), accept and advance a Twilio status.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Sending:
         flat, exists, subscribed, undeliverable, marketing, transactional, timezone, place = reply[
             :8
         ]
-        marketing_changed, transactional_changed = reply[8:10]
+        marketing_changed, transactional_changed, timezone_set = reply[8:11]
         message = Message.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         if exists != "1":
             return message, None
@@ -79,6 +80,7 @@ class Sending:
             marketing=marketing == "1",
             transactional=transactional == "1",
             timezone=timezone or None,
+            timezone_set={"1": True, "0": False}.get(timezone_set),
             changed={
                 Purpose.MARKETING: marketing_changed or None,
                 Purpose.TRANSACTIONAL: transactional_changed or None,
@@ -97,17 +99,20 @@ class Sending:
         *,
         requeue: bool = False,
         reason: str | None = None,
+        release: bool = False,
     ) -> bool:
-        """Give attempt `attempt` of a message its outcome; False if it has moved on since."""
-        names = [keys.message(*parse_ref(ref)), keys.OUTBOX, keys.RECORD, keys.OUTBOUND_COUNTS]
-        error, again = _blank_if_none(error_code), "1" if requeue else "0"
-        args = [str(attempt), str(status), error, again, ref, reason or ""]
-        return bool(self.scripts("settle", names, args))
+        """Give attempt `attempt` of a message its outcome; False if it has moved on since.
 
-    def give_back_place(self, ref: str) -> None:
-        """Give back the place a message took under the frequency caps: it did not go out."""
+        With `release` (the message did not go out), the place its claim took under the
+        frequency caps is given back in the same step, and only if the attempt is settled.
+        """
         phone, message_id = parse_ref(ref)
-        self.redis.zrem(keys.sent_marketing(phone), message_id)
+        names = [keys.message(phone, message_id), keys.OUTBOX, keys.RECORD]
+        names += [keys.OUTBOUND_COUNTS, keys.sent_marketing(phone)]
+        error, again = _blank_if_none(error_code), "1" if requeue else "0"
+        given_back = message_id if release else ""
+        args = [str(attempt), str(status), error, again, ref, reason or "", given_back]
+        return bool(self.scripts("settle", names, args))
 
     def defer(
         self,

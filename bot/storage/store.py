@@ -41,6 +41,7 @@ SCRIPT_FIELDS = (
     "consent.transactional.granted",
     "subscribed",
     "timezone",
+    "timezone_set",
     "undeliverable",
 )
 

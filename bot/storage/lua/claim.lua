@@ -20,8 +20,10 @@
 -- Answers nil (not pending, or claimed by another) or
 -- {message hash, exists, subscribed, undeliverable, marketing consent, transactional
 -- consent, time zone, place, when marketing consent last changed, when transactional
--- consent last changed}: place is '' when no cap applied, '0' when the message holds its
--- place, else the time (seconds) when the oldest message in its way leaves its window.
+-- consent last changed, whether the time zone was set for the contact}: place is '' when no
+-- cap applied, '0' when the message holds its place, else the time (seconds) when the
+-- oldest message in its way leaves its window; the time zone was set ('1') or guessed from
+-- the number ('0'), or it is not known ('', a contact stored before that was kept).
 local m = redis.call('HMGET', KEYS[1], 'status', 'claim', 'sid')
 if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   -- A deferred message comes back through the outbox when its time comes.
@@ -31,7 +33,7 @@ if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   redis.call('HSET', KEYS[1], 'status', 'submitting', 'submitted_at', now, 'claim', ARGV[1])
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 end
-local standing = {'0', '0', '', '0', '1', '', '', ''}
+local standing = {'0', '0', '', '0', '1', '', '', '', ''}
 local raw = redis.call('GET', KEYS[2])
 if raw then
   local contact = cjson.decode(raw)
@@ -46,6 +48,12 @@ if raw then
   local transactional = not (decided and type(contact.consent.transactional) == 'table'
     and contact.consent.transactional.granted == false)
   local timezone = type(contact.timezone) == 'string' and contact.timezone or ''
+  local timezone_set = ''
+  if contact.timezone_set == true then
+    timezone_set = '1'
+  elseif contact.timezone_set == false then
+    timezone_set = '0'
+  end
   local marketing_changed = (decided and type(contact.consent.marketing) == 'table'
     and type(contact.consent.marketing.changed_at) == 'string')
     and contact.consent.marketing.changed_at or ''
@@ -61,6 +69,7 @@ if raw then
     timezone,
     marketing_changed,
     transactional_changed,
+    timezone_set,
   }
 end
 local place = ''
@@ -94,5 +103,5 @@ end
 return {
   redis.call('HGETALL', KEYS[1]),
   standing[1], standing[2], standing[3], standing[4], standing[5], standing[6], place,
-  standing[7], standing[8],
+  standing[7], standing[8], standing[9],
 }

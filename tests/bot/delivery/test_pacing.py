@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.conversation.turn import Turn
+from bot.delivery import sender
 from bot.delivery.sender import Sender
 from bot.domain.consent import Purpose
 from bot.domain.frequency import Cap
-from bot.domain.messages import Kind
+from bot.domain.messages import Kind, Message, Status
 from bot.record.reading import messages_before
 from bot.record.times import utc
+from bot.storage import jsonio, keys
 from bot.worker import tick
 from tests.texting import Texter
 from tests.webhooks.test_history import record_everything
@@ -187,3 +190,102 @@ def test_a_number_that_spans_two_zones_waits_for_eight_in_both(runtime, emulator
     Sender(runtime).drain()
     assert statuses(runtime, [ref]) == ["deferred"]
     assert runtime.store.message(ref).send_at == "2026-12-01T16:00:00+00:00"
+
+
+def test_a_promotion_withheld_for_a_changed_consent_counts_against_no_cap(
+    runtime, client, emulator, clock
+) -> None:
+    # One promotion a day. Deal 1 is queued at 10:00, then marketing is revoked and granted
+    # again before it is sent: it is withheld (queued under a decision since reversed), and
+    # the place its claim took under the cap is given back, so Deal 2 goes out at once.
+    runtime.settings = replace(runtime.settings, frequency_cap=Cap(1, timedelta(days=1)))
+    clock.now = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 10:00 in Los Angeles
+    (first,) = queue_promotions(runtime, "+14155550123", 1)
+    clock.now += timedelta(minutes=5)
+    auth = {"Authorization": "Bearer test-token"}
+    for granted in (False, True):
+        consent = {"phone": "+14155550123", "consent": {"marketing": granted, "source": "form:x"}}
+        assert client.post("/api/contacts", json=consent, headers=auth).status_code == 200
+    Sender(runtime).drain()
+    assert statuses(runtime, [first]) == ["suppressed"]
+    assert runtime.store.message(first).reason == "consent_changed"
+    clock.now += timedelta(minutes=5)
+    with runtime.conversations.transition("+14155550123") as turn:
+        second = turn.send("Deal 2.", Kind.MARKETING).ref
+    Sender(runtime).drain()
+    assert statuses(runtime, [second]) == ["queued"]
+    assert [m["body"] for m in emulator.messages()] == ["Deal 2."]
+
+
+def test_a_promotion_linked_while_its_check_looks_at_twilio_keeps_its_place(
+    runtime, emulator, clock, monkeypatch
+) -> None:
+    # One promotion a day. Twilio answers Deal 1 with a 500, so it is looked for in Twilio's
+    # list; as the check looks, its status callback links it. It went out: the check must
+    # not give its place back, so Deal 2 waits a day.
+    monkeypatch.setattr(sender, "CHECK_AFTER", 0.0)
+    cap = Cap(1, timedelta(days=1))
+    runtime.settings = replace(runtime.settings, frequency_cap=cap, send_timeout=0.1)
+    runtime._local.__dict__.clear()  # Twilio clients are made with the send timeout
+    emulator.inject_fault(status=500, count=1)
+    clock.now = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 10:00 in Los Angeles
+    (first,) = queue_promotions(runtime, "+14155550123", 1)
+    Sender(runtime).drain()
+    assert statuses(runtime, [first]) == ["submitting"]
+    time.sleep(0.2)  # the check's grace
+    checking = Sender(runtime)
+
+    def linked_meanwhile(message: Message) -> None:
+        assert runtime.store.accept(message.ref, "SMlinked", Status.SENT) == "sent"
+        return None  # not in the list it read just before
+
+    monkeypatch.setattr(checking, "_find", linked_meanwhile)
+    checking.check(first, 1)
+    assert statuses(runtime, [first]) == ["sent"]
+    clock.now += timedelta(minutes=5)
+    with runtime.conversations.transition("+14155550123") as turn:
+        second = turn.send("Deal 2.", Kind.MARKETING).ref
+    Sender(runtime).drain()
+    assert statuses(runtime, [second]) == ["deferred"]
+    assert runtime.store.message(second).send_at == "2026-12-02T18:00:00+00:00"
+
+
+def test_a_zone_set_to_the_default_is_trusted_over_the_zones_a_number_spans(
+    runtime, client, emulator, clock
+) -> None:
+    # 208 spans Boise and the Idaho panhandle, but the business says this contact lives in
+    # New York, DEFAULT_TIMEZONE: 13:00 UTC is 08:00 there, so the promotion goes at once.
+    auth = {"Authorization": "Bearer test-token"}
+    contact = {
+        "phone": "+12085550123",
+        "timezone": "America/New_York",
+        "consent": {"marketing": True, "source": "form:x"},
+    }
+    assert client.post("/api/contacts", json=contact, headers=auth).status_code == 200
+    clock.now = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
+    with runtime.conversations.transition("+12085550123") as turn:
+        ref = turn.send("Deal 1.", Kind.MARKETING).ref
+    Sender(runtime).drain()
+    assert statuses(runtime, [ref]) == ["queued"]
+    shown = client.get("/api/contacts/+12085550123", headers=auth).get_json()
+    assert shown["timezone"] == "America/New_York"
+
+
+def test_a_contact_stored_before_zones_were_marked_set_is_read_as_then(
+    runtime, emulator, clock
+) -> None:
+    # Stored without `timezone_set`: a zone other than DEFAULT_TIMEZONE was set for the
+    # contact and is theirs; DEFAULT_TIMEZONE may be a guess, so the number's zones decide.
+    clock.now = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)  # 08:00 in New York, 14:00 in Paris
+    refs = {}
+    for phone, zone in (("+14155550123", "Europe/Paris"), ("+14155550199", "America/New_York")):
+        (refs[zone],) = queue_promotions(runtime, phone, 1)
+        stored = jsonio.loads(runtime.redis.get(keys.contact(phone)))
+        stored["timezone"] = zone
+        del stored["timezone_set"]
+        runtime.redis.set(keys.contact(phone), jsonio.dumps(stored))
+        assert runtime.store.load_contact(phone).timezone_set is None
+    Sender(runtime).drain()
+    assert statuses(runtime, [refs["Europe/Paris"]]) == ["queued"]
+    held = runtime.store.message(refs["America/New_York"])
+    assert (held.status, held.send_at) == ("deferred", "2026-12-01T16:00:00+00:00")  # 08:00 LA
