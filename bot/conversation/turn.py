@@ -142,6 +142,7 @@ class Turn:
         quiet_hours: str = "",
         when_capped: str = "defer",
         track_links: bool = False,
+        run: str | None = None,
     ) -> Message:
         """Queue an outbound message, or record it as suppressed if a guardrail forbids it.
 
@@ -171,6 +172,7 @@ class Turn:
             quiet_hours="respect" if quiet == "respect" else None,
             when_capped=when_capped if unasked else None,
             reason=blocked,
+            run=run,
         )
         self.changes.messages.append(message)
         # Queued (pending) or withheld at once; the sending scripts count what follows.
@@ -237,6 +239,7 @@ def _message_created(turn: Turn, event: MessageCreated) -> None:
         quiet_hours=event.quiet_hours,
         when_capped=event.when_capped,
         track_links=turn.links is not None and turn.links.tracks(event.journey),
+        run=event.run_id,
     )
 
 

@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.delivery.outbox import Outbox
 from bot.delivery.pacing import Hold, Pacer
 from bot.delivery.timers import CheckTimer, SendTimer, Timers, encode
-from bot.domain.guardrails import queued_before_change, refusal
+from bot.domain.guardrails import queued_before_change, refusal, run_cut_short
 from bot.domain.messages import Message, Status, parse_ref
 from bot.storage.store import Store, timer_member
 
@@ -158,6 +158,8 @@ class Sender:
         reason = refusal(standing, message.kind)
         if reason is None and queued_before_change(standing, message.kind, message.at):
             reason = "consent_changed"
+        if reason is None and run_cut_short(standing):
+            reason = "run_ended"
         if reason:
             self._not_sent(message, Status.SUPPRESSED, reason=reason)
             log.info("withheld %s to %s: %s", message.id, message.phone, reason)

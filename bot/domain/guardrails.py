@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.domain.consent import Purpose
 from bot.domain.contacts import Contact
 from bot.domain.messages import Kind
+from flows.state import RunStatus
 
 # The consent each kind of message needs; the rest need only a subscribed contact.
 NEEDS: dict[Kind, Purpose] = {
@@ -35,11 +36,27 @@ class Standing:
     # there will be room at `room`.
     placed: bool = False
     room: datetime | None = None
+    # The status of the journey run that sent the message, while the contact keeps it.
+    run: str | None = None
 
     def has_consent(self, purpose: Purpose) -> bool:
         """Say whether the contact may receive messages sent for `purpose`."""
         granted = self.marketing if purpose is Purpose.MARKETING else self.transactional
         return self.subscribed and granted
+
+
+# Runs that ended before reaching their end: an exit event, an opt-out, a new entry, a
+# journey changed under them. What they had queued and not yet sent is no longer wanted.
+CUT_SHORT = frozenset({RunStatus.EXITED, RunStatus.INTERRUPTED, RunStatus.EXPIRED})
+
+
+def run_cut_short(standing: Standing | None) -> bool:
+    """Say whether the journey run that queued a message has ended early since.
+
+    "You left the whitening kit in your cart", held overnight by quiet hours, must not go
+    once the order placed at 06:00 has ended its run.
+    """
+    return standing is not None and standing.run in CUT_SHORT
 
 
 def queued_before_change(standing: Standing | None, kind: Kind | None, at: str) -> bool:

@@ -104,6 +104,7 @@ class Message:
     # message moves it by as much, so the wait counts from the send.
     timeout: str | None = None
     reason: str | None = None  # why it was suppressed or deferred
+    run: str | None = None  # the journey run that sent it, if one did
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -134,6 +135,7 @@ class Message:
             "send_at": self.send_at or "",
             "reason": self.reason or "",
             "timeout": self.timeout or "",
+            "run": self.run or "",
         }
         return {key: value for key, value in data.items() if value != ""}
 
@@ -161,6 +163,7 @@ class Message:
             send_at=data.get("send_at") or None,
             reason=data.get("reason") or None,
             timeout=data.get("timeout") or None,
+            run=data.get("run") or None,
         )
 
     def public(self) -> dict[str, Any]:

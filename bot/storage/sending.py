@@ -70,7 +70,7 @@ class Sending:
         flat, exists, subscribed, undeliverable, marketing, transactional, timezone, place = reply[
             :8
         ]
-        marketing_changed, transactional_changed, timezone_set = reply[8:11]
+        marketing_changed, transactional_changed, timezone_set, run_status = reply[8:12]
         message = Message.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         if exists != "1":
             return message, None
@@ -81,6 +81,7 @@ class Sending:
             transactional=transactional == "1",
             timezone=timezone or None,
             timezone_set={"1": True, "0": False}.get(timezone_set),
+            run=run_status or None,
             changed={
                 Purpose.MARKETING: marketing_changed or None,
                 Purpose.TRANSACTIONAL: transactional_changed or None,

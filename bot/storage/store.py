@@ -39,6 +39,7 @@ SCRIPT_FIELDS = (
     "consent.marketing.granted",
     "consent.transactional.changed_at",
     "consent.transactional.granted",
+    "runs",
     "subscribed",
     "timezone",
     "timezone_set",
@@ -150,7 +151,7 @@ def record_entry(changes: Changes) -> dict[str, Any]:
 
 def _recorded(message: Message) -> dict[str, str]:
     data = message.to_hash()
-    for sending_only in ("attempts", "submitted_at"):
+    for sending_only in ("attempts", "submitted_at", "run"):
         data.pop(sending_only, None)
     return data
 

@@ -23,7 +23,8 @@
 -- consent last changed, whether the time zone was set for the contact}: place is '' when no
 -- cap applied, '0' when the message holds its place, else the time (seconds) when the
 -- oldest message in its way leaves its window; the time zone was set ('1') or guessed from
--- the number ('0'), or it is not known ('', a contact stored before that was kept).
+-- the number ('0'), or it is not known ('', a contact stored before that was kept); and the
+-- status of the journey run that sent the message ('' for none, or one no longer kept).
 local m = redis.call('HMGET', KEYS[1], 'status', 'claim', 'sid')
 if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   -- A deferred message comes back through the outbox when its time comes.
@@ -33,7 +34,7 @@ if not (m[1] == 'submitting' and m[2] == ARGV[1]) then
   redis.call('HSET', KEYS[1], 'status', 'submitting', 'submitted_at', now, 'claim', ARGV[1])
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 end
-local standing = {'0', '0', '', '0', '1', '', '', '', ''}
+local standing = {'0', '0', '', '0', '1', '', '', '', '', ''}
 local raw = redis.call('GET', KEYS[2])
 if raw then
   local contact = cjson.decode(raw)
@@ -60,6 +61,13 @@ if raw then
   local transactional_changed = (decided and type(contact.consent.transactional) == 'table'
     and type(contact.consent.transactional.changed_at) == 'string')
     and contact.consent.transactional.changed_at or ''
+  local run_status = ''
+  local run = redis.call('HGET', KEYS[1], 'run')
+  if run and type(contact.runs) == 'table' then
+    for _, each in ipairs(contact.runs) do
+      if each.id == run then run_status = tostring(each.status) end
+    end
+  end
   standing = {
     '1',
     contact.subscribed == true and '1' or '0',
@@ -70,6 +78,7 @@ if raw then
     marketing_changed,
     transactional_changed,
     timezone_set,
+    run_status,
   }
 end
 local place = ''
@@ -103,5 +112,5 @@ end
 return {
   redis.call('HGETALL', KEYS[1]),
   standing[1], standing[2], standing[3], standing[4], standing[5], standing[6], place,
-  standing[7], standing[8], standing[9],
+  standing[7], standing[8], standing[9], standing[10],
 }
