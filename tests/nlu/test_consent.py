@@ -299,3 +299,16 @@ def test_parser_reaches_its_figures_on_the_consent_replies_written_later() -> No
     assert report.opt_out_recall == 1.0, format_report(report)
     assert report.false_opt_outs == 0, format_report(report)
     assert report.accuracy >= 0.97, format_report(report)
+
+
+# Sets written later, each scored before its misreadings were read (nlu/README.md); now
+# development sets. The jokes after a keyword that still read as opt-outs are counted.
+LATER_SETS = {"fresh.yml": 0, "fourth.yml": 0, "fifth.yml": 3, "sixth.yml": 0, "seventh.yml": 1}
+
+
+@pytest.mark.parametrize("name", sorted(LATER_SETS))
+def test_parser_keeps_its_figures_on_the_consent_sets_written_later(name: str) -> None:
+    report = evaluate(corpus.CONSENT_TEST_DIR / name)
+    assert report.opt_out_recall == 1.0, format_report(report)
+    assert report.false_opt_outs <= LATER_SETS[name], format_report(report)
+    assert report.accuracy >= 0.97, format_report(report)
