@@ -5,26 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from nlu import consent, framing
-from nlu.intents import (
-    HELP,
-    HELP_KEYWORDS,
-    OPT_IN,
-    OPT_IN_KEYWORDS,
-    OPT_OUT,
-    OPT_OUT_KEYWORDS,
-)
+from nlu import consent, framing, keywords
+from nlu.intents import HELP, OPT_IN, OPT_OUT, OPT_OUT_KEYWORDS
 from nlu.rules import NEGATED, SYMBOL_TOKENS, Text, find, normalise, phrases, word_set
 
 Hit = tuple[str, float]
 
 
-def _fold(word: str) -> str:
-    return normalise(word).norm
-
-
 _TWILIO_OUT = frozenset(k.casefold() for k in OPT_OUT_KEYWORDS)
-OPT_OUT_EXACT = _TWILIO_OUT | {
+OPT_OUT_EXACT = keywords.OPT_OUT_WORDS | {
     "opt out", "stop all", "unsub", "stop it", "stop this", "stop them", "unsubscribe me",
     "opt me out", "remove me", "i quit", "quit it", "revoke consent", "arret", "arreter", "parar",
     "baja", "de baja", "dar de baja", "darme de baja", "desuscribir", "desuscribirme", "desabonner",
@@ -36,20 +25,19 @@ OPT_OUT_EXACT = _TWILIO_OUT | {
     "desabonnez", "desabonnez moi", "desinscrire", "desinscrivez moi", "unsubscribe all", "spam",
     "stopit", "nomore",
     "basta ya", "ya basta", "para", "paren",
-} | {_fold(word) for word in consent.OPT_OUT_WORDS_ES + consent.OPT_OUT_WORDS_FR}  # fmt: skip
+}  # fmt: skip
 # These stay opt-outs when they are one sentence of a longer message ("Who is this? STOP");
 # "cancel" and "end" do not, as "Cancel. I'm sick" is about an appointment.
 OPT_OUT_SENTENCE = OPT_OUT_EXACT - {"cancel", "end"}
-OPT_IN_EXACT = frozenset(k.casefold() for k in OPT_IN_KEYWORDS) | {
+OPT_IN_EXACT = keywords.OPT_IN_WORDS | {
     "subscribe", "resubscribe", "re subscribe", "subscribe me", "opt in", "optin", "opt me in",
     "opt back in", "start again", "sign me up", "sign me back up", "darme de alta", "alta",
     "add me back", "re add me", "readd me", "put me back", "put me back on", "i want back in",
     "want back in",
-} | {_fold(word) for word in consent.OPT_IN_WORDS_ES + consent.OPT_IN_WORDS_FR}  # fmt: skip
+}  # fmt: skip
 HELP_EXACT = (
-    frozenset(k.casefold() for k in HELP_KEYWORDS)
+    keywords.HELP_WORDS
     | word_set("information")
-    | {_fold(word) for word in consent.HELP_WORDS_ES + consent.HELP_WORDS_FR}
     | {"help me", "more info", "i need help", "need help"}
 )
 

@@ -131,6 +131,17 @@ class JourneyRunner:
         """Return the journeys that start when a contact opts in."""
         return [j for j in self.journeys.values() if j.triggers_of("opt_in")]
 
+    def start_on_opt_in(self, turn: Turn) -> None:
+        """Start the journeys an opt-in starts, but none that asks for a consent already held.
+
+        A double opt-in (welcome) asks for marketing consent: after START, which gives back
+        transactional messages only, it asks; an opt-in that is marketing consent itself
+        (through the API) leaves it nothing to ask, so it is no trigger for it.
+        """
+        for journey in self.opt_in_journeys():
+            if not any(turn.contact.has_consent(purpose) for purpose in _consents_asked(journey)):
+                self.start(turn, journey, {})
+
     def data_problems(
         self, event: str, data: Mapping[str, Any], now: datetime, zone: Callable[[], tzinfo]
     ) -> list[Problem]:
@@ -320,3 +331,8 @@ def _asked_rating(journey: Journey, run: Run, reply: Reply) -> int | None:
         return None
     value = rating_of(reply)
     return value if value is not None and RATING_SCALE[0] <= value <= RATING_SCALE[1] else None
+
+
+def _consents_asked(journey: Journey) -> frozenset[Purpose]:
+    """Return the consents a journey's steps record (`consent: marketing`)."""
+    return frozenset(Purpose(step.consent) for step in journey.steps if step.consent)

@@ -256,8 +256,7 @@ class Conversations:
         return sent[-1].body if sent else None
 
     def _opted_in(self, turn: Turn) -> None:
-        for journey in self.runner.opt_in_journeys():
-            self.runner.start(turn, journey, {})
+        self.runner.start_on_opt_in(turn)
 
     # inbound
     def receive(self, inbound: Inbound) -> Outcome:

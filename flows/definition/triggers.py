@@ -21,7 +21,7 @@ from flows.definition.values import (
     read_words,
 )
 from flows.model import STAGES, Segment, Trigger
-from nlu.intents import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
+from nlu.keywords import COMPLIANCE_WORDS, fold
 
 TRIGGER_KINDS = ("event", "keyword", "opt_in", "date", "schedule", "click")
 TRIGGER_KEYS = (*TRIGGER_KINDS, "segment")
@@ -33,8 +33,9 @@ CLICK_FORM = (
     "`click` names a journey's step, like {click: welcome/offer}, or a URL, like"
     ' {click: {url: "https://shop.example/sale"}}'
 )
-# Words the compliance layer answers before any journey sees them.
-RESERVED_WORDS = frozenset(OPT_OUT_KEYWORDS + OPT_IN_KEYWORDS + HELP_KEYWORDS)
+# Words the compliance layer answers before any journey sees them, in every language the
+# parser reads them in (BAJA, ARRET, AYUDA), folded as it folds them: ARRÊT is ARRET.
+RESERVED_WORDS = frozenset(word.upper() for word in COMPLIANCE_WORDS)
 _WORD = re.compile(r"[A-Z0-9][A-Z0-9_-]*")
 _URL = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
 
@@ -86,14 +87,15 @@ def read_keywords(ctx: Context, node: Node, what: str) -> tuple[str, ...]:
     out = []
     for word in read_words(ctx, node, what):
         upper = word.upper()
-        if not _WORD.fullmatch(upper):
-            ctx.error(node, f"{word!r} in `{what}` must be a single word, like JOIN")
-        elif upper in RESERVED_WORDS:
+        # Before the shape check, so ARRÊT is refused as the keyword it is, not for its accent.
+        if fold(word).upper() in RESERVED_WORDS:
             ctx.error(
                 node,
                 f"{upper} in `{what}` is a carrier keyword (STOP, START, HELP and the like): "
                 "compliance answers it before any journey sees it",
             )
+        elif not _WORD.fullmatch(upper):
+            ctx.error(node, f"{word!r} in `{what}` must be a single word, like JOIN")
         else:
             out.append(upper)
     return tuple(out)

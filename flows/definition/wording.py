@@ -1,18 +1,30 @@
-"""Spot message texts that ask people to reply with a carrier opt-out keyword."""
+"""Spot message texts that ask people to reply with an opt-out keyword the parser knows."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from nlu.intents import OPT_OUT_KEYWORDS
+from nlu.consent import OPT_OUT_WORDS_ES, OPT_OUT_WORDS_FR
+from nlu.keywords import OPT_OUT_WORDS, fold, fold_letters
 
-_KEYWORD = "|".join(OPT_OUT_KEYWORDS)
-_VERB = r"\b(?:reply|text|txt|send|respond)\b"
-_QUOTE = "\"'\u201c\u2018"
-# "Reply CANCEL", "text us END", "respond with 'QUIT'": the keyword right after the verb.
+# Twilio's opt-out keywords and their Spanish and French peers (BAJA, ALTO, ARRET), folded
+# as the parser folds them; texts are searched with their accents folded the same way.
+_KEYWORD = "|".join(sorted((word.upper() for word in OPT_OUT_WORDS), key=len, reverse=True))
+# Asking for a reply, in English, Spanish or French: "Reply", "Responde", "Envía",
+# "Escríbenos", "Répondez", "Envoyez", "Écrivez" (accents folded).
+_VERB = (
+    r"\b(?:reply|text|txt|send|respond"
+    r"|(?:respond|contest|envi|mand)(?:a|e|an|en|ar)(?:nos)?|escrib(?:a|e|an|en|ir)(?:nos)?"
+    r"|repond(?:s|ez|re)|envoie|envoyez|envoyer|ecri(?:s|vez|re)|tapez|textez)\b"
+)
+_QUOTE = "\"'\u201c\u2018\u00ab"
+# "Reply CANCEL", "text us END", "respond with 'QUIT'", "Envoyez-nous ARRET": the keyword
+# right after the verb.
 _DIRECT = re.compile(
-    rf"{_VERB}(?:\s+(?:with|back|us))*\s+[{_QUOTE}]?(?P<kw>{_KEYWORD})(?![\w-])", re.IGNORECASE
+    rf"{_VERB}(?:[\s-]+(?:with|back|us|con|nos|avec|nous))*\s+[{_QUOTE}]?\s?(?P<kw>{_KEYWORD})"
+    r"(?![\w-])",
+    re.IGNORECASE,
 )
 # "Reply YES to confirm or CANCEL to cancel": an upper-case keyword later in the sentence.
 _LISTED = re.compile(rf"(?<![\w-])(?P<kw>{_KEYWORD})(?![\w-])")
@@ -22,15 +34,30 @@ _OPT_OUT_TALK = re.compile(
     r"opt[\s-]?out|unsubscribe|stop (?:receiving|getting)"
     r"|\b(?:stop|end|cancel|quit) (?:all |these |our |the |future )?"
     r"(?:messages|texts|msgs|alerts|notifications|sms)\b"
-    r"|\bto stop\b|no more (?:messages|texts)",
+    r"|\bto stop\b|no more (?:messages|texts)"
+    # "para darte de baja", "para no recibir mas mensajes", "para dejar de recibir SMS"
+    r"|\bdar(?:te|se|me|le|les)? de baja\b|desuscrib|\bcancelar (?:tu |su |la )?suscripcion"
+    r"|\b(?:dejar|deja|deje) de recibir|\bno recibir\b|\bno mas (?:mensajes|textos|sms)\b"
+    r"|\b(?:parar|detener|cancelar|terminar) (?:todos )?(?:los |estos |nuestros |tus )?"
+    r"(?:mensajes|textos|sms|alertas|notificaciones)\b"
+    # "pour vous désabonner", "pour ne plus recevoir nos SMS", "pour arrêter les messages"
+    r"|desabonn|desinscri|\bne plus (?:recevoir|etre contacte)|\bplus de (?:messages|sms)\b"
+    r"|\b(?:arreter|stopper|annuler) (?:de recevoir )?(?:tous )?(?:les |ces |nos |vos )?"
+    r"(?:messages|sms|textos|alertes|notifications)\b",
     re.IGNORECASE,
 )
-# "Reply STOP to cancel.", "Text HELP for help, STOP to end": the standard footer offers
-# STOP alone, with nothing after the verb, and means unsubscribing. "Reply CANCEL to
-# cancel" or "STOP to cancel your order" ask for a carrier keyword to do something else.
+# "Reply STOP to cancel.", "Text HELP for help, STOP to end", "Responde BAJA para cancelar":
+# the standard footer offers STOP (or its Spanish or French peer) alone, with nothing after
+# the verb, and means unsubscribing. "Reply CANCEL to cancel" or "STOP to cancel your
+# order" ask for a carrier keyword to do something else.
+_FOOTER_KEYWORDS = frozenset(
+    fold(word).upper() for word in ("STOP", *OPT_OUT_WORDS_ES, *OPT_OUT_WORDS_FR)
+)
 _FOOTER_TAIL = re.compile(
-    rf"[{_QUOTE}]?\s+to\s+(?:cancel|end|quit|stop)[{_QUOTE}]?"
-    r"(?=\s*(?:$|[,;:.!?)\]]|(?:or|and)\b))",
+    rf"\s?[{_QUOTE}\u00bb]?\s+(?:to|para|pour)\s+(?:cancel|end|quit|stop"
+    r"|cancelar|terminar|parar|salir|detener|annuler|arreter|terminer|cesser|stopper)"
+    rf"[{_QUOTE}]?"
+    r"(?=\s*(?:$|[,;:.!?)\]\u00bb]|(?:or|and|o|y|ou|et)\b))",
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
@@ -48,7 +75,8 @@ class KeywordRequest:
 def find_keyword_requests(text: str) -> list[KeywordRequest]:
     """Return each place the text asks for an opt-out keyword for something but opting out."""
     found: list[KeywordRequest] = []
-    for sentence in _SENTENCE.finditer(text):
+    folded = fold_letters(text)  # letter for letter: offsets are the same in both
+    for sentence in _SENTENCE.finditer(folded):
         body = sentence.group()
         verb = _VERB_RE.search(body)
         if verb is None:
@@ -56,13 +84,16 @@ def find_keyword_requests(text: str) -> list[KeywordRequest]:
         hits = [*_DIRECT.finditer(body), *_LISTED.finditer(body, verb.end())]
         spans = sorted({match.span("kw") for match in hits})
         for index, (start, end) in enumerate(spans):
-            keyword = body[start:end].upper()
-            if keyword == "STOP" and _FOOTER_TAIL.match(body, end):
+            if body[start:end].upper() in _FOOTER_KEYWORDS and _FOOTER_TAIL.match(body, end):
                 continue
             if _talks_of_opting_out(body, spans, index):
                 continue
+            # Reported as written: ARRÊT, not ARRET.
             offset = sentence.start() + start
-            found.append(KeywordRequest(keyword, offset, body.strip()))
+            keyword = text[offset : offset + end - start].upper()
+            found.append(
+                KeywordRequest(keyword, offset, text[sentence.start() : sentence.end()].strip())
+            )
     return found
 
 

@@ -116,7 +116,7 @@ def test_the_library() -> None:
     welcome = journeys["welcome"]
     assert welcome.kind is JourneyKind.TRANSACTIONAL
     assert welcome.step("offer").kind is JourneyKind.MARKETING
-    assert [t.kind for t in welcome.triggers] == ["keyword", "event"]
+    assert [t.kind for t in welcome.triggers] == ["keyword", "event", "opt_in"]
     assert welcome.trigger_keywords == {"JOIN"} and welcome.trigger_event == "signup"
     ask = welcome.step("ask")
     assert isinstance(ask.send, Mapping) and set(ask.send) == {"en", "es", "fr"}

@@ -58,10 +58,28 @@ def test_builtin_texts_never_ask_for_a_carrier_keyword() -> None:
         # Talk of opting out belongs to the keyword it goes with, not to the others.
         "Reply CANCEL to cancel your order, STOP to opt out.",
         "Reply STOP to opt out or CANCEL to cancel your order.",
+        # Spanish and French opt-out keywords, accents or not, asked for in any language.
+        "Responde ALTO para confirmar tu cita.",
+        "Responde SI para confirmar o BAJA para cancelar tu cita.",
+        "Envíanos PARAR para pausar tu pedido.",
+        "Escríbenos alto para confirmar.",
+        "Répondez ARRÊT pour annuler votre rendez-vous.",
+        "Repondez ARRET pour changer d'horaire.",
+        "Envoyez-nous DÉSABONNER pour la liste d'attente.",
+        "Répondez « ARRÊT » pour reporter.",
+        "Reply ALTO to confirm.",
     ],
 )
 def test_keyword_requests_that_are_flagged(text: str) -> None:
     assert find_keyword_requests(text), text
+
+
+def test_a_keyword_is_reported_as_written_where_it_is() -> None:
+    text = "Votre table est réservée. Répondez Arrêt pour annuler la table."
+    [request] = find_keyword_requests(text)
+    assert request.keyword == "ARRÊT"
+    assert text[request.offset : request.offset + len("Arrêt")] == "Arrêt"
+    assert request.sentence == "Répondez Arrêt pour annuler la table."
 
 
 @pytest.mark.parametrize(
@@ -85,6 +103,18 @@ def test_keyword_requests_that_are_flagged(text: str) -> None:
         "Reply YES to confirm, NO to cancel or R to reschedule.",
         "Your appointment is cancelled. Text us any time to book again.",
         "We can't wait to see you. This is the END of the season sale!",
+        # The footer in Spanish and French, and the words in prose.
+        "Responde BAJA para darte de baja.",
+        "Responde STOP para darte de baja.",
+        "Responde ALTO para dejar de recibir mensajes.",
+        "Responde BAJA para cancelar.",
+        "Responda SI, o escriba baja para no recibir más mensajes.",
+        "Répondez STOP pour vous désabonner.",
+        "Répondez ARRÊT pour arrêter.",
+        "Répondez STOP pour ne plus recevoir nos SMS.",
+        "Responde SI si el volumen está alto.",
+        "El edificio es muy ALTO. Responde SI para confirmar.",
+        "Répondez OUI. Prochain arrêt : Paris.",
     ],
 )
 def test_opt_out_wording_that_is_fine(text: str) -> None:
