@@ -7,6 +7,8 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import timezone as number_timezone
 
+from bot.domain.area_zones import split_zones
+
 _REASONS = {
     phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "its country code is not valid",
     phonenumbers.ValidationResult.TOO_SHORT: "it is too short",
@@ -85,17 +87,15 @@ def _read(text: str, region: str) -> tuple[str, bool]:
 
 def timezone_for(e164: str, default: str) -> str:
     """Return the IANA time zone of a number when it has exactly one, else `default`."""
-    try:
-        zones = number_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
-    except phonenumbers.NumberParseException:
-        return default
-    if len(zones) == 1 and zones[0] != "Etc/Unknown":
-        return zones[0]
-    return default
+    zones = zones_of(e164)
+    return zones[0] if len(zones) == 1 else default
 
 
 def zones_of(e164: str) -> tuple[str, ...]:
     """Return every IANA time zone a number may be in (none when unknown)."""
+    split = split_zones(e164)
+    if split is not None:
+        return split
     try:
         zones = number_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:

@@ -192,6 +192,17 @@ def test_a_number_that_spans_two_zones_waits_for_eight_in_both(runtime, emulator
     assert runtime.store.message(ref).send_at == "2026-12-01T16:00:00+00:00"
 
 
+def test_the_florida_panhandle_waits_for_eight_in_central_time(runtime, emulator, clock) -> None:
+    # 850 is Tallahassee (Eastern) or Pensacola (Central), though the number metadata says
+    # Eastern only. 13:30 UTC is 08:30 in Tallahassee but 07:30 in Pensacola: the promotion
+    # waits for 08:00 Central, 14:00 UTC.
+    clock.now = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
+    (ref,) = queue_promotions(runtime, "+18505550123", 1)
+    Sender(runtime).drain()
+    assert statuses(runtime, [ref]) == ["deferred"]
+    assert runtime.store.message(ref).send_at == "2026-12-01T14:00:00+00:00"
+
+
 def test_a_promotion_withheld_for_a_changed_consent_counts_against_no_cap(
     runtime, client, emulator, clock
 ) -> None:
