@@ -117,15 +117,17 @@ _TEXTS = (
 OPT_OUT_PHRASES = phrases(
     "(?:stop|quit) (?:\\w+ )?(?:texting|txting|messaging|msging|sending|contacting|emailing"
     "|spamming|bothering|harassing|bugging|calling|pinging)",
-    f"(?:stop|quit|end) (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
-    "(?:report|reporting|reported) (?:you|u|yall|this|it|this number|your \\w+)(?: \\w+)? to"
-    " (?:the )?(?:fcc|ftc|bbb|attorney general|authorities|police|cops|carrier"
-    "|better business bureau)",
-    "if i get (?:one more|another|any more|anymore|more) (?:\\w+ )?(?:texts?|messages?|msgs?"
-    "|promos?|ads?|sms|reminders?)",
-    "how (?:do|can|could) (?:i|we) (?:stop|end|cancel|quit|turn off|block|get rid of|get off"
-    "|get out of) (?:these|this|them|those|all (?:this|these|of this|of these)|(?:the|these|your"
-    f"|ur|all the) (?:\\w+ )?(?:{_TEXTS}))$",
+    f"(?:stop|quit) (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
+    "(?:im |i am |ill |i will |gonna |going to |i m )(?:report|reporting) (?:you|u|yall|this"
+    " number|your (?:company|business|number|texts|messages))(?: \\w+)? to (?:the )?(?:fcc|ftc"
+    "|bbb|attorney general|authorities|police|cops|carrier|better business bureau)",
+    "how (?:do|can|could) (?:i|we) (?:stop|turn off|block|get rid of) (?:these|them|those|this"
+    f"|all (?:this|these|of this|of these)|(?:the|these|your|ur|all the) (?:\\w+ )?(?:{_TEXTS}))$",
+    "i (?:just )?want out(?: of (?:this|these|here|it))?$",
+    "(?:can|could|will|would) (?:you|u|yall|ya) (?:please |pls |just |kindly )?stop(?: it| already"
+    "| now| please| pls)?$",
+    "(?:get|be|been) removed from (?:this|the|your|ur|that|all) (?:\\w+ )?(?:list|lists|texts"
+    "|messages)",
     "(?:take|remove|delete|drop|erase|get|unsubscribe|unenroll|unenrol) me (?:off|from|out of)"
     f"(?:$| (?:\\w+ ){{0,3}}?(?:list|lists|{_TEXTS}|database|system|contacts?|mailing|this|it"
     "|here|these|that|there|them|you|everything))",
@@ -158,8 +160,8 @@ OPT_OUT_PHRASES = phrases(
     "block(?:ing|ed)? (?:this number|your number|you|u)|report(?:ing|ed)? (?:this |you |it )?"
     "(?:as|for) spam|this is spam",
     "(?:want|wanna|like) you to stop|(?:want|wanna|like) to be removed|leave me (?:alone|be)",
-    "cancel (?:all |these |those |your |ur |the |my )?(?:\\w+ )?(?:texts|txts|messages|msgs|sms"
-    "|notifications|alerts)(?! (?:for|about|on|at) )",
+    "cancel (?:all |these |those |your |ur )(?:\\w+ )?(?:texts|txts|messages|msgs|sms"
+    "|notifications|alerts)(?! (?:for|about|on|at|to) )",
     "(?:end|cancel|quit|stop) (?:my |the |this |your |all )?(?:subscription|membership"
     "|texting service|text service|sms service)",
     "(?:revoke|revoking|withdraw|withdrawing|rescind) (?:my |all |any )?(?:consent|permission)",
@@ -170,7 +172,10 @@ OPT_OUT_PHRASES = phrases(
     "no (?:me )?(?:envien|manden|escriban|mande|envie|mandes|envies|escribas|contacten|molesten)"
     " (?:mas|mensajes|textos|sms)",
     "(?:deja|dejen|dejar|deje) de (?:enviar|mandar|escribir|contactar|molestar)\\w*",
-    "(?:ya )?no (?:quiero|deseo) (?:recibir )?(?:\\w+ )?(?:mensajes|textos|sms|recordatorios)",
+    "(?:ya )?no (?:quiero|deseo) (?:recibir )?(?:\\w+ )?(?:mensajes|textos|sms|recordatorios|spam"
+    "|publicidad|promociones|ofertas)",
+    "je ne (?:veux|souhaite|desire) (?:pas|plus) (?:de |recevoir )?(?:de |vos |ces |les |d )?"
+    "(?:messages|sms|textos|rappels|pubs?|publicites?|spam|offres)",
     "desuscrib\\w*|desabonn\\w*|desinscri\\w*|ne m?(?:e )?(?:contactez|ecrivez|envoyez) plus",
     "je ne veux plus (?:recevoir )?(?:de |vos |ces |les )?(?:messages|sms|textos|rappels)",
     "arret(?:er|ez)? (?:les |vos |ces )?(?:messages|sms|textos|envois|rappels)",
@@ -187,7 +192,7 @@ OPT_OUT_PHRASES = phrases(
     *consent.REVOCATIONS_ES_FR,
     "(?:take|get) me of$",
     "(?:want|wanna|need) (?:to (?:be|get) )?(?:out|off) (?:of )?(?:this|the|your|ur|these|that"
-    "|all|all of|all these) (?:\\w+ )?(?:list|lists|texts|messages|msgs|thing|spam|crap)",
+    "|all|all of|all these) (?:\\w+ )?(?:list|lists|texts|messages|msgs|spam|crap)",
     "(?:want|need|like|wish) (?:these|them|this|it|all this|the \\w+|your \\w+|ur \\w+) to"
     " (?:stop|end|cease|go away)",
     "(?:take|get|remove|delete|drop|erase) (?:my|this) (?:phone |cell )?number (?:off|out)",
@@ -224,8 +229,7 @@ REVOCATION_CUES = phrases(
 # A cue right after a negation or a kind word ("don't remove me", "thanks for the texts")
 # is undone, and then so is the whole message: it is asking to stay.
 _CUE_UNDONE = re.compile(
-    r"\b(?:dont|do not|never|not|cant|cannot|keep|love|like|enjoy|appreciate|thanks for|pas"
-    r"|no quiero|no deseo"
+    r"\b(?:dont|do not|never|not|cant|cannot|keep|love|like|enjoy|appreciate|thanks for"
     r"|thank you for|helpful|useful)(?: \w+){0,3} $"
 )
 _QUESTION = phrases(
@@ -276,15 +280,38 @@ _OTHER_THINGS = re.compile(
     r" (?:\w+ )?(?:class|classes|appointment|appt|booking|slot|schedule|session|reservation|order"
     r"|group|team|roster|calendar|event|call|meeting|shift|trip|tour|lesson|course|program)\b"
 )
+# Spanish and French for "I don't want to leave" or "don't stop": the words of leaving
+# follow a negation that is theirs ("No quiero, dejen de escribirme" still leaves).
+_STAYING = phrases(
+    "no (?:quiero|deseo|voy a) (?:darme|dar me|darme) de baja|no (?:quiero|deseo) (?:dejar de"
+    " recibir|cancelar|desuscribirme|salir de)",
+    "no (?:pares|paren|dejes|dejen|deje|para) de (?:enviar|mandar|escribir|mandar)\\w*",
+    "(?:ne )?veux pas (?:arreter|me desabonner|me desinscrire|que (?:ca|vous) (?:s )?arret\\w*)"
+    "|(?:n )?arret(?:e|ez) pas",
+)
 # A Twilio keyword next to "yes"/"ok" ("Yes, cancel") answers the appointment question,
 # so only these two keywords lose their keyword meaning in that company.
 _AMBIGUOUS_KEYWORDS = frozenset({"cancel", "end"})
 _ASSENT = frozenset({"yes", "y", "ok", "okay", "sure", "yeah"})
+# Saying a keyword again, angrily: "How many times do I have to say stop?"
+_SAY = "(?:say|text|txt|reply|send|type|tell you|write)(?: \\w+)?"
+_KEY = "(?:stop|unsubscribe|unsub|quit|end|cancel|baja|arret)"
+_INSISTS = phrases(
+    f"how many (?:times|more times) (?:\\w+ ){{0,4}}?{_SAY} {_KEY}",
+    f"(?:didnt i|did i not|i already|ive already|i have already) (?:\\w+ )?{_SAY} {_KEY}",
+    f"(?:do|must|should) i (?:\\w+ ){{0,3}}?{_SAY} {_KEY} (?:\\w+ )?(?:again|twice|\\d+ times"
+    "|three times|every time|over and over|a million times)",
+)
 _HOW_DO_I = phrases("how (?:do|can) (?:i|we)")
 _IF_I = phrases("(?:and |but |so )?if (?:i|we)")
 _OPT_IN_DOUBT = phrases("why|who|never|didnt|did not|without|how did")
 _IF = phrases("what if|what happens|wondering|curious")
 # What the messages cost, or what their small print means.
+# A question about cost is about the messages only if it names them: "is it free to
+# reschedule?" is not.
+_TEXTING = phrases(
+    "texts?|texting|txts?|messages?|messaging|msgs?|sms|reply|replying|respond\\w*|these|data"
+)
 COST_QUESTIONS = phrases(
     "(?:msg|message|messaging|data) (?:and|&|n) data rates|data rates",
     "(?:is|are) (?:it|this|texting|replying|these) (?:\\w+ )?free(?: to (?:reply|text|answer))?",
@@ -296,19 +323,19 @@ COST_QUESTIONS = phrases(
 
 def match(t: Text) -> Hit | None:
     """Match opt-out, opt-in and help: keywords, keyword sentences, then phrases."""
-    t = _without_other_lists(t)
+    t = _without_decoys(t)
     norm = t.norm
     if not norm:
         return None
     words = frozenset(norm.split())
     if framing.undoes_opt_out(norm, words):
         return OPT_IN, 0.95
-    if framing.reports_opt_out(norm):
+    if framing.reports_opt_out(norm) or find(_INSISTS, f" {norm}"):
         return OPT_OUT, 0.95
     unnamed = framing.without_named_keywords(t.raw, words)
     named = unnamed is not None
     if unnamed is not None:  # "it says reply STOP to opt out": the keyword is only named
-        t = _without_other_lists(normalise(unnamed))
+        t = _without_decoys(normalise(unnamed))
         norm = t.norm
         if not norm:
             return None
@@ -332,7 +359,8 @@ def match(t: Text) -> Hit | None:
     if any(keyword in OPT_OUT_SENTENCE for keyword in keywords):
         return OPT_OUT, 1.0
     asked = "?" in t.raw
-    if find(OPT_OUT_PHRASES, t.head, _SUPPOSED if asked else _NEGATED_OR_ASKED) or (
+    supposed = _SUPPOSED_LATER if _LATER.search(t.head) else _SUPPOSED
+    if find(OPT_OUT_PHRASES, t.head, supposed if asked else _NEGATED_OR_ASKED) or (
         _removes_number(t)
     ):
         return OPT_OUT, 0.95
@@ -354,7 +382,8 @@ def match(t: Text) -> Hit | None:
             return HELP, 1.0
     if find(OPT_IN_PHRASES, t.head) and not _OPT_IN_DOUBT.search(t.head):
         return OPT_IN, 0.95
-    if wonders or (named and _wonders(t)) or find(COST_QUESTIONS, t.head):
+    costs = find(COST_QUESTIONS, t.head) and _TEXTING.search(t.head) is not None
+    if wonders or (named and _wonders(t)) or costs:
         return HELP, 0.9  # "what happens if I reply STOP?", "will I be charged for these?"
     return None
 
@@ -383,10 +412,14 @@ _NEGATED_OR_ASKED = re.compile(
 # "if I unsubscribe can I come back?", "how would I opt out later?": asked, not asked for.
 # "how do I stop these texts?" is asked for: it wants the texts it gets to stop.
 _SUPPOSED = re.compile(
-    rf"{_NEGATED_OR_ASKED.pattern}|\b(?:will|would|does|did|can|could|is|would) $"
-    rf"|\b(?:(?:if|how (?:would|could|should|will)|what if|should"
-    r"|(?<!how )do|would|will) (?:i|we))(?: \w+)?(?: (?:just|ever|later|also|still|only))? $"
+    rf"{_NEGATED_OR_ASKED.pattern}|\b(?:will|would|does|did|can|could|is) $"
+    r"|\b(?:if|what if) (?:i|we)(?: \w+)?(?: (?:just|ever|later|also|still|only))? $"
 )
+# "how would I unsubscribe later, if I ever wanted to?" supposes too, when it says later.
+_SUPPOSED_LATER = re.compile(
+    rf"{_SUPPOSED.pattern}|\bhow (?:would|could) (?:i|we)(?: \w+)?(?: (?:ever|later))? $"
+)
+_LATER = phrases("later|someday|some day|if i ever|in the future|eventually|one day")
 _REMOVE_IT = phrases("(?:remove|delete|erase|lose) (?:it|that|this|them)(?: please| pls| now)?$")
 _ABOUT_NUMBER = phrases("(?:my|this|your) (?:phone )?(?:number|info|contact)|my (?:cell|phone)")
 
@@ -418,7 +451,7 @@ def mentions_revocation(t: Text) -> bool:
     # Revocations asked as questions ("can you stop texting me?") are the rules' to find.
     if "?" in t.raw or _QUESTION.match(t.head):
         return False
-    if _without_other_lists(t) is not t:  # "remove me from the 3pm class"
+    if _without_decoys(t) is not t:  # "remove me from the 3pm class"
         return False
     head = t.head
     found = False
@@ -430,13 +463,17 @@ def mentions_revocation(t: Text) -> bool:
     return found
 
 
-def _without_other_lists(t: Text) -> Text:
-    """Return `t` with lists that are not ours blanked: "take me off the waiting list"."""
+def _without_decoys(t: Text) -> Text:
+    """Return `t` with what only looks like leaving blanked: lists that are not ours ("take
+    me off the waiting list") and a wish to stay said in Spanish or French ("no quiero darme
+    de baja", "je ne veux pas arrêter les rappels")."""
     head = t.head
     if " me " in head:
         head = _OTHER_THINGS.sub(" from other", head)
     if " list" in head:
         head = _OTHER_LISTS.sub(" other", head)
+    if " no " in head or " pas" in head:
+        head = _STAYING.sub(" staying", head)
     return t if head is t.head else replace(t, head=head)
 
 

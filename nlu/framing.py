@@ -73,7 +73,8 @@ _APOSTROPHES = str.maketrans("\u2019\u2018`\u00b4", "''''")
 _TAKEN_BACK = (
     r"wrong (?:reply|thread|chat|convo|conversation|text|message|msg|button|window|app|group"
     r"|key|one|contact)|wrong (?:person|number) to (?:text|reply|send)|j/?k"
-    r"|(?:just |only )?(?:kidding|joking)|(?:oh |o )?wait (?:that|this) (?:was|wasnt|is|isnt)"
+    r"|(?<!not )(?<!no )(?<!you )(?<!u )(?<!ya )(?:just |only )?(?:kidding|joking)"
+    r"|(?:oh |o )?wait (?:that|this) (?:was|wasnt|is|isnt)"
     r"|ignore (?:that|this|it|my last|the last)|disregard(?: that| this| it| my last)?"
     r"|(?:i )?meant to (?:say|type|send|reply|text|write|put|hit|press|answer)"
     r"|(?:i )?meant(?= (?:yes|no|y|n|c|r|ok|okay|sure|confirm|\d))|meant for (?:someone|somebody"
@@ -100,19 +101,42 @@ _RHETORICAL = re.compile(
 )
 
 
-def rhetorical(raw: str) -> bool:
-    """Return True if a message opening with a keyword asks it and says no to it at once.
+# What someone who refuses to leave says next: "these coupons saved me $40", "love these".
+_FOND = re.compile(
+    r"\b(?:love|loving|like|enjoy|saved?|great|best|awesome|amazing|keep (?:them|em|'em|these)"
+    r"|too good|deals? (?:are|is)|coupons? (?:are|is)|me encanta\w*|j'?adore|g[eé]nial)",
+    re.IGNORECASE,
+)
 
-    Call it for a message that opens with an opt-out keyword.
+
+def rhetorical(raw: str) -> bool:
+    """Return True if a message opening with a keyword asks it, says no to it and goes on
+    fondly: "Unsubscribe? never! these coupons saved me $40".
+
+    Call it for a message that opens with an opt-out keyword. Without the fondness ("STOP?
+    Why would I? You text 5 times a day") it is still the keyword.
     """
-    return _RHETORICAL.match(raw) is not None
+    found = _RHETORICAL.match(raw)
+    return (
+        found is not None
+        and _FOND.search(raw, found.end()) is not None
+        and _ABOUT_MESSAGES.search(raw, found.end()) is None
+    )
 
 
 # A keyword cried out in delight: "Stop it, 40% off sofas?!", "Arrête, c'est trop mignon !"
 _DELIGHT = re.compile(
     r"\b(?:cute|adorable|mignon\w*|gorgeous|beautiful|obsessed|incredible|incroyable|g[eé]nial"
-    r"|magnifique|lind[oa]|precios[oa]|hermos[oa]|can'?t wait|so good|too good|trop (?:beau|bien"
+    r"|magnifique|lind[oa]|precios[oa]|hermos[oa]|can'?t wait|so good|trop (?:beau|bien"
     r"|bon|mignon)|\d+ ?% off)",
+    re.IGNORECASE,
+)
+# Only these keywords are cried out in delight; and not together with a complaint.
+_CRIED = re.compile(r"\W*(?:stop(?: it)?|arr[eê]te(?:z)?|para|basta)\b", re.IGNORECASE)
+_COMPLAINT = re.compile(
+    r"\b(?:not|no|never|won'?t|wont|don'?t|dont|can'?t|too much|too many|enough|every ?day"
+    r"|ignor\w*|true|again|another|encore|otro|otra|plus|rien|nada|pas|spam\w*|annoying|stupid"
+    r"|waste)\b",
     re.IGNORECASE,
 )
 # ...unless the words after it say something of the messages: "Stop, I'd love to never hear
@@ -129,7 +153,12 @@ def delighted(raw: str) -> bool:
 
     Call it for a message that opens with an opt-out keyword.
     """
-    return _DELIGHT.search(raw) is not None and _ABOUT_MESSAGES.search(raw) is None
+    return (
+        _CRIED.match(raw) is not None
+        and _DELIGHT.search(raw) is not None
+        and _ABOUT_MESSAGES.search(raw) is None
+        and _COMPLAINT.search(raw) is None
+    )
 
 
 def correction(raw: str) -> tuple[int, bool] | None:
@@ -196,21 +225,28 @@ _OPT_WORD = (
 )
 _UNDO = (
     "by mistake|by accident|accidentally|accidently|on accident|mistakenly|wrong button"
-    "|wrong (?:number|chat|thread|person|convo|conversation)|as a joke|for a joke|as a prank"
     "|por error|por equivocacion|por accidente|accidentalmente|sin querer|par erreur"
     "|par accident|sans faire expres"
+)
+# Said of an opt-out, these take it back only beside a wish to be back ("I texted STOP to
+# the wrong number, I still want the alerts"): "I texted STOP because this is the wrong
+# number" still wants out.
+_UNDO_LOOSE = (
+    "wrong (?:number|chat|thread|person|convo|conversation)|as a joke|for a joke|as a prank"
 )
 _SENT = "replied|texted|sent|typed|hit|pressed|said|wrote|responded|clicked|answered"
 # "I replied STOP by accident", "accidentally unsubscribed", "didn't mean to opt out".
 UNDONE_OPT_OUT = re.compile(
     rf" (?:(?:{_SENT})(?: with)? (?:{_OPT_WORD}|cancel|end|quit)|unsubscribed|unsubbed|opted out"
     rf"|me di de baja|di de baja|me desabonne|me desinscri\w*|removed myself)"
-    rf" (?:\w+ ){{0,4}}?(?:{_UNDO})\b"
+    rf" (?:\w+ ){{0,2}}?(?:{_UNDO})\b"
     rf"| (?:{_UNDO}) (?:\w+ ){{0,2}}?(?:(?:{_SENT})(?: with)? (?:{_OPT_WORD})|unsubscribed|unsubbed"
     rf"|opted out|me di de baja|di de baja)\b"
     rf"| (?:didnt|did not|never) (?:mean|meant) to (?:\w+ )?(?:{_OPT_WORD})\b"
 )
-UNDO = re.compile(rf" (?:{_UNDO}|didnt mean|did not mean|never meant|oops|whoops|my bad)\b")
+UNDO = re.compile(
+    rf" (?:{_UNDO}|{_UNDO_LOOSE}|didnt mean|did not mean|never meant|oops|whoops|my bad)\b"
+)
 ADD_BACK = re.compile(
     r" (?:add (?:me|us|my number|this number) back|re ?add (?:me|us)|put (?:me|us|my number)"
     r" back|back on (?:the|your|ur) list|re ?subscribe\w*|sign me (?:back )?up|opt me back in"
@@ -234,10 +270,9 @@ REPORTED_OPT_OUT = re.compile(
     rf"|i have already|i did|i) (?:\w+ )?(?:{_SENT}|told you|asked you)(?: with)?"
     rf" (?:{_OPT_WORD})\b"
 )
+_ALMOST = re.compile(r"\b(?:almost|nearly)\b")
 _WHAT_IF = re.compile(r" (?:what happens|what would happen|what if|almost|nearly)\b")
-_HYPOTHETICAL = re.compile(
-    r"(?:^| )(?:if|when|once|after|do i|should i|will i|can i|did i|almost|nearly)\b"
-)
+_HYPOTHETICAL = re.compile(r"(?:^| )(?:if|when|once|after|do i|should i|will i|can i|did i)\b")
 
 
 # Words without which neither an opt-out taken back nor one sent before can be read.
@@ -269,4 +304,6 @@ def undoes_opt_out(norm: str, words: frozenset[str]) -> bool:
 def reports_opt_out(norm: str) -> bool:
     """Return True for "I already texted STOP" and the like: the person wants out."""
     found = REPORTED_OPT_OUT.search(norm)
-    return found is not None and _HYPOTHETICAL.search(norm, 0, found.end()) is None
+    if found is None or _ALMOST.search(found.group(0)):  # "I almost replied STOP"
+        return False
+    return _HYPOTHETICAL.search(norm, 0, found.start() + 1) is None

@@ -112,10 +112,7 @@ def phrases(*alternatives: str) -> re.Pattern[str]:
 
 
 # A match right after a negation ("don't stop", "I do not want to opt out") is not meant.
-_NEG = (
-    "dont|do not|never|not|didnt|doesnt|wont|no need to|pas|no quiero|no deseo|no voy a"
-    "|no necesito|no hace falta"
-)
+_NEG = "dont|do not|never|not|didnt|doesnt|wont|no need to"
 _GAP = (
     "want|wanna|need|have|plan|mean|ever|please|pls|to|really|just|going|gonna|trying|try"
     "|asking|meaning|looking|planning|intending"

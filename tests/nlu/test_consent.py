@@ -312,3 +312,56 @@ def test_parser_keeps_its_figures_on_the_consent_sets_written_later(name: str) -
     assert report.opt_out_recall == 1.0, format_report(report)
     assert report.false_opt_outs <= LATER_SETS[name], format_report(report)
     assert report.accuracy >= 0.97, format_report(report)
+
+
+# Opt-outs that rules written for jokes, delight, corrections, questions and Spanish and
+# French negation must leave alone, and harmless texts near those rules.
+STILL_OPT_OUTS = [
+    "STOP? Never text me again",
+    "Unsubscribe? Never been more sure. Remove me.",
+    "Stop? Why would I? You text 5 times a day",
+    "Stop, 20% off every day is too much",
+    "STOP. Incredible how you keep ignoring me",
+    "Arrête, génial, encore une pub",
+    "Baja. Qué lindo, otro mensaje a las 6am",
+    "STOP I'm not joking",
+    "STOP, are you kidding me? 5 texts today",
+    "I texted STOP because this is the wrong number",
+    "I replied STOP bc you have the wrong person",
+    "I once replied STOP and you kept texting me",
+    "No quiero, dejen de escribirme",
+    "No hace falta, dejen de mandarme mensajes",
+    "Je veux pas, arrêtez de m'envoyer des messages",
+    "pas de spam svp",
+    "where do I opt out?",
+    "Should I just block this number?",
+    "how would I unsubscribe?",
+    "Didn't I say STOP??",
+    "How many times do I have to say stop?",
+    "can you stop?",
+    "how can I get removed from this list?",
+    "je ne veux pas de messages",
+    "no quiero más spam",
+]
+NOT_OPT_OUTS = [
+    ("How do I cancel this?", "deny"),
+    ("My package was stolen, I reported it to the police", "nlu_fallback"),
+    ("If I get another reminder the day before that would be great", "nlu_fallback"),
+    ("I need to get out of this thing on Friday, can we reschedule?", "reschedule"),
+    ("Cancel. Messages from you are confusing", "deny"),
+    ("When does the sale end? Updates please", "nlu_fallback"),
+    ("Is it free to reschedule?", "reschedule"),
+    ("Will I be charged a cancellation fee if I cancel?", "deny"),
+    ("Do I have to text STOP each time or just once?", "help"),
+    ("No dejen de escribirme, me encantan", "nlu_fallback"),
+]
+
+
+@pytest.mark.parametrize("text", STILL_OPT_OUTS)
+def test_opt_outs_near_the_rules_for_what_is_not_one_still_opt_out(text: str) -> None:
+    assert parse(text).intent == OPT_OUT
+
+
+@pytest.mark.parametrize(("text", "intent"), NOT_OPT_OUTS)
+def test_texts_near_the_opt_out_rules_keep_their_meaning(text: str, intent: str) -> None:
+    assert parse(text).intent == intent
