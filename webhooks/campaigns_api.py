@@ -7,6 +7,7 @@ contact's own time and the frequency caps, which campaigns and journeys share.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from flask import Response, jsonify
@@ -16,7 +17,9 @@ from bot.conversation.staffing import REPLY_LIMIT
 from webhooks.api import BadRequest, _json_object, _optional, _phone, _runtime, blueprint
 from webhooks.staff_api import _author
 
-CAMPAIGN_FIELDS = ("text", "phones", "author", "when_capped", "track_links")
+CAMPAIGN_FIELDS = ("id", "text", "phones", "author", "when_capped", "track_links")
+# A campaign's own id: letters, digits, '-', '_' and '.'.
+CAMPAIGN_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 # Contacts one request may name; larger audiences go in several requests.
 MAX_PHONES = 1000
 WHEN_CAPPED = ("defer", "skip")
@@ -47,8 +50,11 @@ def send_campaign() -> tuple[Response, int]:
     when_capped = _optional(data, "when_capped", str, "'defer' or 'skip'") or "defer"
     if when_capped not in WHEN_CAPPED:
         raise BadRequest("'when_capped' must be 'defer' or 'skip'")
+    given = _optional(data, "id", str, "a string of at most 100 letters, digits, '-', '_' or '.'")
+    if given is not None and not CAMPAIGN_ID.fullmatch(given):
+        raise BadRequest("'id' must be at most 100 letters, digits, '-', '_' or '.'")
     campaign = campaigns.Campaign(
-        id=uuid.uuid4().hex,
+        id=given or uuid.uuid4().hex,
         text=text.strip(),
         by=_author(data),
         when_capped=when_capped,

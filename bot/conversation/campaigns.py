@@ -4,12 +4,18 @@ A campaign's message is marketing like a journey's: it needs the contact's marke
 consent, waits out quiet hours in the contact's own time and counts against the same
 frequency caps, so a contact never gets more promotions than the cap however they come.
 What it does when a cap is full is the campaign's say (`defer` or `skip`), as a journey's.
+A contact handed to staff gets no campaign, as no journey starts for them.
+
+A campaign's id makes sending it again safe: each contact is marked as reached, before its
+message is queued, for `REACHED_FOR`, and a contact already reached is skipped. A request
+cut short part-way can be sent again whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.conversation.log_events import CampaignSent
 from bot.conversation.runner import Conversations
@@ -19,6 +25,8 @@ from bot.domain.messages import Kind
 
 # Contacts locked and loaded together; a busy one is then taken on its own.
 BATCH = 100
+# How long a contact stays marked as reached by a campaign.
+REACHED_FOR = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ def send(conversations: Conversations, campaign: Campaign, phones: Sequence[str]
             for phone in batch:
                 turn = turns.get(phone)
                 if turn is not None:
-                    _queue(turn, campaign, outcome)
+                    _queue(conversations, turn, campaign, outcome)
                 elif phone in locked:
                     outcome.held[phone] = "unknown_contact"
         for phone in batch:
@@ -59,13 +67,17 @@ def send(conversations: Conversations, campaign: Campaign, phones: Sequence[str]
                     if turn is None:
                         outcome.held[phone] = "unknown_contact"
                     else:
-                        _queue(turn, campaign, outcome)
+                        _queue(conversations, turn, campaign, outcome)
     return outcome
 
 
-def _queue(turn: Turn, campaign: Campaign, outcome: Outcome) -> None:
+def _queue(conversations: Conversations, turn: Turn, campaign: Campaign, outcome: Outcome) -> None:
     phone = turn.contact.phone
     reason = refusal(turn.contact, Kind.MARKETING)
+    if reason is None and turn.contact.handoff:
+        reason = "handoff"
+    if reason is None and not conversations.store.reach(phone, campaign.id, REACHED_FOR):
+        reason = "already_sent"
     if reason is not None:
         outcome.held[phone] = reason
         turn.discard()

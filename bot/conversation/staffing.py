@@ -19,6 +19,7 @@ from bot.conversation.log_events import (
     HandoffReleased,
     HandoffStarted,
     NoteAdded,
+    OptOutToReview,
     StaffReplied,
 )
 from bot.conversation.turn import Turn
@@ -193,7 +194,7 @@ def schedule_timers(turn: Turn, handback_after: float | None, notify: bool = Fal
     """
     contact = turn.contact
     before = (turn.changes.before or {}).get("contact") or {}
-    starts = {HandoffStarted.type, ConversationReopened.type}
+    starts = {HandoffStarted.type, ConversationReopened.type, OptOutToReview.type}
     if notify and contact.waiting_since and any(e["type"] in starts for e in turn.events):
         turn.schedule(turn.now, StaffTimer(contact.phone, "notify", contact.waiting_since))
     until = contact.snoozed_until

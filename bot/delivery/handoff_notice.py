@@ -36,7 +36,7 @@ def notice(settings: Settings, contact: Contact) -> dict[str, Any]:
     )
     who = f"{name} ({contact.phone})" if name else contact.phone
     link = f"{settings.public_url}/inbox/c/{quote(contact.phone)}" if settings.public_url else None
-    reason = contact.handoff_reason or "requested"
+    reason = contact.handoff_reason or ("opt_out_review" if contact.opt_out_review else "requested")
     text = f"{who} is waiting for staff ({reason})" + (f": {link}" if link else "")
     return {
         "text": text,

@@ -72,6 +72,11 @@ def sent_marketing(phone: str) -> str:
     return f"{PREFIX}capped:{tag(phone)}"
 
 
+def campaign(phone: str, campaign_id: str) -> str:
+    """Return the key marking that a staff campaign has reached a contact."""
+    return f"{PREFIX}campaign:{tag(phone)}:{campaign_id}"
+
+
 def message(phone: str, message_id: str) -> str:
     """Return the key of one message's hash, in its contact's slot."""
     return f"{PREFIX}msg:{tag(phone)}:{message_id}"

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -166,6 +167,14 @@ class Store(Sending):
         self.scripts = ScriptRunner(client)
 
     # contacts
+    def reach(self, phone: str, campaign_id: str, ttl: timedelta) -> bool:
+        """Mark that a campaign has reached a contact; False if it already had.
+
+        Marked before the message is queued: a request cut short and sent again skips the
+        contact rather than texting them twice.
+        """
+        return bool(self.redis.set(keys.campaign(phone, campaign_id), "1", nx=True, px=ttl))
+
     def load_contact(self, phone: str) -> Contact | None:
         """Return the stored contact for `phone`, or None."""
         raw = self.redis.get(keys.contact(phone))

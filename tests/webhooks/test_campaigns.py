@@ -98,6 +98,33 @@ def test_campaigns_and_journeys_share_the_caps(client, runtime, emulator, clock)
     assert statuses(runtime, refs[1:2]) == ["queued"]
 
 
+def test_a_campaign_sent_again_under_its_id_reaches_no_one_twice(client, runtime, emulator, clock):
+    clock.now = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+    contact(client, LOS_ANGELES)
+    contact(client, "+14155550124")
+    first = campaign(client, [LOS_ANGELES], id="winter-sale").get_json()
+    again = campaign(client, [LOS_ANGELES, "+14155550124"], id="winter-sale").get_json()
+    assert list(first["queued"]) == [LOS_ANGELES]
+    assert list(again["queued"]) == ["+14155550124"]
+    assert again["held"] == {LOS_ANGELES: "already_sent"}
+    other = campaign(client, [LOS_ANGELES], id="spring-sale").get_json()
+    assert list(other["queued"]) == [LOS_ANGELES]
+    Sender(runtime).drain()
+    assert sorted(m["to"] for m in emulator.messages()) == [
+        LOS_ANGELES,
+        LOS_ANGELES,
+        "+14155550124",
+    ]
+
+
+def test_a_contact_handed_to_staff_gets_no_campaign(client, runtime, emulator, clock):
+    clock.now = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+    contact(client, LOS_ANGELES)
+    assert client.post(f"/api/contacts/{LOS_ANGELES}/handoff", headers=AUTH).status_code == 200
+    answer = campaign(client, [LOS_ANGELES]).get_json()
+    assert (answer["queued"], answer["held"]) == ({}, {LOS_ANGELES: "handoff"})
+
+
 def test_a_bad_campaign_is_a_400_saying_why(client, runtime):
     contact(client, LOS_ANGELES)
     cases = [
@@ -109,6 +136,8 @@ def test_a_bad_campaign_is_a_400_saying_why(client, runtime):
         ({"text": "Hi", "phones": [LOS_ANGELES, 14155550124]}, "'phones[1]' must be a string"),
         ({"text": "Hi", "phones": [LOS_ANGELES], "when_capped": "drop"}, "'defer' or 'skip'"),
         ({"text": "Hi", "phones": [LOS_ANGELES], "colour": "red"}, "colour"),
+        ({"text": "Hi", "phones": [LOS_ANGELES], "id": "a b"}, "'id' must be"),
+        ({"text": "Hi", "phones": [LOS_ANGELES], "id": 7}, "'id' must be"),
     ]
     for body, says in cases:
         answer = client.post("/api/campaigns", json=body, headers=AUTH)

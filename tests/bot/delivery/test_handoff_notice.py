@@ -84,6 +84,16 @@ def test_a_hand_off_is_posted_signed_and_retried_until_taken(hooked, hook: Hook)
     assert notice["url"] == "https://parley.example.com/inbox/c/%2B14155550123"
 
 
+def test_an_opt_out_in_plain_words_to_review_is_posted(hooked, hook: Hook) -> None:
+    runtime, texter = hooked
+    texter.text("please stop texting me")
+    tick(runtime)
+    worker.run(runtime, burst=True)
+    assert len(hook.calls) == 2  # a 500, then taken
+    notice = json.loads(hook.calls[-1][1])
+    assert (notice["phone"], notice["reason"]) == (PHONE, "opt_out_review")
+
+
 def test_no_notice_once_staff_have_answered(hooked, hook: Hook) -> None:
     runtime, texter = hooked
     texter.text("agent please")
