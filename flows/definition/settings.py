@@ -24,6 +24,7 @@ from flows.definition.values import (
 from flows.model import Conversion, Entry, JourneyKind
 from nlu import Vocabulary
 from nlu.intents import FALLBACK, INTENTS, OPT_OUT_KEYWORDS, RATING
+from nlu.keywords import OPT_OUT_WORDS, fold
 
 EXIT_KEYS = ("events",)
 CONVERSION_KEYS = ("events", "click_window", "receipt_window")
@@ -153,7 +154,13 @@ def read_vocabulary(ctx: Context, node: Node | None) -> Vocabulary:
                     f"{word} in `nlu` keywords is a carrier opt-out keyword: texting it "
                     "unsubscribes people at the carrier, whatever the journey means by it",
                 )
-        if any(w.upper() in OPT_OUT_KEYWORDS for w in words):
+            elif fold(word) in OPT_OUT_WORDS:
+                ctx.error(
+                    keys["keywords"],
+                    f"{word} in `nlu` keywords is an opt-out keyword: Parley unsubscribes "
+                    "whoever texts it, whatever the journey means by it",
+                )
+        if any(w.upper() in OPT_OUT_KEYWORDS or fold(w) in OPT_OUT_WORDS for w in words):
             continue
         try:
             Vocabulary({key.value: words} if words else {}, {key.value: said} if said else {})
