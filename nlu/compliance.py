@@ -117,7 +117,9 @@ _TEXTS = (
 OPT_OUT_PHRASES = phrases(
     "(?:stop|quit) (?:\\w+ )?(?:texting|txting|messaging|msging|sending|contacting|emailing"
     "|spamming|bothering|harassing|bugging|calling|pinging)",
-    f"(?:stop|quit) (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
+    f"(?:stop(?:ping)?|quit(?:ting)?) (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
+    "\\btcpa\\b|(?:one more (?:time|text|txt|message|msg)|again) and (?:\\w+ ){0,4}?(?:lawyer"
+    "|attorney|sue|suing|court|fcc|ftc|report)",
     "(?:im |i am |ill |i will |gonna |going to |i m )(?:report|reporting) (?:you|u|yall|this"
     " number|your (?:company|business|number|texts|messages))(?: \\w+)? to (?:the )?(?:fcc|ftc"
     "|bbb|attorney general|authorities|police|cops|carrier|better business bureau)",
@@ -257,7 +259,7 @@ OPT_IN_PHRASES = phrases(
     "start (?:getting|receiving) (?:\\w+ )?(?:texts|messages|reminders|alerts)",
     "(?:get|getting|receive|receiving) (?:\\w+ )?(?:texts|messages|reminders|alerts) again",
     "put (?:me|us|my number|this number) back|add (?:me|us|my number|this number) back"
-    "|re ?add (?:me|us|my number)|back on (?:the|your|ur) list|turn (?:my |the )?(?:texts"
+    "|re ?add (?:me|us|my number)|back on (?:the|your|ur) (?:\\w+ )?list|turn (?:my |the )?(?:texts"
     "|messages|reminders|alerts) back on",
     "(?:send|text) me (?:the )?(?:texts|messages|reminders) again|(?:you|u) can (?:text|message)"
     " me again|want (?:the |my )?(?:texts|messages|reminders) back",

@@ -106,7 +106,8 @@ _STOP_WORDS = (
 # An opt-out that names promotions as what it is about.
 MARKETING_OPT_OUT = phrases(
     f"(?:{_STOP_WORDS}) (?:\\w+ ){{0,3}}?(?:{_MARKETING})\\b",
-    f"(?:want|need|keep|send|like|get)(?: me)? (?:\\w+ ){{0,3}}?reminders"
+    f"(?:want|need|keep|send|like|get)(?: me)? (?:\\w+ ){{0,3}}?(?:reminders|updates|alerts"
+    "|confirmations|notifications)"
     f"(?: \\w+){{0,6}} (?:not|no) (?:\\w+ ){{0,2}}?(?:{_MARKETING})",
     f"(?:{_MARKETING}) (?:\\w+ ){{0,4}}?(?:no more|no thanks|not interested|stop)$",
     f"no (?:{_MARKETING})\\b",

@@ -154,7 +154,9 @@ HELP_PHRASES = phrases(
 HELP_SURE = phrases(
     "how (?:often|many times) (?:will|do|are|would|does) (?:you|u|yall|they|these|this)",
     "who (?:is|s|keeps|keep) (?:texting|txting|messaging|sending|contacting)",
-    "(?:is|are) (?:this|these|you|u) (?:\\w+ )?(?:legit|legitimate|a scam|scam|spam|fake)",
+    "(?:is|are) (?:this|these|you|u) (?:\\w+ ){0,6}?(?:legit|legitimate|a scam|scam|spam|fake)",
+    "c est qui|cest qui|qui c est|je ne connais pas ce numero|no (?:conozco|reconozco) este"
+    " numero|(?:dont|do not) (?:know|recognize|recognise) (?:this|the|your) number",
     "quien es|quien eres|quien me (?:escribe|manda|envia)|qui est ce|qui etes vous"
     "|qui (?:m|me) (?:ecrit|envoie)",
     "(?:msg|message|data) (?:and|&|n) data rates|what is this number|whose number is this",
@@ -245,7 +247,8 @@ DENY_PHRASES = phrases(
     "no thanks?|no thank you|not really|i dont think so|not interested|unfortunately (?:not|no)",
     "(?:cant|cannot|can not|couldnt|wont|will not|unable to|not able to|not going to|not gonna)"
     " (?:\\w+ )?(?:make|come|attend|go|be there|do it|keep|show|join)",
-    "(?:not|wont be|will not be|am not|im not) (?:coming|attending|available|able to come)",
+    "(?:not|wont be|will not be|am not|im not) (?:coming|attending|available|able to come"
+    "|confirmed|confirming)",
     "(?:wont|will not|not)(?: going to| gonna)? be able to (?:make|come|attend|go|be there|do)",
     "no puedo|no podre|no voy a poder|no asistire|je ne (?:peux|pourrai|pourrais|viendrai) pas",
     "pas disponible|je ne viendrai pas",
@@ -258,6 +261,8 @@ NOT_A_CANCEL = phrases(
     "cancel\\w* (?:my |the |this |that |an |one |a )?(?:\\w+ )?(?:item|items|order|purchase"
     "|delivery|subscription box|payment|charge|box|kit|meal|bundle|shipment|package|parcel)\\b"
     "|cancel culture|uncancel\\w*",
+    "(?:card|order|flight|subscription|account|payment|plan|membership|netflix|gym) (?:got |was "
+    "|has been |is |were )?cancel\\w*",
     "cancel (?:button|link|option|fee|policy|tab|page)|cancel\\w* (?:the |my )?(?:\\w+ ){1,3}(?:and"
     "|but) keep",
     "cancel(?:led|ed) (?:my|our|the) (?!appointment|appt|booking|reservation|visit|session|class)"
@@ -375,7 +380,7 @@ FRACTION = re.compile(
 STARS_WORD = re.compile(rf" ({_NUM}) (?:stars?\b|estrellas?\b|etoiles?\b|{STAR})")
 GIVE = re.compile(
     rf" (?:give|gave|giving|rate|rated|rating|score|scored|id say|i would say|i say|id go with"
-    rf"|ill go with|going with|go with)\b"
+    rf"|ill go with|going with|go with|je (?:donne|mets|dirais)|le (?:doy|daria|pongo)|doy)\b"
     rf"(?: \S+){{0,3}}? ({_NUM})\b{_NOT_A_TIME}"
 )
 

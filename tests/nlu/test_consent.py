@@ -303,7 +303,14 @@ def test_parser_reaches_its_figures_on_the_consent_replies_written_later() -> No
 
 # Sets written later, each scored before its misreadings were read (nlu/README.md); now
 # development sets. The jokes after a keyword that still read as opt-outs are counted.
-LATER_SETS = {"fresh.yml": 0, "fourth.yml": 0, "fifth.yml": 3, "sixth.yml": 0, "seventh.yml": 1}
+LATER_SETS = {
+    "fresh.yml": 0,
+    "fourth.yml": 0,
+    "fifth.yml": 3,
+    "sixth.yml": 0,
+    "seventh.yml": 1,
+    "eighth.yml": 0,
+}
 
 
 @pytest.mark.parametrize("name", sorted(LATER_SETS))
@@ -342,6 +349,8 @@ STILL_OPT_OUTS = [
     "how can I get removed from this list?",
     "je ne veux pas de messages",
     "no quiero más spam",
+    "Text me one more time and my lawyer will hear about it. TCPA ring a bell?",
+    "I only want order updates, not the sale spam",
 ]
 NOT_OPT_OUTS = [
     ("How do I cancel this?", "deny"),
