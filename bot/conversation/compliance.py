@@ -32,22 +32,8 @@ from bot.domain.contacts import ConversationStatus
 from bot.domain.messages import Kind
 from flows.engine import Context, RunStatus, interrupt
 from nlu import Parse
-from nlu.consent import (
-    HELP_WORDS_ES,
-    HELP_WORDS_FR,
-    OPT_IN_WORDS_ES,
-    OPT_IN_WORDS_FR,
-    OPT_OUT_WORDS_ES,
-    OPT_OUT_WORDS_FR,
-)
-from nlu.intents import (
-    HELP,
-    HELP_KEYWORDS,
-    OPT_IN,
-    OPT_IN_KEYWORDS,
-    OPT_OUT,
-    OPT_OUT_KEYWORDS,
-)
+from nlu.intents import HELP, OPT_IN, OPT_OUT
+from nlu.keywords import COMPLIANCE_WORDS
 
 __all__ = [
     "handle",
@@ -74,15 +60,7 @@ def _folded(text: str) -> str:
 _RESUBSCRIBE_YES = re.compile(r"\W*yes\W*", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 # Compliance keywords in the languages Parley answers in, and what may surround them.
-_KEYWORDS = frozenset(
-    _folded(word)
-    for word in (
-        *OPT_OUT_KEYWORDS, *OPT_IN_KEYWORDS, *HELP_KEYWORDS,
-        *OPT_OUT_WORDS_ES, *OPT_OUT_WORDS_FR, *OPT_IN_WORDS_ES, *OPT_IN_WORDS_FR,
-        *HELP_WORDS_ES, *HELP_WORDS_FR,
-        "promos", "promo", "promotions", "marketing", "deals", "offers",
-    )
-)  # fmt: skip
+_KEYWORDS = COMPLIANCE_WORDS | {"promos", "promo", "promotions", "marketing", "deals", "offers"}
 _POLITE = frozenset({
     "please", "pls", "plz", "thanks", "thank", "you", "thx", "ok", "okay", "now", "all",
     "por", "favor", "gracias", "merci", "svp",
