@@ -117,7 +117,9 @@ _TEXTS = (
 OPT_OUT_PHRASES = phrases(
     "(?:stop|quit) (?:\\w+ )?(?:texting|txting|messaging|msging|sending|contacting|emailing"
     "|spamming|bothering|harassing|bugging|calling|pinging)",
-    f"(?:stop(?:ping)?|quit(?:ting)?) (?:all |the |these |those |your |ur |this )?(?:{_TEXTS})",
+    "(?:stop(?:ping)?|quit(?:ting)?) (?:(?:all |the |these |those |your |ur |this )"
+    f"(?:\\w+ ){{0,2}}?)?"
+    f"(?:{_TEXTS})",
     "\\btcpa\\b|(?:one more (?:time|text|txt|message|msg)|again) and (?:\\w+ ){0,4}?(?:lawyer"
     "|attorney|sue|suing|court|fcc|ftc|report)",
     "(?:im |i am |ill |i will |gonna |going to |i m )(?:report|reporting) (?:you|u|yall|this"
@@ -143,7 +145,7 @@ OPT_OUT_PHRASES = phrases(
     "|any further|anything else|another)(?! than)",
     f"no (?:more|longer|further) (?:\\w+ )?(?:{_TEXTS}|contact)",
     "(?:dont|do not|no longer|never) (?:want|wish|like) (?:to (?:get|receive|be getting) )?"
-    f"(?:\\w+ ){{0,2}}?(?:{_TEXTS})",
+    f"(?:\\w+ ){{0,2}}?(?:{_TEXTS})(?! to (?:stop|end|go away|be over|cease))",
     f"(?:not|no longer) interested in (?:\\w+ ){{0,2}}?(?:{_TEXTS})",
     "(?:rather|prefer(?: to)?|want to|wish to) not (?:get|receive|be getting|be sent|be texted)"
     f"(?: (?:\\w+ ){{0,2}}?(?:{_TEXTS}|anything))?",
@@ -243,7 +245,7 @@ LOUD_STOP = re.compile(r"(?<![A-Za-z])(?:STOP|STOPALL|UNSUBSCRIBE|OPTOUT|OPT-OUT
 # "STOP at the front desk?", "STOP by Tuesday": the verb, followed by where or when.
 _STOP_AS_VERB = re.compile(
     r"[ \t]+(?:at|by|in|on|here|there|near|outside|inside|over|for|before|after|off at|off for"
-    r"|and (?:get|grab|pick|see|say|ask))\b",
+    r"|and (?:get|grab|pick|see|say|ask)|sign|signs|light|lights|button|bar|watch)\b",
     re.IGNORECASE,
 )
 # A trailing "stop" ("who is this stop") unless the word before makes it ordinary English.
@@ -290,6 +292,9 @@ _STAYING = phrases(
     "no (?:pares|paren|dejes|dejen|deje|para) de (?:enviar|mandar|escribir|mandar)\\w*",
     "(?:ne )?veux pas (?:arreter|me desabonner|me desinscrire|que (?:ca|vous) (?:s )?arret\\w*)"
     "|(?:n )?arret(?:e|ez) pas",
+    # "dale de baja a mi tarjeta vieja": a card, not the messages
+    "de baja (?:a |al )?(?:mi |la |el |su |esta |este )?(?:\\w+ )?(?:tarjeta|cuenta|pedido|orden"
+    "|plan|pago|direccion)",
 )
 # A Twilio keyword next to "yes"/"ok" ("Yes, cancel") answers the appointment question,
 # so only these two keywords lose their keyword meaning in that company.
@@ -474,7 +479,7 @@ def _without_decoys(t: Text) -> Text:
         head = _OTHER_THINGS.sub(" from other", head)
     if " list" in head:
         head = _OTHER_LISTS.sub(" other", head)
-    if " no " in head or " pas" in head:
+    if " no " in head or " pas" in head or " baja" in head:
         head = _STAYING.sub(" staying", head)
     return t if head is t.head else replace(t, head=head)
 

@@ -238,7 +238,8 @@ _SENT = "replied|texted|sent|typed|hit|pressed|said|wrote|responded|clicked|answ
 # "I replied STOP by accident", "accidentally unsubscribed", "didn't mean to opt out".
 UNDONE_OPT_OUT = re.compile(
     rf" (?:(?:{_SENT})(?: with)? (?:{_OPT_WORD}|cancel|end|quit)|unsubscribed|unsubbed|opted out"
-    rf"|me di de baja|di de baja|me desabonne|me desinscri\w*|removed myself)"
+    rf"|me di de baja|di de baja|me (?:suis )?desabonne\w*|me (?:suis )?desinscri\w*"
+    rf"|removed myself)"
     rf" (?:\w+ ){{0,2}}?(?:{_UNDO})\b"
     rf"| (?:{_UNDO}) (?:\w+ ){{0,2}}?(?:(?:{_SENT})(?: with)? (?:{_OPT_WORD})|unsubscribed|unsubbed"
     rf"|opted out|me di de baja|di de baja)\b"
@@ -256,7 +257,8 @@ ADD_BACK = re.compile(
     r"|notifications|them) (?:again|back)|(?:actually|really|do) (?:still )?want (?:these|them"
     r"|the \w+|texts|messages|reminders)|volver a recibir|seguir recibiendo|darme de alta"
     r"|reabonner|me reinscrire|reinscri\w*"
-    r"|continuer a recevoir|recevoir (?:a )?nouveau|undo|unstop|(?:turn|switch|put) (?:\w+ ){0,3}?"
+    r"|continuer a recevoir|recevoir (?:a )?nouveau|reabonn\w*|undo|unstop"
+    r"|(?:turn|switch|put) (?:\w+ ){0,3}?"
     r"back on)\b"
     r"(?! (?:to )?(?:stop|end|go away|be gone|gone|be stopped|be removed|quit|cease))"
 )

@@ -143,6 +143,7 @@ HELP_PHRASES = phrases(
     "how (?:often|many times) (?:will|do|are|would|does) (?:you|u|yall|they|these|this)",
     "how (?:do|can) i (?:change|update|switch|add|edit|manage)|info (?:on|about)"
     "|(?:can|could|may) i (?:change|update|switch) (?:the|my|which) (?:phone |cell |mobile )?number"
+    "|(?:what|whats) (?:is |does )?\\w+ (?:for|stand for)$"
     "|what (?:does|do|is) (?:\\w+ ){1,3}?(?:mean|stand for)"
     "|(?:is|are) (?:this|these|you|u|it|the \\w+|this \\w+) (?:\\w+ )?(?:legit|legitimate"
     "|a scam|scam|spam|fake)",
@@ -254,7 +255,7 @@ DENY_PHRASES = phrases(
     "pas disponible|je ne viendrai pas",
     f"(?:cant|cannot|can not|couldnt) do {_WHEN}",
 )
-CANCEL = phrases("cancel\\w*|cancelar|anular|annuler")
+CANCEL = phrases("cancel\\w*|cancelar|anular|annul\\w*")
 # "I'll cancel my other plans", "does that cancel my appointment?": not a no.
 NOT_A_CANCEL = phrases(
     "cancel\\w* (?:my |the |all |some )?(?:other|plans|work|meeting|class)",
@@ -267,6 +268,8 @@ NOT_A_CANCEL = phrases(
     "|but) keep",
     "cancel(?:led|ed) (?:my|our|the) (?!appointment|appt|booking|reservation|visit|session|class)"
     "\\w+",
+    "cancel\\w* (?:the |my |that |this |those |these )?(?:\\w+ ){1,5}?(?:on|from|in|off|to)"
+    " (?:my |the |our )?(?:\\w+ )?order\\b",
     "cancel\\w* (?:the |my |that |those |these )?(?:\\w+ ){0,2}(?:on|from|in|off) (?:my|the|our)"
     " (?:order|pizza|cart|basket|bag|delivery|box|sandwich|burger|salad|bill|receipt)",
     "(?:does|will|would|did|could|can) (?:that|this|it) cancel",
@@ -353,7 +356,7 @@ YES_WORDS = word_set(
 )
 NO_WORDS = word_set(f"no n nope nah non {THUMBS_DOWN} {CROSS}")
 NOT_NO = word_set(
-    "problem prob worries worry doubt need more longer one idea clue pares paren dejes dejen"
+    "problem prob worries worry doubt need more longer one idea clue pares paren dejes dejen paro"
     " arretez arrete"
 )
 NEGATORS = word_set("not no dont cant cannot wont never didnt nope nah")

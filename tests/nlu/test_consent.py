@@ -310,6 +310,7 @@ LATER_SETS = {
     "sixth.yml": 0,
     "seventh.yml": 1,
     "eighth.yml": 0,
+    "ninth.yml": 2,
 }
 
 
@@ -351,6 +352,7 @@ STILL_OPT_OUTS = [
     "no quiero más spam",
     "Text me one more time and my lawyer will hear about it. TCPA ring a bell?",
     "I only want order updates, not the sale spam",
+    "my cat died in march, please stop the vet clinic reminders",
 ]
 NOT_OPT_OUTS = [
     ("How do I cancel this?", "deny"),
@@ -363,6 +365,10 @@ NOT_OPT_OUTS = [
     ("Will I be charged a cancellation fee if I cancel?", "deny"),
     ("Do I have to text STOP each time or just once?", "help"),
     ("No dejen de escribirme, me encantan", "nlu_fallback"),
+    ("The STOP sign by your car park is down", "nlu_fallback"),
+    ("Dale de baja a mi tarjeta vieja, usa la nueva", "nlu_fallback"),
+    ("Je me suis désabonnée par erreur, réabonnez-moi", "opt_in"),
+    ("I never want these texts to stop", "nlu_fallback"),
 ]
 
 
