@@ -15,7 +15,7 @@ from flask import Response, jsonify
 from bot.conversation import campaigns
 from bot.conversation.staffing import REPLY_LIMIT
 from webhooks.api import BadRequest, _json_object, _optional, _phone, _runtime, blueprint
-from webhooks.staff_api import _author
+from webhooks.staff_api import author_of
 
 CAMPAIGN_FIELDS = ("id", "text", "phones", "author", "when_capped", "track_links")
 # A campaign's own id: letters, digits, '-', '_' and '.'.
@@ -56,7 +56,7 @@ def send_campaign() -> tuple[Response, int]:
     campaign = campaigns.Campaign(
         id=given or uuid.uuid4().hex,
         text=text.strip(),
-        by=_author(data),
+        by=author_of(data),
         when_capped=when_capped,
         track_links=_optional(data, "track_links", bool, "true or false") or False,
     )

@@ -17,7 +17,8 @@ HANDBACK_FIELDS = ("author",)
 API_AUTHOR = "api"  # who a staff action came from when the caller names nobody
 
 
-def _author(data: dict[str, object]) -> str:
+def author_of(data: dict[str, object]) -> str:
+    """Return who a staff request names as its author, or `api` when it names nobody."""
     author = _optional(data, "author", str, "a string naming who wrote it")
     return (author or API_AUTHOR).strip()[:200] or API_AUTHOR
 
@@ -39,7 +40,7 @@ def send_as_staff(raw_phone: str) -> tuple[Response, int]:
     if len(body.strip()) > REPLY_LIMIT:
         raise BadRequest(f"'body' can be at most {REPLY_LIMIT} characters")
     tracked = _optional(data, "track_links", bool, "true or false") or False
-    message = _runtime().desk.reply(phone, _author(data), body, track_links=tracked)
+    message = _runtime().desk.reply(phone, author_of(data), body, track_links=tracked)
     return jsonify({"id": message.id, **message.public()}), 201
 
 
@@ -59,7 +60,7 @@ def hand_back(raw_phone: str) -> Response:
     phone = _known(raw_phone).phone
     data = _json_object(HANDBACK_FIELDS) if _has_body() else {}
     runtime = _runtime()
-    runtime.desk.hand_back(phone, _author(data))
+    runtime.desk.hand_back(phone, author_of(data))
     return jsonify(_known(phone).public())
 
 
